@@ -1,0 +1,156 @@
+# Skiff — top-level GNU Makefile.
+#
+#   make                 build every binary under build/bin
+#   make check           build and run every test suite (unit, integration, e2e)
+#   make demo            bring up a local lab cluster and deploy the examples
+#   make SANITIZE=address,undefined check
+#   make format-check    clang-format conformance
+#   make fuzz            build the libFuzzer harnesses (clang) and run them briefly
+#
+# Each folder contributes a `module.mk` fragment; objects go under $(BUILD).
+# Missing Debian packages are installed by scripts/deps.sh the first time a
+# target needs them (it writes $(BUILD)/config.mk from pkg-config).
+
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+BUILD ?= build/san
+else
+BUILD ?= build
+endif
+
+CC ?= gcc
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libprotobuf-c yaml-0.1 \
+	openssl libevent libevent_openssl
+
+WARN := -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes -Werror
+BASE_CFLAGS := -std=gnu17 -g -O2 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' \
+	-Ilib -I$(BUILD)/gen -MMD -MP
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+SAN_LDFLAGS := -fsanitize=$(SANITIZE)
+endif
+
+# Goals that need no dependencies or configuration.
+NOCONFIG_GOALS := clean format format-check deps help
+GOALS := $(or $(MAKECMDGOALS),all)
+ifneq ($(filter-out $(NOCONFIG_GOALS),$(GOALS)),)
+include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: scripts/deps.sh Makefile
+	@scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "CHECK_CFLAGS := $$(pkg-config --cflags check)"; \
+	   echo "CHECK_LIBS := $$(pkg-config --libs check)"; } > $@.tmp && mv $@.tmp $@
+
+CFLAGS := $(BASE_CFLAGS) $(WARN) $(PKG_CFLAGS)
+LDFLAGS += $(SAN_LDFLAGS)
+LDLIBS := $(PKG_LIBS) -lm
+
+.PHONY: all deps check unit integration e2e demo images fuzz bench install \
+	format format-check clean help
+all:
+
+# Keep intermediate objects (test .o files) so rebuilds stay incremental.
+.SECONDARY:
+
+deps:
+	@scripts/deps.sh
+
+# --- generated protobuf-c code ------------------------------------------
+GEN := $(BUILD)/gen
+PROTO_C := $(GEN)/skiff.pb-c.c
+PROTO_H := $(GEN)/skiff.pb-c.h
+$(PROTO_C) $(PROTO_H) &: proto/skiff.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=proto --c_out=$(GEN) proto/skiff.proto
+$(BUILD)/gen/skiff.pb-c.o: $(PROTO_C)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -w -c -o $@ $<
+
+# --- generic rules -------------------------------------------------------
+$(BUILD)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# objs_of(folder): every .c in folder except main.c
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+
+LIBSKIFF := $(BUILD)/libskiff.a
+MODULE_ARCHIVES :=
+BINS :=
+UNIT_TESTS :=
+INTEGRATION_TESTS :=
+
+# module(folder,binary): folder/*.c except main.c become $(BUILD)/folder.a
+# (which unit tests link too); folder/main.c plus that archive becomes the
+# binary $(BUILD)/bin/<binary>.
+define module
+$(1)_OBJS := $$(call objs_of,$(1))
+$(BUILD)/$(1).a: $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	@rm -f $$@ && ar rcs $$@ $$^
+MODULE_ARCHIVES += $(BUILD)/$(1).a
+ifneq ($$(wildcard $(1)/main.c),)
+BINS += $(BUILD)/bin/$(2)
+$(BUILD)/bin/$(2): $(BUILD)/$(1)/main.o $(BUILD)/$(1).a $$(LIBSKIFF)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o %.a,$$^) $$(LDLIBS)
+endif
+endef
+
+include lib/module.mk
+include runtime/module.mk
+include orchestrator/module.mk
+include agent/module.mk
+include ctl/module.mk
+include examples/module.mk
+include tests/module.mk
+include fuzz/module.mk
+include bench/module.mk
+
+all: $(BINS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- tests ---------------------------------------------------------------
+check: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
+	@BUILD=$(BUILD) tests/run.sh all
+
+unit: $(UNIT_TESTS)
+	@BUILD=$(BUILD) tests/run.sh unit
+
+integration: all $(INTEGRATION_TESTS) $(CHECK_EXTRA)
+	@BUILD=$(BUILD) tests/run.sh integration
+
+e2e: all $(CHECK_EXTRA)
+	@BUILD=$(BUILD) tests/run.sh e2e
+
+demo: all $(CHECK_EXTRA)
+	@BUILD=$(BUILD) scripts/demo.sh
+
+# --- install -------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	for u in docs/systemd/*.service; do [ -e "$$u" ] && \
+		install -m 0644 "$$u" $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
+
+# --- formatting ----------------------------------------------------------
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@command -v clang-format >/dev/null || scripts/deps.sh
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: ok"
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n '3,10p' Makefile

@@ -1,0 +1,2 @@
+# agent/ — skiff-agent: the node daemon.
+$(eval $(call module,agent,skiff-agent))

@@ -1,0 +1,2 @@
+# ctl/ — skiffctl: the command line.
+$(eval $(call module,ctl,skiffctl))

@@ -1,0 +1,1 @@
+# examples/ — demo workloads (statically linked into the demo image).

@@ -1,0 +1,17 @@
+# fuzz/ — libFuzzer harnesses, built with clang into $(BUILD)/fuzz.
+FUZZ_CC := clang
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_FLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -Ilib -I$(GEN) $(PKG_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
+
+# Each harness names the lib/ sources it needs on a "FUZZ_SOURCES:" line.
+$(FUZZ_DIR)/%: fuzz/%.c $(PROTO_C) $(wildcard lib/*.c lib/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+		$$(sed -n 's/.*FUZZ_SOURCES:\(.*\)\*\//\1/p' $<) $(PROTO_C) $(PKG_LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$f (60 s)"; mkdir -p $(FUZZ_DIR)/corpus-$$(basename $$f); \
+		$$f -max_total_time=60 $(FUZZ_DIR)/corpus-$$(basename $$f) || exit 1; done

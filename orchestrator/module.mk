@@ -1,0 +1,2 @@
+# orchestrator/ — skiff-orchestrator: store, scheduler, controllers, API.
+$(eval $(call module,orchestrator,skiff-orchestrator))

@@ -1,0 +1,33 @@
+#!/bin/sh
+# deps.sh — install the Debian packages Skiff needs to build, test and run.
+#
+# Does nothing when every package is present. Otherwise, as root, runs
+# `apt-get update` once and `apt-get install -y` for the missing ones.
+# Usage: scripts/deps.sh [extra-package...]
+set -eu
+
+PKGS="gcc make pkg-config libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev
+protobuf-c-compiler libprotobuf-c-dev check libyaml-dev libssl-dev libevent-dev
+busybox-static iproute2 clang libclang-rt-14-dev clang-format openssl curl"
+
+missing=""
+for p in $PKGS "$@"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing; run 'make deps' as root or apt-get install them" >&2
+	exit 1
+fi
+
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
