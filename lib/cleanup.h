@@ -50,28 +50,28 @@ static inline void skiff_closedirp(DIR **d)
 #define _cleanup_closedir_ _cleanup_(skiff_closedirp)
 
 /* Define a cleanup function for a type whose destructor accepts NULL. */
-#define DEFINE_CLEANUP_FUNC(type, func)                 \
-	static inline void func##p(type **p)            \
-	{                                               \
-		if (*p)                                 \
-			func(*p);                       \
-		*p = NULL;                              \
+#define DEFINE_CLEANUP_FUNC(type, func)                                                            \
+	static inline void func##p(type **p)                                                       \
+	{                                                                                          \
+		if (*p)                                                                            \
+			func(*p);                                                                  \
+		*p = NULL;                                                                         \
 	}
 
 /* Move a pointer out of a cleanup variable. */
-#define TAKE_PTR(p)                           \
-	({                                    \
-		__typeof__(p) _tp_ = (p);     \
-		(p) = NULL;                   \
-		_tp_;                         \
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _tp_ = (p);                                                          \
+		(p) = NULL;                                                                        \
+		_tp_;                                                                              \
 	})
 
 /* Move an fd out of a cleanup variable. */
-#define TAKE_FD(fd)                   \
-	({                            \
-		int _tfd_ = (fd);     \
-		(fd) = -EBADF;        \
-		_tfd_;                \
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _tfd_ = (fd);                                                                  \
+		(fd) = -EBADF;                                                                     \
+		_tfd_;                                                                             \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

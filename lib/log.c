@@ -66,9 +66,9 @@ int skiff_log_internal(enum skiff_log_level level, int err, const char *fmt, ...
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	int n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%d] %s: %s\n", ts,
-			 (long)(tv.tv_usec / 1000), log_component, (int)getpid(),
-			 level_names[level], msg);
+	int n =
+	    snprintf(line, sizeof(line), "%s.%03ldZ %s[%d] %s: %s\n", ts, (long)(tv.tv_usec / 1000),
+		     log_component, (int)getpid(), level_names[level], msg);
 	if (n > (int)sizeof(line))
 		n = sizeof(line);
 	/* One write per line so lines from several processes do not interleave. */

@@ -32,14 +32,13 @@ void skiff_log_set_fd(int fd);
 
 /* Returns -abs(err) (or -1 when err is 0) so callers can return it. */
 int skiff_log_internal(enum skiff_log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
-#define skiff_log(level, err, ...)                                               \
-	({                                                                       \
-		int _e_ = (err);                                                 \
-		(skiff_log_get_level() >= (level))                               \
-			? skiff_log_internal((level), _e_, __VA_ARGS__)          \
-			: (_e_ > 0 ? -_e_ : (_e_ < 0 ? _e_ : -1));               \
+#define skiff_log(level, err, ...)                                                                 \
+	({                                                                                         \
+		int _e_ = (err);                                                                   \
+		(skiff_log_get_level() >= (level)) ? skiff_log_internal((level), _e_, __VA_ARGS__) \
+						   : (_e_ > 0 ? -_e_ : (_e_ < 0 ? _e_ : -1));      \
 	})
 
 #define log_debug(...) ((void)skiff_log(SKIFF_LOG_DEBUG, 0, __VA_ARGS__))

@@ -80,9 +80,10 @@ int skiff_parse_memory(const char *s, int64_t *ret_bytes)
 		const char *suffix;
 		int64_t mul;
 	} units[] = {
-		{ "Ki", 1LL << 10 }, { "Mi", 1LL << 20 }, { "Gi", 1LL << 30 }, { "Ti", 1LL << 40 },
-		{ "k", 1000LL },     { "K", 1000LL },	  { "M", 1000000LL },  { "G", 1000000000LL },
-		{ "T", 1000000000000LL }, { "", 1 },
+		{ "Ki", 1LL << 10 }, { "Mi", 1LL << 20 },   { "Gi", 1LL << 30 },
+		{ "Ti", 1LL << 40 }, { "k", 1000LL },	    { "K", 1000LL },
+		{ "M", 1000000LL },  { "G", 1000000000LL }, { "T", 1000000000000LL },
+		{ "", 1 },
 	};
 	const char *end;
 	int64_t milli;

@@ -55,8 +55,8 @@ int skiff_fd_nonblock(int fd, bool on);
 int skiff_fd_cloexec(int fd, bool on);
 
 /* Clocks in milliseconds / nanoseconds. */
-int64_t skiff_now_ms(void);	   /* CLOCK_REALTIME, unix time */
-int64_t skiff_mono_ms(void);	   /* CLOCK_MONOTONIC */
+int64_t skiff_now_ms(void);  /* CLOCK_REALTIME, unix time */
+int64_t skiff_mono_ms(void); /* CLOCK_MONOTONIC */
 uint64_t skiff_mono_ns(void);
 
 /* Fill buf with len bytes from the kernel's CSPRNG. */

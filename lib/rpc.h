@@ -1,0 +1,171 @@
+/* rpc.h — Skiff's RPC: framed protobuf-c messages over mutual TLS on a libevent loop.
+ *
+ * Wire: every message is a 4-byte big-endian length followed by one packed
+ * Skiff__Frame (proto/skiff.proto). Frames larger than SKIFF_RPC_MAX_FRAME are
+ * refused from their length prefix alone, before any allocation.
+ *
+ * A connection is symmetric: either side may send requests (FLAG_REQUEST) and
+ * either side answers with one reply (FLAG_REPLY) or a stream of items
+ * (FLAG_STREAM) closed by FLAG_END. Many requests are in flight at once,
+ * matched by Frame.id. Requests time out; both sides send MSG_PING keepalives
+ * and drop a peer that stays silent for 3 intervals.
+ *
+ * Identity: each peer's certificate carries its name in the CN and its role in
+ * the OU ("admin", "node", "server"). A peer without a certificate has role ""
+ * and may only call MSG_JOIN (the server enforces this before any handler).
+ *
+ * Everything here runs on the caller's event_base, single-threaded.
+ * Ownership: payload messages passed in are only packed (the caller keeps
+ * them); frames passed to callbacks are valid only during the callback.
+ */
+#ifndef SKIFF_RPC_H
+#define SKIFF_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "skiff.pb-c.h"
+
+#define SKIFF_RPC_MAX_FRAME	       (4u << 20) /* 4 MiB */
+#define SKIFF_RPC_PROTOCOL_VERSION     1
+#define SKIFF_RPC_DEFAULT_TIMEOUT_MS   10000
+#define SKIFF_RPC_DEFAULT_KEEPALIVE_MS 2000
+
+/* ---- frame codec: no I/O --------------------------------------------- */
+
+/* Decode one frame from the start of buf.
+ * Returns 1 with *ret (free with skiff__frame__free_unpacked(f, NULL)) and
+ * *ret_consumed set; 0 when more bytes are needed (nothing allocated);
+ * -EMSGSIZE when the length prefix exceeds max_frame (decided from the 4
+ * prefix bytes alone); -EBADMSG when the body does not unpack or its type is
+ * not a known MsgType. */
+int skiff_frame_decode(const uint8_t *buf, size_t len, size_t max_frame, Skiff__Frame **ret,
+		       size_t *ret_consumed);
+
+/* Encode frame with its length prefix into a new buffer (free()).
+ * -EMSGSIZE when it would exceed SKIFF_RPC_MAX_FRAME. */
+int skiff_frame_encode(const Skiff__Frame *frame, uint8_t **ret, size_t *ret_len);
+
+/* ---- peers, connections, calls ---------------------------------------- */
+
+struct skiff_rpc_peer {
+	char name[256]; /* certificate CN */
+	char role[32];	/* certificate OU: "admin", "node", "server", "" (no certificate) */
+	char addr[64];	/* "ip:port" */
+};
+
+struct skiff_rpc_conn;	 /* one connection (client or server side) */
+struct skiff_rpc_server; /* a listening server */
+struct skiff_rpc_call;	 /* an incoming request being answered */
+
+/* An incoming request. Answer with exactly one of skiff_rpc_call_reply(),
+ * skiff_rpc_call_error(), or a stream of skiff_rpc_call_stream() closed by
+ * skiff_rpc_call_end(); each of reply/error/end frees the call. A handler may
+ * keep the call and answer later (watch, proxied logs); it must then set a
+ * cancel callback, which runs when the peer cancels or the connection closes,
+ * after which the call is freed and must not be used. */
+typedef void (*skiff_rpc_handler_fn)(struct skiff_rpc_call *call, const Skiff__Frame *request,
+				     void *userdata);
+/* The connection is closing (reason: 0 orderly, or -errno); the conn pointer
+ * is valid during the callback only. */
+typedef void (*skiff_rpc_close_fn)(struct skiff_rpc_conn *conn, int reason, void *userdata);
+/* A reply or stream item arrived for a request we sent. err < 0 on failure
+ * (-ETIMEDOUT, -ECONNRESET, -ECANCELED, or -code from the peer's Error with
+ * errmsg set); frame is NULL then. For streams the callback runs once per item
+ * (frame->flags has FLAG_STREAM) and once more at the end (FLAG_END, or err<0);
+ * after a reply, an end or an error it is never called again for that id. */
+typedef void (*skiff_rpc_reply_fn)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+				   const Skiff__Frame *frame, void *userdata);
+
+const struct skiff_rpc_peer *skiff_rpc_call_peer(struct skiff_rpc_call *call);
+struct skiff_rpc_conn *skiff_rpc_call_conn(struct skiff_rpc_call *call);
+uint64_t skiff_rpc_call_id(struct skiff_rpc_call *call);
+/* msg may be NULL for an empty payload. */
+int skiff_rpc_call_reply(struct skiff_rpc_call *call, const ProtobufCMessage *msg);
+int skiff_rpc_call_error(struct skiff_rpc_call *call, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int skiff_rpc_call_stream(struct skiff_rpc_call *call, const ProtobufCMessage *msg);
+int skiff_rpc_call_end(struct skiff_rpc_call *call, int err, const char *errmsg);
+void skiff_rpc_call_set_cancel(struct skiff_rpc_call *call,
+			       void (*fn)(struct skiff_rpc_call *call, void *userdata),
+			       void *userdata);
+
+/* Send a request; cb gets the reply, the stream items, or the failure.
+ * timeout_ms <= 0 means no timeout (streams usually). */
+int skiff_rpc_request(struct skiff_rpc_conn *conn, Skiff__MsgType type, const ProtobufCMessage *msg,
+		      int timeout_ms, skiff_rpc_reply_fn cb, void *userdata, uint64_t *ret_id);
+/* Stop a stream we requested; cb is called once more with -ECANCELED. */
+int skiff_rpc_cancel(struct skiff_rpc_conn *conn, uint64_t id);
+/* A message that expects no reply (FLAG_ONEWAY). */
+int skiff_rpc_send_oneway(struct skiff_rpc_conn *conn, Skiff__MsgType type,
+			  const ProtobufCMessage *msg);
+/* Close now: pending requests get -ECANCELED, live calls are cancelled, the
+ * close callback runs, the conn is freed. Safe from inside callbacks. */
+void skiff_rpc_conn_close(struct skiff_rpc_conn *conn);
+const struct skiff_rpc_peer *skiff_rpc_conn_peer(struct skiff_rpc_conn *conn);
+void skiff_rpc_conn_set_userdata(struct skiff_rpc_conn *conn, void *userdata);
+void *skiff_rpc_conn_get_userdata(struct skiff_rpc_conn *conn);
+
+/* ---- server ------------------------------------------------------------ */
+
+struct skiff_rpc_server_config {
+	const char *listen;	 /* "ADDR:PORT"; port 0 picks a free one */
+	SSL_CTX *tls;		 /* from skiff_tls_server_ctx(); NULL only with insecure */
+	bool insecure_plaintext; /* debugging only; logged loudly */
+	int keepalive_ms;	 /* 0: SKIFF_RPC_DEFAULT_KEEPALIVE_MS */
+	skiff_rpc_handler_fn handler;
+	skiff_rpc_close_fn on_close;
+	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata); /* optional */
+	void *userdata;
+};
+
+int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_config *cfg,
+			 struct skiff_rpc_server **ret);
+void skiff_rpc_server_free(struct skiff_rpc_server *server); /* closes every connection */
+int skiff_rpc_server_port(struct skiff_rpc_server *server);
+
+/* ---- client ------------------------------------------------------------ */
+
+struct skiff_rpc_client_config {
+	const char *server; /* "HOST:PORT" */
+	SSL_CTX *tls;	    /* from skiff_tls_client_ctx(); NULL only with insecure */
+	bool insecure_plaintext;
+	int connect_timeout_ms;	      /* 0: 5000 */
+	int keepalive_ms;	      /* 0: SKIFF_RPC_DEFAULT_KEEPALIVE_MS */
+	skiff_rpc_handler_fn handler; /* requests the server sends us (may be NULL) */
+	skiff_rpc_close_fn on_close;
+	void *userdata;
+};
+
+/* Start connecting; on_connected runs once with the conn (err 0) or an error
+ * (err < 0, errmsg says why: refused, TLS verification failed, timeout…; the
+ * conn is then already freed). */
+int skiff_rpc_connect(struct event_base *base, const struct skiff_rpc_client_config *cfg,
+		      void (*on_connected)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+					   void *userdata),
+		      struct skiff_rpc_conn **ret);
+
+/* ---- blocking client (skiffctl, tests) --------------------------------- */
+
+struct skiff_rpc_sync;
+/* Connect with its own event_base; on failure *ret_errmsg (free()) says why. */
+int skiff_rpc_sync_connect(const struct skiff_rpc_client_config *cfg, struct skiff_rpc_sync **ret,
+			   char **ret_errmsg);
+/* One request, one reply: *ret_reply is the reply frame
+ * (skiff__frame__free_unpacked()). */
+int skiff_rpc_sync_call(struct skiff_rpc_sync *s, Skiff__MsgType type, const ProtobufCMessage *msg,
+			int timeout_ms, Skiff__Frame **ret_reply, char **ret_errmsg);
+/* A streaming request: on_item runs per item until the end; a negative
+ * return from on_item cancels the stream and is returned. */
+int skiff_rpc_sync_stream(struct skiff_rpc_sync *s, Skiff__MsgType type,
+			  const ProtobufCMessage *msg,
+			  int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata,
+			  char **ret_errmsg);
+void skiff_rpc_sync_free(struct skiff_rpc_sync *s);
+
+#endif
