@@ -51,6 +51,14 @@ int skiff_frame_decode(const uint8_t *buf, size_t len, size_t max_frame, Skiff__
  * -EMSGSIZE when it would exceed SKIFF_RPC_MAX_FRAME. */
 int skiff_frame_encode(const Skiff__Frame *frame, uint8_t **ret, size_t *ret_len);
 
+/* Like skiff_frame_decode() but keeps frames whose type is not a known
+ * MsgType, so a connection can answer them with an error naming the type. */
+int skiff_frame_decode_any(const uint8_t *buf, size_t len, size_t max_frame, Skiff__Frame **ret,
+			   size_t *ret_consumed);
+
+/* "MSG_LIST" for SKIFF__MSG_TYPE__MSG_LIST; NULL for an unknown type. */
+const char *skiff_rpc_msg_type_name(int type);
+
 /* ---- peers, connections, calls ---------------------------------------- */
 
 struct skiff_rpc_peer {
