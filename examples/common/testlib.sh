@@ -1,0 +1,123 @@
+#!/bin/bash
+# testlib.sh — helpers and checks shared by the demo tests.
+#
+# Sourced by tests/integration/examples_*.sh (the demos run standalone on
+# 127.0.0.1) and meant to be sourced by the lab's e2e tests too: the check_*
+# functions only need URLs and hook commands (how to kill or restart a
+# component), so the same assertions run against pods on the lab cluster.
+# Every process started with demo_start is killed by pid when the test exits,
+# even on failure.
+set -u
+BUILD=${BUILD:-build}
+DEMO_BIN=${DEMO_BIN:-$BUILD/examples/bin}
+HTTPLOAD=${HTTPLOAD:-$DEMO_BIN/httpload}
+declare -A DEMO_PIDS=()
+DEMO_TMP=$(mktemp -d /tmp/skiff-demo-test.XXXXXX)
+
+demo_cleanup() {
+	local name
+	for name in "${!DEMO_PIDS[@]}"; do
+		kill -9 "${DEMO_PIDS[$name]}" 2>/dev/null
+	done
+	for name in "${!DEMO_PIDS[@]}"; do
+		wait "${DEMO_PIDS[$name]}" 2>/dev/null
+	done
+	if [ "${DEMO_KEEP:-0}" = 1 ]; then
+		echo "kept $DEMO_TMP"
+	else
+		rm -rf "$DEMO_TMP"
+	fi
+}
+trap demo_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$DEMO_TMP"/*.log; do
+		[ -e "$f" ] || continue
+		echo "--- tail of $f" >&2
+		tail -n 15 "$f" >&2
+	done
+	exit 1
+}
+
+# demo_start NAME CMD... — run CMD in the background, output in $DEMO_TMP/NAME.log
+# (stdout to NAME.out when DEMO_STDOUT=1).
+demo_start() {
+	local name=$1
+	shift
+	if [ "${DEMO_STDOUT:-0}" = 1 ]; then
+		"$@" >>"$DEMO_TMP/$name.out" 2>>"$DEMO_TMP/$name.log" &
+	else
+		"$@" >>"$DEMO_TMP/$name.log" 2>&1 &
+	fi
+	DEMO_PIDS[$name]=$!
+}
+
+# demo_kill NAME — kill -9 a process started by demo_start and reap it.
+demo_kill() {
+	local pid=${DEMO_PIDS[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "DEMO_PIDS[$1]"
+}
+
+# wait_http URL [SECONDS] — until URL answers 2xx.
+wait_http() {
+	local i n=$(( ${2:-5} * 20 ))
+	for ((i = 0; i < n; i++)); do
+		curl -fs -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.05
+	done
+	fail "$1 did not answer within ${2:-5}s"
+}
+
+# json FIELD — print a top-level field of the JSON on stdin (jq is not assumed).
+json() {
+	python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v=v[k] if not isinstance(v,list) else v[int(k)]
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"
+}
+
+# write_endpoints FILE ENDPOINT... — replace an endpoints file atomically, as the agent does.
+write_endpoints() {
+	local f=$1
+	shift
+	printf '%s\n' "$@" >"$f.tmp.$$" && mv "$f.tmp.$$" "$f"
+}
+
+# --- gateway ----------------------------------------------------------------
+
+# check_gateway_spread URL N REPLICAS — N requests land exactly N/REPLICAS on each replica.
+check_gateway_spread() {
+	local url=$1 n=$2 replicas=$3 out
+	out=$("$HTTPLOAD" -n "$n" -c 4 --count pod "$url") || fail "gateway spread: requests failed: $out"
+	echo "spread: $out"
+	python3 - "$out" "$n" "$replicas" <<'PY' || fail "gateway spread is not exactly even: $out"
+import json, sys
+r = json.loads(sys.argv[1]); n = int(sys.argv[2]); k = int(sys.argv[3])
+c = r["counts"]
+assert r["ok"] == n, r
+assert len(c) == k, c
+assert all(v == n // k for v in c.values()), c
+PY
+}
+
+# check_gateway_kill URL KILL_CMD [RESTORE_CMD] — a steady stream of GETs through the
+# gateway while KILL_CMD kills a replica (and RESTORE_CMD, if given, brings it back):
+# zero failed requests.
+check_gateway_kill() {
+	local url=$1 kill_cmd=$2 restore_cmd=${3:-} out
+	"$HTTPLOAD" -d 3 -c 8 -r 1500 --count pod "$url" >"$DEMO_TMP/stream.json" 2>"$DEMO_TMP/stream.err" &
+	local lp=$!
+	sleep 1
+	eval "$kill_cmd"
+	sleep 0.8
+	[ -n "$restore_cmd" ] && eval "$restore_cmd"
+	wait $lp
+	out=$(cat "$DEMO_TMP/stream.json")
+	echo "stream with a kill: $out"
+	[ "$(echo "$out" | json failed)" = 0 ] || fail "failed requests during the kill: $out $(cat "$DEMO_TMP/stream.err")"
+	[ "$(echo "$out" | json ok)" -gt 1000 ] || fail "stream too short: $out"
+}

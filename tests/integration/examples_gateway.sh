@@ -1,0 +1,43 @@
+#!/bin/bash
+# examples_gateway.sh — the gateway demo standalone on 127.0.0.1: strict
+# round-robin (300 requests -> 100/100/100 over 3 users replicas, 2 orders
+# replicas even), live endpoint changes, and a users replica killed (some of
+# its requests in flight) during a steady stream -> zero failed requests.
+. "$(dirname "$0")/../../examples/common/testlib.sh"
+[ -x "$DEMO_BIN/gateway" ] || { echo "demo programs not built (make all)"; exit 77; }
+P=${EXAMPLES_PORT_BASE:-38100}
+EP=$DEMO_TMP/endpoints
+mkdir -p "$EP"
+export SKIFF_ENDPOINTS_DIR=$EP
+
+for i in 0 1 2; do
+	delay=
+	[ $i = 2 ] && delay="--delay-ms 30" # so some requests are in flight when it is killed
+	SKIFF_POD_NAME=users-$i demo_start users-$i "$DEMO_BIN/echo-svc" --listen 127.0.0.1:$((P + i)) --service users $delay
+done
+for i in 0 1; do
+	SKIFF_POD_NAME=orders-$i demo_start orders-$i "$DEMO_BIN/echo-svc" --listen 127.0.0.1:$((P + 10 + i)) --service orders
+done
+write_endpoints "$EP/users" 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 2))
+write_endpoints "$EP/orders" 127.0.0.1:$((P + 10)) 127.0.0.1:$((P + 11))
+demo_start gateway "$DEMO_BIN/gateway" --listen 127.0.0.1:$((P + 20))
+GW=http://127.0.0.1:$((P + 20))
+for i in 0 1 2; do wait_http http://127.0.0.1:$((P + i))/healthz; done
+wait_http $GW/healthz
+
+check_gateway_spread "$GW/users/%d" 300 3
+check_gateway_spread "$GW/orders/%d" 10 2
+
+# live endpoint change: drop users-0 from the file -> 2 replicas share 100 requests
+write_endpoints "$EP/users" 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 2))
+check_gateway_spread "$GW/users/%d" 100 2
+write_endpoints "$EP/users" 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 2))
+
+# kill users-2 mid-stream; the endpoints file drops it 0.5 s later (as the agent
+# would after its probe fails), then a restarted replica is added back
+check_gateway_kill "$GW/users/%d" \
+	"demo_kill users-2; (sleep 0.5; write_endpoints $EP/users 127.0.0.1:$P 127.0.0.1:$((P + 1))) &" \
+	"SKIFF_POD_NAME=users-2b demo_start users-2b $DEMO_BIN/echo-svc --listen 127.0.0.1:$((P + 3)) --service users; sleep 0.2; write_endpoints $EP/users 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 3))"
+check_gateway_spread "$GW/users/%d" 300 3
+curl -fs $GW/gateway/status | grep -q '"retries":[1-9]' || fail "no retry was counted: $(curl -s $GW/gateway/status)"
+echo "gateway: ok"
