@@ -56,6 +56,7 @@ LDLIBS := $(PKG_LIBS) -lm
 .PHONY: all deps check unit integration e2e demo images fuzz bench install \
 	format format-check clean help
 all:
+.DEFAULT_GOAL := all
 
 # Keep intermediate objects (test .o files) so rebuilds stay incremental.
 .SECONDARY:
@@ -113,6 +114,7 @@ include examples/module.mk
 include tests/module.mk
 include fuzz/module.mk
 include bench/module.mk
+include scripts/module.mk
 
 all: $(BINS)
 
@@ -138,8 +140,10 @@ demo: all $(CHECK_EXTRA)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	for u in docs/systemd/*.service; do [ -e "$$u" ] && \
-		install -m 0644 "$$u" $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
+	for u in docs/systemd/*.service; do [ -e "$$u" ] || continue; \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' "$$u" >"$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}" && \
+		chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}" || exit 1; done
+	install -m 0755 scripts/skiff-lab $(DESTDIR)$(PREFIX)/bin/skiff-lab
 
 # --- formatting ----------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')

@@ -93,6 +93,7 @@ fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
 	if need_root e2e; then
 		for t in tests/e2e/*.sh; do
+			[ "${t##*/}" = lib.sh ] && continue # shared helpers, not a scenario
 			[ -e "$t" ] && run_script "$t" 900
 		done
 	fi

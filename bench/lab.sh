@@ -1,0 +1,94 @@
+#!/bin/bash
+# bench/lab.sh — the whole stack on a 3-node lab, timed from the outside
+# (what a user of skiffctl sees). Prints figures; asserts nothing about them.
+#
+#   apply of a 100-replica deployment -> all 100 Running
+#   node loss (agent and containers killed, link down) -> its pods Running elsewhere
+#   kill -9 of a container's main process -> Running again (restart count +1)
+#
+# Times are observed by polling skiffctl every 20-50 ms, so each includes up
+# to one poll of slack. Goals on a 2-core machine: 100 replicas in under 2 s,
+# node loss to Running elsewhere in under 5 s with the default 3 s grace.
+# Usage: bench/lab.sh [REPLICAS] [KILLS]   (as root; the binaries built)
+E2E_LAB=${E2E_LAB:-/tmp/skiff-bench-lab}
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+E2E_NAME=bench-lab
+REPLICAS=${1:-100}
+KILLS=${2:-10}
+e2e_start 600
+lab_up 3
+
+pct() { # pct P < numbers: the P-th percentile (nearest rank)
+	sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+		i = int((p / 100) * NR + 0.999999); if (i < 1) i = 1; print v[i] }'
+}
+
+echo
+echo "== apply of $REPLICAS replicas -> all Running"
+t=$(now_ms)
+apply_deployment bench "$REPLICAS" sleep 3600
+applied=$(now_ms)
+while ! all_running app=bench "$REPLICAS"; do
+	[ $(($(now_ms) - t)) -gt 120000 ] && fail "$REPLICAS replicas not Running after 120 s"
+	sleep 0.02
+done
+done_ms=$(now_ms)
+printf '  %-44s %6d ms  (apply itself %d ms)  spread: %s\n' "apply -> $REPLICAS Running" \
+	$((done_ms - t)) $((applied - t)) "$(spread app=bench)"
+
+echo
+echo "== kill -9 of a container's main process -> Running again ($KILLS kills)"
+: >"$E2E_TMP/kills"
+i=0
+while [ "$i" -lt "$KILLS" ]; do
+	line=$(running_pods app=bench | sed -n "$((i % REPLICAS + 1))p")
+	read -r pod node pid restarts uid <<<"$line"
+	[ -n "$pid" ] && [ "$pid" -gt 1 ] || fail "no pid for pod $pod"
+	back() {
+		local got
+		got=$(q pods '.[] | select(.metadata.name == "'"$pod"'" and .status.phase == "Running")
+			| [(.status.containerStatuses[0].restartCount // 0), (.status.containerStatuses[0].pid // 0)]
+			| map(tostring) | join(" ")') || return 1
+		read -r r p <<<"$got"
+		[ "$r" = $((restarts + 1)) ] && [ "$p" != "$pid" ] && [ "$p" -gt 1 ]
+	}
+	t=$(now_ms)
+	kill -9 "$pid"
+	while ! back; do
+		[ $(($(now_ms) - t)) -gt 30000 ] && fail "$pod not Running again 30 s after the kill"
+		sleep 0.02
+	done
+	echo $(($(now_ms) - t)) >>"$E2E_TMP/kills"
+	i=$((i + 1))
+done
+printf '  %-44s median %d ms, p90 %d ms, max %d ms (through skiffctl)\n' "kill -9 -> Running again" \
+	"$(pct 50 <"$E2E_TMP/kills")" "$(pct 90 <"$E2E_TMP/kills")" "$(pct 100 <"$E2E_TMP/kills")"
+
+echo
+grace=$(. "$E2E_LAB/lab.env" && echo "$GRACE")
+echo "== node loss -> its pods Running elsewhere (node grace $grace)"
+on_vm3=$(q pods '[.[] | select(.spec.nodeName == "vm3")] | length' -l app=bench)
+moved() { all_running app=bench "$REPLICAS" && ! spread app=bench | grep -q 'vm3='; }
+notready=0
+t=$(now_ms)
+lab node-down vm3 >/dev/null
+while ! moved; do
+	[ "$notready" = 0 ] && [ "$(node_ready vm3)" != True ] && notready=$(now_ms)
+	[ $(($(now_ms) - t)) -gt 60000 ] && fail "vm3's pods not Running elsewhere after 60 s"
+	sleep 0.02
+done
+done_ms=$(now_ms)
+[ "$notready" = 0 ] && notready=$done_ms
+printf '  %-44s %6d ms  (NotReady after %d ms; %d pods moved)\n' "node away -> $on_vm3 pods Running elsewhere" \
+	$((done_ms - t)) $((notready - t)) "$on_vm3"
+
+echo
+echo "== scale $REPLICAS -> 0"
+t=$(now_ms)
+ctl scale deployment bench --replicas 0 >/dev/null
+while [ "$(count_pods app=bench)" != 0 ]; do
+	[ $(($(now_ms) - t)) -gt 60000 ] && fail "pods left 60 s after scaling to 0"
+	sleep 0.05
+done
+printf '  %-44s %6d ms\n' "scale to 0 -> no pod left" $(($(now_ms) - t))
+echo

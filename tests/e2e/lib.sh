@@ -1,0 +1,286 @@
+# tests/e2e/lib.sh — shared helpers for the end-to-end scenarios (sourced by
+# tests/e2e/*.sh, never run on its own).
+#
+# A scenario calls `e2e_start BUDGET` (root and tools checked, any running lab
+# taken down, a watchdog armed, teardown trapped), `lab_up N` for a fresh lab
+# of N namespace VMs, then drives skiffctl (`ctl …`) and the lab
+# (`lab kill vm2`, `lab node-down vm2` …), asserting with `wait_until` and
+# `fail`. On exit — pass, failure, timeout or Ctrl-C — the lab is taken down
+# and the scenario fails if anything of it is left (netns, links, cgroups,
+# mounts, processes).
+#
+# skiffctl's JSON is read with jq after turning snake_case keys into
+# camelCase, so the queries below work with either spelling.
+
+set -euo pipefail
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$E2E_ROOT/$BUILD ;; esac
+SKIFF_BIN=${SKIFF_BIN:-$BUILD/bin}
+case "$SKIFF_BIN" in /*) ;; *) SKIFF_BIN=$E2E_ROOT/$SKIFF_BIN ;; esac
+E2E_NAME=$(basename "$0" .sh)
+E2E_LAB=${E2E_LAB:-/tmp/skiff-e2e/$E2E_NAME}
+E2E_IMAGE=e2e-busybox:1
+SKIFF_LAB_DIR=$E2E_LAB
+SKIFF_CONFIG=$E2E_LAB/admin.conf
+export SKIFF_BIN SKIFF_LAB_DIR SKIFF_CONFIG
+E2E_WATCHDOG=
+E2E_T0=$(date +%s%3N)
+E2E_TMP=
+
+now_ms() { date +%s%3N; }
+
+# step MSG: progress line with the time since the scenario began
+step() {
+	local t=$(($(now_ms) - E2E_T0))
+	printf '[%3d.%01ds] %s: %s\n' $((t / 1000)) $((t % 1000 / 100)) "$E2E_NAME" "$*"
+}
+
+fail() {
+	echo "FAIL $E2E_NAME: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP $E2E_NAME: $*" >&2
+	exit 77
+}
+
+# --- set-up and teardown -------------------------------------------------------
+
+# e2e_start BUDGET_SECONDS
+e2e_start() {
+	local budget=${1:-120} t
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, cgroups)"
+	for t in ip nsenter jq timeout; do
+		command -v "$t" >/dev/null || skip "'$t' is not installed (run 'make deps')"
+	done
+	[ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup on this machine"
+	for t in skiff-orchestrator skiff-agent skiff-runtime skiffctl; do
+		[ -x "$SKIFF_BIN/$t" ] || fail "$SKIFF_BIN/$t is not built (run 'make')"
+	done
+	E2E_TMP=$(mktemp -d /tmp/skiff-e2e-tmp.XXXXXX)
+	trap e2e_exit EXIT
+	trap 'echo "$E2E_NAME: interrupted" >&2; exit 130' INT
+	trap 'echo "$E2E_NAME: budget of '"$budget"'s exceeded" >&2; exit 124' TERM
+	# a lab already up (a demo, or a test killed hard) goes first
+	if ip link show skiff-lab0 >/dev/null 2>&1 || [ -s /run/skiff-lab.dir ]; then
+		step "taking down the lab that runs ($(cat /run/skiff-lab.dir 2>/dev/null || echo '?'))"
+		SKIFF_LAB_DIR= lab down >/dev/null 2>&1 || true
+	fi
+	lab down >/dev/null 2>&1 || true
+	# the watchdog ends the scenario (through the EXIT trap) before the
+	# runner's hard timeout could leave the lab behind
+	(
+		sleep "$budget"
+		kill -TERM $$ 2>/dev/null
+	) </dev/null >/dev/null 2>&1 &
+	E2E_WATCHDOG=$!
+}
+
+e2e_exit() {
+	local rc=$? leaks
+	trap - EXIT INT TERM
+	set +e
+	if [ -n "$E2E_WATCHDOG" ]; then
+		kill "$E2E_WATCHDOG" 2>/dev/null
+		wait "$E2E_WATCHDOG" 2>/dev/null
+	fi
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		e2e_diagnostics >&2
+	fi
+	lab down >/dev/null 2>&1 || lab down
+	leaks=$(nothing_left)
+	if [ -n "$leaks" ]; then
+		echo "FAIL $E2E_NAME: the lab left things behind after 'skiff-lab down':" >&2
+		echo "$leaks" | sed 's/^/  /' >&2
+		[ "$rc" = 0 ] && rc=1
+	fi
+	[ -n "$E2E_TMP" ] && rm -rf "$E2E_TMP"
+	rmdir /tmp/skiff-e2e 2>/dev/null
+	[ "$rc" = 0 ] && step "PASS ($(($(now_ms) - E2E_T0)) ms)"
+	exit "$rc"
+}
+
+e2e_diagnostics() {
+	echo "---- $E2E_NAME diagnostics"
+	if [ -f "$SKIFF_CONFIG" ]; then
+		timeout 5 "$SKIFF_BIN/skiffctl" get nodes -o wide 2>&1
+		timeout 5 "$SKIFF_BIN/skiffctl" get pods -o wide 2>&1 | head -n 40
+		timeout 5 "$SKIFF_BIN/skiffctl" get events 2>&1 | tail -n 30
+	fi
+	local f
+	for f in "$E2E_LAB"/logs/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- tail of $f"
+		tail -n 25 "$f"
+	done
+	echo "----"
+}
+
+# nothing_left: one line per thing of the lab still present (none: empty)
+nothing_left() {
+	local p cmd
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^skiff-vm' | sed 's/^/netns /'
+	ls /run/netns 2>/dev/null | grep -E '^skiff-vm' | sed 's|^|file /run/netns/|'
+	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+		grep -E '^(skl-|skiff-lab0$)' | sed 's/^/link /'
+	ip route show 2>/dev/null | grep -E 'via 10\.77\.0\.' | sed 's/^/route /'
+	for p in /sys/fs/cgroup/*/skiff-lab /sys/fs/cgroup/unified/skiff-lab; do
+		[ -e "$p" ] && echo "cgroup $p"
+	done
+	awk -v d="$E2E_LAB" 'index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		[[ $cmd == *"$E2E_LAB"* ]] && echo "process ${p#/proc/}: $cmd"
+	done
+	[ -e "$E2E_LAB" ] && echo "dir $E2E_LAB"
+	true
+}
+
+# --- the lab and skiffctl ------------------------------------------------------
+
+lab() { "$E2E_ROOT/scripts/skiff-lab" "$@"; }
+
+ctl() { timeout 20 "$SKIFF_BIN/skiffctl" "$@"; }
+
+# lab_up N [skiff-lab up options]: a fresh lab with the test image
+lab_up() {
+	local n=$1 t
+	shift
+	t=$(now_ms)
+	mkdir -p "$E2E_LAB/images"
+	make_image "$E2E_LAB/images/$E2E_IMAGE"
+	lab up --nodes "$n" --dir "$E2E_LAB" "$@" >"$E2E_TMP/up.out" 2>&1 ||
+		{ cat "$E2E_TMP/up.out" >&2; fail "skiff-lab up --nodes $n failed"; }
+	step "lab of $n nodes Ready in $(($(now_ms) - t)) ms"
+}
+
+# make_image DIR: a busybox rootfs (busybox-static and its applet links)
+make_image() {
+	local d=$1 a
+	[ -x "$d/bin/busybox" ] && return 0
+	[ -x /bin/busybox ] || skip "/bin/busybox (busybox-static) is not installed"
+	mkdir -p "$d"/{bin,etc,proc,sys,dev,tmp,root,var}
+	cp /bin/busybox "$d/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
+	done
+	echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
+	echo "root:x:0:" >"$d/etc/group"
+}
+
+JQ_NORM='def camel: gsub("_(?<c>[a-z])"; .c | ascii_upcase);
+	walk(if type == "object" then with_entries(.key |= camel) else . end)
+	| (.items? // .) | if type == "array" then . else [.] end'
+
+# objs KIND [skiffctl get options]: a JSON array of objects
+objs() {
+	local kind=$1 out
+	shift
+	out=$(ctl get "$kind" -o json "$@") || return 1
+	[ -z "$out" ] && out='[]'
+	jq -c "$JQ_NORM" <<<"$out"
+}
+
+# q KIND JQ [skiffctl get options]: objs KIND, then a jq filter on the array
+q() {
+	local kind=$1 filter=$2 out
+	shift 2
+	out=$(objs "$kind" "$@") || return 1
+	jq -r "$filter" <<<"$out"
+}
+
+# Running pods of a selector: "name node pid restarts uid", one a line, by name
+running_pods() {
+	q pods '[.[] | select(.status.phase == "Running")] | sort_by(.metadata.name) | .[]
+		| [.metadata.name, .spec.nodeName, (.status.containerStatuses[0].pid // 0),
+		   (.status.containerStatuses[0].restartCount // 0), .metadata.uid] | map(tostring) | join(" ")' -l "$1"
+}
+
+count_running() { # count_running SELECTOR -> number of Running pods
+	q pods '[.[] | select(.status.phase == "Running")] | length' -l "$1"
+}
+
+count_pods() { # count_pods SELECTOR -> number of pods not being deleted
+	q pods '[.[] | select((.metadata.deletedMs // 0) == 0)] | length' -l "$1"
+}
+
+# spread SELECTOR: "vm1=2 vm2=2 vm3=2" for the Running pods
+spread() {
+	q pods '[.[] | select(.status.phase == "Running") | .spec.nodeName] | group_by(.)
+		| map("\(.[0])=\(length)") | join(" ")' -l "$1"
+}
+
+# all_running SELECTOR N: exactly N pods, all Running and ready
+all_running() {
+	local sel=$1 n=$2 s
+	s=$(q pods 'map(select((.metadata.deletedMs // 0) == 0))
+		| "\(length) \([.[] | select(.status.phase == "Running")] | length)"' -l "$sel") || return 1
+	[ "$s" = "$n $n" ]
+}
+
+node_ready() { # node_ready NAME -> True|False|Unknown
+	q nodes '.[] | select(.metadata.name == "'"$1"'") | ([.status.conditions[]? |
+		select(.type == "Ready") | .status] | first // "Unknown")'
+}
+
+nodes_ready() { # nodes_ready N: N nodes Ready
+	[ "$(q nodes '[.[] | select(any(.status.conditions[]?; .type == "Ready" and
+		.status == "True"))] | length')" = "$1" ]
+}
+
+pid_alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# wait_until DESC SECONDS CMD [ARG...]: run CMD every 50 ms until it
+# succeeds; fail with DESC after SECONDS. Prints nothing; sets WAITED_MS.
+WAITED_MS=0
+wait_until() {
+	local desc=$1 secs=$2 t0 deadline
+	shift 2
+	t0=$(now_ms)
+	deadline=$((t0 + secs * 1000))
+	while ! "$@" >/dev/null 2>&1; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			fail "timed out after ${secs}s waiting for $desc"
+		fi
+		sleep 0.05
+	done
+	WAITED_MS=$(($(now_ms) - t0))
+}
+
+# apply_deployment NAME REPLICAS CMD... : apply a Deployment of the test image
+apply_deployment() {
+	local name=$1 replicas=$2 f a
+	shift 2
+	f=$E2E_TMP/$name.yaml
+	{
+		cat <<EOF
+apiVersion: skiff/v1
+kind: Deployment
+metadata:
+  name: $name
+  labels:
+    app: $name
+spec:
+  replicas: $replicas
+  selector:
+    matchLabels:
+      app: $name
+  template:
+    metadata:
+      labels:
+        app: $name
+    spec:
+      containers:
+        - name: main
+          image: $E2E_IMAGE
+          command:
+EOF
+		for a in "$@"; do printf '            - "%s"\n' "$a"; done
+		[ -n "${E2E_EXTRA_CONTAINER:-}" ] && printf '%s\n' "$E2E_EXTRA_CONTAINER"
+	} >"$f"
+	ctl apply -f "$f" >/dev/null || fail "skiffctl apply -f $f failed:
+$(ctl apply -f "$f" 2>&1)"
+}
