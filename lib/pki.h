@@ -62,6 +62,9 @@ int skiff_tls_client_ctx_pinned(const char *ca_digest_hex, SSL_CTX **ret);
 
 /* Fill name/role from the verified peer certificate of ssl ("" when none). */
 int skiff_tls_peer_identity(SSL *ssl, char *name, size_t name_len, char *role, size_t role_len);
+/* Why our verification of the peer's certificate failed, for people
+ * ("the server's certificate has expired", "bad join token: …"), or NULL. */
+const char *skiff_tls_verify_error(SSL *ssl);
 
 /* The client config file that skiffctl reads (kubeconfig-like):
  *	server: HOST:PORT

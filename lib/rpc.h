@@ -65,6 +65,7 @@ struct skiff_rpc_peer {
 	char name[256]; /* certificate CN */
 	char role[32];	/* certificate OU: "admin", "node", "server", "" (no certificate) */
 	char addr[64];	/* "ip:port" */
+	bool plaintext; /* insecure_plaintext connection: no identity at all */
 };
 
 struct skiff_rpc_conn;	 /* one connection (client or server side) */
@@ -118,6 +119,9 @@ void skiff_rpc_conn_close(struct skiff_rpc_conn *conn);
 const struct skiff_rpc_peer *skiff_rpc_conn_peer(struct skiff_rpc_conn *conn);
 void skiff_rpc_conn_set_userdata(struct skiff_rpc_conn *conn, void *userdata);
 void *skiff_rpc_conn_get_userdata(struct skiff_rpc_conn *conn);
+/* Bytes queued for sending (for producers that should slow down; a peer
+ * that lets more than 64 MiB pile up is disconnected). */
+size_t skiff_rpc_conn_output_pending(struct skiff_rpc_conn *conn);
 
 /* ---- server ------------------------------------------------------------ */
 

@@ -1,0 +1,237 @@
+/* rpc_test_server.h — a test RPC server on its own thread and event_base,
+ * shared by test_rpc.c and test_tls.c. Header-only (static functions) so each
+ * test binary stays one .c file.
+ *
+ * Handlers: MSG_TEST_ECHO answers its Heartbeat after time_ms milliseconds
+ * (node "never": never answers); MSG_TEST_STREAM sends time_ms items then
+ * ends (0: forever, every 5 ms, until cancelled); MSG_GET fails with ENOENT;
+ * MSG_LIST and MSG_JOIN answer with an empty payload. */
+#ifndef RPC_TEST_SERVER_H
+#define RPC_TEST_SERVER_H
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "rpc.h"
+#include "util.h"
+
+struct test_server {
+	pthread_t thread;
+	struct event_base *base;
+	struct skiff_rpc_server *rpc;
+	struct event *stop_ev;
+	int stop_pipe[2];
+	int port;
+	char addr[64];
+	atomic_int cancels;
+	atomic_int closes;
+	atomic_int last_close_reason;
+	atomic_int requests;
+	char last_peer_role[32];
+	char last_peer_name[256];
+	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata);
+};
+
+struct delayed_reply {
+	struct skiff_rpc_call *call;
+	struct event *ev;
+	Skiff__Heartbeat *hb;
+	struct test_server *ts;
+};
+
+static void delayed_free(struct delayed_reply *d)
+{
+	event_free(d->ev);
+	skiff__heartbeat__free_unpacked(d->hb, NULL);
+	free(d);
+}
+
+static void delayed_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed_reply *d = arg;
+	(void)fd;
+	(void)what;
+	skiff_rpc_call_reply(d->call, &d->hb->base);
+	delayed_free(d);
+}
+
+static void delayed_cancel(struct skiff_rpc_call *call, void *userdata)
+{
+	struct delayed_reply *d = userdata;
+	(void)call;
+	atomic_fetch_add(&d->ts->cancels, 1);
+	delayed_free(d);
+}
+
+struct streamer {
+	struct skiff_rpc_call *call;
+	struct event *ev;
+	int64_t sent, max;
+	struct test_server *ts;
+};
+
+static void streamer_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct streamer *st = arg;
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	(void)fd;
+	(void)what;
+	hb.time_ms = ++st->sent;
+	hb.node = (char *)"item";
+	skiff_rpc_call_stream(st->call, &hb.base);
+	if (st->max > 0 && st->sent >= st->max) {
+		skiff_rpc_call_end(st->call, 0, NULL);
+		event_free(st->ev);
+		free(st);
+	}
+}
+
+static void streamer_cancel(struct skiff_rpc_call *call, void *userdata)
+{
+	struct streamer *st = userdata;
+	(void)call;
+	atomic_fetch_add(&st->ts->cancels, 1);
+	event_free(st->ev);
+	free(st);
+}
+
+static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
+{
+	struct test_server *ts = userdata;
+	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
+	Skiff__Heartbeat *hb;
+
+	atomic_fetch_add(&ts->requests, 1);
+	snprintf(ts->last_peer_role, sizeof(ts->last_peer_role), "%s", peer->role);
+	snprintf(ts->last_peer_name, sizeof(ts->last_peer_name), "%s", peer->name);
+	switch (req->type) {
+	case SKIFF__MSG_TYPE__MSG_TEST_ECHO: {
+		hb = skiff__heartbeat__unpack(NULL, req->payload.len, req->payload.data);
+		if (!hb) {
+			skiff_rpc_call_error(call, -EINVAL, "bad Heartbeat payload");
+			return;
+		}
+		struct delayed_reply *d = xcalloc(1, sizeof(*d));
+		d->call = call;
+		d->hb = hb;
+		d->ts = ts;
+		d->ev = evtimer_new(ts->base, delayed_fire, d);
+		skiff_rpc_call_set_cancel(call, delayed_cancel, d);
+		if (streq(hb->node, "never"))
+			return;
+		struct timeval tv = { hb->time_ms / 1000, (hb->time_ms % 1000) * 1000 };
+		evtimer_add(d->ev, &tv);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_TEST_STREAM: {
+		hb = skiff__heartbeat__unpack(NULL, req->payload.len, req->payload.data);
+		struct streamer *st = xcalloc(1, sizeof(*st));
+		struct timeval tv = { 0, 5000 };
+		st->call = call;
+		st->ts = ts;
+		st->max = hb ? hb->time_ms : 0;
+		skiff__heartbeat__free_unpacked(hb, NULL);
+		st->ev = event_new(ts->base, -1, EV_PERSIST, streamer_tick, st);
+		skiff_rpc_call_set_cancel(call, streamer_cancel, st);
+		event_add(st->ev, &tv);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_GET:
+		skiff_rpc_call_error(call, -ENOENT, "pod '%s' not found", "web-1");
+		return;
+	default:
+		skiff_rpc_call_reply(call, NULL);
+	}
+}
+
+static void test_on_close(struct skiff_rpc_conn *conn, int reason, void *userdata)
+{
+	struct test_server *ts = userdata;
+	(void)conn;
+	atomic_store(&ts->last_close_reason, reason);
+	atomic_fetch_add(&ts->closes, 1);
+}
+
+static void test_server_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void *test_server_main(void *arg)
+{
+	struct test_server *ts = arg;
+	event_base_dispatch(ts->base);
+	return NULL;
+}
+
+static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
+{
+	struct test_server *ts = xcalloc(1, sizeof(*ts));
+	struct skiff_rpc_server_config cfg = {
+		.listen = "127.0.0.1:0",
+		.tls = tls,
+		.insecure_plaintext = tls == NULL,
+		.keepalive_ms = keepalive_ms,
+		.handler = test_handler,
+		.on_close = test_on_close,
+		.userdata = ts,
+	};
+
+	ts->base = event_base_new();
+	ck_assert_int_eq(skiff_rpc_server_new(ts->base, &cfg, &ts->rpc), 0);
+	ts->port = skiff_rpc_server_port(ts->rpc);
+	ck_assert_int_gt(ts->port, 0);
+	snprintf(ts->addr, sizeof(ts->addr), "127.0.0.1:%d", ts->port);
+	ck_assert_int_eq(pipe(ts->stop_pipe), 0);
+	ts->stop_ev = event_new(ts->base, ts->stop_pipe[0], EV_READ, test_server_stop_cb, ts->base);
+	event_add(ts->stop_ev, NULL);
+	ck_assert_int_eq(pthread_create(&ts->thread, NULL, test_server_main, ts), 0);
+	return ts;
+}
+
+static void test_server_stop(struct test_server *ts)
+{
+	ck_assert_int_eq(write(ts->stop_pipe[1], "x", 1), 1);
+	pthread_join(ts->thread, NULL);
+	skiff_rpc_server_free(ts->rpc);
+	event_free(ts->stop_ev);
+	event_base_free(ts->base);
+	close(ts->stop_pipe[0]);
+	close(ts->stop_pipe[1]);
+	free(ts);
+}
+
+/* Wait (up to ms) until cond holds, for state another thread changes. */
+#define WAIT_FOR(cond, ms)                                                                         \
+	({                                                                                         \
+		int64_t _end_ = skiff_mono_ms() + (ms);                                            \
+		while (!(cond) && skiff_mono_ms() < _end_)                                         \
+			usleep(2000);                                                              \
+		(cond);                                                                            \
+	})
+
+/* Run base until cond holds or ms pass. */
+#define LOOP_UNTIL(base, cond, ms)                                                                 \
+	({                                                                                         \
+		int64_t _end_ = skiff_mono_ms() + (ms);                                            \
+		while (!(cond) && skiff_mono_ms() < _end_) {                                       \
+			struct timeval _tv_ = { 0, 10000 };                                        \
+			event_base_loopexit((base), &_tv_);                                        \
+			event_base_loop((base), EVLOOP_ONCE);                                      \
+		}                                                                                  \
+		(cond);                                                                            \
+	})
+
+#endif
