@@ -1,0 +1,328 @@
+/* cgroup.c — one cgroup per container with memory, cpu and pids limits, on
+ * the v2 unified hierarchy or on the v1 per-controller hierarchies, detected
+ * at run time; OOM kill counters; removal on every exit path.
+ *
+ * v1: <root>/{memory,cpu,pids}/<rel>; v2: <root>/<rel> with the controllers
+ * enabled in every ancestor's cgroup.subtree_control. The v2 writers take a
+ * root directory so the unit test can drive them against a fake tree.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "cleanup.h"
+#include "runtime.h"
+#include "util.h"
+
+static const char *const v1_controllers[] = { "memory", "cpu", "pids" };
+
+static int write_str(const char *dir, const char *file, const char *val)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	_cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		return -errno;
+	return 0;
+}
+
+int skiff_cgroup_detect(const char *root)
+{
+	struct statfs fs;
+
+	if (statfs(root, &fs) < 0)
+		return -errno;
+	return fs.f_type == CGROUP2_SUPER_MAGIC ? 1 : 0;
+}
+
+int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
+{
+	_cleanup_free_ char *path = xstrdup(root);
+	_cleanup_free_ char *copy = xstrdup(rel);
+	char *save = NULL, *comp, *next;
+	int r;
+
+	/* Create every ancestor of the leaf and enable the controllers in root
+	 * and in each of them (never in the leaf: "no internal processes"). The
+	 * leaf itself is left to the caller. */
+	comp = strtok_r(copy, "/", &save);
+	while (comp) {
+		next = strtok_r(NULL, "/", &save);
+		r = write_str(path, "cgroup.subtree_control", "+memory +cpu +pids");
+		if (r < 0)
+			return r;
+		if (!next)
+			break;
+		char *p = xasprintf("%s/%s", path, comp);
+		free(path);
+		path = p;
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		comp = next;
+	}
+	return 0;
+}
+
+int skiff_cgroup_v2_write_limits(const char *dir, const struct skiff_cgroup_limits *lim)
+{
+	char buf[64];
+	int r;
+
+	if (lim->memory > 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64, lim->memory);
+		r = write_str(dir, "memory.max", buf);
+		if (r < 0)
+			return r;
+		r = write_str(dir, "memory.swap.max", "0");
+		if (r < 0 && r != -ENOENT && r != -EACCES)
+			return r;
+	}
+	if (lim->cpu_milli > 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64 " 100000", lim->cpu_milli * 100);
+		r = write_str(dir, "cpu.max", buf);
+		if (r < 0)
+			return r;
+	}
+	if (lim->pids > 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64, lim->pids);
+		r = write_str(dir, "pids.max", buf);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_key(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			long long v = strtoll(p + kl + 1, NULL, 10);
+			return v > INT32_MAX ? INT32_MAX : (int)v;
+		}
+	}
+	return 0;
+}
+
+int skiff_cgroup_v2_parse_oom_kills(const char *events)
+{
+	return parse_key(events, "oom_kill");
+}
+
+int skiff_cgroup_v1_parse_oom_kills(const char *oom_control)
+{
+	return parse_key(oom_control, "oom_kill");
+}
+
+static char *v1_dir(const struct skiff_cgroup *cg, const char *ctrl)
+{
+	return xasprintf("%s/%s/%s", cg->v1_root, ctrl, cg->rel);
+}
+
+static char *v2_dir(const struct skiff_cgroup *cg)
+{
+	return xasprintf("%s/%s", cg->v2_root, cg->rel);
+}
+
+int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, const char *rel,
+			const struct skiff_cgroup_limits *lim)
+{
+	char buf[64];
+	int r;
+
+	*cg = (struct skiff_cgroup){ .v2 = v2, .rel = xstrdup(rel), .v2_dirfd = -EBADF };
+	if (v2) {
+		_cleanup_free_ char *dir = NULL;
+		cg->v2_root = xstrdup(root);
+		dir = v2_dir(cg);
+		r = skiff_cgroup_v2_enable_controllers(root, rel);
+		if (r < 0)
+			goto fail;
+		if (mkdir(dir, 0755) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		cg->created = true;
+		r = skiff_cgroup_v2_write_limits(dir, lim);
+		if (r < 0)
+			goto fail;
+		cg->v2_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg->v2_dirfd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		return 0;
+	}
+	cg->v1_root = xstrdup(root);
+	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
+		char *slash = strrchr(dir, '/');
+		*slash = 0;
+		r = skiff_mkdir_p(dir, 0755);
+		*slash = '/';
+		if (r < 0)
+			goto fail;
+		if (mkdir(dir, 0755) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		cg->created = true;
+	}
+	if (lim->memory > 0) {
+		_cleanup_free_ char *dir = v1_dir(cg, "memory");
+		snprintf(buf, sizeof(buf), "%" PRId64, lim->memory);
+		r = write_str(dir, "memory.limit_in_bytes", buf);
+		if (r < 0)
+			goto fail;
+		/* Without swap accounting the file is absent: that is fine. */
+		r = write_str(dir, "memory.memsw.limit_in_bytes", buf);
+		(void)r;
+		r = write_str(dir, "memory.swappiness", "0");
+		(void)r;
+	}
+	if (lim->cpu_milli > 0) {
+		_cleanup_free_ char *dir = v1_dir(cg, "cpu");
+		r = write_str(dir, "cpu.cfs_period_us", "100000");
+		if (r < 0)
+			goto fail;
+		snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_milli * 100);
+		r = write_str(dir, "cpu.cfs_quota_us", buf);
+		if (r < 0)
+			goto fail;
+	}
+	if (lim->pids > 0) {
+		_cleanup_free_ char *dir = v1_dir(cg, "pids");
+		snprintf(buf, sizeof(buf), "%" PRId64, lim->pids);
+		r = write_str(dir, "pids.max", buf);
+		if (r < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	(void)skiff_cgroup_destroy(cg);
+	return r;
+}
+
+int skiff_cgroup_add_pid(struct skiff_cgroup *cg, pid_t pid)
+{
+	char buf[32];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	if (cg->v2) {
+		_cleanup_free_ char *dir = v2_dir(cg);
+		return write_str(dir, "cgroup.procs", buf);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
+		r = write_str(dir, "cgroup.procs", buf);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int skiff_cgroup_oom_kills(struct skiff_cgroup *cg)
+{
+	_cleanup_free_ char *dir = cg->v2 ? v2_dir(cg) : v1_dir(cg, "memory");
+	_cleanup_free_ char *p =
+	    xasprintf("%s/%s", dir, cg->v2 ? "memory.events" : "memory.oom_control");
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = skiff_read_file(p, 65536, &text, NULL);
+	if (r < 0)
+		return r;
+	return cg->v2 ? skiff_cgroup_v2_parse_oom_kills(text)
+		      : skiff_cgroup_v1_parse_oom_kills(text);
+}
+
+/* SIGKILL whatever is still listed in dir/cgroup.procs. */
+static void kill_procs(const char *dir)
+{
+	_cleanup_free_ char *p = xasprintf("%s/cgroup.procs", dir);
+	_cleanup_free_ char *text = NULL;
+
+	if (skiff_read_file(p, 1 << 20, &text, NULL) < 0)
+		return;
+	for (char *s = text; *s;) {
+		char *end;
+		long pid = strtol(s, &end, 10);
+		if (end == s)
+			break;
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		s = end;
+		while (*s == '\n')
+			s++;
+	}
+}
+
+static int rmdir_retry(const char *dir)
+{
+	for (int i = 0; i < 200; i++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		if (i == 0 || i % 20 == 0)
+			kill_procs(dir);
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return -EBUSY;
+}
+
+int skiff_cgroup_destroy(struct skiff_cgroup *cg)
+{
+	int r = 0, k;
+
+	if (cg->v2_dirfd >= 0) {
+		close(cg->v2_dirfd);
+		cg->v2_dirfd = -EBADF;
+	}
+	if (!cg->created)
+		return 0;
+	if (cg->v2) {
+		_cleanup_free_ char *dir = v2_dir(cg);
+		_cleanup_free_ char *kf = xasprintf("%s/cgroup.kill", dir);
+		if (access(kf, F_OK) == 0) {
+			k = write_str(dir, "cgroup.kill", "1");
+			(void)k;
+		}
+		r = rmdir_retry(dir);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+			_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
+			k = rmdir_retry(dir);
+			if (k < 0 && r == 0)
+				r = k;
+		}
+	}
+	if (r == 0)
+		cg->created = false;
+	return r;
+}
+
+void skiff_cgroup_done(struct skiff_cgroup *cg)
+{
+	if (cg->v2_dirfd >= 0)
+		close(cg->v2_dirfd);
+	cg->v2_dirfd = -EBADF;
+	free(cg->rel);
+	free(cg->v1_root);
+	free(cg->v2_root);
+	cg->rel = cg->v1_root = cg->v2_root = NULL;
+}

@@ -1,0 +1,338 @@
+/* mounts.c — the container's file system view, built inside its new mount
+ * namespace: the image read-only with a writable overlay (upper and work dirs
+ * in the per-container layer dir; tmpfs when that file system cannot hold an
+ * overlay upper; a read-only bind plus tmpfs scratch dirs when the kernel has
+ * no overlayfs), /proc, a minimal /dev (bind-mounted null zero full random
+ * urandom tty, devpts, shm, mqueue, the usual symlinks), read-only /sys,
+ * volumes, pivot_root, then masked and read-only /proc and /sys paths.
+ *
+ * Every writable mount is nodev, so a node made with CAP_MKNOD is useless;
+ * the only usable devices are the six bind-mounted ones.
+ *
+ * Runs in the forked container process: errors are written into err (one
+ * line) and returned as -errno; nothing is logged here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Paths here are bounded by PATH_MAX; a truncated one fails to mount. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include "runtime.h"
+#include "util.h"
+
+#define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	snprintf(err + n, errlen - n, ": %s", strerror(e));
+	return -e;
+}
+
+static int mnt(const char *src, const char *dst, const char *type, unsigned long flags,
+	       const char *data, char *err, size_t errlen)
+{
+	if (mount(src, dst, type, flags, data) < 0)
+		return fail(err, errlen, errno, "cannot mount %s on %s",
+			    type  ? type
+			    : src ? src
+				  : "(remount)",
+			    dst);
+	return 0;
+}
+
+/* Make sure path exists as a directory (or file) so something can be
+ * mounted on it. */
+static int ensure(const char *path, bool dir)
+{
+	if (dir) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		return 0;
+	}
+	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int setup_rootfs(const struct skiff_config *c, const char *layer, const char *root,
+			char *err, size_t errlen)
+{
+	char opts[4096], upper[4096], work[4096];
+	int r;
+
+	if (c->read_only) {
+		r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
+		if (r < 0)
+			return r;
+		return mnt(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL, err,
+			   errlen);
+	}
+	snprintf(upper, sizeof(upper), "%s/upper", layer);
+	snprintf(work, sizeof(work), "%s/work", layer);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", c->rootfs, upper, work);
+	if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
+		return 0;
+	if (errno == ENODEV)
+		goto no_overlay;
+	/* The layer dir's file system cannot hold an upper dir: use a tmpfs
+	 * there, private to this mount namespace. */
+	r = mnt("tmpfs", layer, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0700", err, errlen);
+	if (r < 0)
+		return r;
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
+	    (mkdir(root, 0755) < 0 && errno != EEXIST))
+		return fail(err, errlen, errno, "cannot create the writable layer in %s", layer);
+	if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
+		return 0;
+	return fail(err, errlen, errno, "cannot mount overlay on %s", root);
+no_overlay:
+	r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
+	if (r < 0)
+		return r;
+	r = mnt(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL, err, errlen);
+	if (r < 0)
+		return r;
+	static const char *const scratch[] = { "tmp", "run", "var/tmp" };
+	for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
+		char p[4096];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", root, scratch[i]);
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		r = mnt("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int setup_dev(const char *root, char *err, size_t errlen)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = { { "/proc/self/fd", "fd" },
+						{ "/proc/self/fd/0", "stdin" },
+						{ "/proc/self/fd/1", "stdout" },
+						{ "/proc/self/fd/2", "stderr" },
+						{ "pts/ptmx", "ptmx" } };
+	char dev[4096], p[4096], src[64];
+	int r;
+
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	if (ensure(dev, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", dev);
+	r = mnt("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=65536k",
+		err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, nodes[i]);
+		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+		if (ensure(p, false) < 0)
+			return fail(err, errlen, errno, "cannot create %s", p);
+		r = mnt(src, p, NULL, MS_BIND, NULL, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, links[i][1]);
+		if (symlink(links[i][0], p) < 0)
+			return fail(err, errlen, errno, "cannot create %s", p);
+	}
+	snprintf(p, sizeof(p), "%s/pts", dev);
+	if (ensure(p, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", p);
+	r = mnt("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+		err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(p, sizeof(p), "%s/shm", dev);
+	if (ensure(p, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", p);
+	r = mnt("shm", p, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k", err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(p, sizeof(p), "%s/mqueue", dev);
+	if (ensure(p, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", p);
+	return mnt("mqueue", p, "mqueue", NOSUID_NODEV_NOEXEC, NULL, err, errlen);
+}
+
+/* mkdir -p of dst below root without following symlinks out of it: every
+ * component is created or opened relative to its parent with O_NOFOLLOW. */
+static int mkdir_in_root(const char *root, const char *dst, bool dir, int *ret_fd)
+{
+	char buf[4096];
+	int fd, r;
+
+	snprintf(buf, sizeof(buf), "%s", dst);
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char *save = NULL;
+	char *comp = strtok_r(buf, "/", &save);
+	while (comp) {
+		char *next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, "..") == 0 || strcmp(comp, ".") == 0) {
+			close(fd);
+			return -EINVAL;
+		}
+		if (next || dir) {
+			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
+				goto fail;
+		} else {
+			int f = openat(fd, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (f < 0 && errno != EISDIR)
+				goto fail;
+			if (f >= 0)
+				close(f);
+		}
+		int nfd =
+		    openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC | (next ? O_DIRECTORY : 0));
+		if (nfd < 0)
+			goto fail;
+		close(fd);
+		fd = nfd;
+		comp = next;
+	}
+	*ret_fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+static int setup_volumes(const struct skiff_config *c, const char *root, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->n_volumes; i++) {
+		const struct skiff_volume *v = &c->volumes[i];
+		struct stat st;
+		char proc[64];
+		int fd = -1, r;
+
+		if (stat(v->src, &st) < 0)
+			return fail(err, errlen, errno, "volume %s", v->src);
+		r = mkdir_in_root(root, v->dst, S_ISDIR(st.st_mode), &fd);
+		if (r < 0)
+			return fail(err, errlen, -r, "volume target %s", v->dst);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		r = mnt(v->src, proc, NULL, MS_BIND | MS_REC, NULL, err, errlen);
+		if (r == 0) {
+			/* Remount through the same fd: it names the new mount's
+			 * mount point, the bind now sits on top of it. */
+			char tgt[4096];
+			snprintf(tgt, sizeof(tgt), "%s/%s", root, v->dst);
+			r = mnt(NULL, tgt, NULL,
+				MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
+				    (v->ro ? MS_RDONLY : 0),
+				NULL, err, errlen);
+		}
+		close(fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int mask_paths(char *err, size_t errlen)
+{
+	static const char *const masked[] = { "/proc/acpi",
+					      "/proc/asound",
+					      "/proc/kcore",
+					      "/proc/keys",
+					      "/proc/latency_stats",
+					      "/proc/timer_list",
+					      "/proc/timer_stats",
+					      "/proc/sched_debug",
+					      "/proc/scsi",
+					      "/sys/firmware",
+					      "/sys/devices/virtual/powercap" };
+	static const char *const readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+						"/proc/sysrq-trigger" };
+	struct stat st;
+	int r;
+
+	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+		if (stat(masked[i], &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			r = mnt("tmpfs", masked[i], "tmpfs", MS_RDONLY | NOSUID_NODEV_NOEXEC,
+				"size=0", err, errlen);
+		else
+			r = mnt("/dev/null", masked[i], NULL, MS_BIND, NULL, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(readonly) / sizeof(readonly[0]); i++) {
+		if (stat(readonly[i], &st) < 0)
+			continue;
+		r = mnt(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL, err, errlen);
+		if (r < 0)
+			return r;
+		r = mnt(NULL, readonly[i], NULL,
+			MS_BIND | MS_REMOUNT | MS_RDONLY | NOSUID_NODEV_NOEXEC, NULL, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int skiff_mounts_setup(const struct skiff_config *c, const char *layer, char *err, size_t errlen)
+{
+	char root[4096], p[4096];
+	int r;
+
+	r = mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(root, sizeof(root), "%s/merged", layer);
+	r = setup_rootfs(c, layer, root, err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(p, sizeof(p), "%s/proc", root);
+	if (ensure(p, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", p);
+	r = mnt("proc", p, "proc", NOSUID_NODEV_NOEXEC, NULL, err, errlen);
+	if (r < 0)
+		return r;
+	r = setup_dev(root, err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(p, sizeof(p), "%s/sys", root);
+	if (ensure(p, true) < 0)
+		return fail(err, errlen, errno, "cannot create %s", p);
+	r = mnt("sysfs", p, "sysfs", MS_RDONLY | NOSUID_NODEV_NOEXEC, NULL, err, errlen);
+	if (r < 0)
+		return r;
+	r = setup_volumes(c, root, err, errlen);
+	if (r < 0)
+		return r;
+	if (chdir(root) < 0)
+		return fail(err, errlen, errno, "cannot enter %s", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(err, errlen, errno, "pivot_root into %s", root);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail(err, errlen, errno, "cannot detach the old root");
+	if (chdir("/") < 0)
+		return fail(err, errlen, errno, "chdir /");
+	return mask_paths(err, errlen);
+}
