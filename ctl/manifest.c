@@ -1,0 +1,1349 @@
+/* manifest.c — manifests (YAML/JSON document trees) <-> protobuf objects,
+ * driven by the protobuf-c descriptors plus one table of field rules. */
+#include "manifest.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "quantity.h"
+#include "util.h"
+
+/* ---- kinds -------------------------------------------------------------- */
+
+static const struct skiff_kind kinds[] = {
+	{ "node", "Node", "nodes", "no", &skiff__node__descriptor, false },
+	{ "pod", "Pod", "pods", "po", &skiff__pod__descriptor, true },
+	{ "deployment", "Deployment", "deployments", "deploy", &skiff__deployment__descriptor,
+	  true },
+	{ "service", "Service", "services", "svc", &skiff__service__descriptor, true },
+	{ "event", "Event", "events", "ev", &skiff__event__descriptor, false },
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+const struct skiff_kind *skiff_kind_all(size_t *ret_n)
+{
+	*ret_n = N_KINDS;
+	return kinds;
+}
+
+const struct skiff_kind *skiff_kind_lookup(const char *word)
+{
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (strcasecmp(word, kinds[i].name) == 0 ||
+		    strcasecmp(word, kinds[i].plural) == 0 ||
+		    strcasecmp(word, kinds[i].short_name) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+/* Object's members are declared in the order of kinds[]. */
+static ProtobufCMessage **object_slot(Skiff__Object *obj, size_t i)
+{
+	ProtobufCMessage **slots[] = {
+		(ProtobufCMessage **)&obj->node,       (ProtobufCMessage **)&obj->pod,
+		(ProtobufCMessage **)&obj->deployment, (ProtobufCMessage **)&obj->service,
+		(ProtobufCMessage **)&obj->event,
+	};
+	return slots[i];
+}
+
+ProtobufCMessage *skiff_object_member(const Skiff__Object *obj, const struct skiff_kind **ret_kind)
+{
+	for (size_t i = 0; obj && i < N_KINDS; i++) {
+		ProtobufCMessage *m = *object_slot((Skiff__Object *)obj, i);
+		if (m) {
+			if (ret_kind)
+				*ret_kind = &kinds[i];
+			return m;
+		}
+	}
+	if (ret_kind)
+		*ret_kind = NULL;
+	return NULL;
+}
+
+Skiff__Object *skiff_object_wrap(const struct skiff_kind *kind, ProtobufCMessage *msg)
+{
+	Skiff__Object *obj = xmalloc(sizeof(*obj));
+	skiff__object__init(obj);
+	*object_slot(obj, (size_t)(kind - kinds)) = msg;
+	return obj;
+}
+
+/* Every kind's message starts its fields with "ObjectMeta metadata = 1". */
+static Skiff__ObjectMeta *message_meta(const ProtobufCMessage *msg)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "metadata");
+	if (!f)
+		return NULL;
+	return *(Skiff__ObjectMeta **)((char *)msg + f->offset);
+}
+
+const char *skiff_object_name(const Skiff__Object *obj)
+{
+	ProtobufCMessage *m = skiff_object_member(obj, NULL);
+	Skiff__ObjectMeta *meta = m ? message_meta(m) : NULL;
+	return meta && meta->name ? meta->name : "";
+}
+
+/* ---- the field rules ---------------------------------------------------- */
+
+enum rule_kind {
+	R_PLAIN,	  /* by the protobuf type */
+	R_MAP,		  /* repeated KeyValue written as a mapping */
+	R_MATCH_LABELS,	  /* repeated KeyValue written as {matchLabels: mapping} */
+	R_CPU,		  /* int64 millicores as a quantity ("100m", "0.5", "2") */
+	R_MEMORY,	  /* int64 bytes as a quantity ("64Mi", "1G") */
+	R_SECONDS,	  /* int32 milliseconds as seconds (10) or a duration ("500ms") */
+	R_INT_OR_PERCENT, /* string holding "3" or "25%" */
+	R_NAME,		  /* string, a DNS-1123 label */
+	R_PORT,		  /* uint32 1..65535 */
+	R_ENUM,		  /* string, one of values */
+};
+
+enum {
+	F_REQUIRED = 1 << 0, /* missing is an error */
+	F_READONLY = 1 << 1, /* set by the cluster: printed, ignored by apply */
+	F_CREATE = 1 << 2,   /* a missing message field is created with its defaults */
+	F_LABELS = 1 << 3,   /* R_MAP whose keys/values must be valid label text */
+};
+
+struct rule {
+	const char *message; /* full protobuf name */
+	const char *field;   /* protobuf field name */
+	const char *key;     /* manifest key; NULL: camelCase of field */
+	enum rule_kind kind;
+	unsigned flags;
+	const char *def;    /* default, as it would be written */
+	const char *values; /* R_ENUM: "A|B|C" */
+};
+
+static const struct rule rules[] = {
+	{ "skiff.ObjectMeta", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
+	{ "skiff.ObjectMeta", "labels", NULL, R_MAP, F_LABELS, NULL, NULL },
+	{ "skiff.ObjectMeta", "annotations", NULL, R_MAP, 0, NULL, NULL },
+	{ "skiff.ObjectMeta", "uid", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.ObjectMeta", "revision", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.ObjectMeta", "generation", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.ObjectMeta", "created_ms", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.ObjectMeta", "deleted_ms", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.ResourceList", "cpu_milli", "cpu", R_CPU, 0, NULL, NULL },
+	{ "skiff.ResourceList", "memory", NULL, R_MEMORY, 0, NULL, NULL },
+	{ "skiff.EnvVar", "name", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.ContainerPort", "name", NULL, R_NAME, 0, NULL, NULL },
+	{ "skiff.ContainerPort", "container_port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
+	{ "skiff.ContainerPort", "protocol", NULL, R_ENUM, 0, "TCP", "TCP|UDP" },
+	{ "skiff.TcpSocketAction", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
+	{ "skiff.HttpGetAction", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
+	{ "skiff.HttpGetAction", "path", NULL, R_PLAIN, 0, "/", NULL },
+	{ "skiff.ExecAction", "command", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Probe", "initial_delay_ms", "initialDelaySeconds", R_SECONDS, 0, NULL, NULL },
+	{ "skiff.Probe", "period_ms", "periodSeconds", R_SECONDS, 0, "10", NULL },
+	{ "skiff.Probe", "timeout_ms", "timeoutSeconds", R_SECONDS, 0, "1", NULL },
+	{ "skiff.Probe", "failure_threshold", NULL, R_PLAIN, 0, "3", NULL },
+	{ "skiff.Probe", "success_threshold", NULL, R_PLAIN, 0, "1", NULL },
+	{ "skiff.VolumeMount", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
+	{ "skiff.VolumeMount", "mount_path", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Container", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
+	{ "skiff.Container", "image", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.EmptyDirVolumeSource", "size_limit", NULL, R_MEMORY, 0, NULL, NULL },
+	{ "skiff.HostPathVolumeSource", "path", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Volume", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
+	{ "skiff.PodSpec", "containers", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.PodSpec", "restart_policy", NULL, R_ENUM, 0, "Always", "Always|OnFailure|Never" },
+	{ "skiff.PodSpec", "node_selector", NULL, R_MAP, F_LABELS, NULL, NULL },
+	{ "skiff.PodSpec", "termination_grace_ms", "terminationGracePeriodSeconds", R_SECONDS, 0,
+	  "10", NULL },
+	{ "skiff.PodSpec", "hostname", NULL, R_NAME, 0, NULL, NULL },
+	{ "skiff.PodTemplate", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.PodTemplate", "metadata", NULL, R_PLAIN, F_CREATE, NULL, NULL },
+	{ "skiff.RollingUpdateStrategy", "max_surge", NULL, R_INT_OR_PERCENT, 0, "25%", NULL },
+	{ "skiff.RollingUpdateStrategy", "max_unavailable", NULL, R_INT_OR_PERCENT, 0, "25%",
+	  NULL },
+	{ "skiff.DeploymentStrategy", "type", NULL, R_ENUM, 0, "RollingUpdate",
+	  "RollingUpdate|Recreate" },
+	{ "skiff.DeploymentStrategy", "rolling_update", NULL, R_PLAIN, F_CREATE, NULL, NULL },
+	{ "skiff.DeploymentSpec", "replicas", NULL, R_PLAIN, 0, "1", NULL },
+	{ "skiff.DeploymentSpec", "selector", NULL, R_MATCH_LABELS, F_LABELS, NULL, NULL },
+	{ "skiff.DeploymentSpec", "template", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.DeploymentSpec", "strategy", NULL, R_PLAIN, F_CREATE, NULL, NULL },
+	{ "skiff.DeploymentSpec", "revision_history_limit", NULL, R_PLAIN, 0, "10", NULL },
+	{ "skiff.DeploymentSpec", "min_ready_ms", "minReadySeconds", R_SECONDS, 0, NULL, NULL },
+	{ "skiff.DeploymentSpec", "progress_deadline_ms", "progressDeadlineSeconds", R_SECONDS, 0,
+	  "600", NULL },
+	{ "skiff.ServicePort", "name", NULL, R_NAME, 0, NULL, NULL },
+	{ "skiff.ServicePort", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
+	{ "skiff.ServicePort", "target_port", NULL, R_PORT, 0, NULL, NULL },
+	{ "skiff.ServicePort", "protocol", NULL, R_ENUM, 0, "TCP", "TCP|UDP" },
+	{ "skiff.ServiceSpec", "selector", NULL, R_MAP, F_LABELS, NULL, NULL },
+	{ "skiff.ServiceSpec", "ports", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Pod", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Pod", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Pod", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.Pod", "owner", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.Pod", "template_hash", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.Deployment", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Deployment", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Deployment", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.Service", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Service", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
+	{ "skiff.Service", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.Node", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	{ "skiff.NodeStatus", "capacity", NULL, R_PLAIN, 0, NULL, NULL },
+	{ "skiff.Event", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+};
+
+/* A field's rule and manifest key. */
+struct field {
+	const ProtobufCFieldDescriptor *fd;
+	const struct rule *rule; /* NULL: plain */
+	char key[64];
+};
+
+static void camel_case(const char *name, char *out, size_t len)
+{
+	size_t j = 0;
+	bool up = false;
+	for (const char *p = name; *p && j + 1 < len; p++) {
+		if (*p == '_') {
+			up = true;
+			continue;
+		}
+		out[j++] = up ? (char)toupper((unsigned char)*p) : *p;
+		up = false;
+	}
+	out[j] = 0;
+}
+
+static void field_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *fd,
+		     struct field *ret)
+{
+	ret->fd = fd;
+	ret->rule = NULL;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (streq(rules[i].message, desc->name) && streq(rules[i].field, fd->name)) {
+			ret->rule = &rules[i];
+			break;
+		}
+	if (ret->rule && ret->rule->key)
+		snprintf(ret->key, sizeof(ret->key), "%s", ret->rule->key);
+	else
+		camel_case(fd->name, ret->key, sizeof(ret->key));
+}
+
+static enum rule_kind kind_of(const struct field *f)
+{
+	return f->rule ? f->rule->kind : R_PLAIN;
+}
+
+static unsigned flags_of(const struct field *f)
+{
+	return f->rule ? f->rule->flags : 0;
+}
+
+/* ---- small validators --------------------------------------------------- */
+
+bool skiff_dns_label_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-'))
+			return false;
+	}
+	return s[0] != '-' && s[n - 1] != '-';
+}
+
+/* Label keys "[prefix/]name" and values: up to 63 of [A-Za-z0-9._-],
+ * alphanumeric at both ends (values may be empty). */
+static bool label_part_valid(const char *s, size_t n, bool may_be_empty)
+{
+	if (n == 0)
+		return may_be_empty;
+	if (n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+static bool label_key_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	if (!slash)
+		return label_part_valid(s, strlen(s), false);
+	size_t plen = (size_t)(slash - s);
+	if (plen == 0 || plen > 253)
+		return false;
+	for (size_t i = 0; i < plen; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    !strchr(".-", s[i]))
+			return false;
+	return label_part_valid(slash + 1, strlen(slash + 1), false);
+}
+
+size_t skiff_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	size_t prev[65], cur[65];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+				? 0
+				: 1;
+			size_t best = prev[j - 1] + cost;
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+		}
+		memcpy(prev, cur, sizeof(size_t) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+/* ---- parsing: tree -> message ------------------------------------------- */
+
+struct ctx {
+	struct skiff_manifest *m;
+	const char *file;
+	int errors;
+};
+
+static void error_at(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void error_at(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+		     const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	c->m->errors = xrealloc(c->m->errors, (c->m->n_errors + 1) * sizeof(char *));
+	c->m->errors[c->m->n_errors++] = xasprintf("%s:%u:%u: %s%s%s", c->file, n ? n->line : 1,
+						   n ? n->col : 1, path, *path ? ": " : "", msg);
+	c->errors++;
+}
+
+/* A value quoted for an error message, shortened. */
+static const char *shown(const struct skiff_doc_node *n, char *buf, size_t len)
+{
+	if (n->type == SKIFF_DOC_MAP)
+		return "a mapping";
+	if (n->type == SKIFF_DOC_SEQ)
+		return "a list";
+	if (strlen(n->str) > 40)
+		snprintf(buf, len, "\"%.37s...\"", n->str);
+	else
+		snprintf(buf, len, "\"%s\"", n->str);
+	return buf;
+}
+
+static void expected(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+		     const char *what)
+{
+	char buf[64];
+	error_at(c, n, path, "expected %s, got %s", what, shown(n, buf, sizeof(buf)));
+}
+
+static char *join_path(const char *path, const char *key)
+{
+	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+static bool scalar(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+		   const char *what)
+{
+	if (n->type != SKIFF_DOC_SCALAR) {
+		expected(c, n, path, what);
+		return false;
+	}
+	return true;
+}
+
+/* Non-negative integer in [0, max]. */
+static bool parse_count(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			int64_t max, int64_t *ret)
+{
+	int64_t v;
+	if (!scalar(c, n, path, "a non-negative integer"))
+		return false;
+	if (skiff_parse_int64(n->str, &v) < 0 || v < 0) {
+		expected(c, n, path, "a non-negative integer");
+		return false;
+	}
+	if (v > max) {
+		char buf[64];
+		error_at(c, n, path, "expected an integer of at most %lld, got %s", (long long)max,
+			 shown(n, buf, sizeof(buf)));
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
+static void set_string(char **slot, const char *s)
+{
+	if (*slot && *slot != protobuf_c_empty_string)
+		free(*slot);
+	*slot = xstrdup(s);
+}
+
+static void set_int(void *slot, ProtobufCType type, int64_t v)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		*(int32_t *)slot = (int32_t)v;
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		*(uint32_t *)slot = (uint32_t)v;
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		*(uint64_t *)slot = (uint64_t)v;
+		break;
+	default:
+		*(int64_t *)slot = v;
+		break;
+	}
+}
+
+static int64_t get_int(const void *slot, ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return *(const int32_t *)slot;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return *(const uint32_t *)slot;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return (int64_t) * (const uint64_t *)slot;
+	default:
+		return *(const int64_t *)slot;
+	}
+}
+
+static int64_t int_max(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return INT32_MAX;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return UINT32_MAX;
+	default:
+		return INT64_MAX;
+	}
+}
+
+static bool is_int_type(ProtobufCType t)
+{
+	return t == PROTOBUF_C_TYPE_INT32 || t == PROTOBUF_C_TYPE_SINT32 ||
+	       t == PROTOBUF_C_TYPE_SFIXED32 || t == PROTOBUF_C_TYPE_UINT32 ||
+	       t == PROTOBUF_C_TYPE_FIXED32 || t == PROTOBUF_C_TYPE_INT64 ||
+	       t == PROTOBUF_C_TYPE_SINT64 || t == PROTOBUF_C_TYPE_SFIXED64 ||
+	       t == PROTOBUF_C_TYPE_UINT64 || t == PROTOBUF_C_TYPE_FIXED64;
+}
+
+static size_t elem_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+	case PROTOBUF_C_TYPE_ENUM:
+		return 4;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	default:
+		return 8;
+	}
+}
+
+static ProtobufCMessage *message_new(const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *m = xmalloc(desc->sizeof_message);
+	protobuf_c_message_init(desc, m);
+	return m;
+}
+
+static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			  ProtobufCMessage *msg, bool top);
+
+/* A mapping of strings into repeated KeyValue. */
+static void parse_map(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+		      const struct field *f, ProtobufCMessage *msg)
+{
+	if (n->type != SKIFF_DOC_MAP) {
+		expected(c, n, path, "a mapping of strings (key: value)");
+		return;
+	}
+	size_t *count = (size_t *)((char *)msg + f->fd->quantifier_offset);
+	Skiff__KeyValue ***arr = (Skiff__KeyValue ***)((char *)msg + f->fd->offset);
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct skiff_doc_node *k = n->items[i], *v = n->items[i + 1];
+		_cleanup_free_ char *p = join_path(path, k->str);
+		if (v->type != SKIFF_DOC_SCALAR) {
+			expected(c, v, p, "a string");
+			continue;
+		}
+		if (flags_of(f) & F_LABELS) {
+			if (!label_key_valid(k->str)) {
+				expected(c, k, path,
+					 "a label key ([prefix/]name: letters, digits, '.', '-', "
+					 "'_', at most 63)");
+				continue;
+			}
+			if (!label_part_valid(v->str, v->null ? 0 : strlen(v->str), true)) {
+				expected(c, v, p,
+					 "a label value (letters, digits, '.', '-', '_', at most "
+					 "63)");
+				continue;
+			}
+		}
+		Skiff__KeyValue *kv = xmalloc(sizeof(*kv));
+		skiff__key_value__init(kv);
+		kv->key = xstrdup(k->str);
+		kv->value = xstrdup(v->null ? "" : v->str);
+		*arr = xrealloc(*arr, (*count + 1) * sizeof(**arr));
+		(*arr)[(*count)++] = kv;
+	}
+}
+
+/* One value (not a list) of field f into slot. */
+static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			 const struct field *f, void *slot)
+{
+	const ProtobufCFieldDescriptor *fd = f->fd;
+	char buf[64];
+	int64_t v;
+
+	switch (kind_of(f)) {
+	case R_CPU:
+		if (!scalar(c, n, path, "a CPU quantity (like 100m, 0.5 or 2)"))
+			return false;
+		if (skiff_parse_cpu(n->str, &v) < 0) {
+			expected(c, n, path, "a CPU quantity (like 100m, 0.5 or 2)");
+			return false;
+		}
+		set_int(slot, fd->type, v);
+		return true;
+	case R_MEMORY:
+		if (!scalar(c, n, path, "a memory quantity (like 64Mi, 1G or 512k)"))
+			return false;
+		if (skiff_parse_memory(n->str, &v) < 0) {
+			expected(c, n, path, "a memory quantity (like 64Mi, 1G or 512k)");
+			return false;
+		}
+		set_int(slot, fd->type, v);
+		return true;
+	case R_SECONDS: {
+		const char *what = "seconds (like 10) or a duration (like 500ms or 1m30s)";
+		if (!scalar(c, n, path, what))
+			return false;
+		if (skiff_parse_int64(n->str, &v) == 0 && v >= 0 && v <= INT32_MAX / 1000)
+			v *= 1000;
+		else if (skiff_parse_duration(n->str, &v) < 0 || v > INT32_MAX) {
+			expected(c, n, path, what);
+			return false;
+		}
+		set_int(slot, fd->type, v);
+		return true;
+	}
+	case R_INT_OR_PERCENT: {
+		const char *what = "an integer or a percentage (like 1 or 25%)";
+		if (!scalar(c, n, path, what))
+			return false;
+		_cleanup_free_ char *num = xstrdup(n->str);
+		size_t len = strlen(num);
+		if (len > 0 && num[len - 1] == '%')
+			num[len - 1] = 0;
+		if (skiff_parse_int64(num, &v) < 0 || v < 0 ||
+		    (len > 0 && n->str[len - 1] == '%' && v > 100)) {
+			expected(c, n, path, what);
+			return false;
+		}
+		set_string(slot, n->str);
+		return true;
+	}
+	case R_NAME:
+		if (!scalar(c, n, path, "a name"))
+			return false;
+		if (!skiff_dns_label_valid(n->str)) {
+			error_at(c, n, path,
+				 "expected a DNS-1123 label (lower-case letters, digits and '-', "
+				 "starting and ending with a letter or digit, at most 63), got %s",
+				 shown(n, buf, sizeof(buf)));
+			return false;
+		}
+		set_string(slot, n->str);
+		return true;
+	case R_PORT:
+		if (!scalar(c, n, path, "a port number (1-65535)"))
+			return false;
+		if (skiff_parse_int64(n->str, &v) < 0 || v < 1 || v > 65535) {
+			expected(c, n, path, "a port number (1-65535)");
+			return false;
+		}
+		set_int(slot, fd->type, v);
+		return true;
+	case R_ENUM: {
+		_cleanup_free_ char *what = NULL;
+		if (!scalar(c, n, path, "a string"))
+			return false;
+		bool ok = false;
+		_cleanup_free_ char *vals = xstrdup(f->rule->values);
+		char *save = NULL;
+		for (char *t = strtok_r(vals, "|", &save); t; t = strtok_r(NULL, "|", &save))
+			if (streq(t, n->str))
+				ok = true;
+		if (!ok) {
+			_cleanup_free_ char *list = xstrdup(f->rule->values);
+			for (char *p = list; *p; p++)
+				if (*p == '|')
+					*p = ',';
+			what = xasprintf("one of %s", list);
+			expected(c, n, path, what);
+			return false;
+		}
+		set_string(slot, n->str);
+		return true;
+	}
+	case R_PLAIN:
+	case R_MAP:
+	case R_MATCH_LABELS:
+		break;
+	}
+
+	if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+		ProtobufCMessage **m = slot;
+		if (n->type != SKIFF_DOC_MAP) {
+			expected(c, n, path, "a mapping");
+			return false;
+		}
+		if (!*m)
+			*m = message_new(fd->descriptor);
+		return parse_message(c, n, path, *m, false);
+	}
+	if (fd->type == PROTOBUF_C_TYPE_STRING) {
+		if (!scalar(c, n, path, "a string"))
+			return false;
+		set_string(slot, n->str);
+		return true;
+	}
+	if (fd->type == PROTOBUF_C_TYPE_BOOL) {
+		if (!scalar(c, n, path, "true or false"))
+			return false;
+		if (strcasecmp(n->str, "true") == 0)
+			*(protobuf_c_boolean *)slot = 1;
+		else if (strcasecmp(n->str, "false") == 0)
+			*(protobuf_c_boolean *)slot = 0;
+		else {
+			expected(c, n, path, "true or false");
+			return false;
+		}
+		return true;
+	}
+	if (is_int_type(fd->type)) {
+		if (!parse_count(c, n, path, int_max(fd->type), &v))
+			return false;
+		set_int(slot, fd->type, v);
+		return true;
+	}
+	error_at(c, n, path, "field type not supported in manifests");
+	return false;
+}
+
+static bool parse_field(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			const struct field *f, ProtobufCMessage *msg)
+{
+	const ProtobufCFieldDescriptor *fd = f->fd;
+	void *slot = (char *)msg + fd->offset;
+
+	if (kind_of(f) == R_MAP) {
+		parse_map(c, n, path, f, msg);
+		return true;
+	}
+	if (kind_of(f) == R_MATCH_LABELS) {
+		if (n->type != SKIFF_DOC_MAP) {
+			expected(c, n, path, "a mapping with matchLabels");
+			return false;
+		}
+		for (size_t i = 0; i + 1 < n->n; i += 2) {
+			const struct skiff_doc_node *k = n->items[i];
+			_cleanup_free_ char *p = join_path(path, k->str);
+			if (!streq(k->str, "matchLabels")) {
+				if (skiff_edit_distance(k->str, "matchLabels") <= 3)
+					error_at(c, k, p,
+						 "unknown field \"%s\", did you mean "
+						 "\"matchLabels\"?",
+						 k->str);
+				else
+					error_at(c, k, p,
+						 "unknown field \"%s\" (a selector has "
+						 "matchLabels only)",
+						 k->str);
+				continue;
+			}
+			if (!n->items[i + 1]->null)
+				parse_map(c, n->items[i + 1], p, f, msg);
+		}
+		return true;
+	}
+	if (fd->label != PROTOBUF_C_LABEL_REPEATED)
+		return parse_single(c, n, path, f, slot);
+
+	if (n->type != SKIFF_DOC_SEQ) {
+		expected(c, n, path, "a list");
+		return false;
+	}
+	size_t *count = (size_t *)((char *)msg + fd->quantifier_offset);
+	void **arr = slot;
+	size_t es = elem_size(fd->type);
+	bool ok = true;
+	/* (one field is only ever parsed once: duplicate keys are refused) */
+	*arr = xcalloc(n->n ? n->n : 1, es);
+	*count = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		_cleanup_free_ char *p = xasprintf("%s[%zu]", path, i);
+		char *elem = (char *)*arr + *count * es;
+		if (fd->type == PROTOBUF_C_TYPE_STRING)
+			*(char **)elem = NULL;
+		if (n->items[i]->type == SKIFF_DOC_SCALAR && n->items[i]->null) {
+			expected(c, n->items[i], p, "a value");
+			ok = false;
+			continue;
+		}
+		if (parse_single(c, n->items[i], p, f, elem))
+			(*count)++;
+		else {
+			/* a message half-built on failure is still owned by the list */
+			if (fd->type == PROTOBUF_C_TYPE_MESSAGE && *(void **)elem)
+				(*count)++;
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static void suggest_unknown(struct ctx *c, const struct skiff_doc_node *k, const char *path,
+			    const ProtobufCMessageDescriptor *desc, bool top)
+{
+	static const char *const top_keys[] = { "apiVersion", "kind" };
+	char best[64] = "";
+	size_t best_d = SIZE_MAX;
+	struct field f;
+
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		field_of(desc, &desc->fields[i], &f);
+		size_t d = skiff_edit_distance(k->str, f.key);
+		if (d < best_d) {
+			best_d = d;
+			snprintf(best, sizeof(best), "%s", f.key);
+		}
+	}
+	for (size_t i = 0; top && i < 2; i++) {
+		size_t d = skiff_edit_distance(k->str, top_keys[i]);
+		if (d < best_d) {
+			best_d = d;
+			snprintf(best, sizeof(best), "%s", top_keys[i]);
+		}
+	}
+	size_t len = strlen(k->str);
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	if (best_d <= limit)
+		error_at(c, k, path, "unknown field \"%s\", did you mean \"%s\"?", k->str, best);
+	else
+		error_at(c, k, path, "unknown field \"%s\"", k->str);
+}
+
+static void validate_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			     ProtobufCMessage *msg);
+
+static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			  ProtobufCMessage *msg, bool top)
+{
+	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	int errors = c->errors;
+	bool seen[64];
+	struct field f;
+
+	if (desc->n_fields > 64)
+		abort(); /* the object model has small messages */
+	if (n->type != SKIFF_DOC_MAP) {
+		expected(c, n, path, "a mapping");
+		return false;
+	}
+	memset(seen, 0, sizeof(seen));
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct skiff_doc_node *k = n->items[i], *v = n->items[i + 1];
+		_cleanup_free_ char *p = join_path(path, k->str);
+		bool dup = false;
+		for (size_t j = 0; j < i; j += 2)
+			if (streq(n->items[j]->str, k->str))
+				dup = true;
+		if (dup) {
+			error_at(c, k, p, "duplicate field");
+			continue;
+		}
+		if (top && (streq(k->str, "apiVersion") || streq(k->str, "kind")))
+			continue;
+		unsigned idx = desc->n_fields;
+		for (unsigned j = 0; j < desc->n_fields; j++) {
+			field_of(desc, &desc->fields[j], &f);
+			if (streq(f.key, k->str)) {
+				idx = j;
+				break;
+			}
+		}
+		if (idx == desc->n_fields) {
+			suggest_unknown(c, k, p, desc, top);
+			continue;
+		}
+		seen[idx] = true;
+		if ((flags_of(&f) & F_READONLY) || (v->type == SKIFF_DOC_SCALAR && v->null)) {
+			seen[idx] = (flags_of(&f) & F_READONLY) != 0;
+			continue;
+		}
+		parse_field(c, v, p, &f, msg);
+	}
+	/* missing fields: required ones are errors, others get their defaults */
+	for (unsigned j = 0; j < desc->n_fields; j++) {
+		if (seen[j])
+			continue;
+		field_of(desc, &desc->fields[j], &f);
+		_cleanup_free_ char *p = join_path(path, f.key);
+		unsigned fl = flags_of(&f);
+		/* a pod template's metadata needs no name */
+		bool template_name =
+		    streq(desc->name, "skiff.ObjectMeta") && !streq(path, "metadata");
+		if ((fl & F_REQUIRED) && !template_name) {
+			error_at(c, n, p, "required field is missing");
+		} else if (f.rule && f.rule->def) {
+			struct skiff_doc_node d = { .type = SKIFF_DOC_SCALAR,
+						    .line = n->line,
+						    .col = n->col,
+						    .str = (char *)f.rule->def };
+			parse_field(c, &d, p, &f, msg);
+		} else if ((fl & F_CREATE) && f.fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+			struct skiff_doc_node d = { .type = SKIFF_DOC_MAP,
+						    .line = n->line,
+						    .col = n->col };
+			parse_field(c, &d, p, &f, msg);
+		}
+	}
+	if (c->errors == errors)
+		validate_message(c, n, path, msg);
+	return c->errors == errors;
+}
+
+/* ---- cross-field checks and derived defaults ---------------------------- */
+
+static bool kv_subset(Skiff__KeyValue **sel, size_t nsel, Skiff__KeyValue **labels, size_t nl)
+{
+	for (size_t i = 0; i < nsel; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nl; j++)
+			if (streq(sel[i]->key, labels[j]->key) &&
+			    streq(sel[i]->value, labels[j]->value))
+				found = true;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static Skiff__KeyValue **kv_copy(Skiff__KeyValue **src, size_t n)
+{
+	Skiff__KeyValue **dst = xcalloc(n ? n : 1, sizeof(*dst));
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = xmalloc(sizeof(**dst));
+		skiff__key_value__init(dst[i]);
+		dst[i]->key = xstrdup(src[i]->key);
+		dst[i]->value = xstrdup(src[i]->value);
+	}
+	return dst;
+}
+
+static const struct skiff_doc_node *child(const struct skiff_doc_node *n, const char *key)
+{
+	const struct skiff_doc_node *v = skiff_doc_get(n, key);
+	return v ? v : n;
+}
+
+static void validate_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
+			     ProtobufCMessage *msg)
+{
+	const char *name = msg->descriptor->name;
+
+	if (streq(name, "skiff.Probe")) {
+		Skiff__Probe *p = (Skiff__Probe *)msg;
+		int handlers = !!p->exec + !!p->tcp_socket + !!p->http_get;
+		if (handlers != 1)
+			error_at(c, n, path,
+				 "expected exactly one of exec, tcpSocket, httpGet, got %d",
+				 handlers);
+	} else if (streq(name, "skiff.Volume")) {
+		Skiff__Volume *v = (Skiff__Volume *)msg;
+		if (v->empty_dir && v->host_path)
+			error_at(c, n, path, "expected one of emptyDir, hostPath, got both");
+		else if (!v->empty_dir && !v->host_path) {
+			v->empty_dir = xmalloc(sizeof(*v->empty_dir));
+			skiff__empty_dir_volume_source__init(v->empty_dir);
+		}
+	} else if (streq(name, "skiff.ServicePort")) {
+		Skiff__ServicePort *sp = (Skiff__ServicePort *)msg;
+		if (sp->target_port == 0)
+			sp->target_port = sp->port;
+	} else if (streq(name, "skiff.ServiceSpec")) {
+		Skiff__ServiceSpec *s = (Skiff__ServiceSpec *)msg;
+		if (s->n_ports == 0)
+			error_at(c, child(n, "ports"), path, "expected at least one port");
+	} else if (streq(name, "skiff.DeploymentStrategy")) {
+		Skiff__DeploymentStrategy *s = (Skiff__DeploymentStrategy *)msg;
+		if (streq(s->type, "Recreate") && s->rolling_update) {
+			if (skiff_doc_get(n, "rollingUpdate"))
+				error_at(c, child(n, "rollingUpdate"), path,
+					 "rollingUpdate is only allowed with type RollingUpdate");
+			skiff__rolling_update_strategy__free_unpacked(s->rolling_update, NULL);
+			s->rolling_update = NULL;
+		}
+	} else if (streq(name, "skiff.PodSpec")) {
+		Skiff__PodSpec *s = (Skiff__PodSpec *)msg;
+		_cleanup_free_ char *cpath = join_path(path, "containers");
+		if (s->n_containers == 0)
+			error_at(c, child(n, "containers"), cpath,
+				 "expected at least one container");
+		for (size_t i = 0; i < s->n_containers; i++) {
+			Skiff__Container *ct = s->containers[i];
+			for (size_t j = 0; j < i; j++)
+				if (streq(ct->name, s->containers[j]->name))
+					error_at(c, child(n, "containers"), cpath,
+						 "container name \"%s\" is used twice", ct->name);
+			for (size_t m = 0; m < ct->n_volume_mounts; m++) {
+				bool found = false;
+				for (size_t v = 0; v < s->n_volumes; v++)
+					if (streq(s->volumes[v]->name, ct->volume_mounts[m]->name))
+						found = true;
+				if (!found)
+					error_at(c, child(n, "containers"), cpath,
+						 "container \"%s\" mounts volume \"%s\", which is "
+						 "not in volumes",
+						 ct->name, ct->volume_mounts[m]->name);
+			}
+		}
+		for (size_t i = 0; i < s->n_volumes; i++)
+			for (size_t j = 0; j < i; j++)
+				if (streq(s->volumes[i]->name, s->volumes[j]->name))
+					error_at(c, child(n, "volumes"), path,
+						 "volume name \"%s\" is used twice",
+						 s->volumes[i]->name);
+	}
+}
+
+/* Deployment: the selector and the template's labels default to each other
+ * (or to app=<name>) and must agree. */
+static void finish_deployment(struct ctx *c, const struct skiff_doc_node *doc, Skiff__Deployment *d)
+{
+	Skiff__DeploymentSpec *s = d->spec;
+	if (!s || !s->template_ || !d->metadata)
+		return;
+	if (!s->template_->metadata) {
+		s->template_->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
+		skiff__object_meta__init(s->template_->metadata);
+	}
+	Skiff__ObjectMeta *tm = s->template_->metadata;
+	const struct skiff_doc_node *spec = child(doc, "spec");
+	if (s->n_selector == 0 && tm->n_labels == 0) {
+		Skiff__KeyValue app = SKIFF__KEY_VALUE__INIT, *p = &app;
+		app.key = "app";
+		app.value = d->metadata->name;
+		s->selector = kv_copy(&p, 1);
+		s->n_selector = 1;
+		tm->labels = kv_copy(&p, 1);
+		tm->n_labels = 1;
+	} else if (s->n_selector == 0) {
+		s->selector = kv_copy(tm->labels, tm->n_labels);
+		s->n_selector = tm->n_labels;
+	} else if (tm->n_labels == 0) {
+		tm->labels = kv_copy(s->selector, s->n_selector);
+		tm->n_labels = s->n_selector;
+	} else if (!kv_subset(s->selector, s->n_selector, tm->labels, tm->n_labels)) {
+		error_at(c, child(spec, "selector"), "spec.selector.matchLabels",
+			 "does not match spec.template.metadata.labels (every selector label must "
+			 "be a template label)");
+	}
+}
+
+/* ---- documents and files ------------------------------------------------ */
+
+static void parse_document(struct ctx *c, const struct skiff_doc_node *doc, int depth)
+{
+	int errors = c->errors;
+	char buf[64];
+
+	if (doc->type != SKIFF_DOC_MAP) {
+		expected(c, doc, "", "a mapping with apiVersion, kind, metadata and spec");
+		return;
+	}
+	const struct skiff_doc_node *api = skiff_doc_get(doc, "apiVersion");
+	const struct skiff_doc_node *kind = skiff_doc_get(doc, "kind");
+	if (!api)
+		error_at(c, doc, "apiVersion", "required field is missing (apiVersion: %s)",
+			 SKIFF_API_VERSION);
+	else if (api->type != SKIFF_DOC_SCALAR || !streq(api->str, SKIFF_API_VERSION))
+		error_at(c, api, "apiVersion", "expected \"%s\", got %s", SKIFF_API_VERSION,
+			 shown(api, buf, sizeof(buf)));
+	if (!kind) {
+		error_at(c, doc, "kind", "required field is missing (Deployment, Service or Pod)");
+		return;
+	}
+	if (kind->type == SKIFF_DOC_SCALAR && streq(kind->str, "List") && depth == 0) {
+		const struct skiff_doc_node *items = skiff_doc_get(doc, "items");
+		for (size_t i = 0; i + 1 < doc->n; i += 2) {
+			const char *k = doc->items[i]->str;
+			if (!streq(k, "apiVersion") && !streq(k, "kind") && !streq(k, "items") &&
+			    !streq(k, "metadata"))
+				error_at(c, doc->items[i], k, "unknown field \"%s\"", k);
+		}
+		if (!items || items->type != SKIFF_DOC_SEQ) {
+			error_at(c, items ? items : doc, "items", "expected a list of objects");
+			return;
+		}
+		for (size_t i = 0; i < items->n; i++)
+			parse_document(c, items->items[i], depth + 1);
+		return;
+	}
+	const struct skiff_kind *k = NULL;
+	for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
+		if (kinds[i].applicable && streq(kind->str, kinds[i].title))
+			k = &kinds[i];
+	if (!k) {
+		const char *best = NULL;
+		for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
+			if (kinds[i].applicable &&
+			    skiff_edit_distance(kind->str, kinds[i].title) <= 2)
+				best = kinds[i].title;
+		if (best)
+			error_at(c, kind, "kind",
+				 "expected Deployment, Service or Pod, got %s (did "
+				 "you mean \"%s\"?)",
+				 shown(kind, buf, sizeof(buf)), best);
+		else
+			expected(c, kind, "kind", "Deployment, Service or Pod");
+		return;
+	}
+
+	ProtobufCMessage *msg = message_new(k->desc);
+	parse_message(c, doc, "", msg, true);
+	if (k->desc == &skiff__deployment__descriptor && c->errors == errors)
+		finish_deployment(c, doc, (Skiff__Deployment *)msg);
+	Skiff__Object *obj = skiff_object_wrap(k, msg);
+	if (c->errors != errors) {
+		skiff__object__free_unpacked(obj, NULL);
+		return;
+	}
+	struct skiff_manifest *m = c->m;
+	m->objects = xrealloc(m->objects, (m->n + 1) * sizeof(*m->objects));
+	m->objects[m->n++] = (struct skiff_manifest_object){
+		.kind = k,
+		.object = obj,
+		.source = xasprintf("%s:%u", c->file, doc->line),
+	};
+}
+
+int skiff_manifest_parse_buffer(struct skiff_manifest *m, const char *name, const char *buf,
+				size_t len)
+{
+	struct skiff_doc_set set = { 0 };
+	_cleanup_free_ char *err = NULL;
+	struct ctx c = { .m = m, .file = name };
+
+	int r = skiff_doc_load_yaml(name, buf, len, &set, &err);
+	if (set.peak_allocated > m->peak_allocated)
+		m->peak_allocated = set.peak_allocated;
+	if (r < 0) {
+		m->errors = xrealloc(m->errors, (m->n_errors + 1) * sizeof(char *));
+		m->errors[m->n_errors++] = TAKE_PTR(err);
+		return 1;
+	}
+	for (size_t i = 0; i < set.n; i++)
+		parse_document(&c, set.docs[i], 0);
+	skiff_doc_set_clear(&set);
+	return c.errors;
+}
+
+static int load_file(struct skiff_manifest *m, const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (streq(path, "-")) {
+		size_t cap = 0;
+		for (;;) {
+			if (len == cap) {
+				if (cap > SKIFF_DOC_MAX_BYTES)
+					break;
+				cap = cap ? cap * 2 : 65536;
+				buf = xrealloc(buf, cap + 1);
+			}
+			ssize_t k = read(STDIN_FILENO, buf + len, cap - len);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				r = -errno;
+				goto fail;
+			}
+			if (k == 0)
+				break;
+			len += (size_t)k;
+		}
+		if (len > SKIFF_DOC_MAX_BYTES) {
+			r = -EFBIG;
+			goto fail;
+		}
+		if (!buf)
+			buf = xstrdup("");
+		buf[len] = 0;
+		return skiff_manifest_parse_buffer(m, "<stdin>", buf, len);
+	}
+	r = skiff_read_file(path, SKIFF_DOC_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		goto fail;
+	return skiff_manifest_parse_buffer(m, path, buf, len);
+fail:
+	m->errors = xrealloc(m->errors, (m->n_errors + 1) * sizeof(char *));
+	if (r == -EFBIG)
+		m->errors[m->n_errors++] =
+		    xasprintf("%s: too large (at most %u bytes)",
+			      streq(path, "-") ? "<stdin>" : path, SKIFF_DOC_MAX_BYTES);
+	else
+		m->errors[m->n_errors++] = xasprintf(
+		    "%s: cannot read: %s", streq(path, "-") ? "<stdin>" : path, strerror(-r));
+	return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int skiff_manifest_load_path(struct skiff_manifest *m, const char *path)
+{
+	struct stat st;
+
+	if (streq(path, "-") || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return load_file(m, path);
+
+	_cleanup_closedir_ DIR *d = opendir(path);
+	if (!d)
+		return load_file(m, path);
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!skiff_endswith(de->d_name, ".yaml") && !skiff_endswith(de->d_name, ".yml") &&
+		    !skiff_endswith(de->d_name, ".json"))
+			continue;
+		names = xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = xasprintf("%s/%s", path, de->d_name);
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	int errors = 0;
+	for (size_t i = 0; i < n; i++) {
+		errors += load_file(m, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	if (n == 0) {
+		m->errors = xrealloc(m->errors, (m->n_errors + 1) * sizeof(char *));
+		m->errors[m->n_errors++] =
+		    xasprintf("%s: no manifests (*.yaml, *.yml, *.json) in this directory", path);
+		errors++;
+	}
+	return errors;
+}
+
+void skiff_manifest_clear(struct skiff_manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		skiff__object__free_unpacked(m->objects[i].object, NULL);
+		free(m->objects[i].source);
+	}
+	free(m->objects);
+	for (size_t i = 0; i < m->n_errors; i++)
+		free(m->errors[i]);
+	free(m->errors);
+	*m = (struct skiff_manifest){ 0 };
+}
+
+/* ---- printing: message -> tree ------------------------------------------ */
+
+static struct skiff_doc_node *kv_map(Skiff__KeyValue **kv, size_t n)
+{
+	struct skiff_doc_node *map = skiff_doc_new(SKIFF_DOC_MAP);
+	for (size_t i = 0; i < n; i++)
+		skiff_doc_put(map, kv[i]->key, skiff_doc_scalar(kv[i]->value, SKIFF_SCALAR_STRING));
+	return map;
+}
+
+static struct skiff_doc_node *single_to_doc(const struct field *f, const void *slot)
+{
+	const ProtobufCFieldDescriptor *fd = f->fd;
+	char buf[64];
+
+	switch (kind_of(f)) {
+	case R_CPU:
+		return skiff_doc_scalar(skiff_format_cpu(get_int(slot, fd->type), buf, sizeof(buf)),
+					SKIFF_SCALAR_STRING);
+	case R_MEMORY:
+		return skiff_doc_scalar(
+		    skiff_format_memory(get_int(slot, fd->type), buf, sizeof(buf)),
+		    SKIFF_SCALAR_STRING);
+	case R_SECONDS: {
+		int64_t ms = get_int(slot, fd->type);
+		if (ms % 1000 == 0)
+			return skiff_doc_number(ms / 1000);
+		return skiff_doc_scalar(skiff_format_duration(ms, buf, sizeof(buf)),
+					SKIFF_SCALAR_STRING);
+	}
+	default:
+		break;
+	}
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return skiff_message_to_doc(*(ProtobufCMessage *const *)slot);
+	case PROTOBUF_C_TYPE_STRING:
+		return skiff_doc_scalar(*(char *const *)slot, SKIFF_SCALAR_STRING);
+	case PROTOBUF_C_TYPE_BOOL:
+		return skiff_doc_scalar(*(const protobuf_c_boolean *)slot ? "true" : "false",
+					SKIFF_SCALAR_BOOL);
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *b = slot;
+		_cleanup_free_ char *s = xstrndup((const char *)b->data, b->len);
+		return skiff_doc_scalar(s, SKIFF_SCALAR_STRING);
+	}
+	default:
+		if (is_int_type(fd->type))
+			return skiff_doc_number(get_int(slot, fd->type));
+		return skiff_doc_scalar("", SKIFF_SCALAR_STRING);
+	}
+}
+
+static bool is_zero(const struct field *f, const void *slot)
+{
+	switch (f->fd->type) {
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(void *const *)slot == NULL;
+	case PROTOBUF_C_TYPE_STRING:
+		return *(char *const *)slot == NULL || **(char *const *)slot == 0;
+	case PROTOBUF_C_TYPE_BOOL:
+		return !*(const protobuf_c_boolean *)slot;
+	case PROTOBUF_C_TYPE_BYTES:
+		return ((const ProtobufCBinaryData *)slot)->len == 0;
+	default:
+		return is_int_type(f->fd->type) ? get_int(slot, f->fd->type) == 0 : true;
+	}
+}
+
+struct skiff_doc_node *skiff_message_to_doc(const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	struct skiff_doc_node *map = skiff_doc_new(SKIFF_DOC_MAP);
+	struct field f;
+
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		field_of(desc, &desc->fields[i], &f);
+		const void *slot = (const char *)msg + f.fd->offset;
+		if (f.fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)msg + f.fd->quantifier_offset);
+			void *const *arr = slot;
+			if (n == 0)
+				continue;
+			if (kind_of(&f) == R_MAP) {
+				skiff_doc_put(map, f.key,
+					      kv_map(*(Skiff__KeyValue * *const *)slot, n));
+				continue;
+			}
+			if (kind_of(&f) == R_MATCH_LABELS) {
+				struct skiff_doc_node *sel = skiff_doc_new(SKIFF_DOC_MAP);
+				skiff_doc_put(sel, "matchLabels",
+					      kv_map(*(Skiff__KeyValue * *const *)slot, n));
+				skiff_doc_put(map, f.key, sel);
+				continue;
+			}
+			struct skiff_doc_node *seq = skiff_doc_new(SKIFF_DOC_SEQ);
+			size_t es = elem_size(f.fd->type);
+			for (size_t j = 0; j < n; j++)
+				skiff_doc_append(seq,
+						 single_to_doc(&f, (const char *)*arr + j * es));
+			skiff_doc_put(map, f.key, seq);
+			continue;
+		}
+		/* zero values are left out, except where a default would replace them */
+		if (is_zero(&f, slot) && !(f.rule && f.rule->def && is_int_type(f.fd->type)))
+			continue;
+		skiff_doc_put(map, f.key, single_to_doc(&f, slot));
+	}
+	return map;
+}
+
+struct skiff_doc_node *skiff_object_to_doc(const Skiff__Object *obj)
+{
+	const struct skiff_kind *k;
+	ProtobufCMessage *msg = skiff_object_member(obj, &k);
+	struct skiff_doc_node *doc = skiff_doc_new(SKIFF_DOC_MAP);
+
+	skiff_doc_put(doc, "apiVersion", skiff_doc_scalar(SKIFF_API_VERSION, SKIFF_SCALAR_STRING));
+	if (!msg)
+		return doc;
+	skiff_doc_put(doc, "kind", skiff_doc_scalar(k->title, SKIFF_SCALAR_STRING));
+	struct skiff_doc_node *body = skiff_message_to_doc(msg);
+	/* move body's entries after apiVersion and kind */
+	for (size_t i = 0; i < body->n; i++)
+		skiff_doc_append(doc, body->items[i]);
+	body->n = 0;
+	skiff_doc_free(body);
+	return doc;
+}

@@ -1,0 +1,76 @@
+/* manifest.h — Kubernetes-shaped YAML manifests <-> Skiff's protobuf objects.
+ *
+ * One schema drives both directions: every field of the object model
+ * (proto/skiff.proto) is written in camelCase as Kubernetes does, with a few
+ * rules for the fields people write differently from how they are stored
+ * (labels as maps, cpu/memory quantities, seconds or durations for *_ms).
+ * Parsing applies the documented defaults (docs/manifests.md), reports every
+ * error of a file as "file:line:col: field.path: …", and printing produces
+ * documents that parse back to the same objects (skiffctl -o yaml|json).
+ */
+#ifndef SKIFF_CTL_MANIFEST_H
+#define SKIFF_CTL_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "doc.h"
+#include "skiff.pb-c.h"
+
+#define SKIFF_API_VERSION "skiff/v1"
+
+/* The kinds of objects, with the names people type. */
+struct skiff_kind {
+	const char *name;   /* request kind: "deployment" */
+	const char *title;  /* manifest kind: "Deployment" */
+	const char *plural; /* "deployments" */
+	const char *short_name;
+	const ProtobufCMessageDescriptor *desc;
+	bool applicable; /* may appear in manifests */
+};
+
+/* "po", "pods", "Pod", "pod" … -> the kind; NULL when unknown. */
+const struct skiff_kind *skiff_kind_lookup(const char *word);
+const struct skiff_kind *skiff_kind_all(size_t *ret_n);
+/* The member of obj that is set, and its kind (NULL when none). */
+ProtobufCMessage *skiff_object_member(const Skiff__Object *obj, const struct skiff_kind **ret_kind);
+/* A new Object (free with skiff__object__free_unpacked(o, NULL)) that owns msg. */
+Skiff__Object *skiff_object_wrap(const struct skiff_kind *kind, ProtobufCMessage *msg);
+/* The object's metadata.name ("" when none). */
+const char *skiff_object_name(const Skiff__Object *obj);
+
+struct skiff_manifest_object {
+	const struct skiff_kind *kind;
+	Skiff__Object *object;
+	char *source; /* "file:line" of the document */
+};
+
+struct skiff_manifest {
+	struct skiff_manifest_object *objects;
+	size_t n;
+	char **errors; /* "file:line:col: path: message" */
+	size_t n_errors;
+	size_t peak_allocated; /* the most the document trees held (tests) */
+};
+
+/* Parse one buffer of YAML/JSON documents; objects and errors are appended
+ * to m. Returns the number of new errors (0 when all is well). */
+int skiff_manifest_parse_buffer(struct skiff_manifest *m, const char *name, const char *buf,
+				size_t len);
+/* A file, a directory (its *.yaml, *.yml and *.json files, sorted, not
+ * recursive) or "-" for stdin. Returns the number of new errors. */
+int skiff_manifest_load_path(struct skiff_manifest *m, const char *path);
+void skiff_manifest_clear(struct skiff_manifest *m);
+
+/* The object as a manifest document tree: apiVersion, kind, metadata, spec,
+ * status (caller frees with skiff_doc_free()). */
+struct skiff_doc_node *skiff_object_to_doc(const Skiff__Object *obj);
+/* Any message of the object model as a tree, with the same rules. */
+struct skiff_doc_node *skiff_message_to_doc(const ProtobufCMessage *msg);
+
+/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric. */
+bool skiff_dns_label_valid(const char *s);
+/* Edit distance (for "did you mean"). */
+size_t skiff_edit_distance(const char *a, const char *b);
+
+#endif
