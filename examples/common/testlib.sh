@@ -121,3 +121,33 @@ check_gateway_kill() {
 	[ "$(echo "$out" | json failed)" = 0 ] || fail "failed requests during the kill: $out $(cat "$DEMO_TMP/stream.err")"
 	[ "$(echo "$out" | json ok)" -gt 1000 ] || fail "stream too short: $out"
 }
+
+# --- queue ------------------------------------------------------------------
+
+# produce_orders URL N RATE — POST N orders {"order":K} at RATE/s (retrying
+# failures, as a client of an at-least-once system does); prints the httpload summary.
+produce_orders() {
+	"$HTTPLOAD" -n "$2" -r "$3" -c 8 -X POST -b '{"order":%d}' --retries 40 "$1"
+}
+
+# count_processed PATTERN FILE... — "unique total" of the order numbers in
+# worker output lines matching PATTERN.
+count_processed() {
+	local pat=$1
+	shift
+	cat "$@" 2>/dev/null | grep -h "$pat" | grep -o '"order": *[0-9]*' | grep -o '[0-9]*$' |
+		awk '{ n++; if (!seen[$1]++) u++ } END { printf "%d %d\n", u, n }'
+}
+
+# wait_processed N SECONDS PATTERN FILE... — until N distinct orders were
+# processed; prints "unique total".
+wait_processed() {
+	local want=$1 secs=$2 pat=$3 i got
+	shift 3
+	for ((i = 0; i < secs * 10; i++)); do
+		got=$(count_processed "$pat" "$@")
+		[ "${got% *}" -ge "$want" ] && break
+		sleep 0.1
+	done
+	echo "$got"
+}
