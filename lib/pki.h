@@ -28,6 +28,10 @@ int skiff_ca_init(const char *dir, const char *cluster_name, struct skiff_ca **r
 int skiff_ca_load(const char *dir, struct skiff_ca **ret);
 void skiff_ca_free(struct skiff_ca *ca);
 const char *skiff_ca_cert_pem(struct skiff_ca *ca);
+/* SHA-256 of the CA certificate's DER, lower-case hex (what tokens pin). */
+int skiff_ca_digest(struct skiff_ca *ca, char ret_hex[65]);
+/* The same digest for any PEM certificate (-EBADMSG if it does not parse). */
+int skiff_pki_cert_digest(const char *cert_pem, char ret_hex[65]);
 
 /* New key + certificate signed by the CA. valid_days < 0 makes one already
  * expired (tests). sans: comma-separated IPs/DNS names for server certs, or NULL. */

@@ -249,3 +249,8 @@ int skiff_rpc_sync_stream(struct skiff_rpc_sync *s, Skiff__MsgType type,
 	}
 	return 0;
 }
+
+const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s)
+{
+	return s->conn ? skiff_rpc_conn_peer(s->conn) : NULL;
+}

@@ -698,6 +698,11 @@ static void describe_tls_error(struct skiff_rpc_conn *conn, char *buf, size_t le
 		snprintf(buf, len, "the peer refused our certificate (TLS alert: %s)",
 			 ERR_reason_error_string(first));
 		return;
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+		snprintf(buf, len, "no common TLS version (Skiff requires TLS 1.2 or newer): %s",
+			 ERR_reason_error_string(first));
+		return;
 	case SSL_R_WRONG_VERSION_NUMBER:
 	case SSL_R_PACKET_LENGTH_TOO_LONG:
 		snprintf(buf, len, "TLS handshake failed: %s (is the peer running without TLS?)",

@@ -178,6 +178,8 @@ int skiff_rpc_sync_stream(struct skiff_rpc_sync *s, Skiff__MsgType type,
 			  const ProtobufCMessage *msg,
 			  int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata,
 			  char **ret_errmsg);
+/* The server's identity (from its certificate); NULL once disconnected. */
+const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s);
 void skiff_rpc_sync_free(struct skiff_rpc_sync *s);
 
 #endif

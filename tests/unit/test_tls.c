@@ -1,0 +1,332 @@
+/* test_tls.c — RPC over mutual TLS with the cluster PKI: a proper admin
+ * connects; each refusal (no client certificate for an admin call, another
+ * CA, expired, bad join token, a node certificate where the server should be,
+ * TLS below 1.2) fails with a message that says why. */
+#include "rpc_test_server.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "pki.h"
+
+static char tmpdir[64];
+static struct skiff_ca *ca, *other_ca;
+static char *server_crt, *server_key;
+
+static void setup(void)
+{
+	_cleanup_free_ char *d1 = NULL, *d2 = NULL;
+
+	strcpy(tmpdir, "/tmp/skiff-test-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	d1 = xasprintf("%s/ca", tmpdir);
+	d2 = xasprintf("%s/other", tmpdir);
+	ck_assert_int_eq(skiff_ca_init(d1, "test", &ca), 0);
+	ck_assert_int_eq(skiff_ca_init(d2, "elsewhere", &other_ca), 0);
+	ck_assert_int_eq(skiff_ca_issue(ca, "brain", SKIFF_ROLE_SERVER, "127.0.0.1", 30,
+					&server_crt, &server_key),
+			 0);
+}
+
+static void teardown(void)
+{
+	skiff_ca_free(ca);
+	skiff_ca_free(other_ca);
+	free(server_crt);
+	free(server_key);
+	skiff_rm_rf(tmpdir);
+}
+
+static struct test_server *start_server(struct skiff_ca *server_ca, const char *crt,
+					const char *key)
+{
+	SSL_CTX *ctx = NULL;
+	ck_assert_int_eq(skiff_tls_server_ctx(skiff_ca_cert_pem(server_ca), crt, key, &ctx), 0);
+	struct test_server *ts = test_server_start(ctx, 0);
+	SSL_CTX_free(ctx); /* the server keeps its own reference */
+	return ts;
+}
+
+/* Connect with the given client context; returns the errmsg on failure
+ * (caller frees) or NULL with *ret set. */
+static char *try_connect(struct test_server *ts, SSL_CTX *ctx, struct skiff_rpc_sync **ret)
+{
+	struct skiff_rpc_client_config cfg = { .server = ts->addr, .tls = ctx };
+	char *err = NULL;
+	int r = skiff_rpc_sync_connect(&cfg, ret, &err);
+	SSL_CTX_free(ctx);
+	if (r == 0)
+		return NULL;
+	if (getenv("SKIFF_TEST_VERBOSE"))
+		fprintf(stderr, "refused as expected: %s\n", err);
+	ck_assert_int_lt(r, 0);
+	ck_assert_ptr_nonnull(err);
+	return err;
+}
+
+static SSL_CTX *client_ctx(struct skiff_ca *trust, struct skiff_ca *issuer, const char *cn,
+			   const char *role, int valid_days)
+{
+	_cleanup_free_ char *crt = NULL, *key = NULL;
+	SSL_CTX *ctx = NULL;
+
+	if (issuer)
+		ck_assert_int_eq(skiff_ca_issue(issuer, cn, role, NULL, valid_days, &crt, &key), 0);
+	ck_assert_int_eq(skiff_tls_client_ctx(skiff_ca_cert_pem(trust), crt, key, &ctx), 0);
+	return ctx;
+}
+
+static int count_item(const Skiff__Frame *item, void *userdata)
+{
+	(void)item;
+	(*(int *)userdata)++;
+	return 0;
+}
+
+START_TEST(test_admin_success)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+	Skiff__Frame *reply = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+
+	ck_assert_msg(err == NULL, "connect: %s", err);
+	/* each side knows who the other is */
+	ck_assert_str_eq(skiff_rpc_sync_peer(s)->name, "brain");
+	ck_assert_str_eq(skiff_rpc_sync_peer(s)->role, "server");
+	ck_assert(!skiff_rpc_sync_peer(s)->plaintext);
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 2000, &reply, &err), 0);
+	skiff__frame__free_unpacked(reply, NULL);
+	ck_assert_str_eq(ts->last_peer_name, "alice");
+	ck_assert_str_eq(ts->last_peer_role, "admin");
+	/* a stream over TLS as well */
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	int items = 0;
+	hb.time_ms = 3;
+	ck_assert_int_eq(skiff_rpc_sync_stream(s, SKIFF__MSG_TYPE__MSG_TEST_STREAM, &hb.base,
+					       count_item, &items, &err),
+			 0);
+	ck_assert_int_eq(items, 3);
+	skiff_rpc_sync_free(s);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_no_client_cert_only_joins)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+	Skiff__Frame *reply = NULL;
+	SSL_CTX *ctx = NULL;
+
+	ck_assert_int_eq(skiff_tls_client_ctx(skiff_ca_cert_pem(ca), NULL, NULL, &ctx), 0);
+	char *err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err == NULL, "connect: %s", err);
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 2000, &reply, &err), -EACCES);
+	ck_assert_str_eq(err, "permission denied: MSG_LIST needs a client certificate");
+	free(err);
+	ck_assert_int_eq(atomic_load(&ts->requests), 0); /* refused before the handler */
+	err = NULL;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, NULL, 2000, &reply, &err), 0);
+	skiff__frame__free_unpacked(reply, NULL);
+	ck_assert_int_eq(atomic_load(&ts->requests), 1);
+	ck_assert_str_eq(ts->last_peer_role, "");
+	skiff_rpc_sync_free(s);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_client_cert_from_another_ca)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(ts, client_ctx(ca, other_ca, "mallory", SKIFF_ROLE_ADMIN, 30), &s);
+
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err && strstr(err, "another CA"), "errmsg: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, ts->addr));
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_expired_client_cert)
+{
+	_cleanup_free_ char *logpath = xasprintf("%s/server.log", tmpdir);
+	_cleanup_free_ char *log = NULL;
+	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+
+	skiff_log_set_level(SKIFF_LOG_WARN);
+	skiff_log_set_fd(logfd);
+	char *err = try_connect(ts, client_ctx(ca, ca, "old", SKIFF_ROLE_ADMIN, -1), &s);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err && strstr(err, "expired"), "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+	/* the server logged the refusal, naming the client and why */
+	skiff_log_set_fd(2);
+	close(logfd);
+	ck_assert_int_eq(skiff_read_file(logpath, 65536, &log, NULL), 0);
+	ck_assert_msg(strstr(log, "refused client 127.0.0.1:") && strstr(log, "'old'") &&
+			  strstr(log, "has expired"),
+		      "server log: %s", log);
+}
+END_TEST
+
+START_TEST(test_server_cert_from_another_ca)
+{
+	_cleanup_free_ char *crt = NULL, *key = NULL;
+	ck_assert_int_eq(
+	    skiff_ca_issue(other_ca, "impostor", SKIFF_ROLE_SERVER, NULL, 30, &crt, &key), 0);
+	struct test_server *ts = start_server(other_ca, crt, key);
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err && strstr(err, "the server's certificate 'impostor'") &&
+			  strstr(err, "another CA"),
+		      "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_expired_server_cert)
+{
+	_cleanup_free_ char *crt = NULL, *key = NULL;
+	ck_assert_int_eq(skiff_ca_issue(ca, "brain", SKIFF_ROLE_SERVER, NULL, -2, &crt, &key), 0);
+	struct test_server *ts = start_server(ca, crt, key);
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+
+	ck_assert_msg(err && strstr(err, "the server's certificate 'brain'") &&
+			  strstr(err, "has expired"),
+		      "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_node_cert_posing_as_server)
+{
+	_cleanup_free_ char *crt = NULL, *key = NULL;
+	ck_assert_int_eq(skiff_ca_issue(ca, "vm1", SKIFF_ROLE_NODE, NULL, 30, &crt, &key), 0);
+	struct test_server *ts = start_server(ca, crt, key);
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+
+	ck_assert_msg(err && strstr(err, "certificate 'vm1' with role 'node', expected role "
+					 "'server'"),
+		      "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_join_pinned)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+	_cleanup_free_ char *good = NULL, *bad = NULL;
+	char digest[65], secret[33];
+	SSL_CTX *ctx = NULL;
+	Skiff__Frame *reply = NULL;
+
+	/* the right token: the CA is recognised by its digest, the join goes through */
+	ck_assert_int_eq(skiff_token_new(ca, &good), 0);
+	ck_assert_int_eq(skiff_token_parse(good, digest, secret), 0);
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &ctx), 0);
+	char *err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err == NULL, "connect: %s", err);
+	ck_assert_str_eq(skiff_rpc_sync_peer(s)->role, "server");
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, NULL, 2000, &reply, &err), 0);
+	skiff__frame__free_unpacked(reply, NULL);
+	skiff_rpc_sync_free(s);
+	s = NULL;
+
+	/* a token from another cluster pins another CA: refused, saying so */
+	ck_assert_int_eq(skiff_token_new(other_ca, &bad), 0);
+	ck_assert_int_eq(skiff_token_parse(bad, digest, secret), 0);
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &ctx), 0);
+	err = try_connect(ts, ctx, &s);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err && strstr(err, "bad join token") && strstr(err, digest), "errmsg: %s",
+		      err);
+	free(err);
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned("not-hex", &ctx), -EINVAL);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_join_pinned_refuses_node_server)
+{
+	_cleanup_free_ char *crt = NULL, *key = NULL, *token = NULL;
+	char digest[65], secret[33];
+	SSL_CTX *ctx = NULL;
+	ck_assert_int_eq(skiff_ca_issue(ca, "vm2", SKIFF_ROLE_NODE, NULL, 30, &crt, &key), 0);
+	struct test_server *ts = start_server(ca, crt, key);
+	struct skiff_rpc_sync *s = NULL;
+
+	ck_assert_int_eq(skiff_token_new(ca, &token), 0);
+	ck_assert_int_eq(skiff_token_parse(token, digest, secret), 0);
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &ctx), 0);
+	char *err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err && strstr(err, "role 'node'"), "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+START_TEST(test_old_tls_refused)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_sync *s = NULL;
+	SSL_CTX *ctx = client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30);
+
+	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION);
+	char *err = try_connect(ts, ctx, &s);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err && strstr(err, "TLS 1.2"), "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+static Suite *tls_suite(void)
+{
+	Suite *s = suite_create("tls");
+	TCase *tc = tcase_create("tls");
+	tcase_set_timeout(tc, 10);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_admin_success);
+	tcase_add_test(tc, test_no_client_cert_only_joins);
+	tcase_add_test(tc, test_client_cert_from_another_ca);
+	tcase_add_test(tc, test_expired_client_cert);
+	tcase_add_test(tc, test_server_cert_from_another_ca);
+	tcase_add_test(tc, test_expired_server_cert);
+	tcase_add_test(tc, test_node_cert_posing_as_server);
+	tcase_add_test(tc, test_join_pinned);
+	tcase_add_test(tc, test_join_pinned_refuses_node_server);
+	tcase_add_test(tc, test_old_tls_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	skiff_log_set_level(getenv("SKIFF_TEST_DEBUG") ? SKIFF_LOG_DEBUG : SKIFF_LOG_ERROR);
+	SRunner *sr = srunner_create(tls_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
