@@ -1,0 +1,254 @@
+#!/bin/bash
+# runtime.sh — root integration tests of skiff-runtime: isolation, limits,
+# capabilities and seccomp tried from inside, masked paths, fds, exit codes,
+# one-line errors that leave nothing behind, the shim (state, log rotation,
+# kill, delete, surviving its caller's kill -9) and veth networking.
+#
+# Everything it makes lives under a temp dir, the cgroup parent
+# skiff-test-$$ and the bridge skt$$; the EXIT trap removes all of it, even
+# when a check fails, and only signals processes this script started.
+set -u
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+[ -x /bin/busybox ] || { echo "SKIP: needs busybox-static"; exit 77; }
+BUILD=${BUILD:-build}
+R=${SKIFF_BIN:-$PWD/$BUILD/bin}/skiff-runtime
+PROBE=$BUILD/tests/integration/probe
+[ -x "$R" ] || { echo "FAIL: $R missing"; exit 1; }
+[ -x "$PROBE" ] || { echo "FAIL: $PROBE missing (make $PROBE)"; exit 1; }
+. "$(dirname "$0")/lib/rootfs.sh"
+
+T=$(mktemp -d /tmp/skiff-rt-test.XXXXXX)
+CGP=skiff-test-$$
+BR=skt$$
+S=$T/state
+STARTED_PIDS=()
+failures=0
+
+cleanup() {
+	local id
+	for id in $(ls "$S" 2>/dev/null); do "$R" delete --state "$S" "$id" --force >/dev/null 2>&1; done
+	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for c in memory cpu pids; do
+		[ -d /sys/fs/cgroup/$c/$CGP ] && find /sys/fs/cgroup/$c/$CGP -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	[ -d /sys/fs/cgroup/unified/$CGP ] && rmdir /sys/fs/cgroup/unified/$CGP 2>/dev/null
+	ip link del "$BR" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+# No cgroup, layer dir or veth of ours may be left after a container ended.
+assert_clean() {
+	local what=$1 c left
+	for c in memory cpu pids; do
+		left=$(find /sys/fs/cgroup/$c/$CGP -mindepth 1 -type d 2>/dev/null)
+		[ -z "$left" ] || fail "$what: cgroup left behind: $left"
+	done
+	left=$(ip -o link show 2>/dev/null | grep -o ' sk[0-9a-f]\{12\}' || true)
+	[ -z "$left" ] || fail "$what: veth left behind:$left"
+	left=$(ls /run/skiff-runtime 2>/dev/null | grep -v '^seccomp-' || true)
+	[ -z "$left" ] || fail "$what: layer dir left in /run/skiff-runtime: $left"
+}
+
+make_rootfs "$T/rootfs" "$PROBE"
+RUN=("$R" run --rootfs "$T/rootfs" --cgroup-parent "$CGP")
+
+# --- acceptance and isolation ---------------------------------------------
+out=$("${RUN[@]}" --hostname box -- /bin/sh -c 'echo $$; hostname')
+[ "$out" = $'1\nbox' ] && ok "pid 1 and hostname" || fail "acceptance: got '$out'"
+out=$("${RUN[@]}" -- /bin/sh -c 'echo $$; hostname')
+[ "$(echo "$out" | head -1)" = 1 ] && [ -n "$(echo "$out" | sed -n 2p)" ] &&
+	[ "$(echo "$out" | sed -n 2p)" != "$(hostname)" ] && ok "default hostname is the id" ||
+	fail "default hostname: '$out'"
+out=$("${RUN[@]}" -- /bin/sh -c "ls /proc | grep -c '^[0-9]'; test -e /proc/$$ && echo visible; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; readlink /proc/self/ns/net")
+nproc_in=$(echo "$out" | head -1)
+[ "$nproc_in" -le 3 ] && ok "host processes invisible ($nproc_in pids)" || fail "pids visible: $out"
+echo "$out" | grep -q visible && fail "host pid $$ visible inside"
+[ "$(echo "$out" | sed -n 2p)" = lo ] && [ "$(echo "$out" | wc -l)" = 3 ] && ok "own netns with lo only" ||
+	fail "netns: $out"
+[ "$(echo "$out" | tail -1)" != "$(readlink /proc/self/ns/net)" ] || fail "same net namespace as host"
+out=$("${RUN[@]}" -- /bin/sh -c 'cat /proc/net/if_inet6 2>/dev/null | grep -c lo; ip link show lo | grep -c UP')
+[ "$(echo "$out" | tail -1)" = 1 ] && ok "lo up" || fail "lo not up: $out"
+assert_clean isolation
+
+# --- capabilities, seccomp and read-only/masked paths from inside ---------
+out=$("${RUN[@]}" -- /bin/probe)
+expect() { # name result
+	if echo "$out" | grep -qx "$1 $2"; then :; else fail "probe $1: want $2, got '$(echo "$out" | grep "^$1 ")'"; fi
+}
+for n in mount umount2 pivot_root unshare_user unshare_net unshare_mnt clone_newuser clone_newpid \
+	setns kexec_load init_module finit_module delete_module reboot keyctl add_key request_key \
+	ptrace bpf perf_event_open open_by_handle_at clock_settime swapon syslog iopl raw_socket \
+	net_admin sethostname rlimit_raise wake_alarm; do
+	expect "$n" EPERM
+done
+expect clone3 ENOSYS
+expect clone_plain ok
+expect nice EACCES
+expect mknod_open EACCES
+expect proc_sys_write EROFS
+expect sys_write EROFS
+expect timer_list_read ENODATA
+expect keys_read ENODATA
+expect passwd_read ok
+[ -r /proc/timer_list ] && [ -n "$(head -c1 /proc/timer_list)" ] || fail "host /proc/timer_list empty: masking test meaningless"
+# Control: without the filter, clone3 reaches the kernel (then fails on caps).
+out=$("${RUN[@]}" --seccomp unconfined -- /bin/probe)
+expect clone3 EPERM
+expect keyctl ok
+out=$("${RUN[@]}" -- /bin/sh -c 'ls -A /sys/firmware | wc -l; grep NoNewPrivs /proc/self/status; grep CapBnd /proc/self/status')
+[ "$(echo "$out" | head -1)" = 0 ] && ok "/sys/firmware masked" || fail "/sys/firmware: $out"
+echo "$out" | grep -q 'NoNewPrivs:.1' && ok no_new_privs || fail "no_new_privs: $out"
+echo "$out" | grep -q 'CapBnd:.00000000a80405fb' && ok "Docker default caps minus NET_RAW" || fail "caps: $out"
+ok "seccomp and capability probes done"
+
+# --- fds: nothing but 0-2 reaches the container ----------------------------
+exec 7</dev/null 8>"$T/fd8"
+out=$("${RUN[@]}" -- /bin/probe fds | tr '\n' ' ')
+exec 7<&- 8>&-
+[ "$out" = "fd 0 fd 1 fd 2 " ] && ok "only fds 0-2 inherited" || fail "fds: $out"
+out=$("${RUN[@]}" -- /bin/sh -c 'readlink /proc/self/cwd')
+[ "$out" = / ] || fail "cwd: $out"
+
+# --- exit codes ------------------------------------------------------------
+code() { "${RUN[@]}" "$@" >/dev/null 2>&1; echo $?; }
+[ "$(code -- /bin/sh -c 'exit 3')" = 3 ] || fail "exit 3"
+[ "$(code -- /nonexistent)" = 127 ] || fail "not found -> 127"
+[ "$(code -- /etc/passwd)" = 126 ] || fail "cannot execute -> 126"
+[ "$(code --init -- /bin/sh -c 'kill -9 $$')" = 137 ] || fail "signal 9 -> 137"
+[ "$(code --init -- /bin/sh -c 'kill -TERM $$')" = 143 ] || fail "signal 15 -> 143"
+out=$("${RUN[@]}" --init -- /bin/sh -c 'echo $$; sleep 0 & wait')
+[ "$out" = 2 ] || fail "--init: command should be pid 2, got $out"
+ok "exit codes"
+assert_clean "exit codes"
+
+# --- errors: one line, exit 125, nothing left behind ------------------------
+err_case() { # description, args...
+	local d=$1 rc lines
+	shift
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	lines=$(wc -l <"$T/err")
+	[ $rc = 125 ] && [ "$lines" = 1 ] && ok "error: $d: $(cut -d' ' -f4- "$T/err")" ||
+		fail "error $d: rc=$rc lines=$lines: $(cat "$T/err")"
+	assert_clean "error $d"
+}
+err_case "missing rootfs" "$R" run --rootfs "$T/nope" --cgroup-parent "$CGP" -- /bin/true
+err_case "bad memory" "${RUN[@]}" --memory 12Q -- /bin/true
+err_case "bad cpus" "${RUN[@]}" --cpus lots -- /bin/true
+err_case "bridge name too long" "${RUN[@]}" --net bridge:thisnameiswaytoolong,ip=10.231.0.5/24 -- /bin/true
+err_case "bad CIDR" "${RUN[@]}" --net bridge:"$BR",ip=10.231.0.500/24 -- /bin/true
+err_case "bad volume" "${RUN[@]}" --volume "$T/none:/x" -- /bin/true
+err_case "non-root" setpriv --reuid 65534 --regid 65534 --clear-groups "${RUN[@]}" -- /bin/true
+grep -q "bridge" "$T/err" 2>/dev/null || true
+"${RUN[@]}" --memory 16Mi --net bridge:"$BR",ip=10.231.0.7/24,gw=10.231.0.1 -- /nonexistent 2>/dev/null
+[ $? = 127 ] || fail "command not found with net+cgroup: want 127"
+assert_clean "not found after cgroup and veth were made"
+
+# --- limits ------------------------------------------------------------------
+out=$("${RUN[@]}" --memory 32Mi -- /bin/sh -c 'tail /dev/zero' 2>"$T/err")
+rc=$?
+[ $rc = 137 ] && grep -q OOMKilled "$T/err" && ok "memory hog OOM-killed (137, OOMKilled)" ||
+	fail "oom: rc=$rc $(cat "$T/err")"
+out=$("${RUN[@]}" --pids 20 -- /bin/sh -c 'sh -c "for i in \$(seq 60); do sleep 2 & done" 2>/dev/null; set -- /proc/[0-9]*; echo $#' 2>&1)
+n=$(echo "$out" | tail -1)
+[ "$n" -le 20 ] && [ "$n" -ge 10 ] && ok "fork bomb stopped at --pids 20 ($n processes)" || fail "pids: $out"
+assert_clean limits
+
+# --- the shim ------------------------------------------------------------------
+SHIM=("$R" shim --state "$S" --rootfs "$T/rootfs" --cgroup-parent "$CGP")
+pid=$("${SHIM[@]}" --id lim --memory 48Mi --cpus 0.5 --pids 33 -- /bin/sleep 30)
+[ $? = 0 ] && [ -n "$pid" ] && kill -0 "$pid" || fail "shim start: '$pid'"
+[ "$(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_quota_us)" = 50000 ] &&
+	[ "$(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_period_us)" = 100000 ] && ok "cpu quota written" ||
+	fail "cpu quota: $(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_quota_us)"
+[ "$(cat /sys/fs/cgroup/memory/$CGP/lim/memory.limit_in_bytes)" = $((48 * 1024 * 1024)) ] || fail "memory limit"
+[ "$(cat /sys/fs/cgroup/pids/$CGP/lim/pids.max)" = 33 ] || fail "pids.max"
+grep -qx "$pid" /sys/fs/cgroup/memory/$CGP/lim/cgroup.procs || fail "container pid not in its cgroup"
+"$R" delete --state "$S" lim 2>/dev/null && fail "delete of a running container must need --force"
+"$R" delete --state "$S" lim --force || fail "delete --force"
+[ -e "$S/lim" ] && fail "delete left $S/lim"
+kill -0 "$pid" 2>/dev/null && fail "delete --force left pid $pid"
+assert_clean "shim delete --force"
+
+# Caller dies (kill -9) right after starting the shim: the container lives on.
+bash -c "'${SHIM[0]}' shim --state '$S' --rootfs '$T/rootfs' --cgroup-parent '$CGP' --id orphan --init -- /bin/sh -c 'echo started; sleep 30' >'$T/orphan.pid'; sleep 60" &
+caller=$!
+STARTED_PIDS+=("$caller")
+for i in $(seq 50); do [ -s "$T/orphan.pid" ] && break; sleep 0.1; done
+kill -9 "$caller"; wait "$caller" 2>/dev/null
+sleep 0.2
+st=$("$R" state --state "$S" orphan)
+cpid=$(echo "$st" | sed -E 's/.*"pid":([0-9]+).*/\1/')
+spid=$(echo "$st" | sed -E 's/.*"shim_pid":([0-9]+).*/\1/')
+echo "$st" | grep -q '"status":"running"' && kill -0 "$cpid" && kill -0 "$spid" &&
+	[ "$(cat "$T/orphan.pid")" = "$cpid" ] && ok "shim survives its caller's kill -9" ||
+	fail "orphan: $st"
+[ "$(awk '{print $4}' /proc/$spid/stat)" != "$caller" ] || fail "shim is still the caller's child"
+grep -qx started "$S/orphan/log" && ok "log written" || fail "log: $(cat "$S/orphan/log")"
+"$R" list --state "$S" | grep -q '^orphan .*running' || fail "list: $("$R" list --state "$S")"
+"$R" kill --state "$S" orphan TERM || fail "kill TERM"
+for i in $(seq 50); do grep -q '"exited"' "$S/orphan/state" && break; sleep 0.1; done
+st=$("$R" state --state "$S" orphan)
+echo "$st" | grep -q '"status":"exited"' && echo "$st" | grep -q '"signal":15' &&
+	echo "$st" | grep -q '"exit_code":143' && echo "$st" | grep -q '"reason":"Signaled"' &&
+	ok "kill TERM through --init; state exited/Signaled/143" || fail "after kill: $st"
+for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$spid" 2>/dev/null && fail "shim still running after its container ended"
+"$R" kill --state "$S" orphan KILL 2>/dev/null && fail "kill of an exited container must fail"
+"$R" list --state "$S" --json | grep -q '"id":"orphan"' || fail "list --json"
+assert_clean "shim exit"
+
+# kill is safe against pid reuse: a record pointing at our own shell with the
+# wrong start time must not be signalled.
+mkdir -p "$S/fake"
+echo "{\"id\":\"fake\",\"status\":\"running\",\"pid\":$$,\"shim_pid\":$$,\"pid_starttime\":1,\"shim_starttime\":1}" >"$S/fake/state"
+"$R" kill --state "$S" fake KILL 2>/dev/null && fail "kill signalled a reused pid"
+ok "kill refuses a reused pid"
+rm -rf "$S/fake"
+
+# OOM reported in the state; log rotation.
+"${SHIM[@]}" --id oom --memory 32Mi -- /bin/sh -c 'tail /dev/zero' >/dev/null || fail "shim oom start"
+"${SHIM[@]}" --id chatty --log-max 1024 -- /bin/sh -c 'i=0; while [ $i -lt 100 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); [ $((i % 25)) = 0 ] && sleep 0.1; done' >/dev/null ||
+	fail "shim chatty start"
+for i in $(seq 100); do
+	grep -q exited "$S/oom/state" && grep -q exited "$S/chatty/state" && break
+	sleep 0.1
+done
+st=$(cat "$S/oom/state")
+echo "$st" | grep -q '"oom":true' && echo "$st" | grep -q '"reason":"OOMKilled"' && ok "shim reports OOMKilled" ||
+	fail "oom state: $st"
+[ -e "$S/chatty/log.1" ] && [ "$(stat -c %s "$S/chatty/log")" -le 1024 ] &&
+	[ "$(stat -c %s "$S/chatty/log.1")" -le 1024 ] && tail -1 "$S/chatty/log" | grep -q line-99 &&
+	ok "log capped and rotated" || fail "log rotation: $(ls -l "$S/chatty")"
+grep -q '"exit_code":0' "$S/chatty/state" && grep -q Completed "$S/chatty/state" || fail "chatty: $(cat "$S/chatty/state")"
+out=$("${SHIM[@]}" --id bad -- /nonexistent 2>&1)
+[ $? = 127 ] && [ ! -e "$S/bad" ] && ok "shim: not found -> 127, nothing left" || fail "shim bad: $out"
+for id in oom chatty orphan; do "$R" delete --state "$S" $id || fail "delete $id"; done
+assert_clean "shim"
+
+# --- networking --------------------------------------------------------------
+pid=$("${SHIM[@]}" --id web --net bridge:"$BR",ip=10.231.0.5/24,gw=10.231.0.1 -- /bin/sh -c \
+	'ip -o addr show eth0; ip route; echo hello-from-container | nc -l -p 8080')
+[ -n "$pid" ] || fail "shim with network"
+for i in $(seq 30); do grep -q default "$S/web/log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'inet 10.231.0.5/24' "$S/web/log" && grep -q 'default via 10.231.0.1' "$S/web/log" &&
+	ok "container address and default route" || fail "net inside: $(cat "$S/web/log")"
+grep -q '"ip":"10.231.0.5"' "$S/web/state" || fail "state ip: $(cat "$S/web/state")"
+ip -o addr show "$BR" | grep -q '10.231.0.1/24' || fail "bridge address"
+for i in $(seq 20); do
+	got=$(timeout 2 bash -c 'exec 3<>/dev/tcp/10.231.0.5/8080; cat <&3' 2>/dev/null) && [ -n "$got" ] && break
+	sleep 0.1
+done
+[ "$got" = hello-from-container ] && ok "host reaches the container over the bridge" || fail "tcp: '$got'"
+for i in $(seq 50); do grep -q exited "$S/web/state" && break; sleep 0.1; done
+"$R" delete --state "$S" web --force >/dev/null 2>&1
+assert_clean network
+out=$("${RUN[@]}" --net host -- /bin/sh -c 'readlink /proc/self/ns/net')
+[ "$out" = "$(readlink /proc/self/ns/net)" ] && ok "--net host shares the host netns" || fail "net host: $out"
+
+echo "runtime.sh: $failures failure(s)"
+[ $failures = 0 ]

@@ -1,0 +1,172 @@
+/* test_cgroup.c — the cgroup v2 writer of runtime/cgroup.c driven against a
+ * directory laid out like a cgroup2 mount (this project's machines have no
+ * v2 controllers, so this is where the v2 branch runs), plus the OOM counter
+ * parsers of both versions. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../runtime/runtime.h"
+#include "cleanup.h"
+#include "util.h"
+
+static char root[64];
+
+static void setup(void)
+{
+	strcpy(root, "/tmp/skiff-test-cgroup-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	/* What a cgroup2 root offers. */
+	_cleanup_free_ char *p = xasprintf("%s/cgroup.controllers", root);
+	ck_assert_int_eq(skiff_write_file_atomic(p, "cpuset cpu io memory pids\n", 26, 0644), 0);
+	free(p);
+	p = xasprintf("%s/cgroup.subtree_control", root);
+	ck_assert_int_eq(skiff_write_file_atomic(p, "", 0, 0644), 0);
+}
+
+static void teardown(void)
+{
+	skiff_rm_rf(root);
+}
+
+/* Contents of ROOT/dir/file, NULL when absent. */
+static char *slurp2(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s%s%s/%s", root, *dir ? "/" : "", dir, file);
+	char *text = NULL;
+
+	if (skiff_read_file(p, 4096, &text, NULL) < 0)
+		return NULL;
+	return text;
+}
+
+static void put(const char *rel, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", root, rel);
+	ck_assert_int_eq(skiff_write_file_atomic(p, text, strlen(text), 0644), 0);
+}
+
+START_TEST(test_v2_create_writes_limits_and_enables_controllers)
+{
+	struct skiff_cgroup cg;
+	struct skiff_cgroup_limits lim = { 64 * 1024 * 1024, 500, 100 };
+	char *t;
+
+	ck_assert_int_eq(skiff_cgroup_detect(root), 0); /* a plain directory is not cgroup2 */
+	ck_assert_int_eq(skiff_cgroup_create(&cg, root, true, "skiff/vm1/c1", &lim), 0);
+	ck_assert(cg.v2);
+	ck_assert_int_ge(cg.v2_dirfd, 0); /* for CLONE_INTO_CGROUP */
+	ck_assert_str_eq(cg.rel, "skiff/vm1/c1");
+	const char *levels[] = { "", "skiff", "skiff/vm1" };
+	for (size_t i = 0; i < 3; i++) {
+		t = slurp2(levels[i], "cgroup.subtree_control");
+		ck_assert_ptr_nonnull(t);
+		ck_assert_str_eq(t, "+memory +cpu +pids");
+		free(t);
+	}
+	/* never in the leaf ("no internal processes") */
+	ck_assert_ptr_null(t = slurp2("skiff/vm1/c1", "cgroup.subtree_control"));
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "memory.max"), "67108864");
+	free(t);
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "memory.swap.max"), "0");
+	free(t);
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "cpu.max"), "50000 100000");
+	free(t);
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "pids.max"), "100");
+	free(t);
+
+	ck_assert_int_eq(skiff_cgroup_add_pid(&cg, 4242), 0);
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "cgroup.procs"), "4242");
+	free(t);
+
+	put("skiff/vm1/c1/memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n");
+	ck_assert_int_eq(skiff_cgroup_oom_kills(&cg), 1);
+
+	/* A second container with the same id must not take over (or remove) it. */
+	struct skiff_cgroup dup;
+	ck_assert_int_eq(skiff_cgroup_create(&dup, root, true, "skiff/vm1/c1", &lim), -EEXIST);
+	skiff_cgroup_done(&dup);
+	_cleanup_free_ char *leaf = xasprintf("%s/skiff/vm1/c1", root);
+	ck_assert_int_eq(access(leaf, F_OK), 0);
+
+	/* destroy asks the kernel to kill (cgroup.kill) then removes the dir;
+	 * a real cgroupfs drops its files itself, here the test does. */
+	put("skiff/vm1/c1/cgroup.kill", "0");
+	ck_assert_int_lt(skiff_cgroup_destroy(&cg), 0); /* files present: ENOTEMPTY */
+	ck_assert_str_eq(t = slurp2("skiff/vm1/c1", "cgroup.kill"), "1");
+	free(t);
+	const char *files[] = { "memory.max",	"memory.swap.max", "cpu.max",	 "pids.max",
+				"cgroup.procs", "memory.events",   "cgroup.kill" };
+	for (size_t i = 0; i < 7; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", leaf, files[i]);
+		ck_assert_int_eq(unlink(p), 0);
+	}
+	ck_assert_int_eq(skiff_cgroup_destroy(&cg), 0);
+	ck_assert_int_eq(access(leaf, F_OK), -1);
+	ck_assert_int_eq(skiff_cgroup_destroy(&cg), 0); /* twice is fine */
+	skiff_cgroup_done(&cg);
+}
+END_TEST
+
+START_TEST(test_v2_no_limits_writes_nothing)
+{
+	struct skiff_cgroup cg;
+	struct skiff_cgroup_limits lim = { 0, 0, 0 };
+	char *t;
+
+	ck_assert_int_eq(skiff_cgroup_create(&cg, root, true, "c2", &lim), 0);
+	ck_assert_ptr_null(t = slurp2("c2", "memory.max"));
+	ck_assert_ptr_null(t = slurp2("c2", "cpu.max"));
+	ck_assert_ptr_null(t = slurp2("c2", "pids.max"));
+	ck_assert_str_eq(t = slurp2("", "cgroup.subtree_control"), "+memory +cpu +pids");
+	free(t);
+	ck_assert_int_eq(skiff_cgroup_destroy(&cg), 0);
+	skiff_cgroup_done(&cg);
+}
+END_TEST
+
+START_TEST(test_v2_missing_root_fails_cleanly)
+{
+	struct skiff_cgroup cg;
+	struct skiff_cgroup_limits lim = { 4096, 0, 0 };
+	_cleanup_free_ char *missing = xasprintf("%s/absent", root);
+
+	ck_assert_int_eq(skiff_cgroup_create(&cg, missing, true, "a/b", &lim), -ENOENT);
+	ck_assert(!cg.created);
+	skiff_cgroup_done(&cg);
+}
+END_TEST
+
+START_TEST(test_oom_parsers)
+{
+	ck_assert_int_eq(
+	    skiff_cgroup_v2_parse_oom_kills("low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n"), 3);
+	ck_assert_int_eq(skiff_cgroup_v2_parse_oom_kills("low 0\n"), 0);
+	ck_assert_int_eq(skiff_cgroup_v2_parse_oom_kills(""), 0);
+	/* v1 memory.oom_control: oom_kill_disable must not be read as oom_kill */
+	ck_assert_int_eq(
+	    skiff_cgroup_v1_parse_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"), 2);
+	ck_assert_int_eq(skiff_cgroup_v1_parse_oom_kills("oom_kill_disable 1\nunder_oom 1\n"), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cgroup");
+	TCase *tc = tcase_create("v2");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_v2_create_writes_limits_and_enables_controllers);
+	tcase_add_test(tc, test_v2_no_limits_writes_nothing);
+	tcase_add_test(tc, test_v2_missing_root_fails_cleanly);
+	tcase_add_test(tc, test_oom_parsers);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
