@@ -72,12 +72,22 @@ wait_http() {
 	fail "$1 did not answer within ${2:-5}s"
 }
 
-# json FIELD — print a top-level field of the JSON on stdin (jq is not assumed).
+# json FIELD — print a field of the JSON on stdin (jq is not assumed). A plain
+# name is the first such key in the document (the top-level one in our
+# programs' answers); a dotted path (a.b.0) goes through python3.
 json() {
-	python3 -c 'import json,sys; v=json.load(sys.stdin)
+	if [[ $1 == *.* ]]; then
+		python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     v=v[k] if not isinstance(v,list) else v[int(k)]
 print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"
+		return
+	fi
+	local v
+	v=$(grep -o "\"$1\":\(\"[^\"]*\"\|\[[^]]*\]\|[^,}]*\)" | head -n 1)
+	v=${v#*:}
+	v=${v#\"}
+	echo "${v%\"}"
 }
 
 # write_endpoints FILE ENDPOINT... — replace an endpoints file atomically, as the agent does.
@@ -150,4 +160,38 @@ wait_processed() {
 		sleep 0.1
 	done
 	echo "$got"
+}
+
+# --- replica ----------------------------------------------------------------
+
+# status_field URL FIELD — a field of URL's JSON.
+status_field() {
+	curl -fs --max-time 2 "$1" | json "$2" 2>/dev/null
+}
+
+# wait_pos STATUS_URL POS SECONDS — until the status' "pos" reaches POS.
+wait_pos() {
+	local i p=
+	for ((i = 0; i < $3 * 20; i++)); do
+		p=$(status_field "$1" pos)
+		[ -n "$p" ] && [ "$p" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "$1: position ${p:-?} did not reach $2 within $3 s"
+}
+
+# write_keys PRIMARY_URL N START — PUT key<K> = value-<K> for K in START..START+N-1.
+write_keys() {
+	"$HTTPLOAD" -n "$2" --start "$3" -c 8 -X PUT -b 'value-%d' "$1/kv/key%d" >"$DEMO_TMP/writes.json" ||
+		fail "writes to the primary failed: $(cat "$DEMO_TMP/writes.json")"
+}
+
+# check_keys REPLICA_URL K... — each key<K> reads back as value-<K>.
+check_keys() {
+	local url=$1 k v
+	shift
+	for k in "$@"; do
+		v=$(status_field "$url/kv/key$k" value)
+		[ "$v" = "value-$k" ] || fail "$url: key$k is '${v}', expected value-$k"
+	done
 }
