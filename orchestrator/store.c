@@ -190,6 +190,7 @@ struct entry {
 	struct entry *next;
 	uint64_t revision;
 	struct blob *val;
+	void *decoded;
 	uint32_t hash;
 	char name[];
 };
@@ -222,6 +223,8 @@ struct skiff_store {
 	struct ring_item *ring;
 	size_t ring_cap;
 	struct skiff_store_faults *faults;
+	void *(*decode)(int kind, const uint8_t *data, size_t len);
+	void (*free_decoded)(int kind, void *decoded);
 };
 
 static uint32_t hash_name(const char *s)
@@ -258,12 +261,27 @@ static void table_grow(struct table *t)
 	t->nbuckets = n;
 }
 
-static void table_free(struct table *t)
+static void entry_free_decoded(struct skiff_store *s, int kind, struct entry *e)
+{
+	if (e->decoded && s->free_decoded)
+		s->free_decoded(kind, e->decoded);
+	e->decoded = NULL;
+}
+
+static void entry_decode(struct skiff_store *s, int kind, struct entry *e)
+{
+	entry_free_decoded(s, kind, e);
+	if (s->decode)
+		e->decoded = s->decode(kind, e->val->data, e->val->len);
+}
+
+static void table_free(struct skiff_store *s, int kind, struct table *t)
 {
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		struct entry *e = t->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->next;
+			entry_free_decoded(s, kind, e);
 			blob_unref(e->val);
 			free(e);
 		}
@@ -274,9 +292,10 @@ static void table_free(struct table *t)
 
 /* Apply a change in memory; val is consumed. Returns the old value (caller
  * unrefs) through *ret_old. */
-static int table_apply(struct table *t, int op, const char *name, struct blob *val, uint64_t rev,
-		       struct blob **ret_old)
+static int table_apply(struct skiff_store *s, int kind, int op, const char *name, struct blob *val,
+		       uint64_t rev, struct blob **ret_old)
 {
+	struct table *t = &s->tables[kind];
 	if (t->count >= t->nbuckets)
 		table_grow(t);
 	uint32_t h = hash_name(name);
@@ -289,6 +308,7 @@ static int table_apply(struct table *t, int op, const char *name, struct blob *v
 		struct entry *e = *pp;
 		*pp = e->next;
 		*ret_old = e->val;
+		entry_free_decoded(s, kind, e);
 		free(e);
 		t->count--;
 		return 0;
@@ -297,6 +317,7 @@ static int table_apply(struct table *t, int op, const char *name, struct blob *v
 		*ret_old = (*pp)->val;
 		(*pp)->val = val;
 		(*pp)->revision = rev;
+		entry_decode(s, kind, *pp);
 		return 0;
 	}
 	size_t nlen = strlen(name);
@@ -306,6 +327,8 @@ static int table_apply(struct table *t, int op, const char *name, struct blob *v
 	e->val = val;
 	e->revision = rev;
 	e->next = NULL;
+	e->decoded = NULL;
+	entry_decode(s, kind, e);
 	*pp = e;
 	t->count++;
 	return 0;
@@ -436,7 +459,7 @@ static void store_apply(struct skiff_store *s, const struct rec *r)
 {
 	struct blob *old = NULL;
 	struct blob *val = r->op == SKIFF_STORE_PUT ? blob_new(r->data, r->len) : NULL;
-	(void)table_apply(&s->tables[r->kind], r->op, r->name, val, r->revision, &old);
+	(void)table_apply(s, r->kind, r->op, r->name, val, r->revision, &old);
 	blob_unref(old);
 	s->revision = r->revision;
 }
@@ -544,6 +567,8 @@ int skiff_store_open(const char *dir, const struct skiff_store_options *opts,
 	s->ring = xcalloc(s->ring_cap, sizeof(*s->ring));
 	s->snapshot_wal_bytes = opts->snapshot_wal_bytes ? opts->snapshot_wal_bytes : (64u << 20);
 	s->faults = opts->faults;
+	s->decode = opts->decode;
+	s->free_decoded = opts->free_decoded;
 	s->wal_fd = open(s->wal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->wal_fd < 0) {
 		r = log_error_errno(errno, "store: cannot open %s: %m", s->wal_path);
@@ -567,7 +592,7 @@ void skiff_store_free(struct skiff_store *s)
 	if (!s)
 		return;
 	for (int k = 0; k < SKIFF_KIND_MAX; k++)
-		table_free(&s->tables[k]);
+		table_free(s, k, &s->tables[k]);
 	for (size_t i = 0; i < s->ring_cap; i++) {
 		free(s->ring[i].name);
 		blob_unref(s->ring[i].val);
@@ -619,7 +644,8 @@ int skiff_store_get(struct skiff_store *s, int kind, const char *name, struct sk
 	struct entry *e = *table_slot(t, name, hash_name(name));
 	if (!e)
 		return -ENOENT;
-	*ret = (struct skiff_store_obj){ e->name, e->val->data, e->val->len, e->revision };
+	*ret =
+	    (struct skiff_store_obj){ e->name, e->val->data, e->val->len, e->revision, e->decoded };
 	return 0;
 }
 
@@ -635,7 +661,7 @@ int skiff_store_foreach(struct skiff_store *s, int kind,
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct entry *e = t->buckets[i]; e; e = e->next) {
 			struct skiff_store_obj o = { e->name, e->val->data, e->val->len,
-						     e->revision };
+						     e->revision, e->decoded };
 			int r = fn(&o, userdata);
 			if (r < 0)
 				return r;
@@ -654,7 +680,7 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 	uint64_t rev = s->revision + 1;
 	struct blob *old = NULL;
 	struct blob *val = op == SKIFF_STORE_PUT ? blob_new(data, len) : NULL;
-	int r = table_apply(&s->tables[kind], op, name, blob_ref(val), rev, &old);
+	int r = table_apply(s, kind, op, name, blob_ref(val), rev, &old);
 	if (r < 0) {
 		blob_unref(val);
 		return r;

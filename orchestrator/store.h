@@ -63,6 +63,7 @@ struct skiff_store_obj {
 	const uint8_t *data;
 	size_t len;
 	uint64_t revision; /* revision of the last change */
+	void *decoded;	   /* opts->decode(data) when a decoder is set */
 };
 
 struct skiff_store_change {
@@ -88,6 +89,11 @@ struct skiff_store_options {
 	size_t ring;			   /* watch ring entries; 0: 8192 */
 	size_t snapshot_wal_bytes;	   /* hint for skiff_store_want_snapshot(); 0: 64 MiB */
 	struct skiff_store_faults *faults; /* tests only */
+	/* Optional: keep a decoded form of every object next to its bytes
+	 * (the brain keeps unpacked protobuf messages). decode returns NULL
+	 * for bytes it cannot decode (the object is then kept undecoded). */
+	void *(*decode)(int kind, const uint8_t *data, size_t len);
+	void (*free_decoded)(int kind, void *decoded);
 };
 
 int skiff_store_open(const char *dir, const struct skiff_store_options *opts,

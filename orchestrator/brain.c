@@ -1,0 +1,785 @@
+/* brain.c — the brain's state: the store of decoded objects, writes that
+ * mark agents dirty, events, the API operations (apply, delete, scale,
+ * cordon/uncordon/drain, rollout undo) and the Assignment pushed to agents.
+ * The control loops live in scheduler.c, deployment.c, nodes.c, endpoints.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+static void *decode_obj(int kind, const uint8_t *data, size_t len)
+{
+	return skiff_obj_unpack(kind, data, len);
+}
+
+static void free_obj(int kind, void *obj)
+{
+	(void)kind;
+	skiff_obj_free(obj);
+}
+
+static int64_t default_mono(void)
+{
+	return skiff_mono_ms();
+}
+
+static int64_t default_now(void)
+{
+	return skiff_now_ms();
+}
+
+int64_t brain_now_mono(struct brain *b)
+{
+	return b->clock_mono();
+}
+
+int64_t brain_now_ms(struct brain *b)
+{
+	return b->clock_ms();
+}
+
+static int parse_cidr(const char *s, uint32_t *ret_base, int *ret_prefix)
+{
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *slash = strchr(copy, '/');
+	struct in_addr a;
+	int64_t prefix;
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (inet_pton(AF_INET, copy, &a) != 1 || skiff_parse_int64(slash + 1, &prefix) < 0 ||
+	    prefix < 8 || prefix > 24)
+		return -EINVAL;
+	uint32_t base = ntohl(a.s_addr);
+	base &= prefix == 0 ? 0 : ~0u << (32 - prefix);
+	*ret_base = base;
+	*ret_prefix = (int)prefix;
+	return 0;
+}
+
+static int init_event_fifo(const struct skiff_store_obj *o, void *userdata)
+{
+	struct brain *b = userdata;
+	if (b->event_count < SKIFF_MAX_EVENTS)
+		b->event_fifo[(b->event_head + b->event_count++) % SKIFF_MAX_EVENTS] =
+		    xstrdup(o->name);
+	return 0;
+}
+
+static int init_node_rt(const struct skiff_store_obj *o, void *userdata)
+{
+	struct brain *b = userdata;
+	struct brain_node *n = brain_node_rt(b, o->name);
+	/* After a restart every agent gets the grace to come back. */
+	n->deadline_mono = brain_now_mono(b) + b->cfg.node_grace_ms;
+	n->last_heartbeat_mono = brain_now_mono(b);
+	return 0;
+}
+
+int brain_open(const char *data_dir, const struct brain_config *cfg, struct brain **ret)
+{
+	struct brain *b = xcalloc(1, sizeof(*b));
+	b->cfg = *cfg;
+	if (b->cfg.node_grace_ms <= 0)
+		b->cfg.node_grace_ms = SKIFF_DEFAULT_NODE_GRACE_MS;
+	if (b->cfg.heartbeat_ms <= 0)
+		b->cfg.heartbeat_ms = SKIFF_DEFAULT_HEARTBEAT_MS;
+	b->cfg.cluster_cidr =
+	    xstrdup(cfg->cluster_cidr ? cfg->cluster_cidr : SKIFF_DEFAULT_CLUSTER_CIDR);
+	b->clock_mono = default_mono;
+	b->clock_ms = default_now;
+	b->nodes = skiff_map_new();
+	b->event_fifo = xcalloc(SKIFF_MAX_EVENTS, sizeof(char *));
+	b->resync = true;
+	b->all_nodes_dirty = true;
+	int r = parse_cidr(b->cfg.cluster_cidr, &b->cidr_base, &b->cidr_prefix);
+	if (r < 0) {
+		log_error("--cluster-cidr: '%s' is not an IPv4 CIDR with a prefix of /8 to /24",
+			  b->cfg.cluster_cidr);
+		brain_free(b);
+		return -EINVAL;
+	}
+	struct skiff_store_options o = {
+		.faults = cfg->faults,
+		.snapshot_wal_bytes = cfg->snapshot_wal_bytes,
+		.decode = decode_obj,
+		.free_decoded = free_obj,
+	};
+	r = skiff_store_open(data_dir, &o, &b->store);
+	if (r < 0) {
+		brain_free(b);
+		return r;
+	}
+	b->started_ms = brain_now_ms(b);
+	skiff_store_foreach(b->store, SKIFF_KIND_EVENT, init_event_fifo, b);
+	skiff_store_foreach(b->store, SKIFF_KIND_NODE, init_node_rt, b);
+	*ret = b;
+	return 0;
+}
+
+static void free_node_rt(void *p)
+{
+	struct brain_node *n = p;
+	free(n->name);
+	free(n);
+}
+
+void brain_free(struct brain *b)
+{
+	if (!b)
+		return;
+	skiff_store_free(b->store);
+	skiff_map_free(b->nodes, free_node_rt);
+	for (size_t i = 0; i < SKIFF_MAX_EVENTS; i++)
+		free(b->event_fifo[i]);
+	free(b->event_fifo);
+	free(b->cfg.cluster_cidr);
+	free(b);
+}
+
+struct brain_node *brain_node_rt(struct brain *b, const char *name)
+{
+	struct brain_node *n = skiff_map_get(b->nodes, name);
+	if (!n) {
+		n = xcalloc(1, sizeof(*n));
+		n->name = xstrdup(name);
+		n->dirty = true;
+		skiff_map_put(b->nodes, name, n);
+	}
+	return n;
+}
+
+void brain_mark_node_dirty(struct brain *b, const char *node)
+{
+	if (!node || !*node)
+		return;
+	struct brain_node *n = skiff_map_get(b->nodes, node);
+	if (n)
+		n->dirty = true;
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+const void *brain_get(struct brain *b, int kind, const char *name)
+{
+	struct skiff_store_obj o;
+	if (!name || skiff_store_get(b->store, kind, name, &o) < 0)
+		return NULL;
+	return o.decoded;
+}
+
+void *brain_copy(struct brain *b, int kind, const char *name)
+{
+	struct skiff_store_obj o;
+	if (!name || skiff_store_get(b->store, kind, name, &o) < 0)
+		return NULL;
+	return skiff_obj_unpack(kind, o.data, o.len);
+}
+
+static void mark_dirty_for(struct brain *b, int kind, const ProtobufCMessage *obj)
+{
+	if (!obj)
+		return;
+	switch (kind) {
+	case SKIFF_KIND_POD:
+		brain_mark_node_dirty(b, skiff_pod_node((const Skiff__Pod *)obj));
+		break;
+	case SKIFF_KIND_NODE:
+	case SKIFF_KIND_SERVICE:
+		b->all_nodes_dirty = true;
+		break;
+	}
+}
+
+int brain_put(struct brain *b, int kind, ProtobufCMessage *msg)
+{
+	Skiff__ObjectMeta *m = skiff_meta_ensure(msg);
+	mark_dirty_for(b, kind, brain_get(b, kind, m->name));
+	m->revision = skiff_store_next_revision(b->store);
+	size_t len;
+	_cleanup_free_ uint8_t *buf = skiff_obj_pack(msg, &len);
+	int r = skiff_store_put(b->store, kind, m->name, buf, len, NULL);
+	if (r < 0)
+		return r;
+	mark_dirty_for(b, kind, msg);
+	return 0;
+}
+
+int brain_delete(struct brain *b, int kind, const char *name)
+{
+	mark_dirty_for(b, kind, brain_get(b, kind, name));
+	return skiff_store_delete(b->store, kind, name, NULL);
+}
+
+void brain_event(struct brain *b, const char *kind, const char *name, const char *type,
+		 const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	uint32_t h = 2166136261u;
+	for (const char *parts[] = { kind, "/", reason, "/", msg }, **p = parts;
+	     p < parts + ARRAY_SIZE(parts); p++)
+		for (const char *c = *p; *c; c++)
+			h = (h ^ (uint8_t)*c) * 16777619u;
+	_cleanup_free_ char *ename = xasprintf("%.200s.%08x", name, h);
+	int64_t now = brain_now_ms(b);
+	Skiff__Event *ev = brain_copy(b, SKIFF_KIND_EVENT, ename);
+	if (ev) {
+		ev->count++;
+		ev->last_ms = now;
+	} else {
+		ev = xmalloc(sizeof(*ev));
+		skiff__event__init(ev);
+		Skiff__ObjectMeta *m = skiff_meta_ensure(&ev->base);
+		skiff_set_str(&m->name, ename);
+		m->created_ms = now;
+		skiff_set_str(&ev->object_kind, kind);
+		skiff_set_str(&ev->object_name, name);
+		skiff_set_str(&ev->type, type);
+		skiff_set_str(&ev->reason, reason);
+		skiff_set_str(&ev->message, msg);
+		skiff_set_str(&ev->source, "skiff-orchestrator");
+		ev->count = 1;
+		ev->first_ms = ev->last_ms = now;
+		if (b->event_count == SKIFF_MAX_EVENTS) {
+			char *old = b->event_fifo[b->event_head];
+			b->event_fifo[b->event_head] = NULL;
+			b->event_head = (b->event_head + 1) % SKIFF_MAX_EVENTS;
+			b->event_count--;
+			(void)brain_delete(b, SKIFF_KIND_EVENT, old);
+			free(old);
+		}
+		b->event_fifo[(b->event_head + b->event_count++) % SKIFF_MAX_EVENTS] =
+		    xstrdup(ename);
+	}
+	if (streq(type, "Warning"))
+		log_info("event %s/%s %s: %s", kind, name, reason, msg);
+	else
+		log_debug("event %s/%s %s: %s", kind, name, reason, msg);
+	(void)brain_put(b, SKIFF_KIND_EVENT, &ev->base);
+	skiff_obj_free(&ev->base);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static bool msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+	if (!a || !b)
+		return a == b;
+	size_t la, lb;
+	_cleanup_free_ uint8_t *pa = skiff_obj_pack(a, &la);
+	_cleanup_free_ uint8_t *pb = skiff_obj_pack(b, &lb);
+	return la == lb && memcmp(pa, pb, la) == 0;
+}
+
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) _t = (a);                                                            \
+		(a) = (b);                                                                         \
+		(b) = _t;                                                                          \
+	} while (0)
+
+/* The spec member of each kind (same offset: after metadata). */
+static ProtobufCMessage **spec_of(ProtobufCMessage *msg)
+{
+	return (ProtobufCMessage **)&((Skiff__Pod *)msg)->spec;
+}
+
+static void new_uid(char out[33])
+{
+	uint8_t r[16];
+	if (skiff_random_bytes(r, sizeof(r)) < 0)
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (uint8_t)random();
+	skiff_hex(r, sizeof(r), out);
+}
+
+int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
+		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_err)
+{
+	int r;
+	if (kind == SKIFF_KIND_NODE) {
+		/* Nodes are registered by agents; admins may change labels and
+		 * schedulability of an existing one. */
+		Skiff__Node *in = (Skiff__Node *)msg;
+		if (!in->metadata || !brain_get(b, kind, in->metadata->name)) {
+			*ret_err =
+			    xasprintf("metadata.name: node '%s' is not registered (nodes join "
+				      "with skiff-agent)",
+				      in->metadata ? in->metadata->name : "");
+			return -ENOENT;
+		}
+	}
+	r = skiff_obj_validate(kind, msg, ret_err);
+	if (r < 0)
+		return r;
+	Skiff__ObjectMeta *m = SKIFF_META(msg);
+	const ProtobufCMessage *cur = brain_get(b, kind, m->name);
+	if (cur && create_only) {
+		*ret_err = xasprintf("%s '%s' already exists", skiff_kind_name(kind), m->name);
+		return -EEXIST;
+	}
+	ProtobufCMessage *obj;
+	if (!cur) {
+		obj = skiff_obj_copy(kind, msg);
+		Skiff__ObjectMeta *om = skiff_meta_ensure(obj);
+		char uid[33];
+		new_uid(uid);
+		skiff_set_str(&om->uid, uid);
+		om->created_ms = brain_now_ms(b);
+		om->generation = 1;
+		om->deleted_ms = 0;
+		switch (kind) {
+		case SKIFF_KIND_DEPLOYMENT: {
+			Skiff__Deployment *d = (Skiff__Deployment *)obj;
+			skiff_obj_free((ProtobufCMessage *)d->status);
+			d->status = NULL;
+			break;
+		}
+		case SKIFF_KIND_SERVICE: {
+			Skiff__Service *s = (Skiff__Service *)obj;
+			skiff_obj_free((ProtobufCMessage *)s->status);
+			s->status = NULL;
+			break;
+		}
+		case SKIFF_KIND_POD: {
+			Skiff__Pod *p = (Skiff__Pod *)obj;
+			skiff_obj_free((ProtobufCMessage *)p->status);
+			p->status = NULL;
+			skiff_set_str(&skiff_pod_status_ensure(p)->phase, "Pending");
+			skiff_set_str(&p->owner, "");
+			skiff_set_str(&p->template_hash, "");
+			break;
+		}
+		}
+		*ret_result = "created";
+	} else {
+		const Skiff__ObjectMeta *cm = SKIFF_META(cur);
+		ProtobufCMessage *cur_spec = *spec_of((ProtobufCMessage *)cur);
+		bool spec_same = msg_equal(cur_spec, *spec_of(msg));
+		if (kind == SKIFF_KIND_NODE) {
+			/* only spec.unschedulable is taken from the request */
+			Skiff__Node *in = (Skiff__Node *)msg, *cn = (Skiff__Node *)cur;
+			spec_same = (in->spec && in->spec->unschedulable) ==
+				    (cn->spec && cn->spec->unschedulable);
+		}
+		bool labels_same =
+		    skiff_kv_equal(cm->labels, cm->n_labels, m->labels, m->n_labels) &&
+		    skiff_kv_equal(cm->annotations, cm->n_annotations, m->annotations,
+				   m->n_annotations);
+		if (spec_same && labels_same) {
+			*ret_result = "unchanged";
+			if (ret_obj)
+				*ret_obj = skiff_obj_copy(kind, cur);
+			return 0;
+		}
+		if (kind == SKIFF_KIND_POD && !spec_same) {
+			*ret_err =
+			    xasprintf("spec: a pod's spec cannot change once created; delete "
+				      "and re-create pod '%s' (or use a deployment)",
+				      m->name);
+			return -EINVAL;
+		}
+		obj = skiff_obj_copy(kind, cur);
+		Skiff__ObjectMeta *om = SKIFF_META(obj);
+		SWAP(om->n_labels, m->n_labels);
+		SWAP(om->labels, m->labels);
+		SWAP(om->n_annotations, m->n_annotations);
+		SWAP(om->annotations, m->annotations);
+		if (kind == SKIFF_KIND_NODE) {
+			Skiff__Node *in = (Skiff__Node *)msg;
+			skiff_node_spec_ensure((Skiff__Node *)obj)->unschedulable =
+			    in->spec && in->spec->unschedulable;
+		} else if (!spec_same) {
+			SWAP(*spec_of(obj), *spec_of(msg));
+		}
+		if (!spec_same)
+			om->generation++;
+		*ret_result = "configured";
+	}
+	if (!dry_run) {
+		r = brain_put(b, kind, obj);
+		if (r < 0) {
+			skiff_obj_free(obj);
+			*ret_err = xasprintf("store: %s", strerror(-r));
+			return r;
+		}
+		b->resync = true;
+	}
+	if (ret_obj)
+		*ret_obj = obj;
+	else
+		skiff_obj_free(obj);
+	return 0;
+}
+
+struct owned_pods {
+	const char *owner;
+	char **names;
+	size_t n, cap;
+};
+
+static int collect_owned(const struct skiff_store_obj *o, void *userdata)
+{
+	struct owned_pods *c = userdata;
+	const Skiff__Pod *p = o->decoded;
+	if (p && p->owner && streq(p->owner, c->owner)) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 16;
+			c->names = xrealloc(c->names, c->cap * sizeof(char *));
+		}
+		c->names[c->n++] = xstrdup(o->name);
+	}
+	return 0;
+}
+
+int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
+		 char **ret_err)
+{
+	const ProtobufCMessage *cur = brain_get(b, kind, name);
+	if (!cur) {
+		*ret_err = xasprintf("%s '%s' not found", skiff_kind_name(kind), name ? name : "");
+		return -ENOENT;
+	}
+	ProtobufCMessage *copy = skiff_obj_copy(kind, cur);
+	if (kind == SKIFF_KIND_DEPLOYMENT) {
+		/* Cascade: the deployment's pods go with it. */
+		struct owned_pods c = { .owner = name };
+		skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_owned, &c);
+		for (size_t i = 0; i < c.n; i++) {
+			(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
+			free(c.names[i]);
+		}
+		free(c.names);
+	}
+	int r = brain_delete(b, kind, name);
+	if (r < 0) {
+		skiff_obj_free(copy);
+		*ret_err = xasprintf("store: %s", strerror(-r));
+		return r;
+	}
+	b->resync = true;
+	if (ret_obj)
+		*ret_obj = copy;
+	else
+		skiff_obj_free(copy);
+	return 0;
+}
+
+int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployment **ret,
+		char **ret_err)
+{
+	if (replicas < 0 || replicas > 100000) {
+		*ret_err = xasprintf("replicas: must be 0-100000, got %d", replicas);
+		return -EINVAL;
+	}
+	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
+	if (!d) {
+		*ret_err = xasprintf("deployment '%s' not found", name ? name : "");
+		return -ENOENT;
+	}
+	if (d->spec->replicas != replicas) {
+		d->spec->replicas = replicas;
+		d->metadata->generation++;
+		int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
+		if (r < 0) {
+			skiff_obj_free(&d->base);
+			*ret_err = xasprintf("store: %s", strerror(-r));
+			return r;
+		}
+		brain_event(b, "deployment", name, "Normal", "ScalingReplicaSet",
+			    "scaled to %d replicas", replicas);
+		b->resync = true;
+	}
+	*ret = d;
+	return 0;
+}
+
+struct pods_on_node {
+	const char *node;
+	char **names;
+	size_t n, cap;
+};
+
+static int collect_on_node(const struct skiff_store_obj *o, void *userdata)
+{
+	struct pods_on_node *c = userdata;
+	const Skiff__Pod *p = o->decoded;
+	if (p && streq(skiff_pod_node(p), c->node)) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 16;
+			c->names = xrealloc(c->names, c->cap * sizeof(char *));
+		}
+		c->names[c->n++] = xstrdup(o->name);
+	}
+	return 0;
+}
+
+char **brain_evict_node_pods(struct brain *b, const char *node, size_t *ret_n)
+{
+	struct pods_on_node c = { .node = node };
+	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_on_node, &c);
+	for (size_t i = 0; i < c.n; i++)
+		(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
+	*ret_n = c.n;
+	b->resync = true;
+	return c.names;
+}
+
+int brain_node_action(struct brain *b, const char *name, const char *action, Skiff__Node **ret,
+		      char ***ret_evicted, size_t *ret_n, char **ret_err)
+{
+	bool cordon;
+	if (streq_ptr(action, "cordon") || streq_ptr(action, "drain"))
+		cordon = true;
+	else if (streq_ptr(action, "uncordon"))
+		cordon = false;
+	else {
+		*ret_err = xasprintf("action: must be cordon, uncordon or drain, got '%s'",
+				     action ? action : "");
+		return -EINVAL;
+	}
+	Skiff__Node *n = brain_copy(b, SKIFF_KIND_NODE, name);
+	if (!n) {
+		*ret_err = xasprintf("node '%s' not found", name ? name : "");
+		return -ENOENT;
+	}
+	Skiff__NodeSpec *spec = skiff_node_spec_ensure(n);
+	if (spec->unschedulable != cordon) {
+		spec->unschedulable = cordon;
+		int r = brain_put(b, SKIFF_KIND_NODE, &n->base);
+		if (r < 0) {
+			skiff_obj_free(&n->base);
+			*ret_err = xasprintf("store: %s", strerror(-r));
+			return r;
+		}
+		brain_event(b, "node", name, "Normal", cordon ? "Cordoned" : "Uncordoned",
+			    "node %s is %s", name, cordon ? "unschedulable" : "schedulable");
+	}
+	*ret_evicted = NULL;
+	*ret_n = 0;
+	if (streq(action, "drain")) {
+		*ret_evicted = brain_evict_node_pods(b, name, ret_n);
+		if (*ret_n)
+			brain_event(b, "node", name, "Normal", "Drained",
+				    "evicted %zu pods from node %s", *ret_n, name);
+	}
+	b->resync = true;
+	*ret = n;
+	return 0;
+}
+
+int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
+		       Skiff__Deployment **ret, char **ret_msg, char **ret_err)
+{
+	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
+	if (!d) {
+		*ret_err = xasprintf("deployment '%s' not found", name ? name : "");
+		return -ENOENT;
+	}
+	Skiff__DeploymentStatus *st = skiff_deployment_status_ensure(d);
+	Skiff__DeploymentRevision *target = NULL;
+	for (size_t i = 0; i < st->n_history; i++) {
+		Skiff__DeploymentRevision *h = st->history[i];
+		if (to_revision > 0) {
+			if (h->revision == to_revision)
+				target = h;
+		} else if (h->revision < st->revision &&
+			   (!target || h->revision > target->revision)) {
+			target = h;
+		}
+	}
+	if (!target || !target->template_) {
+		if (to_revision > 0)
+			*ret_err = xasprintf("to_revision: deployment '%s' has no revision %lld",
+					     name, (long long)to_revision);
+		else
+			*ret_err = xasprintf("deployment '%s' has no previous revision to roll "
+					     "back to",
+					     name);
+		skiff_obj_free(&d->base);
+		return -ENOENT;
+	}
+	int64_t rev = target->revision;
+	SWAP(d->spec->template_, target->template_);
+	d->metadata->generation++;
+	int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
+	if (r < 0) {
+		skiff_obj_free(&d->base);
+		*ret_err = xasprintf("store: %s", strerror(-r));
+		return r;
+	}
+	brain_event(b, "deployment", name, "Normal", "RolledBack", "rolled back to revision %lld",
+		    (long long)rev);
+	*ret_msg =
+	    xasprintf("deployment.apps/%s rolled back to revision %lld", name, (long long)rev);
+	b->resync = true;
+	*ret = d;
+	return 0;
+}
+
+/* ---- assignments -------------------------------------------------------- */
+
+struct assign_ctx {
+	struct brain *b;
+	struct skiff_map *by_node; /* node -> Skiff__Assignment being built */
+	const char *only;	   /* a single node, or NULL: every dirty one */
+};
+
+static void assign_add_pod(Skiff__Assignment *a, Skiff__Pod *p)
+{
+	if ((a->n_pods & (a->n_pods - 1)) == 0 || a->n_pods == 0)
+		a->pods = xrealloc(a->pods, (a->n_pods ? a->n_pods * 2 : 4) * sizeof(*a->pods));
+	a->pods[a->n_pods++] = p;
+}
+
+static int assign_pod(const struct skiff_store_obj *o, void *userdata)
+{
+	struct assign_ctx *c = userdata;
+	Skiff__Pod *p = o->decoded;
+	if (!p)
+		return 0;
+	const char *node = skiff_pod_node(p);
+	if (!*node || (c->only && !streq(node, c->only)))
+		return 0;
+	Skiff__Assignment *a = skiff_map_get(c->by_node, node);
+	if (a)
+		assign_add_pod(a, p);
+	return 0;
+}
+
+struct list_ctx {
+	void **items;
+	size_t n, cap;
+};
+
+static int list_collect(const struct skiff_store_obj *o, void *userdata)
+{
+	struct list_ctx *c = userdata;
+	if (!o->decoded)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->items = xrealloc(c->items, c->cap * sizeof(void *));
+	}
+	c->items[c->n++] = o->decoded;
+	return 0;
+}
+
+static Skiff__Assignment *assignment_new(struct brain *b, const char *node, struct list_ctx *nodes,
+					 struct list_ctx *svcs)
+{
+	Skiff__Assignment *a = xmalloc(sizeof(*a));
+	skiff__assignment__init(a);
+	const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, node);
+	a->epoch = n && n->status ? n->status->epoch : 0;
+	a->n_nodes = nodes->n;
+	a->nodes = xmalloc((nodes->n + 1) * sizeof(void *));
+	if (nodes->n)
+		memcpy(a->nodes, nodes->items, nodes->n * sizeof(void *));
+	a->n_services = svcs->n;
+	a->services = xmalloc((svcs->n + 1) * sizeof(void *));
+	if (svcs->n)
+		memcpy(a->services, svcs->items, svcs->n * sizeof(void *));
+	return a;
+}
+
+void brain_assignment_free(Skiff__Assignment *a)
+{
+	if (!a)
+		return;
+	free(a->pods);
+	free(a->nodes);
+	free(a->services);
+	free(a);
+}
+
+Skiff__Assignment *brain_assignment(struct brain *b, const char *node)
+{
+	struct list_ctx nodes = { 0 }, svcs = { 0 };
+	skiff_store_foreach(b->store, SKIFF_KIND_NODE, list_collect, &nodes);
+	skiff_store_foreach(b->store, SKIFF_KIND_SERVICE, list_collect, &svcs);
+	struct assign_ctx c = { b, skiff_map_new(), node };
+	Skiff__Assignment *a = assignment_new(b, node, &nodes, &svcs);
+	skiff_map_put(c.by_node, node, a);
+	skiff_store_foreach(b->store, SKIFF_KIND_POD, assign_pod, &c);
+	skiff_map_free(c.by_node, NULL);
+	free(nodes.items);
+	free(svcs.items);
+	return a;
+}
+
+void brain_push_assignments(struct brain *b)
+{
+	if (!b->push)
+		return;
+	struct assign_ctx c = { b, skiff_map_new(), NULL };
+	struct list_ctx nodes = { 0 }, svcs = { 0 };
+	size_t i = 0;
+	void *cur = NULL, *v;
+	const char *k;
+	while (skiff_map_next(b->nodes, &i, &cur, &k, &v)) {
+		struct brain_node *n = v;
+		if (n->session && (n->dirty || b->all_nodes_dirty)) {
+			if (!nodes.items && !svcs.items) {
+				skiff_store_foreach(b->store, SKIFF_KIND_NODE, list_collect,
+						    &nodes);
+				skiff_store_foreach(b->store, SKIFF_KIND_SERVICE, list_collect,
+						    &svcs);
+			}
+			skiff_map_put(c.by_node, k, assignment_new(b, k, &nodes, &svcs));
+		}
+	}
+	if (skiff_map_size(c.by_node) > 0) {
+		skiff_store_foreach(b->store, SKIFF_KIND_POD, assign_pod, &c);
+		i = 0;
+		cur = NULL;
+		while (skiff_map_next(c.by_node, &i, &cur, &k, &v)) {
+			struct brain_node *n = skiff_map_get(b->nodes, k);
+			n->dirty = false;
+			b->push(b, n, v, b->push_userdata);
+			brain_assignment_free(v);
+		}
+	}
+	b->all_nodes_dirty = false;
+	skiff_map_free(c.by_node, NULL);
+	free(nodes.items);
+	free(svcs.items);
+}
+
+int brain_reconcile(struct brain *b)
+{
+	int n = 0, r;
+	r = brain_nodes_tick(b);
+	n += r > 0 ? r : 0;
+	uint64_t rev = skiff_store_revision(b->store);
+	if (!b->resync && rev == b->ctl_revision)
+		return n;
+	b->resync = false;
+	/* Controllers feed each other (deployment -> pods -> scheduler ->
+	 * endpoints); a few rounds settle one change. */
+	for (int round = 0; round < 3; round++) {
+		uint64_t before = skiff_store_revision(b->store);
+		r = brain_deployments_reconcile(b);
+		n += r > 0 ? r : 0;
+		r = brain_schedule(b);
+		n += r > 0 ? r : 0;
+		r = brain_endpoints_reconcile(b);
+		n += r > 0 ? r : 0;
+		if (skiff_store_revision(b->store) == before)
+			break;
+	}
+	b->ctl_revision = skiff_store_revision(b->store);
+	return n;
+}

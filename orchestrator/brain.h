@@ -1,0 +1,144 @@
+/* brain.h — the orchestrator's state and control loops, independent of the
+ * network: the store of decoded objects, node sessions and their epochs, the
+ * scheduler, the controllers (deployments, node lifecycle, endpoints),
+ * events, and the operations the API exposes (apply, scale, cordon/drain,
+ * rollout undo). main.c/api.c/agents.c wire this to RPC; unit tests drive
+ * it directly with a fake clock.
+ *
+ * Every write goes through brain_put()/brain_delete(), which stamp the
+ * revision and mark the agents whose Assignment changed. Nothing is durable
+ * before skiff_store_sync(b->store) (the daemon syncs once per loop round and
+ * only then answers the requests of that round).
+ */
+#ifndef SKIFF_BRAIN_H
+#define SKIFF_BRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "map.h"
+#include "objects.h"
+#include "store.h"
+
+#define SKIFF_DEFAULT_NODE_GRACE_MS 3000
+#define SKIFF_DEFAULT_HEARTBEAT_MS  1000
+#define SKIFF_DEFAULT_CLUSTER_CIDR  "10.244.0.0/16"
+#define SKIFF_MAX_EVENTS	    5000
+
+struct brain;
+
+/* One node's session as the brain sees it (in memory only). */
+struct brain_node {
+	char *name;
+	bool connected;
+	int64_t last_heartbeat_mono; /* ms */
+	int64_t last_heartbeat_ms;   /* wall clock, for status */
+	int64_t deadline_mono;	     /* NotReady after this without heartbeat */
+	bool dirty;		     /* Assignment must be pushed */
+	void *session;		     /* the agent connection (agents.c) */
+};
+
+struct brain_config {
+	int64_t node_grace_ms;
+	int heartbeat_ms;
+	char *cluster_cidr;
+	struct skiff_store_faults *faults; /* tests */
+	size_t snapshot_wal_bytes;
+};
+
+struct brain {
+	struct skiff_store *store;
+	struct brain_config cfg;
+	struct skiff_map *nodes; /* name -> struct brain_node */
+	bool all_nodes_dirty;
+	int64_t (*clock_mono)(void); /* ms; replaceable in tests */
+	int64_t (*clock_ms)(void);
+	int64_t started_ms;
+	uint32_t cidr_base; /* cluster CIDR network, host order */
+	int cidr_prefix;
+	uint64_t sched_revision; /* store revision the last pass saw */
+	uint64_t ctl_revision;
+	bool resync;	   /* run every controller on the next round */
+	char **event_fifo; /* names of events, oldest first (cap) */
+	size_t event_head, event_count;
+	/* Called for each dirty node with a session by brain_push_assignments. */
+	void (*push)(struct brain *b, struct brain_node *n, Skiff__Assignment *a, void *userdata);
+	void *push_userdata;
+	/* statistics */
+	uint64_t placements;
+};
+
+int brain_open(const char *data_dir, const struct brain_config *cfg, struct brain **ret);
+void brain_free(struct brain *b);
+int64_t brain_now_mono(struct brain *b);
+int64_t brain_now_ms(struct brain *b);
+
+/* ---- objects ------------------------------------------------------------ */
+
+/* The stored, decoded object (read-only; valid until the next write). */
+const void *brain_get(struct brain *b, int kind, const char *name);
+/* A private mutable copy (skiff_obj_free()), NULL when missing. */
+void *brain_copy(struct brain *b, int kind, const char *name);
+/* Store msg (stamps metadata.revision). */
+int brain_put(struct brain *b, int kind, ProtobufCMessage *msg);
+int brain_delete(struct brain *b, int kind, const char *name);
+/* Record an event about an object (deduplicated: count and last time). */
+void brain_event(struct brain *b, const char *kind, const char *name, const char *type,
+		 const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- operations (API) ----------------------------------------------------- */
+
+/* Validate, default and store a user object. *ret_result is "created",
+ * "configured" or "unchanged"; *ret_obj (may be NULL) a copy of the stored
+ * object. Errors: -EINVAL with *ret_err naming the field, -EEXIST with
+ * create_only. */
+int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
+		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_err);
+int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
+		 char **ret_err);
+int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployment **ret,
+		char **ret_err);
+/* action: cordon, uncordon, drain. *ret_evicted: pod names (free each and
+ * the array). */
+int brain_node_action(struct brain *b, const char *name, const char *action, Skiff__Node **ret,
+		      char ***ret_evicted, size_t *ret_n, char **ret_err);
+int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
+		       Skiff__Deployment **ret, char **ret_msg, char **ret_err);
+
+/* ---- agents (nodes.c) ---------------------------------------------------- */
+
+/* REGISTER: create or update the node, new epoch, pod CIDR. */
+int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void *session,
+			Skiff__RegisterResponse *ret, char **ret_err);
+/* -ESTALE (with *ret_err) for an old epoch, -ENOENT for an unknown node. */
+int brain_node_heartbeat(struct brain *b, const char *node, uint64_t epoch, char **ret_err);
+void brain_node_disconnected(struct brain *b, const char *node, void *session);
+int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **ret_err);
+int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev, char **ret_err);
+/* Node lifecycle: NotReady after the grace, pods of lost nodes deleted. */
+int brain_nodes_tick(struct brain *b);
+struct brain_node *brain_node_rt(struct brain *b, const char *name);
+
+/* The Assignment for a node. It borrows the stored objects (valid until the
+ * next write): pack it at once and free it with brain_assignment_free(). */
+Skiff__Assignment *brain_assignment(struct brain *b, const char *node);
+void brain_assignment_free(Skiff__Assignment *a);
+/* Delete every pod bound to node; returns their names (free each and the
+ * array). */
+char **brain_evict_node_pods(struct brain *b, const char *node, size_t *ret_n);
+/* Push to every dirty connected node. */
+void brain_push_assignments(struct brain *b);
+void brain_mark_node_dirty(struct brain *b, const char *node);
+
+/* ---- control loops ------------------------------------------------------- */
+
+/* Deployment controller: returns the number of writes. */
+int brain_deployments_reconcile(struct brain *b);
+/* Scheduler pass: returns the number of pods bound. */
+int brain_schedule(struct brain *b);
+/* Endpoints controller: returns services updated. */
+int brain_endpoints_reconcile(struct brain *b);
+/* Everything, in order; returns the number of writes. */
+int brain_reconcile(struct brain *b);
+
+#endif

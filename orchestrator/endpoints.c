@@ -1,0 +1,117 @@
+/* endpoints.c — the endpoints controller: each Service's status lists the
+ * pods matching its selector that are Running, ready and have an IP, as
+ * IP:targetPort per service port (sorted by pod name). Services go to every
+ * agent in its Assignment, so a change here is pushed to all nodes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain.h"
+#include "cleanup.h"
+#include "util.h"
+
+struct ep_ctx {
+	const Skiff__Service *svc;
+	Skiff__Endpoint **eps;
+	size_t n, cap;
+};
+
+static int match_pod(const struct skiff_store_obj *o, void *userdata)
+{
+	struct ep_ctx *c = userdata;
+	const Skiff__Pod *p = o->decoded;
+	const Skiff__ServiceSpec *spec = c->svc->spec;
+	if (!p || !p->metadata || !skiff_pod_ready(p) || !*p->status->pod_ip)
+		return 0;
+	if (!skiff_selector_match(spec->selector, spec->n_selector, p->metadata->labels,
+				  p->metadata->n_labels))
+		return 0;
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 8;
+			c->eps = xrealloc(c->eps, c->cap * sizeof(*c->eps));
+		}
+		Skiff__Endpoint *e = xmalloc(sizeof(*e));
+		skiff__endpoint__init(e);
+		skiff_set_str(&e->pod, o->name);
+		skiff_set_str(&e->node, skiff_pod_node(p));
+		skiff_set_str(&e->ip, p->status->pod_ip);
+		e->port = spec->ports[i]->target_port ? spec->ports[i]->target_port
+						      : spec->ports[i]->port;
+		e->ready = true;
+		c->eps[c->n++] = e;
+	}
+	return 0;
+}
+
+static int cmp_ep(const void *a, const void *b)
+{
+	const Skiff__Endpoint *x = *(Skiff__Endpoint *const *)a, *y = *(Skiff__Endpoint *const *)b;
+	int r = strcmp(x->pod, y->pod);
+	if (r)
+		return r;
+	return (int)x->port - (int)y->port;
+}
+
+static bool same_endpoints(const Skiff__ServiceStatus *st, Skiff__Endpoint **eps, size_t n)
+{
+	if (!st)
+		return n == 0;
+	if (st->n_endpoints != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const Skiff__Endpoint *a = st->endpoints[i], *b = eps[i];
+		if (!streq(a->pod, b->pod) || !streq(a->ip, b->ip) || a->port != b->port ||
+		    !streq(a->node, b->node))
+			return false;
+	}
+	return true;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int collect_svc(const struct skiff_store_obj *o, void *userdata)
+{
+	struct names *c = userdata;
+	c->v = xrealloc(c->v, (c->n + 1) * sizeof(char *));
+	c->v[c->n++] = xstrdup(o->name);
+	return 0;
+}
+
+int brain_endpoints_reconcile(struct brain *b)
+{
+	struct names svcs = { 0 };
+	skiff_store_foreach(b->store, SKIFF_KIND_SERVICE, collect_svc, &svcs);
+	int updated = 0;
+	for (size_t i = 0; i < svcs.n; i++) {
+		const Skiff__Service *svc = brain_get(b, SKIFF_KIND_SERVICE, svcs.v[i]);
+		if (svc && svc->spec) {
+			struct ep_ctx c = { .svc = svc };
+			skiff_store_foreach(b->store, SKIFF_KIND_POD, match_pod, &c);
+			if (c.n)
+				qsort(c.eps, c.n, sizeof(*c.eps), cmp_ep);
+			if (!same_endpoints(svc->status, c.eps, c.n)) {
+				Skiff__Service *ns = brain_copy(b, SKIFF_KIND_SERVICE, svcs.v[i]);
+				Skiff__ServiceStatus *st = skiff_service_status_ensure(ns);
+				for (size_t k = 0; k < st->n_endpoints; k++)
+					skiff_obj_free(&st->endpoints[k]->base);
+				free(st->endpoints);
+				st->endpoints = c.eps;
+				st->n_endpoints = c.n;
+				c.eps = NULL;
+				c.n = 0;
+				if (brain_put(b, SKIFF_KIND_SERVICE, &ns->base) >= 0)
+					updated++;
+				skiff_obj_free(&ns->base);
+			}
+			for (size_t k = 0; k < c.n; k++)
+				skiff_obj_free(&c.eps[k]->base);
+			free(c.eps);
+		}
+		free(svcs.v[i]);
+	}
+	free(svcs.v);
+	return updated;
+}

@@ -1,0 +1,270 @@
+/* brain_helpers.h — shared helpers for the brain's unit tests: a brain in a
+ * temporary directory with a fake clock, nodes that register like agents,
+ * deployments built in code, pods reported Running. Header-only (static). */
+#ifndef SKIFF_TEST_BRAIN_HELPERS_H
+#define SKIFF_TEST_BRAIN_HELPERS_H
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../orchestrator/brain.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+static char tmpdir[64];
+static int64_t fake_now = 1000000;
+
+static inline int64_t fake_mono(void)
+{
+	return fake_now;
+}
+
+static inline int64_t fake_ms(void)
+{
+	return 1700000000000LL + fake_now;
+}
+
+static inline void quiet_logs(void)
+{
+	static int null_fd = -1;
+	if (null_fd < 0)
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	skiff_log_set_fd(null_fd);
+}
+
+static inline void setup(void)
+{
+	strcpy(tmpdir, "/tmp/skiff-test-brain-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	quiet_logs();
+	fake_now = 1000000;
+}
+
+static inline void teardown(void)
+{
+	skiff_rm_rf(tmpdir);
+}
+
+static inline struct brain *open_brain_faults(struct skiff_store_faults *f)
+{
+	struct brain_config cfg = { .node_grace_ms = 3000, .faults = f };
+	struct brain *b = NULL;
+	ck_assert_int_eq(brain_open(tmpdir, &cfg, &b), 0);
+	b->clock_mono = fake_mono;
+	b->clock_ms = fake_ms;
+	/* re-arm the restart grace with the fake clock */
+	size_t i = 0;
+	void *cur = NULL, *v;
+	const char *k;
+	while (skiff_map_next(b->nodes, &i, &cur, &k, &v))
+		((struct brain_node *)v)->deadline_mono = fake_now + b->cfg.node_grace_ms;
+	return b;
+}
+
+static inline struct brain *open_brain(void)
+{
+	return open_brain_faults(NULL);
+}
+
+static inline Skiff__KeyValue *kv_new(const char *k, const char *v)
+{
+	Skiff__KeyValue *kv = xmalloc(sizeof(*kv));
+	skiff__key_value__init(kv);
+	kv->key = xstrdup(k);
+	kv->value = xstrdup(v);
+	return kv;
+}
+
+/* Register node `name` with cpu (milli) and memory (bytes); returns epoch. */
+static inline uint64_t add_node_labels(struct brain *b, const char *name, int64_t cpu, int64_t mem,
+				       const char *label_key, const char *label_value)
+{
+	Skiff__Node n = SKIFF__NODE__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
+	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
+	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
+	Skiff__KeyValue *labels[1] = { NULL };
+	m.name = (char *)name;
+	if (label_key) {
+		labels[0] = kv_new(label_key, label_value);
+		m.labels = labels;
+		m.n_labels = 1;
+	}
+	n.metadata = &m;
+	cap.cpu_milli = cpu;
+	cap.memory = mem;
+	cap.pods = 110;
+	st.capacity = &cap;
+	st.address = (char *)"10.77.0.11";
+	n.status = &st;
+	Skiff__RegisterRequest req = SKIFF__REGISTER_REQUEST__INIT;
+	req.node = &n;
+	Skiff__RegisterResponse resp;
+	_cleanup_free_ char *err = NULL;
+	int r = brain_node_register(b, &req, (void *)name, &resp, &err);
+	ck_assert_msg(r == 0, "register %s: %s", name, err ? err : "");
+	if (labels[0])
+		skiff_obj_free(&labels[0]->base);
+	free(resp.pod_cidr);
+	return resp.epoch;
+}
+
+static inline uint64_t add_node(struct brain *b, const char *name, int64_t cpu, int64_t mem)
+{
+	return add_node_labels(b, name, cpu, mem, NULL, NULL);
+}
+
+/* A deployment built as skiffctl would send it (unpacked form). */
+static inline Skiff__Deployment *make_deployment(const char *name, int replicas, const char *image,
+						 int64_t cpu, int64_t mem)
+{
+	Skiff__Deployment *d = xmalloc(sizeof(*d));
+	skiff__deployment__init(d);
+	d->metadata = xmalloc(sizeof(*d->metadata));
+	skiff__object_meta__init(d->metadata);
+	d->metadata->name = xstrdup(name);
+	d->spec = xmalloc(sizeof(*d->spec));
+	skiff__deployment_spec__init(d->spec);
+	d->spec->replicas = replicas;
+	d->spec->n_selector = 1;
+	d->spec->selector = xmalloc(sizeof(void *));
+	d->spec->selector[0] = kv_new("app", name);
+	Skiff__PodTemplate *t = xmalloc(sizeof(*t));
+	skiff__pod_template__init(t);
+	t->metadata = xmalloc(sizeof(*t->metadata));
+	skiff__object_meta__init(t->metadata);
+	t->metadata->n_labels = 1;
+	t->metadata->labels = xmalloc(sizeof(void *));
+	t->metadata->labels[0] = kv_new("app", name);
+	t->spec = xmalloc(sizeof(*t->spec));
+	skiff__pod_spec__init(t->spec);
+	Skiff__Container *c = xmalloc(sizeof(*c));
+	skiff__container__init(c);
+	c->name = xstrdup("main");
+	c->image = xstrdup(image);
+	c->resources = xmalloc(sizeof(*c->resources));
+	skiff__resource_requirements__init(c->resources);
+	c->resources->requests = xmalloc(sizeof(Skiff__ResourceList));
+	skiff__resource_list__init(c->resources->requests);
+	c->resources->requests->cpu_milli = cpu;
+	c->resources->requests->memory = mem;
+	t->spec->n_containers = 1;
+	t->spec->containers = xmalloc(sizeof(void *));
+	t->spec->containers[0] = c;
+	d->spec->template_ = t;
+	return d;
+}
+
+static inline void apply_deployment(struct brain *b, Skiff__Deployment *d, const char *want_result)
+{
+	const char *result = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = brain_apply(b, SKIFF_KIND_DEPLOYMENT, &d->base, false, false, &result, NULL, &err);
+	ck_assert_msg(r == 0, "apply: %s", err ? err : "");
+	if (want_result)
+		ck_assert_str_eq(result, want_result);
+	skiff_obj_free(&d->base);
+}
+
+struct pod_list {
+	char *names[4096];
+	char nodes[4096][32];
+	char hash[4096][16];
+	int64_t created[4096];
+	bool ready[4096];
+	size_t n;
+};
+
+static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdata)
+{
+	struct pod_list *l = userdata;
+	const Skiff__Pod *p = o->decoded;
+	ck_assert_uint_lt(l->n, 4096);
+	l->names[l->n] = xstrdup(o->name);
+	snprintf(l->nodes[l->n], 32, "%s", skiff_pod_node(p));
+	snprintf(l->hash[l->n], 16, "%s", p->template_hash);
+	l->created[l->n] = p->metadata->created_ms;
+	l->ready[l->n] = skiff_pod_ready(p);
+	l->n++;
+	return 0;
+}
+
+static inline struct pod_list *list_pods(struct brain *b)
+{
+	struct pod_list *l = xcalloc(1, sizeof(*l));
+	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_pods_cb, l);
+	return l;
+}
+
+static inline void free_pods(struct pod_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l);
+}
+
+static inline size_t count_on(struct pod_list *l, const char *node)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += streq(l->nodes[i], node);
+	return n;
+}
+
+/* Report every bound pod Running and ready, as its agent would. */
+static inline void report_all_running(struct brain *b)
+{
+	struct pod_list *l = list_pods(b);
+	for (size_t i = 0; i < l->n; i++) {
+		if (!*l->nodes[i] || l->ready[i])
+			continue;
+		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, l->nodes[i]);
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, l->names[i]);
+		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+		Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
+		char ip[32];
+		snprintf(ip, sizeof(ip), "10.244.0.%zu", 2 + i % 250);
+		st.phase = (char *)"Running";
+		st.ready = true;
+		st.pod_ip = ip;
+		rep.node = l->nodes[i];
+		rep.epoch = n->status->epoch;
+		rep.pod = l->names[i];
+		rep.uid = p->metadata->uid;
+		rep.status = &st;
+		_cleanup_free_ char *err = NULL;
+		ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "status: %s", err ? err : "");
+	}
+	free_pods(l);
+}
+
+static inline void heartbeat_all_but(struct brain *b, const char *except)
+{
+	size_t i = 0;
+	void *cur = NULL, *v;
+	const char *k;
+	while (skiff_map_next(b->nodes, &i, &cur, &k, &v)) {
+		if (except && streq(k, except))
+			continue;
+		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, k);
+		_cleanup_free_ char *err = NULL;
+		(void)brain_node_heartbeat(b, k, n->status->epoch, &err);
+	}
+}
+
+static inline int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif

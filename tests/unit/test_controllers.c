@@ -1,0 +1,399 @@
+/* test_controllers.c — the brain's controllers: deployment scale up/down
+ * (newest deleted first), node loss (NotReady after the grace, pods moved,
+ * the returning agent fenced), rolling update within maxSurge/maxUnavailable
+ * and rollout undo, a brain crashed at every I/O point of a reconcile (no
+ * lost or doubled pods), endpoints, apply results and validation messages. */
+#include "brain_helpers.h"
+
+#define Mi (1024LL * 1024)
+#define Gi (1024LL * Mi)
+
+START_TEST(test_scale_up_down_newest_first)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	add_node(b, "vm2", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), "created");
+	brain_reconcile(b);
+	struct pod_list *first = list_pods(b);
+	ck_assert_uint_eq(first->n, 2);
+	fake_now += 1000;
+	Skiff__Deployment *d;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(brain_scale(b, "web", 5, &d, &err), 0);
+	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	struct pod_list *l = list_pods(b);
+	ck_assert_uint_eq(l->n, 5);
+	for (size_t i = 0; i < l->n; i++)
+		ck_assert_str_ne(l->nodes[i], "");
+	free_pods(l);
+	/* idempotent: another pass changes nothing */
+	uint64_t rev = skiff_store_revision(b->store);
+	b->resync = true;
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_revision(b->store), rev);
+	/* scale down to 2: the two original (oldest) pods stay */
+	ck_assert_int_eq(brain_scale(b, "web", 2, &d, &err), 0);
+	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 2);
+	for (size_t i = 0; i < first->n; i++)
+		ck_assert_ptr_nonnull(brain_get(b, SKIFF_KIND_POD, first->names[i]));
+	free_pods(l);
+	const Skiff__Deployment *cur = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(cur->status->replicas, 2);
+	/* to zero */
+	ck_assert_int_eq(brain_scale(b, "web", 0, &d, &err), 0);
+	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 0);
+	ck_assert_int_eq(brain_scale(b, "web", -1, &d, &err), -EINVAL);
+	free_pods(first);
+	brain_free(b);
+}
+END_TEST
+
+START_TEST(test_node_loss_moves_pods_and_fences)
+{
+	struct brain *b = open_brain();
+	uint64_t e1 = add_node(b, "vm1", 8000, 8 * Gi);
+	add_node(b, "vm2", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 4, "img:1", 100, 64 * Mi), NULL);
+	brain_reconcile(b);
+	report_all_running(b);
+	brain_reconcile(b);
+	struct pod_list *l = list_pods(b);
+	ck_assert_uint_eq(count_on(l, "vm1"), 2);
+	free_pods(l);
+	/* vm1's agent disconnects: the grace starts at once */
+	brain_node_disconnected(b, "vm1", (void *)"vm1");
+	fake_now += 2900;
+	heartbeat_all_but(b, "vm1");
+	brain_reconcile(b);
+	l = list_pods(b);
+	ck_assert_uint_eq(count_on(l, "vm1"), 2); /* still within the grace */
+	free_pods(l);
+	fake_now += 200;
+	heartbeat_all_but(b, "vm1");
+	brain_reconcile(b);
+	/* NotReady, pods deleted and re-created on vm2 in the same pass */
+	const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, "vm1");
+	ck_assert_str_eq(n->status->conditions[0]->status, "False");
+	ck_assert_uint_gt(n->status->epoch, e1);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 4);
+	ck_assert_uint_eq(count_on(l, "vm2"), 4);
+	free_pods(l);
+	/* the old incarnation is fenced */
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(brain_node_heartbeat(b, "vm1", e1, &err), -ESTALE);
+	ck_assert_str_eq(err, "node vm1: epoch 1 is stale (current 2)");
+	/* it registers again: a new epoch and an Assignment without the pods */
+	uint64_t fenced = n->status->epoch;
+	uint64_t e3 = add_node(b, "vm1", 8000, 8 * Gi);
+	ck_assert_uint_gt(e3, fenced);
+	Skiff__Assignment *a = brain_assignment(b, "vm1");
+	ck_assert_uint_eq(a->epoch, e3);
+	ck_assert_uint_eq(a->n_pods, 0);
+	ck_assert_uint_eq(a->n_nodes, 2);
+	brain_assignment_free(a);
+	a = brain_assignment(b, "vm2");
+	ck_assert_uint_eq(a->n_pods, 4);
+	brain_assignment_free(a);
+	brain_free(b);
+}
+END_TEST
+
+static void check_rollout_invariants(struct brain *b, int replicas, int surge, int unavail,
+				     int *ret_new, const char *hash)
+{
+	struct pod_list *l = list_pods(b);
+	int ready = 0, nnew = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		ready += l->ready[i];
+		nnew += streq(l->hash[i], hash);
+	}
+	ck_assert_int_le((int)l->n, replicas + surge);
+	ck_assert_int_ge(ready, replicas - unavail);
+	*ret_new = nnew;
+	free_pods(l);
+}
+
+START_TEST(test_rolling_update_and_undo)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	add_node(b, "vm2", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 4, "img:1", 100, 64 * Mi), NULL);
+	for (int i = 0; i < 3; i++) {
+		brain_reconcile(b);
+		report_all_running(b);
+	}
+	const Skiff__Deployment *d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	char hash1[16];
+	snprintf(hash1, sizeof(hash1), "%s", d->status->template_hash);
+	ck_assert_int_eq(d->status->ready_replicas, 4);
+	ck_assert_str_eq(d->status->condition, "Available");
+	ck_assert_int_eq(d->status->revision, 1);
+	/* new image: 25% of 4 -> surge 1, unavailable 1 */
+	apply_deployment(b, make_deployment("web", 4, "img:2", 100, 64 * Mi), "configured");
+	d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	char hash2[11];
+	skiff_template_hash(d->spec->template_, hash2);
+	ck_assert_str_ne(hash1, hash2);
+	int nnew = 0, steps = 0;
+	while (steps++ < 20) {
+		brain_reconcile(b);
+		check_rollout_invariants(b, 4, 1, 1, &nnew, hash2);
+		report_all_running(b);
+		check_rollout_invariants(b, 4, 1, 1, &nnew, hash2);
+		struct pod_list *l = list_pods(b);
+		size_t n = l->n;
+		free_pods(l);
+		if (nnew == 4 && n == 4)
+			break;
+	}
+	ck_assert_int_eq(nnew, 4);
+	ck_assert_int_gt(steps, 2); /* it went in steps, not all at once */
+	brain_reconcile(b);
+	d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(d->status->revision, 2);
+	ck_assert_uint_eq(d->status->n_history, 2);
+	ck_assert_int_eq(d->status->updated_replicas, 4);
+	/* undo: back to img:1 (revision 1 becomes revision 3) */
+	Skiff__Deployment *nd;
+	_cleanup_free_ char *msg = NULL, *err = NULL;
+	ck_assert_int_eq(brain_rollout_undo(b, "web", 0, &nd, &msg, &err), 0);
+	ck_assert_str_eq(nd->spec->template_->spec->containers[0]->image, "img:1");
+	skiff_obj_free(&nd->base);
+	for (steps = 0; steps < 20; steps++) {
+		brain_reconcile(b);
+		check_rollout_invariants(b, 4, 1, 1, &nnew, hash1);
+		report_all_running(b);
+		if (nnew == 4 && skiff_store_count(b->store, SKIFF_KIND_POD) == 4)
+			break;
+	}
+	ck_assert_int_eq(nnew, 4);
+	brain_reconcile(b);
+	d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(d->status->revision, 3);
+	ck_assert_str_eq(d->status->template_hash, hash1);
+	brain_free(b);
+}
+END_TEST
+
+START_TEST(test_restart_mid_reconcile)
+{
+	/* Count the I/O points of: apply a 10-replica deployment, reconcile,
+	 * sync; then crash at each of them, restart, reconcile: exactly 10. */
+	struct skiff_store_faults f = { 0 };
+	struct brain *b = open_brain_faults(&f);
+	add_node(b, "vm1", 8000, 8 * Gi);
+	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	long base = f.count;
+	apply_deployment(b, make_deployment("web", 10, "img:1", 100, 64 * Mi), NULL);
+	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	brain_reconcile(b);
+	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	long total = f.count - base;
+	brain_free(b);
+	ck_assert_int_ge(total, 2);
+	for (long crash = 1; crash <= total + 1; crash++) {
+		teardown();
+		setup();
+		struct skiff_store_faults cf = { 0 };
+		b = open_brain_faults(&cf);
+		add_node(b, "vm1", 8000, 8 * Gi);
+		ck_assert_int_eq(skiff_store_sync(b->store), 0);
+		cf.crash_at = cf.count + crash;
+		apply_deployment(b, make_deployment("web", 10, "img:1", 100, 64 * Mi), NULL);
+		(void)skiff_store_sync(b->store);
+		/* controllers act in small syncs, as the daemon's rounds do */
+		brain_deployments_reconcile(b);
+		(void)skiff_store_sync(b->store);
+		brain_schedule(b);
+		(void)skiff_store_sync(b->store);
+		brain_free(b);
+		b = open_brain();
+		heartbeat_all_but(b, NULL);
+		brain_reconcile(b);
+		b->resync = true;
+		brain_reconcile(b);
+		size_t want = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web") ? 10 : 0;
+		ck_assert_msg(skiff_store_count(b->store, SKIFF_KIND_POD) == want,
+			      "crash at %ld: %zu pods, want %zu", crash,
+			      skiff_store_count(b->store, SKIFF_KIND_POD), want);
+		struct pod_list *l = list_pods(b);
+		ck_assert_uint_eq(count_on(l, "vm1"), want);
+		free_pods(l);
+		brain_free(b);
+	}
+}
+END_TEST
+
+START_TEST(test_endpoints)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), NULL);
+	Skiff__Service svc = SKIFF__SERVICE__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
+	Skiff__ServiceSpec spec = SKIFF__SERVICE_SPEC__INIT;
+	Skiff__ServicePort port = SKIFF__SERVICE_PORT__INIT;
+	Skiff__ServicePort *ports[] = { &port };
+	Skiff__KeyValue *sel[] = { kv_new("app", "web") };
+	m.name = xstrdup("web");
+	svc.metadata = &m;
+	port.port = 80;
+	port.target_port = 8080;
+	spec.ports = ports;
+	spec.n_ports = 1;
+	spec.selector = sel;
+	spec.n_selector = 1;
+	svc.spec = &spec;
+	const char *result;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(
+	    brain_apply(b, SKIFF_KIND_SERVICE, &svc.base, false, false, &result, NULL, &err), 0);
+	ck_assert_str_eq(result, "created");
+	brain_reconcile(b);
+	const Skiff__Service *s = brain_get(b, SKIFF_KIND_SERVICE, "web");
+	ck_assert(!s->status || s->status->n_endpoints == 0);
+	report_all_running(b);
+	brain_reconcile(b);
+	s = brain_get(b, SKIFF_KIND_SERVICE, "web");
+	ck_assert_uint_eq(s->status->n_endpoints, 3);
+	ck_assert_uint_eq(s->status->endpoints[0]->port, 8080);
+	ck_assert(skiff_startswith(s->status->endpoints[0]->ip, "10.244.0."));
+	/* every agent gets the service with its endpoints */
+	Skiff__Assignment *a = brain_assignment(b, "vm1");
+	ck_assert_uint_eq(a->n_services, 1);
+	ck_assert_uint_eq(a->services[0]->status->n_endpoints, 3);
+	brain_assignment_free(a);
+	/* scale to 1: endpoints follow */
+	Skiff__Deployment *d;
+	ck_assert_int_eq(brain_scale(b, "web", 1, &d, &err), 0);
+	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	s = brain_get(b, SKIFF_KIND_SERVICE, "web");
+	ck_assert_uint_eq(s->status->n_endpoints, 1);
+	free(m.name);
+	free(port.protocol); /* defaulted to TCP by validation */
+	skiff_obj_free(&sel[0]->base);
+	brain_free(b);
+}
+END_TEST
+
+static void expect_invalid(struct brain *b, Skiff__Deployment *d, const char *msg)
+{
+	const char *result;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(
+	    brain_apply(b, SKIFF_KIND_DEPLOYMENT, &d->base, false, false, &result, NULL, &err),
+	    -EINVAL);
+	ck_assert_str_eq(err, msg);
+	skiff_obj_free(&d->base);
+}
+
+START_TEST(test_apply_results_and_validation)
+{
+	struct brain *b = open_brain();
+	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), "created");
+	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), "unchanged");
+	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), "configured");
+	const Skiff__Deployment *d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_uint_eq(d->metadata->generation, 2);
+	ck_assert_str_eq(d->spec->strategy->rolling_update->max_surge, "25%");
+	ck_assert_str_eq(d->spec->template_->spec->restart_policy, "Always");
+
+	expect_invalid(b, make_deployment("web", -1, "img:1", 0, 0),
+		       "spec.replicas: must be >= 0, got -1");
+	expect_invalid(b, make_deployment("Web_1", 1, "img:1", 0, 0),
+		       "metadata.name: 'Web_1' is not a valid name (lower-case letters, digits "
+		       "and '-', starting and ending with a letter or digit, at most 47 "
+		       "characters)");
+	expect_invalid(b, make_deployment("web", 1, "", 0, 0),
+		       "spec.template.spec.containers[0].image: required");
+	expect_invalid(b, make_deployment("web", 1, "img:1", -5, 0),
+		       "spec.template.spec.containers[0].resources.requests.cpu: must be >= 0, "
+		       "got -5");
+	Skiff__Deployment *bad = make_deployment("web", 1, "img:1", 0, 0);
+	skiff_set_str(&bad->spec->selector[0]->value, "other");
+	expect_invalid(b, bad, "spec.selector: does not match spec.template.metadata.labels");
+	bad = make_deployment("web", 1, "img:1", 0, 0);
+	bad->spec->strategy = xmalloc(sizeof(*bad->spec->strategy));
+	skiff__deployment_strategy__init(bad->spec->strategy);
+	bad->spec->strategy->rolling_update = xmalloc(sizeof(Skiff__RollingUpdateStrategy));
+	skiff__rolling_update_strategy__init(bad->spec->strategy->rolling_update);
+	bad->spec->strategy->rolling_update->max_surge = xstrdup("lots");
+	expect_invalid(b, bad,
+		       "spec.strategy.rollingUpdate.maxSurge: must be an integer or a percentage, "
+		       "got 'lots'");
+	/* create_only on an existing object */
+	const char *result;
+	_cleanup_free_ char *err = NULL;
+	Skiff__Deployment *again = make_deployment("web", 3, "img:1", 100, 64 * Mi);
+	ck_assert_int_eq(
+	    brain_apply(b, SKIFF_KIND_DEPLOYMENT, &again->base, true, false, &result, NULL, &err),
+	    -EEXIST);
+	skiff_obj_free(&again->base);
+	/* delete cascades to the pods */
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 3);
+	ProtobufCMessage *gone = NULL;
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(brain_remove(b, SKIFF_KIND_DEPLOYMENT, "web", &gone, &err), 0);
+	skiff_obj_free(gone);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 0);
+	ck_assert_int_eq(brain_remove(b, SKIFF_KIND_DEPLOYMENT, "web", &gone, &err), -ENOENT);
+	brain_free(b);
+}
+END_TEST
+
+START_TEST(test_state_survives_restart)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), NULL);
+	brain_reconcile(b);
+	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	struct pod_list *before = list_pods(b);
+	brain_free(b);
+	b = open_brain();
+	heartbeat_all_but(b, NULL);
+	b->resync = true;
+	brain_reconcile(b);
+	struct pod_list *after = list_pods(b);
+	ck_assert_uint_eq(after->n, 3);
+	for (size_t i = 0; i < before->n; i++)
+		ck_assert_ptr_nonnull(brain_get(b, SKIFF_KIND_POD, before->names[i]));
+	free_pods(before);
+	free_pods(after);
+	/* an agent that does not come back within the grace loses its pods */
+	fake_now += 3100;
+	brain_reconcile(b);
+	const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, "vm1");
+	ck_assert_str_eq(n->status->conditions[0]->status, "False");
+	brain_free(b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("controllers");
+	TCase *tc = tcase_create("controllers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_scale_up_down_newest_first);
+	tcase_add_test(tc, test_node_loss_moves_pods_and_fences);
+	tcase_add_test(tc, test_rolling_update_and_undo);
+	tcase_add_test(tc, test_restart_mid_reconcile);
+	tcase_add_test(tc, test_endpoints);
+	tcase_add_test(tc, test_apply_results_and_validation);
+	tcase_add_test(tc, test_state_survives_restart);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
