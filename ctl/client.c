@@ -1,0 +1,305 @@
+/* client.c — skiffctl's way to the brain: the config file (--config,
+ * $SKIFF_CONFIG, ~/.skiff/config), one mutual-TLS connection, and calls whose
+ * failures print the brain's reason. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "doc.h"
+#include "pki.h"
+#include "rpc.h"
+#include "util.h"
+
+const char *ctl_config_flag;
+
+static struct skiff_rpc_sync *conn;
+static char *conn_server;
+
+int ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CTL_FAIL;
+}
+
+int ctl_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (verb)
+		fprintf(stderr, "\nSee 'skiffctl %s --help'.\n", verb);
+	else
+		fputs("\nSee 'skiffctl help'.\n", stderr);
+	return CTL_USAGE;
+}
+
+char *ctl_config_find(char **ret_looked)
+{
+	const char *env = getenv("SKIFF_CONFIG"), *home = getenv("HOME");
+
+	if (ctl_config_flag) {
+		*ret_looked = xasprintf("--config %s", ctl_config_flag);
+		return access(ctl_config_flag, F_OK) == 0 ? xstrdup(ctl_config_flag) : NULL;
+	}
+	if (env && *env) {
+		*ret_looked = xasprintf("$SKIFF_CONFIG (%s)", env);
+		return access(env, F_OK) == 0 ? xstrdup(env) : NULL;
+	}
+	_cleanup_free_ char *path = xasprintf("%s/.skiff/config", home && *home ? home : "/root");
+	*ret_looked = xasprintf("--config, $SKIFF_CONFIG and %s", path);
+	return access(path, F_OK) == 0 ? TAKE_PTR(path) : NULL;
+}
+
+static void config_clear(struct skiff_client_config *cfg)
+{
+	free(cfg->server);
+	free(cfg->ca_pem);
+	free(cfg->cert_pem);
+	free(cfg->key_pem);
+	*cfg = (struct skiff_client_config){ 0 };
+}
+
+/* The config is the small YAML file of pki.h: server, ca, cert, key. */
+static int config_read(const char *path, struct skiff_client_config *ret, char **ret_errmsg)
+{
+	_cleanup_free_ char *buf = NULL, *err = NULL;
+	struct skiff_doc_set set = { 0 };
+	size_t len;
+	int r;
+
+	r = skiff_read_file(path, 1 << 20, &buf, &len);
+	if (r < 0) {
+		*ret_errmsg = xasprintf("cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = skiff_doc_load_yaml(path, buf, len, &set, &err);
+	if (r < 0) {
+		*ret_errmsg = TAKE_PTR(err);
+		return r;
+	}
+	static const char *const keys[] = { "server", "ca", "cert", "key" };
+	char **slots[] = { &ret->server, &ret->ca_pem, &ret->cert_pem, &ret->key_pem };
+	for (size_t i = 0; i < 4; i++) {
+		struct skiff_doc_node *v = set.n == 1 ? skiff_doc_get(set.docs[0], keys[i]) : NULL;
+		if (!v || v->type != SKIFF_DOC_SCALAR || !*v->str) {
+			*ret_errmsg = xasprintf("%s: missing \"%s\" (a client config has server, "
+						"ca, cert and key)",
+						path, keys[i]);
+			skiff_doc_set_clear(&set);
+			config_clear(ret);
+			return -EBADMSG;
+		}
+		*slots[i] = xstrdup(v->str);
+	}
+	skiff_doc_set_clear(&set);
+	return 0;
+}
+
+int ctl_connect(void)
+{
+	_cleanup_free_ char *looked = NULL, *path = NULL, *errmsg = NULL;
+	struct skiff_client_config cfg = { 0 };
+	SSL_CTX *tls = NULL;
+	int r;
+
+	if (conn)
+		return 0;
+	path = ctl_config_find(&looked);
+	if (!path)
+		return ctl_error("no cluster config: looked at %s; start skiff-orchestrator and "
+				 "`export SKIFF_CONFIG=<data-dir>/admin.conf` (or copy that file "
+				 "to ~/.skiff/config)",
+				 looked);
+	r = config_read(path, &cfg, &errmsg);
+	if (r < 0)
+		return ctl_error("%s", errmsg);
+	r = skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls);
+	if (r < 0) {
+		config_clear(&cfg);
+		return ctl_error("%s: unusable certificates or key: %s", path, strerror(-r));
+	}
+	struct skiff_rpc_client_config c = {
+		.server = cfg.server,
+		.tls = tls,
+		.connect_timeout_ms = 5000,
+	};
+	r = skiff_rpc_sync_connect(&c, &conn, &errmsg);
+	SSL_CTX_free(tls);
+	if (r < 0) {
+		int ret = ctl_error("cannot reach the brain at %s (from %s): %s", cfg.server, path,
+				    errmsg ? errmsg : strerror(-r));
+		config_clear(&cfg);
+		return ret;
+	}
+	conn_server = xstrdup(cfg.server);
+	config_clear(&cfg);
+	return 0;
+}
+
+void ctl_disconnect(void)
+{
+	skiff_rpc_sync_free(conn);
+	conn = NULL;
+	free(conn_server);
+	conn_server = NULL;
+}
+
+int ctl_call_quiet(Skiff__MsgType type, const ProtobufCMessage *msg,
+		   const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **ret_reply,
+		   char **ret_errmsg)
+{
+	Skiff__Frame *reply = NULL;
+	int r;
+
+	r = skiff_rpc_sync_call(conn, type, msg, 0, &reply, ret_errmsg);
+	if (r < 0)
+		return r;
+	if (reply_desc) {
+		ProtobufCMessage *m = protobuf_c_message_unpack(
+		    reply_desc, NULL, reply->payload.len, reply->payload.data);
+		skiff__frame__free_unpacked(reply, NULL);
+		if (!m) {
+			*ret_errmsg = xasprintf("the brain's reply to %s does not unpack as %s",
+						skiff_rpc_msg_type_name(type), reply_desc->name);
+			return -EBADMSG;
+		}
+		*ret_reply = m;
+	} else {
+		skiff__frame__free_unpacked(reply, NULL);
+	}
+	return 0;
+}
+
+int ctl_call(Skiff__MsgType type, const ProtobufCMessage *msg,
+	     const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **ret_reply)
+{
+	_cleanup_free_ char *errmsg = NULL;
+	int r = ctl_connect();
+	if (r)
+		return r;
+	r = ctl_call_quiet(type, msg, reply_desc, ret_reply, &errmsg);
+	if (r < 0)
+		return ctl_error("%s", errmsg ? errmsg : strerror(-r));
+	return 0;
+}
+
+int ctl_stream(Skiff__MsgType type, const ProtobufCMessage *msg,
+	       int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata)
+{
+	_cleanup_free_ char *errmsg = NULL;
+	int r = ctl_connect();
+	if (r)
+		return r;
+	r = skiff_rpc_sync_stream(conn, type, msg, on_item, userdata, &errmsg);
+	if (r == CTL_STREAM_STOP)
+		return 0;
+	if (r < 0)
+		return ctl_error("%s", errmsg ? errmsg : strerror(-r));
+	return 0;
+}
+
+int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_kind **ret_kind,
+		  const char **ret_name)
+{
+	if (argc < 1) {
+		ctl_usage_error(verb, "expected KIND NAME or KIND/NAME");
+		return -1;
+	}
+	const char *slash = strchr(argv[0], '/');
+	if (slash) {
+		_cleanup_free_ char *k = xstrndup(argv[0], (size_t)(slash - argv[0]));
+		*ret_kind = skiff_kind_lookup(k);
+		*ret_name = slash + 1;
+		if (!*ret_kind) {
+			ctl_usage_error(verb,
+					"unknown kind \"%s\" (nodes, pods, deployments, "
+					"services, events)",
+					k);
+			return -1;
+		}
+		return 1;
+	}
+	*ret_kind = skiff_kind_lookup(argv[0]);
+	if (!*ret_kind) {
+		ctl_usage_error(verb,
+				"unknown kind \"%s\" (nodes, pods, deployments, services, "
+				"events)",
+				argv[0]);
+		return -1;
+	}
+	if (argc < 2) {
+		ctl_usage_error(verb, "expected a name after \"%s\"", argv[0]);
+		return -1;
+	}
+	*ret_name = argv[1];
+	return 2;
+}
+
+int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n)
+{
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *save = NULL;
+	Skiff__KeyValue **kv = NULL;
+	size_t n = 0;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		if (!eq || eq == t) {
+			ctl_kv_free(kv, n);
+			return -EINVAL;
+		}
+		*eq = 0;
+		kv = xrealloc(kv, (n + 1) * sizeof(*kv));
+		kv[n] = xmalloc(sizeof(Skiff__KeyValue));
+		skiff__key_value__init(kv[n]);
+		kv[n]->key = xstrdup(t);
+		kv[n]->value = xstrdup(eq + 1 + (eq[1] == '='));
+		n++;
+	}
+	*ret = kv;
+	*ret_n = n;
+	return 0;
+}
+
+void ctl_kv_free(Skiff__KeyValue **kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		skiff__key_value__free_unpacked(kv[i], NULL);
+	free(kv);
+}
+
+int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Object **ret)
+{
+	Skiff__GetRequest req = SKIFF__GET_REQUEST__INIT;
+	req.kind = (char *)kind->name;
+	req.name = (char *)name;
+	return ctl_call(SKIFF__MSG_TYPE__MSG_GET, &req.base, &skiff__object__descriptor,
+			(ProtobufCMessage **)ret);
+}
+
+int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
+	     const char *node_name, const char *object_name, Skiff__ListResponse **ret)
+{
+	Skiff__ListRequest req = SKIFF__LIST_REQUEST__INIT;
+	req.kind = (char *)kind->name;
+	req.label_selector = sel;
+	req.n_label_selector = n_sel;
+	if (node_name)
+		req.node_name = (char *)node_name;
+	if (object_name)
+		req.object_name = (char *)object_name;
+	return ctl_call(SKIFF__MSG_TYPE__MSG_LIST, &req.base, &skiff__list_response__descriptor,
+			(ProtobufCMessage **)ret);
+}

@@ -1,0 +1,79 @@
+/* ctl.h — what skiffctl's verbs share: finding the cluster config, one
+ * blocking connection to the brain, calls that print the brain's reason on
+ * failure, and the exit codes (0 ok, 1 refused or failed, 2 usage). */
+#ifndef SKIFF_CTL_CTL_H
+#define SKIFF_CTL_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "output.h"
+#include "skiff.pb-c.h"
+
+#define CTL_OK	  0
+#define CTL_FAIL  1
+#define CTL_USAGE 2
+
+/* Set by main from --config. */
+extern const char *ctl_config_flag;
+
+/* The config file to use: --config, then $SKIFF_CONFIG, then ~/.skiff/config.
+ * Returns a new string (free()) or NULL when none of them exists, with
+ * *ret_looked describing where it looked (free()). */
+char *ctl_config_find(char **ret_looked);
+
+/* Connect once (later calls reuse the connection). On failure prints one
+ * line to stderr and returns CTL_FAIL. */
+int ctl_connect(void);
+void ctl_disconnect(void);
+
+/* One request; *ret_reply gets the unpacked reply payload (message of
+ * reply_desc; NULL desc: none). On failure prints "error: <reason>" and
+ * returns CTL_FAIL; 0 on success. */
+int ctl_call(Skiff__MsgType type, const ProtobufCMessage *msg,
+	     const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **ret_reply);
+/* Like ctl_call but on failure returns -errno and the reason in *ret_errmsg
+ * without printing. */
+int ctl_call_quiet(Skiff__MsgType type, const ProtobufCMessage *msg,
+		   const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **ret_reply,
+		   char **ret_errmsg);
+/* A stream: on_item gets each item's payload; return < 0 from it to stop
+ * (CTL_STREAM_STOP stops without error). */
+#define CTL_STREAM_STOP (-ECANCELED)
+int ctl_stream(Skiff__MsgType type, const ProtobufCMessage *msg,
+	       int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata);
+
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* CTL_FAIL */
+int ctl_usage_error(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3))); /* CTL_USAGE */
+
+/* "deployment/web" or ("deployment", "web"): consumes 1 or 2 of args.
+ * Returns the number consumed, or -1 after printing a usage error. */
+int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_kind **ret_kind,
+		  const char **ret_name);
+/* "-l a=b,c=d" into KeyValue list (caller frees with ctl_kv_free). */
+int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n);
+void ctl_kv_free(Skiff__KeyValue **kv, size_t n);
+
+/* Fetch one object (CTL_FAIL printed on failure). */
+int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Object **ret);
+/* List objects (ListRequest fields). */
+int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
+	     const char *node_name, const char *object_name, Skiff__ListResponse **ret);
+
+/* verbs */
+int cmd_apply(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_node_action(int argc, char **argv); /* cordon, uncordon, drain */
+int cmd_version(int argc, char **argv);
+
+/* Print the help of a verb (NULL: the overview) to stdout. */
+void ctl_help(const char *verb);
+
+#endif

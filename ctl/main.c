@@ -1,0 +1,160 @@
+/* main.c — skiffctl: the command line people drive a Skiff cluster with.
+ * Global options, the verb table, and help for every verb. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "util.h"
+
+struct verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+	const char *summary;
+	const char *details;
+};
+
+static const struct verb verbs[] = {
+	{ "apply", cmd_apply, "apply -f FILE|DIR|- [-f …] [--dry-run] [-o name|json|yaml]",
+	  "Create or update objects from manifests",
+	  "Reads every document of every file (a directory: its *.yaml, *.yml and *.json\n"
+	  "files; - is stdin). All files are checked first: when any has an error, every\n"
+	  "error is printed as FILE:LINE:COL: field.path: … and nothing is sent.\n"
+	  "Prints one line per object: deployment/web created|configured|unchanged.\n\n"
+	  "Example:\n  skiffctl apply -f examples/gateway/gateway.yaml\n"
+	  "  skiffctl get deployment web -o yaml | skiffctl apply -f -\n" },
+	{ "get", cmd_get,
+	  "get KIND [NAME…] [-o wide|json|yaml|name] [-l key=value[,…]] [-w] [--no-headers]",
+	  "List objects as a table, or print them as JSON or YAML",
+	  "KIND is nodes (no), pods (po), deployments (deploy), services (svc) or events (ev);\n"
+	  "KIND/NAME works too. -o json|yaml prints what apply reads back; -o name prints\n"
+	  "KIND/NAME lines; -w keeps printing changes as they happen.\n\n"
+	  "Example:\n  skiffctl get pods -o wide\n  skiffctl get deploy web -o yaml\n"
+	  "  skiffctl get pods -l app=web -w\n" },
+	{ "describe", cmd_describe, "describe KIND NAME",
+	  "Show one object in detail, with its events",
+	  "For a Pending pod the scheduler's reason for every node is shown.\n\n"
+	  "Example:\n  skiffctl describe pod web-5d8f9-x2k1q\n  skiffctl describe node vm1\n" },
+	{ "delete", cmd_delete, "delete (-f FILE|DIR|- | KIND NAME…) [--ignore-not-found]",
+	  "Delete objects by manifest or by name",
+	  "Example:\n  skiffctl delete -f examples/gateway/gateway.yaml\n"
+	  "  skiffctl delete deployment web\n" },
+	{ "scale", cmd_scale, "scale deployment NAME --replicas N",
+	  "Set the number of replicas of a deployment",
+	  "Example:\n  skiffctl scale deployment/users --replicas 5\n" },
+	{ "rollout", cmd_rollout,
+	  "rollout status|undo|history deployment NAME [--timeout D] [--to-revision N]",
+	  "Follow, undo or list a deployment's rollouts",
+	  "status prints progress until the rollout is done (exit 0) or has failed or timed\n"
+	  "out (exit 1). undo goes back to the previous revision (or --to-revision N).\n\n"
+	  "Example:\n  skiffctl rollout status deployment/web --timeout 2m\n"
+	  "  skiffctl rollout undo deployment/web\n" },
+	{ "logs", cmd_logs, "logs [-f] [--tail N] [-c CONTAINER] [--previous] POD|deployment/NAME",
+	  "Print a container's output",
+	  "For deployment/NAME one of its pods is chosen (a running one).\n\n"
+	  "Example:\n  skiffctl logs -f deployment/gateway\n"
+	  "  skiffctl logs --tail 20 web-5d8f9-x2k1q\n" },
+	{ "cordon", cmd_node_action, "cordon NODE", "Mark a node unschedulable",
+	  "Example:\n  skiffctl cordon vm2\n" },
+	{ "uncordon", cmd_node_action, "uncordon NODE", "Mark a node schedulable again",
+	  "Example:\n  skiffctl uncordon vm2\n" },
+	{ "drain", cmd_node_action, "drain NODE", "Cordon a node and move its pods elsewhere",
+	  "Example:\n  skiffctl drain vm2\n" },
+	{ "version", cmd_version, "version [--client]", "Print the client and server versions",
+	  "Example:\n  skiffctl version\n" },
+	{ "help", NULL, "help [VERB]", "Show help for skiffctl or one verb",
+	  "Example:\n  skiffctl help apply\n" },
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (streq(verbs[i].name, name))
+			return &verbs[i];
+	return NULL;
+}
+
+void ctl_help(const char *name)
+{
+	const struct verb *v = name ? find_verb(name) : NULL;
+	if (v) {
+		printf("%s.\n\nUsage:\n  skiffctl %s\n\n%s\nGlobal options:\n"
+		       "  --config FILE   the cluster config (default $SKIFF_CONFIG, then "
+		       "~/.skiff/config)\n",
+		       v->summary, v->usage, v->details);
+		return;
+	}
+	printf("skiffctl drives a Skiff cluster.\n\nUsage:\n  skiffctl [--config FILE] VERB "
+	       "[ARGS…]\n\nVerbs:\n");
+	for (size_t i = 0; i < N_VERBS; i++)
+		printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	printf("\nKinds: nodes (no), pods (po), deployments (deploy), services (svc), events "
+	       "(ev).\n"
+	       "Config: --config FILE, then $SKIFF_CONFIG, then ~/.skiff/config (the brain "
+	       "writes\n<data-dir>/admin.conf on first start).\n"
+	       "Exit codes: 0 success, 1 refused or failed, 2 usage error.\n"
+	       "Use 'skiffctl help VERB' or 'skiffctl VERB --help' for more.\n");
+}
+
+int main(int argc, char **argv)
+{
+	/* --config may come anywhere; take it out before the verb parses */
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--config") || streq(argv[i], "--kubeconfig")) {
+			if (i + 1 >= argc)
+				return ctl_usage_error(NULL, "--config needs a FILE");
+			ctl_config_flag = argv[++i];
+			continue;
+		}
+		if (skiff_startswith(argv[i], "--config=")) {
+			ctl_config_flag = argv[i] + strlen("--config=");
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	argc = n;
+	argv[argc] = NULL;
+
+	if (argc < 2) {
+		ctl_help(NULL);
+		return CTL_USAGE;
+	}
+	const char *name = argv[1];
+	if (streq(name, "--help") || streq(name, "-h")) {
+		ctl_help(NULL);
+		return CTL_OK;
+	}
+	if (streq(name, "--version")) {
+		printf("skiffctl %s\n", SKIFF_VERSION);
+		return CTL_OK;
+	}
+	const struct verb *v = find_verb(name);
+	if (!v) {
+		const char *best = NULL;
+		for (size_t i = 0; i < N_VERBS; i++)
+			if (skiff_edit_distance(name, verbs[i].name) <= 2)
+				best = verbs[i].name;
+		if (best)
+			return ctl_usage_error(NULL, "unknown verb \"%s\"; did you mean \"%s\"?",
+					       name, best);
+		return ctl_usage_error(NULL, "unknown verb \"%s\"", name);
+	}
+	if (!v->run) { /* help */
+		if (argc > 2 && !find_verb(argv[2]))
+			return ctl_usage_error(NULL, "no help for unknown verb \"%s\"", argv[2]);
+		ctl_help(argc > 2 ? argv[2] : NULL);
+		return CTL_OK;
+	}
+	for (int i = 2; i < argc && !streq(argv[i], "--"); i++)
+		if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+			ctl_help(v->name);
+			return CTL_OK;
+		}
+	int r = v->run(argc - 1, argv + 1);
+	ctl_disconnect();
+	fflush(stdout);
+	return r;
+}
