@@ -10,7 +10,6 @@
 
 #include "cleanup.h"
 #include "ctl.h"
-#include "doc.h"
 #include "pki.h"
 #include "rpc.h"
 #include "util.h"
@@ -62,51 +61,6 @@ char *ctl_config_find(char **ret_looked)
 	return access(path, F_OK) == 0 ? TAKE_PTR(path) : NULL;
 }
 
-static void config_clear(struct skiff_client_config *cfg)
-{
-	free(cfg->server);
-	free(cfg->ca_pem);
-	free(cfg->cert_pem);
-	free(cfg->key_pem);
-	*cfg = (struct skiff_client_config){ 0 };
-}
-
-/* The config is the small YAML file of pki.h: server, ca, cert, key. */
-static int config_read(const char *path, struct skiff_client_config *ret, char **ret_errmsg)
-{
-	_cleanup_free_ char *buf = NULL, *err = NULL;
-	struct skiff_doc_set set = { 0 };
-	size_t len;
-	int r;
-
-	r = skiff_read_file(path, 1 << 20, &buf, &len);
-	if (r < 0) {
-		*ret_errmsg = xasprintf("cannot read %s: %s", path, strerror(-r));
-		return r;
-	}
-	r = skiff_doc_load_yaml(path, buf, len, &set, &err);
-	if (r < 0) {
-		*ret_errmsg = TAKE_PTR(err);
-		return r;
-	}
-	static const char *const keys[] = { "server", "ca", "cert", "key" };
-	char **slots[] = { &ret->server, &ret->ca_pem, &ret->cert_pem, &ret->key_pem };
-	for (size_t i = 0; i < 4; i++) {
-		struct skiff_doc_node *v = set.n == 1 ? skiff_doc_get(set.docs[0], keys[i]) : NULL;
-		if (!v || v->type != SKIFF_DOC_SCALAR || !*v->str) {
-			*ret_errmsg = xasprintf("%s: missing \"%s\" (a client config has server, "
-						"ca, cert and key)",
-						path, keys[i]);
-			skiff_doc_set_clear(&set);
-			config_clear(ret);
-			return -EBADMSG;
-		}
-		*slots[i] = xstrdup(v->str);
-	}
-	skiff_doc_set_clear(&set);
-	return 0;
-}
-
 int ctl_connect(void)
 {
 	_cleanup_free_ char *looked = NULL, *path = NULL, *errmsg = NULL;
@@ -122,12 +76,12 @@ int ctl_connect(void)
 				 "`export SKIFF_CONFIG=<data-dir>/admin.conf` (or copy that file "
 				 "to ~/.skiff/config)",
 				 looked);
-	r = config_read(path, &cfg, &errmsg);
+	r = skiff_client_config_read(path, &cfg, &errmsg);
 	if (r < 0)
-		return ctl_error("%s", errmsg);
+		return ctl_error("%s", errmsg ? errmsg : strerror(-r));
 	r = skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls);
 	if (r < 0) {
-		config_clear(&cfg);
+		skiff_client_config_clear(&cfg);
 		return ctl_error("%s: unusable certificates or key: %s", path, strerror(-r));
 	}
 	struct skiff_rpc_client_config c = {
@@ -140,11 +94,11 @@ int ctl_connect(void)
 	if (r < 0) {
 		int ret = ctl_error("cannot reach the brain at %s (from %s): %s", cfg.server, path,
 				    errmsg ? errmsg : strerror(-r));
-		config_clear(&cfg);
+		skiff_client_config_clear(&cfg);
 		return ret;
 	}
 	conn_server = xstrdup(cfg.server);
-	config_clear(&cfg);
+	skiff_client_config_clear(&cfg);
 	return 0;
 }
 
