@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,7 @@ struct skiff_rpc_conn {
 	int keepalive_ms;
 	int connect_timeout_ms;
 	int64_t last_rx_ms;
+	int64_t last_tick_ms; /* last keepalive tick */
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
 	void (*on_connected)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
@@ -764,8 +766,10 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 	}
 
 	if (conn->server) {
-		if (conn->state == CONN_CONNECTING)
+		if (conn->state == CONN_CONNECTING && (events & BEV_EVENT_ERROR))
 			log_warn("refused client %s: %s", conn->peer.addr, why);
+		else if (conn->state == CONN_CONNECTING)
+			log_debug("client %s left before the handshake ended", conn->peer.addr);
 		else
 			log_debug("connection from %s closed: %s", conn->peer.addr, why);
 		snprintf(msg, sizeof(msg), "%s", why);
@@ -781,6 +785,14 @@ out:
 	conn_unref(conn);
 }
 
+static bool socket_has_input(struct skiff_rpc_conn *conn)
+{
+	evutil_socket_t fd = conn->bev ? bufferevent_getfd(conn->bev) : -1;
+	char c;
+
+	return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct skiff_rpc_conn *conn = arg;
@@ -789,6 +801,20 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	conn_ref(conn);
+	int64_t now = skiff_mono_ms();
+	if (now - conn->last_tick_ms > 2 * (int64_t)conn->keepalive_ms) {
+		/* our loop did not run (the blocking client between calls): we
+		 * cannot tell whether the peer was silent, so start counting anew */
+		conn->last_rx_ms = now;
+		silent = 0;
+	}
+	conn->last_tick_ms = now;
+	if (silent >= 3 * (int64_t)conn->keepalive_ms && socket_has_input(conn)) {
+		/* data waiting unread (a loop that did not run, as in the
+		 * blocking client): the peer is not silent */
+		conn->last_rx_ms = skiff_mono_ms();
+		silent = 0;
+	}
 	if (silent >= 3 * (int64_t)conn->keepalive_ms) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "%s silent for %" PRId64 " ms (keepalive %d ms)",
@@ -927,17 +953,30 @@ size_t skiff_rpc_conn_output_pending(struct skiff_rpc_conn *conn)
 
 /* ---- construction ------------------------------------------------------- */
 
+/* Writes to a peer that went away must fail with EPIPE, not kill the
+ * process: ignore SIGPIPE unless the program chose a disposition itself. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
 static struct skiff_rpc_conn *conn_new(struct event_base *base, bool insecure, int keepalive_ms)
 {
 	struct skiff_rpc_conn *conn = xcalloc(1, sizeof(*conn));
 	struct timeval tv;
 
+	ignore_sigpipe();
 	conn->base = base;
 	conn->insecure = insecure;
 	conn->peer.plaintext = insecure;
 	conn->state = CONN_CONNECTING;
 	conn->keepalive_ms = keepalive_ms > 0 ? keepalive_ms : SKIFF_RPC_DEFAULT_KEEPALIVE_MS;
-	conn->last_rx_ms = skiff_mono_ms();
+	conn->last_rx_ms = conn->last_tick_ms = skiff_mono_ms();
 	conn->keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb, conn);
 	conn->deferred_close = event_new(base, -1, 0, deferred_close_cb, conn);
 	tv.tv_sec = conn->keepalive_ms / 1000;

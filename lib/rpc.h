@@ -14,7 +14,9 @@
  * the OU ("admin", "node", "server"). A peer without a certificate has role ""
  * and may only call MSG_JOIN (the server enforces this before any handler).
  *
- * Everything here runs on the caller's event_base, single-threaded.
+ * Everything here runs on the caller's event_base, single-threaded. SIGPIPE
+ * is set to SIG_IGN when a connection is made and the program left it at
+ * SIG_DFL (a write to a vanished peer then fails instead of killing us).
  * Ownership: payload messages passed in are only packed (the caller keeps
  * them); frames passed to callbacks are valid only during the callback.
  */

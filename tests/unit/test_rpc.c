@@ -461,6 +461,29 @@ START_TEST(test_keepalive_drops_silent_peer)
 }
 END_TEST
 
+/* The blocking client does not run its loop between calls; that pause is
+ * not the server's silence. */
+START_TEST(test_keepalive_idle_sync_client)
+{
+	struct test_server *ts = test_server_start(NULL, 0);
+	struct skiff_rpc_client_config cfg = { .server = ts->addr,
+					       .insecure_plaintext = true,
+					       .keepalive_ms = 100 };
+	struct skiff_rpc_sync *s = NULL;
+	Skiff__Frame *reply = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(skiff_rpc_sync_connect(&cfg, &s, &err), 0);
+	usleep(500 * 1000);
+	ck_assert_msg(skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 2000, &reply, &err) ==
+			  0,
+		      "call after idle: %s", err);
+	skiff__frame__free_unpacked(reply, NULL);
+	skiff_rpc_sync_free(s);
+	test_server_stop(ts);
+}
+END_TEST
+
 static void bad_frame_closes_only_that_conn(const uint8_t *bytes, size_t len, int want_code,
 					    const char *want_msg)
 {
@@ -598,6 +621,7 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_server_dies_mid_frame);
 	tcase_add_test(tc, test_keepalive_drops_silent_peer);
+	tcase_add_test(tc, test_keepalive_idle_sync_client);
 	tcase_add_test(tc, test_garbage_frame);
 	tcase_add_test(tc, test_oversized_frame);
 	tcase_add_test(tc, test_server_requests_client);
