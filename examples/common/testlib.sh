@@ -140,22 +140,22 @@ produce_orders() {
 	"$HTTPLOAD" -n "$2" -r "$3" -c 8 -X POST -b '{"order":%d}' --retries 40 "$1"
 }
 
-# count_processed PATTERN FILE... — "unique total" of the order numbers in
-# worker output lines matching PATTERN.
+# count_processed FIELD PATTERN FILE... — "unique total" of the numbers in
+# "FIELD":N of the worker output lines matching PATTERN.
 count_processed() {
-	local pat=$1
-	shift
-	cat "$@" 2>/dev/null | grep -h "$pat" | grep -o '"order": *[0-9]*' | grep -o '[0-9]*$' |
+	local field=$1 pat=$2
+	shift 2
+	cat "$@" 2>/dev/null | grep -h "$pat" | grep -o "\"$field\": *[0-9]*" | grep -o '[0-9]*$' |
 		awk '{ n++; if (!seen[$1]++) u++ } END { printf "%d %d\n", u, n }'
 }
 
-# wait_processed N SECONDS PATTERN FILE... — until N distinct orders were
+# wait_processed N SECONDS FIELD PATTERN FILE... — until N distinct values were
 # processed; prints "unique total".
 wait_processed() {
-	local want=$1 secs=$2 pat=$3 i got
-	shift 3
+	local want=$1 secs=$2 i got
+	shift 2
 	for ((i = 0; i < secs * 10; i++)); do
-		got=$(count_processed "$pat" "$@")
+		got=$(count_processed "$@")
 		[ "${got% *}" -ge "$want" ] && break
 		sleep 0.1
 	done

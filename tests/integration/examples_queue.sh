@@ -43,7 +43,7 @@ wait $lp || fail "the producer did not get 1000 orders acknowledged: $(cat "$DEM
 echo "produce: $(cat "$DEMO_TMP/produce.json")"
 [ "$(json ok <"$DEMO_TMP/produce.json")" = 1000 ] || fail "not all orders acknowledged"
 
-got=$(wait_processed 1000 20 "queue=orders" "$DEMO_TMP"/email-*.out)
+got=$(wait_processed 1000 20 order "queue=orders" "$DEMO_TMP"/email-*.out)
 unique=${got% *} total=${got#* }
 echo "orders processed: $unique distinct of 1000, $total processings, $((total - unique)) duplicates (at-least-once redeliveries)"
 [ "$unique" = 1000 ] || fail "only $unique of 1000 orders processed"
@@ -57,7 +57,7 @@ stats=$(curl -fs http://$Q/queues/orders)
 # push mode: 50 messages to the webhook, which refuses every 7th delivery
 "$HTTPLOAD" -n 50 -c 4 -X POST -b '{"order":%d,"notify":true}' http://$Q/queues/notifications/messages >/dev/null ||
 	fail "cannot send to the push queue"
-got=$(wait_processed 50 15 "queue=notifications" "$DEMO_TMP/webhook.out")
+got=$(wait_processed 50 15 order "queue=notifications" "$DEMO_TMP/webhook.out")
 echo "push deliveries: ${got% *} distinct of 50 ($(curl -fs http://127.0.0.1:$((P + 3))/stats))"
 [ "${got% *}" = 50 ] || fail "push mode delivered ${got% *} of 50"
 curl -fs http://$Q/queues/notifications | grep -q '"PushFailed":[1-9]' || fail "no push retry happened"
