@@ -80,6 +80,11 @@ struct skiff_rpc_call;	 /* an incoming request being answered */
  * keep the call and answer later (watch, proxied logs); it must then set a
  * cancel callback, which runs when the peer cancels or the connection closes,
  * after which the call is freed and must not be used. */
+/* A FLAG_ONEWAY message also arrives here (request->flags tells); its call is
+ * valid during the handler only and answering it sends nothing. MSG_PING is
+ * answered by the connection itself and never reaches a handler; neither do
+ * unknown types, nor (server side) anything but MSG_JOIN from a peer without
+ * a certificate. */
 typedef void (*skiff_rpc_handler_fn)(struct skiff_rpc_call *call, const Skiff__Frame *request,
 				     void *userdata);
 /* The connection is closing (reason: 0 orderly, or -errno); the conn pointer
@@ -107,7 +112,9 @@ void skiff_rpc_call_set_cancel(struct skiff_rpc_call *call,
 			       void *userdata);
 
 /* Send a request; cb gets the reply, the stream items, or the failure.
- * timeout_ms <= 0 means no timeout (streams usually). */
+ * timeout_ms <= 0 means no timeout (streams usually); for a stream it covers
+ * the wait for the first item. On timeout the peer is sent FLAG_CANCEL.
+ * Requests may be sent before the connection is up (they are queued). */
 int skiff_rpc_request(struct skiff_rpc_conn *conn, Skiff__MsgType type, const ProtobufCMessage *msg,
 		      int timeout_ms, skiff_rpc_reply_fn cb, void *userdata, uint64_t *ret_id);
 /* Stop a stream we requested; cb is called once more with -ECANCELED. */
@@ -134,10 +141,15 @@ struct skiff_rpc_server_config {
 	int keepalive_ms;	 /* 0: SKIFF_RPC_DEFAULT_KEEPALIVE_MS */
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
-	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata); /* optional */
+	/* optional; runs once the connection is up (after the TLS handshake),
+	 * when the peer's identity is known */
+	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata);
 	void *userdata;
 };
 
+/* The server takes its own reference to cfg->tls. handler, on_close and
+ * on_accept get cfg->userdata; per-connection state goes in
+ * skiff_rpc_conn_set_userdata(). */
 int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_config *cfg,
 			 struct skiff_rpc_server **ret);
 void skiff_rpc_server_free(struct skiff_rpc_server *server); /* closes every connection */
@@ -158,7 +170,10 @@ struct skiff_rpc_client_config {
 
 /* Start connecting; on_connected runs once with the conn (err 0) or an error
  * (err < 0, errmsg says why: refused, TLS verification failed, timeout…; the
- * conn is then already freed). */
+ * conn argument is then NULL and the conn is freed right after the callback;
+ * on_close is not called for a connection that never came up).
+ * on_connected and the handlers get cfg->userdata. The caller keeps its
+ * reference to cfg->tls (free it whenever). */
 int skiff_rpc_connect(struct event_base *base, const struct skiff_rpc_client_config *cfg,
 		      void (*on_connected)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 					   void *userdata),
@@ -167,7 +182,10 @@ int skiff_rpc_connect(struct event_base *base, const struct skiff_rpc_client_con
 /* ---- blocking client (skiffctl, tests) --------------------------------- */
 
 struct skiff_rpc_sync;
-/* Connect with its own event_base; on failure *ret_errmsg (free()) says why. */
+/* Connect with its own event_base; on failure *ret_errmsg (free()) says why.
+ * The loop runs only inside the calls below, so the server's keepalive drops
+ * a client left idle for more than 3 server intervals (6 s by default); the
+ * next call then fails with "connection … lost" and the caller reconnects. */
 int skiff_rpc_sync_connect(const struct skiff_rpc_client_config *cfg, struct skiff_rpc_sync **ret,
 			   char **ret_errmsg);
 /* One request, one reply: *ret_reply is the reply frame

@@ -416,6 +416,38 @@ START_TEST(test_server_dies_mid_frame)
 }
 END_TEST
 
+/* The other direction: a client vanishes mid-frame while the server is
+ * still working on its request; the server's cancel callback runs. */
+START_TEST(test_client_vanishes_mid_frame)
+{
+	struct test_server *ts = test_server_start(NULL, 0);
+	int fd = raw_connect(ts->port);
+	Skiff__Frame f = SKIFF__FRAME__INIT;
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	uint8_t payload[64], *buf = NULL;
+	size_t len = 0;
+
+	hb.node = (char *)"never";
+	f.id = 1;
+	f.type = SKIFF__MSG_TYPE__MSG_TEST_ECHO;
+	f.flags = SKIFF__FRAME_FLAG__FLAG_REQUEST;
+	f.payload.data = payload;
+	f.payload.len = skiff__heartbeat__pack(&hb, payload);
+	ck_assert_int_eq(skiff_frame_encode(&f, &buf, &len), 0);
+	ck_assert_int_eq(skiff_write_full(fd, buf, len), 0);
+	ck_assert(WAIT_FOR(atomic_load(&ts->requests) == 1, 2000));
+	/* half of a second request, then gone */
+	ck_assert_int_eq(skiff_write_full(fd, buf, len / 2), 0);
+	free(buf);
+	usleep(20000);
+	close(fd);
+	ck_assert(WAIT_FOR(atomic_load(&ts->cancels) == 1, 2000));
+	ck_assert(WAIT_FOR(atomic_load(&ts->closes) == 1, 2000));
+	ck_assert_int_eq(atomic_load(&ts->last_close_reason), -ECONNRESET);
+	test_server_stop(ts);
+}
+END_TEST
+
 START_TEST(test_keepalive_drops_silent_peer)
 {
 	struct test_server *ts = test_server_start(NULL, 100);
@@ -620,6 +652,7 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tc, test_error_reply_and_unknown_type);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_server_dies_mid_frame);
+	tcase_add_test(tc, test_client_vanishes_mid_frame);
 	tcase_add_test(tc, test_keepalive_drops_silent_peer);
 	tcase_add_test(tc, test_keepalive_idle_sync_client);
 	tcase_add_test(tc, test_garbage_frame);
