@@ -1186,8 +1186,9 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	conn_ref(conn);
-	snprintf(msg, sizeof(msg), "cannot connect to %s: timed out after %d ms", conn->target,
-		 conn->connect_timeout_ms);
+	snprintf(msg, sizeof(msg), "cannot connect to %s: timed out after %d ms%s", conn->target,
+		 conn->connect_timeout_ms,
+		 conn->insecure ? " (is the server expecting TLS? this client is plaintext)" : "");
 	conn_teardown(conn, -ETIMEDOUT, msg, false);
 	conn_unref(conn);
 }

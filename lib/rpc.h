@@ -67,7 +67,10 @@ struct skiff_rpc_peer {
 	char name[256]; /* certificate CN */
 	char role[32];	/* certificate OU: "admin", "node", "server", "" (no certificate) */
 	char addr[64];	/* "ip:port" */
-	bool plaintext; /* insecure_plaintext connection: no identity at all */
+	/* insecure_plaintext connection: no identity at all, and the server
+	 * does not apply the JOIN-only rule (there is nothing to check); what
+	 * such a peer may do is the application's decision */
+	bool plaintext;
 };
 
 struct skiff_rpc_conn;	 /* one connection (client or server side) */

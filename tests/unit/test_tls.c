@@ -301,6 +301,29 @@ START_TEST(test_old_tls_refused)
 }
 END_TEST
 
+/* A TLS client meeting a plaintext server, and the other way round: both
+ * fail quickly with a hint instead of hanging or crashing. */
+START_TEST(test_tls_plaintext_mismatch)
+{
+	struct test_server *plain = test_server_start(NULL, 0);
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(plain, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+	ck_assert_msg(err && strstr(err, "without TLS"), "errmsg: %s", err);
+	free(err);
+	test_server_stop(plain);
+
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	struct skiff_rpc_client_config cfg = { .server = ts->addr,
+					       .insecure_plaintext = true,
+					       .connect_timeout_ms = 300 };
+	err = NULL;
+	ck_assert_int_eq(skiff_rpc_sync_connect(&cfg, &s, &err), -ETIMEDOUT);
+	ck_assert_msg(strstr(err, "expecting TLS"), "errmsg: %s", err);
+	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -317,6 +340,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_join_pinned);
 	tcase_add_test(tc, test_join_pinned_refuses_node_server);
 	tcase_add_test(tc, test_old_tls_refused);
+	tcase_add_test(tc, test_tls_plaintext_mismatch);
 	suite_add_tcase(s, tc);
 	return s;
 }
