@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "ctl.h"
 #include "manifest.h"
 #include "output.h"
 #include "util.h"
@@ -278,6 +279,51 @@ START_TEST(test_yaml_quoting)
 }
 END_TEST
 
+START_TEST(test_config_lookup)
+{
+	char dir[] = "/tmp/skiff-test-ctlcfg-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	_cleanup_free_ char *home_cfg = xasprintf("%s/.skiff/config", dir);
+	_cleanup_free_ char *skiff_dir = xasprintf("%s/.skiff", dir);
+	_cleanup_free_ char *env_cfg = xasprintf("%s/admin.conf", dir);
+	char *looked = NULL, *found;
+
+	setenv("HOME", dir, 1);
+	unsetenv("SKIFF_CONFIG");
+	ctl_config_flag = NULL;
+	/* nothing anywhere: says where it looked */
+	ck_assert_ptr_null(ctl_config_find(&looked));
+	_cleanup_free_ char *want = xasprintf("--config, $SKIFF_CONFIG and %s", home_cfg);
+	ck_assert_str_eq(looked, want);
+	free(looked);
+	/* ~/.skiff/config */
+	ck_assert_int_eq(skiff_mkdir_p(skiff_dir, 0700), 0);
+	ck_assert_int_eq(skiff_write_file_atomic(home_cfg, "x", 1, 0600), 0);
+	found = ctl_config_find(&looked);
+	ck_assert_str_eq(found, home_cfg);
+	free(found);
+	free(looked);
+	/* $SKIFF_CONFIG wins over ~/.skiff/config, even when it is missing */
+	setenv("SKIFF_CONFIG", env_cfg, 1);
+	ck_assert_ptr_null(ctl_config_find(&looked));
+	ck_assert(strstr(looked, "$SKIFF_CONFIG"));
+	free(looked);
+	ck_assert_int_eq(skiff_write_file_atomic(env_cfg, "x", 1, 0600), 0);
+	found = ctl_config_find(&looked);
+	ck_assert_str_eq(found, env_cfg);
+	free(found);
+	free(looked);
+	/* --config wins over both */
+	ctl_config_flag = "/nonexistent/conf";
+	ck_assert_ptr_null(ctl_config_find(&looked));
+	ck_assert_str_eq(looked, "--config /nonexistent/conf");
+	free(looked);
+	ctl_config_flag = NULL;
+	unsetenv("SKIFF_CONFIG");
+	skiff_rm_rf(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("output");
@@ -288,6 +334,7 @@ int main(void)
 	tcase_add_test(tc, test_other_tables);
 	tcase_add_test(tc, test_output_parse);
 	tcase_add_test(tc, test_yaml_quoting);
+	tcase_add_test(tc, test_config_lookup);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
