@@ -16,8 +16,12 @@ static void field(int indent, const char *key, const char *fmt, ...)
 static void field(int indent, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	_cleanup_free_ char *k = xasprintf("%s:", key);
-	printf("%*s%-*s", indent, "", 22 - indent, k);
+	/* continuation lines (key "") leave the key column blank */
+	_cleanup_free_ char *k = *key ? xasprintf("%s:", key) : xstrdup("");
+	int width = 22 - indent;
+	if ((int)strlen(k) >= width)
+		width = (int)strlen(k) + 1;
+	printf("%*s%-*s", indent, "", width, k);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);

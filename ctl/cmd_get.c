@@ -23,7 +23,7 @@ static int cmp_objects(const void *a, const void *b)
 struct watch {
 	const struct skiff_kind *kind;
 	enum skiff_output fmt;
-	struct skiff_table *widths; /* the table printed first, for its header */
+	struct skiff_table *table; /* every row printed so far, for alignment */
 };
 
 static int on_watch_event(const Skiff__Frame *item, void *userdata)
@@ -48,17 +48,12 @@ static int on_watch_event(const Skiff__Frame *item, void *userdata)
 	case SKIFF_OUTPUT_NAME:
 		printf("%s/%s\n", k->name, skiff_object_name(ev->object));
 		break;
-	default: {
-		struct skiff_table *t = skiff_output_table_new(k, w->fmt == SKIFF_OUTPUT_WIDE);
-		skiff_output_table_row(t, k, ev->object, w->fmt == SKIFF_OUTPUT_WIDE,
+	default:
+		skiff_output_table_row(w->table, k, ev->object, w->fmt == SKIFF_OUTPUT_WIDE,
 				       skiff_now_ms());
-		if (streq(ev->type, "DELETED")) {
-			/* kubectl shows the row; say that it went */
-			printf("(deleted) ");
-		}
-		skiff_table_print(t, stdout, false);
-		skiff_table_free(t);
-	}
+		skiff_table_print_last(w->table, stdout);
+		if (streq(ev->type, "DELETED"))
+			printf("(%s/%s deleted)\n", k->name, skiff_object_name(ev->object));
 	}
 	fflush(stdout);
 out:
@@ -186,11 +181,18 @@ int cmd_get(int argc, char **argv)
 	if (watch && ret == 0) {
 		Skiff__WatchRequest req = SKIFF__WATCH_REQUEST__INIT;
 		struct watch w = { .kind = kind, .fmt = fmt };
+		if (fmt == SKIFF_OUTPUT_TABLE || fmt == SKIFF_OUTPUT_WIDE) {
+			w.table = skiff_output_table_new(kind, fmt == SKIFF_OUTPUT_WIDE);
+			for (size_t i = 0; i < n; i++)
+				skiff_output_table_row(w.table, kind, items[i],
+						       fmt == SKIFF_OUTPUT_WIDE, skiff_now_ms());
+		}
 		req.kind = (char *)kind->name;
 		req.from_revision = revision;
 		req.label_selector = sel;
 		req.n_label_selector = n_sel;
 		ret = ctl_stream(SKIFF__MSG_TYPE__MSG_WATCH, &req.base, on_watch_event, &w);
+		skiff_table_free(w.table);
 	}
 
 	if (list)

@@ -86,9 +86,8 @@ static void print_row(FILE *f, char *const *cells, const size_t *width, size_t n
 	}
 }
 
-void skiff_table_print(struct skiff_table *t, FILE *f, bool headers)
+static void table_widths(const struct skiff_table *t, bool headers, size_t *width)
 {
-	size_t width[32] = { 0 };
 	for (size_t i = 0; i < t->ncols && i < 32; i++) {
 		if (headers)
 			width[i] = strlen(t->headers[i]);
@@ -98,10 +97,27 @@ void skiff_table_print(struct skiff_table *t, FILE *f, bool headers)
 				width[i] = w;
 		}
 	}
+}
+
+void skiff_table_print(struct skiff_table *t, FILE *f, bool headers)
+{
+	size_t width[32] = { 0 };
+
+	table_widths(t, headers, width);
 	if (headers)
 		print_row(f, t->headers, width, t->ncols);
 	for (size_t r = 0; r < t->nrows; r++)
 		print_row(f, t->cells + r * t->ncols, width, t->ncols);
+}
+
+void skiff_table_print_last(struct skiff_table *t, FILE *f)
+{
+	size_t width[32] = { 0 };
+
+	if (t->nrows == 0)
+		return;
+	table_widths(t, true, width);
+	print_row(f, t->cells + (t->nrows - 1) * t->ncols, width, t->ncols);
 }
 
 void skiff_table_free(struct skiff_table *t)
@@ -133,7 +149,9 @@ const char *skiff_pod_status_word(const Skiff__Pod *pod)
 		    !streq(cs->reason, "Completed"))
 			return cs->reason;
 	}
-	if (st->reason && *st->reason && !streq(st->phase, "Running"))
+	/* an unscheduled pod is Pending, as kubectl shows it; describe says why */
+	if (st->reason && *st->reason && !streq(st->phase, "Running") &&
+	    !streq(st->reason, "Unschedulable"))
 		return st->reason;
 	return st->phase && *st->phase ? st->phase : "Pending";
 }

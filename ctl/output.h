@@ -30,6 +30,8 @@ struct skiff_table *skiff_table_new(size_t ncols, const char *const *headers);
 /* cells: ncols strings (copied; NULL prints as ""). */
 void skiff_table_add(struct skiff_table *t, const char *const *cells);
 void skiff_table_print(struct skiff_table *t, FILE *f, bool headers);
+/* Print only the last row, aligned with everything added before (watch). */
+void skiff_table_print_last(struct skiff_table *t, FILE *f);
 void skiff_table_free(struct skiff_table *t);
 
 /* Print objects of one kind. single: print one object as itself rather than
