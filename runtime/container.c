@@ -183,17 +183,15 @@ fail:
 	_exit(code);
 }
 
-static int child_setup(const struct skiff_config *c, const char *layer, const struct skiff_bpf *bpf,
-		       char *err, size_t errlen)
+/* Everything that does not depend on the cgroup: runs while the parent
+ * places the process in its cgroups and plugs in its veth. */
+static int child_prepare(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
+			 char *err, size_t errlen)
 {
 	struct rlimit nofile = { 1048576, 1048576 };
 	int r;
 
-	if (unshare(CLONE_NEWCGROUP) < 0) {
-		snprintf(err, errlen, "cannot create a cgroup namespace: %s", strerror(errno));
-		return -errno;
-	}
-	r = skiff_mounts_setup(c, layer, err, errlen);
+	r = skiff_mounts_setup(c, layer, tmpfs_layer, err, errlen);
 	if (r < 0)
 		return r;
 	if (sethostname(c->hostname, strlen(c->hostname)) < 0) {
@@ -205,6 +203,19 @@ static int child_setup(const struct skiff_config *c, const char *layer, const st
 	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) {
 		nofile.rlim_cur = nofile.rlim_max = 65536;
 		(void)setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	return 0;
+}
+
+/* After "go": the process is in its cgroups. */
+static int child_lockdown(const struct skiff_config *c, const struct skiff_bpf *bpf, char *err,
+			  size_t errlen)
+{
+	int r;
+
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		snprintf(err, errlen, "cannot create a cgroup namespace: %s", strerror(errno));
+		return -errno;
 	}
 	/* /proc/1 of a non-dumpable init is closed to container processes
 	 * that lack CAP_SYS_PTRACE (CVE-2019-5736). */
@@ -254,7 +265,7 @@ static int init_loop(pid_t workload)
 	}
 }
 
-static _Noreturn void child_main(const struct skiff_config *c, const char *layer,
+static _Noreturn void child_main(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
 				 const struct skiff_bpf *bpf, int sync_fd, int stdio_fd,
 				 bool die_with_parent)
 {
@@ -276,10 +287,14 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 		dup2(stdio_fd, 2);
 		close(stdio_fd);
 	}
+	if (child_prepare(c, layer, tmpfs_layer, err, sizeof(err)) < 0) {
+		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
 	r = recv_msg(sync_fd, &m, false);
 	if (r <= 0 || m.type != MSG_GO)
 		_exit(SKIFF_EXIT_RUNTIME);
-	if (child_setup(c, layer, bpf, err, sizeof(err)) < 0) {
+	if (child_lockdown(c, bpf, err, sizeof(err)) < 0) {
 		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
@@ -323,6 +338,9 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 
 /* ---------------- in the parent ---------------- */
 
+/* shim: DIR/ID/rw on disk, removed when the container ends. run: the
+ * shared, always empty mount point SKIFF_RUNTIME_RUN_DIR/layer on which the
+ * container mounts a tmpfs of its own, so nothing is made or removed on disk. */
 static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
 {
 	const struct skiff_config *c = ct->cfg;
@@ -330,17 +348,23 @@ static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
 	_cleanup_free_ char *parent = NULL;
 	int r;
 
-	if (c->state_dir)
-		parent = xasprintf("%s/%s", c->state_dir, c->id);
-	else
-		parent = xstrdup(SKIFF_RUNTIME_RUN_DIR);
+	if (!c->state_dir) {
+		ct->layer_dir = xstrdup(SKIFF_RUNTIME_RUN_DIR "/layer");
+		ct->tmpfs_layer = true;
+		if (mkdir(ct->layer_dir, 0700) == 0 || errno == EEXIST)
+			return 0;
+		r = skiff_mkdir_p(ct->layer_dir, 0700);
+		if (r < 0)
+			snprintf(err, errlen, "cannot create %s: %s", ct->layer_dir, strerror(-r));
+		return r;
+	}
+	parent = xasprintf("%s/%s", c->state_dir, c->id);
 	r = skiff_mkdir_p(parent, 0700);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
 		return r;
 	}
-	ct->layer_dir =
-	    c->state_dir ? xasprintf("%s/rw", parent) : xasprintf("%s/%s", parent, c->id);
+	ct->layer_dir = xasprintf("%s/rw", parent);
 	if (mkdir(ct->layer_dir, 0700) < 0) {
 		r = -errno;
 		if (r == -EEXIST)
@@ -378,19 +402,32 @@ void skiff_container_cleanup(struct skiff_container *ct)
 			log_warn_errno(r, "cannot remove cgroup %s: %m", ct->cg.rel);
 	}
 	skiff_cgroup_done(&ct->cg);
-	if (ct->layer_dir) {
+	if (ct->layer_dir && !ct->tmpfs_layer) {
 		r = skiff_rm_rf(ct->layer_dir);
 		if (r < 0)
 			log_warn_errno(r, "cannot remove %s: %m", ct->layer_dir);
-		free(ct->layer_dir);
-		ct->layer_dir = NULL;
 	}
+	free(ct->layer_dir);
+	ct->layer_dir = NULL;
 	if (ct->sync_fd >= 0)
 		close(ct->sync_fd);
 	ct->sync_fd = -EBADF;
 	if (ct->pidfd >= 0)
 		close(ct->pidfd);
 	ct->pidfd = -EBADF;
+}
+
+/* The child may have failed on its own while the parent was busy: its
+ * message explains more than the parent's symptom. */
+static bool child_failed(struct skiff_container *ct, char *err, size_t errlen, int *ret_code)
+{
+	struct sync_msg m;
+
+	if (ct->sync_fd < 0 || recv_msg(ct->sync_fd, &m, true) <= 0 || m.type != MSG_ERROR)
+		return false;
+	snprintf(err, errlen, "%s", m.text);
+	*ret_code = m.code;
+	return true;
 }
 
 static void kill_and_reap(struct skiff_container *ct)
@@ -429,8 +466,12 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	rel = xasprintf("%s/%s", c->cgroup_parent, c->id);
 	r = skiff_cgroup_create(&ct->cg, "/sys/fs/cgroup", v2 == 1, rel, &lim);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot create cgroup %s (cgroup %s): %s", rel,
-			 v2 ? "v2" : "v1", strerror(-r));
+		if (r == -EEXIST)
+			snprintf(err, errlen, "container '%s' exists already (cgroup %s)", c->id,
+				 rel);
+		else
+			snprintf(err, errlen, "cannot create cgroup %s (cgroup %s): %s", rel,
+				 v2 ? "v2" : "v1", strerror(-r));
 		goto fail;
 	}
 	r = skiff_seccomp_prepare(c, &bpf);
@@ -465,7 +506,7 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	fflush(NULL);
 	long pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid == 0)
-		child_main(c, ct->layer_dir, &bpf, sv[1], stdio_fd, !c->state_dir);
+		child_main(c, ct->layer_dir, ct->tmpfs_layer, &bpf, sv[1], stdio_fd, !c->state_dir);
 	close(sv[1]);
 	ct->sync_fd = sv[0];
 	skiff_bpf_done(&bpf);
@@ -480,8 +521,9 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	if (!ct->cg.v2) {
 		r = skiff_cgroup_add_pid(&ct->cg, ct->pid);
 		if (r < 0) {
-			snprintf(err, errlen, "cannot move pid %d into cgroup %s: %s", ct->pid, rel,
-				 strerror(-r));
+			if (!child_failed(ct, err, errlen, ret_code))
+				snprintf(err, errlen, "cannot move pid %d into cgroup %s: %s",
+					 ct->pid, rel, strerror(-r));
 			goto fail;
 		}
 	}
@@ -489,8 +531,9 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		ct->net_attached = true;
 		r = skiff_net_attach(c, ct->pid);
 		if (r < 0) {
-			snprintf(err, errlen, "cannot attach %s to bridge %s: %s", c->ip_cidr,
-				 c->bridge, strerror(-r));
+			if (!child_failed(ct, err, errlen, ret_code))
+				snprintf(err, errlen, "cannot attach %s to bridge %s: %s",
+					 c->ip_cidr, c->bridge, strerror(-r));
 			goto fail;
 		}
 	}

@@ -1,6 +1,7 @@
 /* mounts.c — the container's file system view, built inside its new mount
  * namespace: the image read-only with a writable overlay (upper and work dirs
- * in the per-container layer dir; tmpfs when that file system cannot hold an
+ * in the per-container layer dir, or in a tmpfs private to the container's
+ * mount namespace for `run` and when that file system cannot hold an
  * overlay upper; a read-only bind plus tmpfs scratch dirs when the kernel has
  * no overlayfs), /proc, a minimal /dev (bind-mounted null zero full random
  * urandom tty, devpts, shm, mqueue, the usual symlinks), read-only /sys,
@@ -73,12 +74,29 @@ static int ensure(const char *path, bool dir)
 	return 0;
 }
 
-static int setup_rootfs(const struct skiff_config *c, const char *layer, const char *root,
-			char *err, size_t errlen)
+static int setup_rootfs(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
+			const char *root, char *err, size_t errlen)
 {
 	char opts[4096], upper[4096], work[4096];
 	int r;
 
+	snprintf(upper, sizeof(upper), "%s/upper", layer);
+	snprintf(work, sizeof(work), "%s/work", layer);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", c->rootfs, upper, work);
+	if (!tmpfs_layer && !c->read_only) {
+		if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
+			return 0;
+		if (errno == ENODEV)
+			goto no_overlay;
+	}
+	/* A tmpfs private to this mount namespace holds the layer (for `run`,
+	 * or when the layer dir's file system cannot hold an upper dir). */
+	r = mnt("tmpfs", layer, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0700", err, errlen);
+	if (r < 0)
+		return r;
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
+	    (mkdir(root, 0755) < 0 && errno != EEXIST))
+		return fail(err, errlen, errno, "cannot create the writable layer in %s", layer);
 	if (c->read_only) {
 		r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
 		if (r < 0)
@@ -86,24 +104,10 @@ static int setup_rootfs(const struct skiff_config *c, const char *layer, const c
 		return mnt(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL, err,
 			   errlen);
 	}
-	snprintf(upper, sizeof(upper), "%s/upper", layer);
-	snprintf(work, sizeof(work), "%s/work", layer);
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", c->rootfs, upper, work);
 	if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
 		return 0;
-	if (errno == ENODEV)
-		goto no_overlay;
-	/* The layer dir's file system cannot hold an upper dir: use a tmpfs
-	 * there, private to this mount namespace. */
-	r = mnt("tmpfs", layer, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0700", err, errlen);
-	if (r < 0)
-		return r;
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-	    (mkdir(root, 0755) < 0 && errno != EEXIST))
-		return fail(err, errlen, errno, "cannot create the writable layer in %s", layer);
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
-		return 0;
-	return fail(err, errlen, errno, "cannot mount overlay on %s", root);
+	if (errno != ENODEV)
+		return fail(err, errlen, errno, "cannot mount overlay on %s", root);
 no_overlay:
 	r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
 	if (r < 0)
@@ -296,7 +300,8 @@ static int mask_paths(char *err, size_t errlen)
 	return 0;
 }
 
-int skiff_mounts_setup(const struct skiff_config *c, const char *layer, char *err, size_t errlen)
+int skiff_mounts_setup(const struct skiff_config *c, const char *layer, bool tmpfs_layer, char *err,
+		       size_t errlen)
 {
 	char root[4096], p[4096];
 	int r;
@@ -305,7 +310,7 @@ int skiff_mounts_setup(const struct skiff_config *c, const char *layer, char *er
 	if (r < 0)
 		return r;
 	snprintf(root, sizeof(root), "%s/merged", layer);
-	r = setup_rootfs(c, layer, root, err, errlen);
+	r = setup_rootfs(c, layer, tmpfs_layer, root, err, errlen);
 	if (r < 0)
 		return r;
 	snprintf(p, sizeof(p), "%s/proc", root);

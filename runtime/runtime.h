@@ -123,7 +123,9 @@ int skiff_seccomp_load(const struct skiff_bpf *bpf);
 void skiff_bpf_done(struct skiff_bpf *b);
 
 /* ---- mounts.c (run in the container's mount namespace) ---- */
-int skiff_mounts_setup(const struct skiff_config *c, const char *layer_dir, char *err,
+/* layer: where upper/, work/ and merged/ are (tmpfs_layer: mount a tmpfs
+ * there first, private to the container; nothing touches the disk). */
+int skiff_mounts_setup(const struct skiff_config *c, const char *layer, bool tmpfs_layer, char *err,
 		       size_t errlen);
 
 /* ---- net.c ---- */
@@ -137,8 +139,9 @@ int skiff_net_detach(const struct skiff_config *c);
 struct skiff_container {
 	struct skiff_config *cfg;
 	struct skiff_cgroup cg;
-	char *layer_dir; /* per-container writable layer dir (removed at the end) */
-	pid_t pid;	 /* host pid of the container's pid 1 */
+	char *layer_dir;  /* per-container writable layer dir (removed at the end) */
+	bool tmpfs_layer; /* layer_dir is a shared mount point for a private tmpfs */
+	pid_t pid;	  /* host pid of the container's pid 1 */
 	int pidfd;
 	int sync_fd;	 /* parent end of the sync socket */
 	int exit_status; /* raw wait status of the workload */

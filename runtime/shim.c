@@ -203,7 +203,6 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 	const char *reason;
 	st.oom = skiff_cgroup_oom_kills(&ct.cg) > 0;
 	skiff_container_result(&ct, st.oom, &reason, &st.exit_code, &st.signal);
-	skiff_container_cleanup(&ct);
 	free(st.status);
 	st.status = xstrdup("exited");
 	st.reason = xstrdup(reason);
@@ -211,6 +210,8 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 	r = skiff_state_write(c->state_dir, &st);
 	if (r < 0)
 		log_error_errno(r, "cannot write %s/state: %m", cdir);
+	/* The caller learns of the end from our pidfd, after the cleanup. */
+	skiff_container_cleanup(&ct);
 	_exit(0);
 }
 

@@ -49,8 +49,11 @@ assert_clean() {
 	done
 	left=$(ip -o link show 2>/dev/null | grep -o ' sk[0-9a-f]\{12\}' || true)
 	[ -z "$left" ] || fail "$what: veth left behind:$left"
-	left=$(ls /run/skiff-runtime 2>/dev/null | grep -v '^seccomp-' || true)
-	[ -z "$left" ] || fail "$what: layer dir left in /run/skiff-runtime: $left"
+	left=$(ls /run/skiff-runtime 2>/dev/null | grep -v -e '^seccomp-' -e '^layer$' || true)
+	[ -z "$left" ] || fail "$what: left in /run/skiff-runtime: $left"
+	left=$(ls -A /run/skiff-runtime/layer 2>/dev/null || true)
+	[ -z "$left" ] || fail "$what: the shared layer mount point is not empty: $left"
+	grep -q /run/skiff-runtime /proc/self/mountinfo && fail "$what: a mount leaked into the host"
 }
 
 make_rootfs "$T/rootfs" "$PROBE"
@@ -104,6 +107,18 @@ out=$("${RUN[@]}" -- /bin/sh -c 'ls -A /sys/firmware | wc -l; grep NoNewPrivs /p
 echo "$out" | grep -q 'NoNewPrivs:.1' && ok no_new_privs || fail "no_new_privs: $out"
 echo "$out" | grep -q 'CapBnd:.00000000a80405fb' && ok "Docker default caps minus NET_RAW" || fail "caps: $out"
 ok "seccomp and capability probes done"
+
+# --- the image stays read-only; writes go to the container's own layer -----
+out=$("${RUN[@]}" -- /bin/sh -c 'echo hi >/etc/written && cat /etc/written && rm /bin/ls && echo removed')
+[ "$out" = $'hi\nremoved' ] && [ ! -e "$T/rootfs/etc/written" ] && [ -e "$T/rootfs/bin/ls" ] &&
+	ok "writes land in the overlay, not in the image" || fail "overlay: '$out'"
+out=$("${RUN[@]}" --read-only -- /bin/sh -c '{ echo hi >/etc/written; } 2>/dev/null || echo refused')
+[ "$out" = refused ] && ok "--read-only root" || fail "read-only: '$out'"
+mkdir -p "$T/vol" && echo from-host >"$T/vol/f"
+out=$("${RUN[@]}" --volume "$T/vol:/data:ro" --volume "$T/vol:/rw" -- /bin/sh -c \
+	'cat /data/f; { echo x >/data/g; } 2>/dev/null || echo ro-refused; echo y >/rw/h && echo rw-ok')
+[ "$out" = $'from-host\nro-refused\nrw-ok' ] && [ -e "$T/vol/h" ] && ok "volumes ro and rw" ||
+	fail "volumes: '$out'"
 
 # --- fds: nothing but 0-2 reaches the container ----------------------------
 exec 7</dev/null 8>"$T/fd8"
