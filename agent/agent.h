@@ -1,0 +1,239 @@
+/* agent.h — skiff-agent's internal interfaces, shared by its files only.
+ *
+ * One struct agent per process, one struct pod per pod the node runs. Every
+ * file works on the one libevent loop of the agent (single-threaded):
+ *   session.c   brain connection: join, register, heartbeats, reconnect
+ *   pods.c      desired (Assignment) vs actual, the per-pod state machine
+ *   shimctl.c   `skiff-runtime shim` and friends, child processes, state JSON
+ *   images.c    image reference -> rootfs (directory, or tar unpacked once)
+ *   ipam.c      pod IPs from the node's pod CIDR
+ *   probes.c    liveness/readiness probes (exec, TCP, HTTP GET)
+ *   logs.c      MSG_AGENT_LOGS from the shim's log files (tail, follow)
+ *   endpoints.c the per-pod read-only endpoints directory
+ *   routes.c    node bridge and routes to other nodes' pod subnets
+ *   state.c     the state dir: pods, epoch, certificates
+ */
+#ifndef SKIFF_AGENT_H
+#define SKIFF_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "skiff.pb-c.h"
+
+#define AGENT_BRIDGE		"skiff0"
+#define AGENT_MAX_PODS		110
+#define AGENT_BACKOFF_FIRST_MS	100
+#define AGENT_BACKOFF_MAX_MS	10000
+#define AGENT_STABLE_RUN_MS	10000
+#define AGENT_MAX_QUEUED_EVENTS 256
+
+/* Copy src into dst[n], truncating. */
+static inline void copy_str(char *dst, size_t n, const char *src)
+{
+	size_t l = strnlen(src, n - 1);
+	memcpy(dst, src, l);
+	dst[l] = 0;
+}
+
+struct agent_config {
+	char *server;
+	char *token;
+	char *name;
+	char *address;
+	char *state_dir;
+	char *image_dir;
+	char *cgroup_parent;
+	char *runtime;
+	char *labels; /* "k=v,k=v" */
+	int64_t log_max;
+};
+
+struct session;
+struct spawn;
+struct probe;
+struct log_follower;
+
+enum pod_state {
+	POD_NEW,      /* known, no container yet */
+	POD_STARTING, /* `skiff-runtime shim` is running */
+	POD_RUNNING,  /* container runs; its shim is watched by pidfd */
+	POD_BACKOFF,  /* waiting for the restart timer */
+	POD_DONE,     /* exited (or failed) and not restarted */
+	POD_STOPPING, /* no longer wanted: being killed */
+};
+
+struct pod {
+	struct agent *agent;
+	struct pod *next;
+	char *uid;
+	char *name;
+	Skiff__Pod *spec; /* owned copy (unpacked) */
+	enum pod_state state;
+	bool desired; /* listed in the latest Assignment */
+
+	/* the current container attempt */
+	int attempt;
+	char container_id[192];
+	pid_t pid;
+	pid_t shim_pid;
+	int shim_pidfd;
+	struct event *ev_shim;
+	struct spawn *starter;
+	int64_t started_ms;
+
+	/* status */
+	int restarts;
+	char ip[64];
+	char *reason;  /* container state reason (Waiting/Terminated) */
+	char *message; /* details for people */
+	int exit_code;
+	int signal;
+	int64_t finished_ms;
+	int last_exit_code;
+	char *last_reason;
+	int64_t last_finished_ms;
+	int64_t first_start_ms;
+	bool ready;
+	bool unhealthy_kill; /* the liveness probe asked for this exit */
+
+	/* healing */
+	int64_t next_backoff_ms;
+	struct event *ev_timer;
+
+	/* stopping */
+	struct event *ev_kill;
+
+	struct probe *liveness;
+	struct probe *readiness;
+	bool status_dirty;
+};
+
+struct queued_event {
+	struct queued_event *next;
+	uint8_t *data; /* packed Skiff__Event */
+	size_t len;
+};
+
+struct agent {
+	struct event_base *base;
+	struct agent_config cfg;
+	char *containers_dir; /* STATE/containers: the shims' --state */
+	uint64_t epoch;
+	char pod_cidr[64];
+	int heartbeat_ms;
+	struct session *session;
+	struct pod *pods;
+	bool have_assignment;
+	Skiff__Assignment *assignment; /* latest, owned */
+	struct event *ev_flush;
+	struct queued_event *events, **events_tail;
+	int n_events;
+	struct log_follower *followers;
+	bool net_ready;
+};
+
+/* main.c */
+uint64_t agent_capacity_cpu_milli(void);
+int64_t agent_capacity_memory(void);
+
+/* state.c — STATE/{node.crt,node.key,ca.crt,node.state}, STATE/pods/<uid>/{pod.pb,run} */
+int state_init(struct agent *a);
+int state_load_node(struct agent *a);
+int state_save_node(struct agent *a);
+int state_have_certs(struct agent *a);
+int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key);
+int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key);
+char *state_pod_dir(struct agent *a, const char *uid);
+int state_save_pod(struct pod *p);	    /* pod.pb and run */
+int state_save_pod_run(struct pod *p);	    /* run only */
+int state_remove_pod(struct agent *a, const char *uid);
+int state_load_pods(struct agent *a, int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run,
+					       void *ud),
+		    void *ud);
+/* parse "key=value" lines of a run file */
+const char *state_run_get(const char *run, const char *key, char *buf, size_t len);
+
+/* shimctl.c */
+typedef void (*spawn_done_fn)(int status, const char *out, const char *err, void *userdata);
+/* Run argv as a child; done runs once with its wait status (or -1 on timeout)
+ * and what it printed (at most 64 KiB each). */
+int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
+		void *userdata, struct spawn **ret);
+/* Kill and forget: the callback never runs. */
+void spawn_cancel(struct spawn *s);
+
+struct shim_state {
+	char status[16]; /* running | exited */
+	pid_t pid;
+	pid_t shim_pid;
+	int64_t started_ms;
+	int64_t finished_ms;
+	int exit_code;
+	int signal;
+	bool oom;
+	char reason[32];
+	char ip[64];
+};
+int shim_state_parse(const char *json, struct shim_state *ret);
+int shim_state_read(struct agent *a, const char *id, struct shim_state *ret);
+int pidfd_open_pid(pid_t pid);
+int pidfd_signal(int pidfd, int sig);
+/* Fire-and-forget `skiff-runtime delete --state DIR ID --force`. */
+void shim_delete(struct agent *a, const char *id);
+
+/* images.c */
+/* Resolve "NAME[:TAG]" to a rootfs directory (owned by caller); on failure
+ * *ret_errmsg is the status message. */
+int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg);
+
+/* ipam.c */
+int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);
+int ipam_allocate(struct agent *a, struct pod *self, char *ret_ip, size_t len);
+
+/* pods.c */
+int pods_adopt(struct agent *a);
+void pods_apply_assignment(struct agent *a, Skiff__Assignment *as);
+void pods_mark_dirty(struct pod *p);
+void pods_flush_now(struct agent *a);
+void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *));
+Skiff__PodStatus *pods_build_status(struct pod *p);
+void pods_status_free(Skiff__PodStatus *st);
+struct pod *pods_find_name(struct agent *a, const char *name);
+void pods_report_event(struct agent *a, struct pod *p, const char *type, const char *reason,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why);
+void pods_kill_container(struct pod *p, int sig);
+
+/* session.c */
+int session_start(struct agent *a);
+bool session_connected(struct agent *a);
+/* Send when connected; false means "not now" (caller keeps it queued). */
+bool session_send_status(struct agent *a, struct pod *p);
+bool session_send_event(struct agent *a, const uint8_t *packed, size_t len);
+
+/* probes.c */
+void probes_start(struct pod *p);
+void probes_stop(struct pod *p);
+
+/* logs.c */
+struct skiff_rpc_call;
+void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
+void logs_container_changed(struct agent *a, struct pod *p);
+void logs_pod_gone(struct agent *a, struct pod *p);
+
+/* endpoints.c */
+char *endpoints_dir(struct agent *a, const char *uid);
+int endpoints_write(struct agent *a, struct pod *p);
+/* env strings "K=V" for every service (owned array, NULL-terminated) */
+char **endpoints_service_env(struct agent *a);
+
+/* routes.c */
+int routes_setup_bridge(struct agent *a);
+void routes_sync(struct agent *a);
+
+#endif

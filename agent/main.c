@@ -1,0 +1,234 @@
+/* main.c — skiff-agent: the node daemon. Parses flags, re-adopts what the
+ * state dir says runs, connects to the brain and runs the event loop.
+ *
+ * SIGTERM/SIGINT stop the agent and nothing else: containers belong to their
+ * shims and keep running until a later agent re-adopts them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "log.h"
+#include "quantity.h"
+#include "util.h"
+
+uint64_t agent_capacity_cpu_milli(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1000;
+	return (uint64_t)CPU_COUNT(&set) * 1000;
+}
+
+int64_t agent_capacity_memory(void)
+{
+	int64_t mem = 0;
+	_cleanup_free_ char *data = NULL;
+	if (skiff_read_file("/proc/meminfo", 1 << 16, &data, NULL) >= 0) {
+		const char *p = strstr(data, "MemTotal:");
+		if (p)
+			mem = strtoll(p + 9, NULL, 10) * 1024;
+	}
+	/* a cgroup limit on the agent itself (v2, then v1) caps it further */
+	const char *limits[] = { "/sys/fs/cgroup/memory.max",
+				 "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
+		_cleanup_free_ char *l = NULL;
+		if (skiff_read_file(limits[i], 64, &l, NULL) < 0)
+			continue;
+		int64_t v = strtoll(l, NULL, 10);
+		if (v > 0 && v < mem)
+			mem = v;
+	}
+	return mem;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skiff-agent --server HOST:PORT --token TOKEN [options]\n"
+		"  --server HOST:PORT     the brain (default port 7443)\n"
+		"  --token TOKEN          join token printed by the brain (first start only)\n"
+		"  --name NAME            node name (default: the hostname)\n"
+		"  --address IP           this node's address other nodes route pod traffic to\n"
+		"  --state-dir DIR        default /var/lib/skiff/agent\n"
+		"  --image-dir DIR        default /var/lib/skiff/images\n"
+		"  --cgroup-parent PATH   below each cgroup controller (default skiff/NAME)\n"
+		"  --runtime PATH         skiff-runtime (default: next to skiff-agent)\n"
+		"  --labels k=v,...       node labels\n"
+		"  --log-max SIZE         per-container log cap before rotation (e.g. 10Mi)\n"
+		"  --log-level LEVEL      error|warn|info|debug\n");
+}
+
+static struct agent agent_g;
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)what;
+	log_info("signal %d: agent exiting; containers keep running", (int)sig);
+	event_base_loopbreak(a->base);
+}
+
+static char *default_runtime(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return xstrdup("skiff-runtime");
+	exe[n] = 0;
+	return xasprintf("%s/skiff-runtime", dirname(exe));
+}
+
+int main(int argc, char **argv)
+{
+	struct agent *a = &agent_g;
+	struct agent_config *c = &a->cfg;
+	enum { O_SERVER = 256, O_TOKEN, O_NAME, O_ADDRESS, O_STATE, O_IMAGES, O_CGROUP, O_RUNTIME,
+	       O_LABELS, O_LOGMAX, O_LOGLEVEL, O_HELP };
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, O_SERVER },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "address", required_argument, NULL, O_ADDRESS },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "image-dir", required_argument, NULL, O_IMAGES },
+		{ "cgroup-parent", required_argument, NULL, O_CGROUP },
+		{ "runtime", required_argument, NULL, O_RUNTIME },
+		{ "labels", required_argument, NULL, O_LABELS },
+		{ "log-max", required_argument, NULL, O_LOGMAX },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 },
+	};
+	int o;
+
+	skiff_log_set_component("skiff-agent");
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case O_SERVER:
+			c->server = optarg;
+			break;
+		case O_TOKEN:
+			c->token = optarg;
+			break;
+		case O_NAME:
+			c->name = optarg;
+			break;
+		case O_ADDRESS:
+			c->address = optarg;
+			break;
+		case O_STATE:
+			c->state_dir = optarg;
+			break;
+		case O_IMAGES:
+			c->image_dir = optarg;
+			break;
+		case O_CGROUP:
+			c->cgroup_parent = optarg;
+			break;
+		case O_RUNTIME:
+			c->runtime = optarg;
+			break;
+		case O_LABELS:
+			c->labels = optarg;
+			break;
+		case O_LOGMAX:
+			if (skiff_parse_memory(optarg, &c->log_max) < 0 || c->log_max <= 0) {
+				fprintf(stderr, "skiff-agent: --log-max '%s' is not a size\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_LOGLEVEL: {
+			enum skiff_log_level lvl;
+			if (skiff_log_parse_level(optarg, &lvl) < 0) {
+				fprintf(stderr, "skiff-agent: --log-level '%s': use error, warn, "
+						"info or debug\n",
+					optarg);
+				return 2;
+			}
+			skiff_log_set_level(lvl);
+			break;
+		}
+		case O_HELP:
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !c->server) {
+		fprintf(stderr, "skiff-agent: %s\n",
+			optind < argc ? "unexpected argument" : "--server HOST:PORT is required");
+		usage(stderr);
+		return 2;
+	}
+	_cleanup_free_ char *server = NULL, *name = NULL, *runtime = NULL, *cg = NULL;
+	if (!strchr(c->server, ':'))
+		c->server = server = xasprintf("%s:7443", c->server);
+	if (!c->name) {
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		c->name = name = xstrdup(host);
+	}
+	if (!c->name[0] || strchr(c->name, '/') || c->name[0] == '.') {
+		fprintf(stderr, "skiff-agent: node name '%s' is not usable\n", c->name);
+		return 2;
+	}
+	if (!c->state_dir)
+		c->state_dir = "/var/lib/skiff/agent";
+	if (!c->image_dir)
+		c->image_dir = "/var/lib/skiff/images";
+	if (!c->runtime)
+		c->runtime = runtime = default_runtime();
+	if (!c->cgroup_parent)
+		c->cgroup_parent = cg = xasprintf("skiff/%s", c->name);
+	if (access(c->runtime, X_OK) < 0) {
+		fprintf(stderr, "skiff-agent: runtime %s is not executable (--runtime PATH)\n",
+			c->runtime);
+		return 2;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	a->base = event_base_new();
+	if (!a->base) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	a->events_tail = &a->events;
+	if (state_init(a) < 0)
+		return 1;
+	if (state_load_node(a) < 0)
+		log_warn("%s/node.state unreadable; starting from epoch 0", c->state_dir);
+	if (a->pod_cidr[0])
+		routes_setup_bridge(a);
+	log_info("node %s: state %s, images %s, runtime %s, cgroup parent %s", c->name,
+		 c->state_dir, c->image_dir, c->runtime, c->cgroup_parent);
+	if (pods_adopt(a) < 0)
+		return 1;
+	if (session_start(a) < 0)
+		return 2;
+
+	struct event *sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
+	struct event *sigint = evsignal_new(a->base, SIGINT, on_signal, a);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_base_dispatch(a->base);
+	pods_flush_now(a);
+	event_free(sigterm);
+	event_free(sigint);
+	return 0;
+}

@@ -1,0 +1,1094 @@
+/* pods.c — desired pods (the brain's Assignment) against actual containers,
+ * and the per-pod state machine:
+ *
+ *   NEW -> STARTING (`skiff-runtime shim` runs) -> RUNNING (shim pidfd watched)
+ *   RUNNING -> exit seen on the pidfd -> restart now, or BACKOFF (timer), or DONE
+ *   any -> STOPPING (no longer assigned) -> container killed, state removed
+ *
+ * Backoff: the first restart is immediate, then 100 ms doubling up to 10 s;
+ * a run of 10 s resets it. Each container attempt has its own id
+ * "<uid>-<attempt>" so the previous attempt's log stays readable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+static void pod_start(struct pod *p);
+static void pod_stop(struct pod *p);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void strv_push(struct strv *s, char *owned)
+{
+	if (s->n + 2 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = xrealloc(s->v, s->cap * sizeof(char *));
+	}
+	s->v[s->n++] = owned;
+	s->v[s->n] = NULL;
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+static Skiff__Pod *pod_copy(const Skiff__Pod *src)
+{
+	size_t len = skiff__pod__get_packed_size(src);
+	_cleanup_free_ uint8_t *buf = xmalloc(len);
+	skiff__pod__pack(src, buf);
+	return skiff__pod__unpack(NULL, len, buf);
+}
+
+static const char *restart_policy(struct pod *p)
+{
+	const char *rp = p->spec->spec->restart_policy;
+	return rp && rp[0] ? rp : "Always";
+}
+
+static Skiff__Container *pod_container(struct pod *p)
+{
+	return p->spec->spec->n_containers ? p->spec->spec->containers[0] : NULL;
+}
+
+static const char *container_name(struct pod *p)
+{
+	Skiff__Container *c = pod_container(p);
+	return c && c->name[0] ? c->name : p->name;
+}
+
+static void make_container_id(struct pod *p, int attempt, char *buf, size_t len)
+{
+	char uid[80];
+	size_t n = 0;
+	for (const char *s = p->uid; *s && n < 48; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-')
+			uid[n++] = *s;
+	uid[n] = 0;
+	snprintf(buf, len, "%s-%d", uid, attempt);
+}
+
+struct pod *pods_find_name(struct agent *a, const char *name)
+{
+	for (struct pod *p = a->pods; p; p = p->next)
+		if (streq(p->name, name))
+			return p;
+	return NULL;
+}
+
+static struct pod *pods_find_uid(struct agent *a, const char *uid)
+{
+	for (struct pod *p = a->pods; p; p = p->next)
+		if (streq(p->uid, uid))
+			return p;
+	return NULL;
+}
+
+static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
+{
+	struct pod *p = xcalloc(1, sizeof(*p));
+	p->agent = a;
+	p->spec = spec;
+	p->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
+	p->name = xstrdup(spec->metadata->name);
+	p->shim_pidfd = -EBADF;
+	p->state = POD_NEW;
+	p->next = a->pods;
+	a->pods = p;
+	return p;
+}
+
+static void pod_unwatch(struct pod *p)
+{
+	if (p->ev_shim) {
+		event_free(p->ev_shim);
+		p->ev_shim = NULL;
+	}
+	if (p->shim_pidfd >= 0)
+		close(p->shim_pidfd);
+	p->shim_pidfd = -EBADF;
+}
+
+static void pod_free(struct pod *p)
+{
+	struct agent *a = p->agent;
+	for (struct pod **pp = &a->pods; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	probes_stop(p);
+	pod_unwatch(p);
+	spawn_cancel(p->starter);
+	if (p->ev_timer)
+		event_free(p->ev_timer);
+	if (p->ev_kill)
+		event_free(p->ev_kill);
+	skiff__pod__free_unpacked(p->spec, NULL);
+	free(p->uid);
+	free(p->name);
+	free(p->reason);
+	free(p->message);
+	free(p->last_reason);
+	free(p);
+}
+
+/* ---- status and events -------------------------------------------------- */
+
+static const char *pod_phase(struct pod *p)
+{
+	switch (p->state) {
+	case POD_RUNNING:
+	case POD_STOPPING:
+		return "Running";
+	case POD_NEW:
+	case POD_STARTING:
+	case POD_BACKOFF:
+		return p->first_start_ms ? "Running" : "Pending";
+	case POD_DONE:
+		if (!p->first_start_ms)
+			return "Failed";
+		return p->exit_code == 0 && p->signal == 0 ? "Succeeded" : "Failed";
+	}
+	return "Unknown";
+}
+
+Skiff__PodStatus *pods_build_status(struct pod *p)
+{
+	Skiff__PodStatus *st = xmalloc(sizeof(*st));
+	skiff__pod_status__init(st);
+	Skiff__ContainerStatus *cs = xmalloc(sizeof(*cs));
+	skiff__container_status__init(cs);
+
+	st->phase = xstrdup(pod_phase(p));
+	st->pod_ip = xstrdup(p->ip);
+	st->host_ip = xstrdup(p->agent->cfg.address ? p->agent->cfg.address : "");
+	st->start_ms = p->first_start_ms;
+	st->node_epoch = p->agent->epoch;
+	st->ready = p->state == POD_RUNNING && p->ready;
+	bool waiting = p->state != POD_RUNNING && p->state != POD_DONE && p->state != POD_STOPPING;
+	st->reason = xstrdup(waiting && p->reason && p->state != POD_STARTING ? p->reason : "");
+	st->message = xstrdup(waiting && p->message ? p->message : "");
+	if (p->state == POD_DONE && p->reason) {
+		free(st->reason);
+		st->reason = xstrdup(p->reason);
+		free(st->message);
+		st->message = xstrdup(p->message ? p->message : "");
+	}
+
+	cs->name = xstrdup(container_name(p));
+	cs->restart_count = p->restarts;
+	cs->ready = st->ready;
+	cs->pid = p->state == POD_RUNNING ? p->pid : 0;
+	cs->started_ms = p->started_ms;
+	cs->last_exit_code = p->last_exit_code;
+	cs->last_reason = xstrdup(p->last_reason ? p->last_reason : "");
+	cs->last_finished_ms = p->last_finished_ms;
+	switch (p->state) {
+	case POD_RUNNING:
+	case POD_STOPPING:
+		cs->state = xstrdup("Running");
+		cs->reason = xstrdup("");
+		cs->message = xstrdup("");
+		break;
+	case POD_DONE:
+		cs->state = xstrdup("Terminated");
+		cs->reason = xstrdup(p->reason ? p->reason : "");
+		cs->message = xstrdup(p->message ? p->message : "");
+		cs->exit_code = p->exit_code;
+		cs->signal = p->signal;
+		cs->finished_ms = p->finished_ms;
+		break;
+	default:
+		cs->state = xstrdup("Waiting");
+		cs->reason = xstrdup(p->state == POD_STARTING || !p->reason ? "ContainerCreating"
+									     : p->reason);
+		cs->message = xstrdup(p->message ? p->message : "");
+		break;
+	}
+	st->n_container_statuses = 1;
+	st->container_statuses = xmalloc(sizeof(cs));
+	st->container_statuses[0] = cs;
+	return st;
+}
+
+void pods_status_free(Skiff__PodStatus *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_container_statuses; i++) {
+		Skiff__ContainerStatus *cs = st->container_statuses[i];
+		free(cs->name);
+		free(cs->state);
+		free(cs->reason);
+		free(cs->message);
+		free(cs->last_reason);
+		free(cs);
+	}
+	free(st->container_statuses);
+	free(st->phase);
+	free(st->reason);
+	free(st->message);
+	free(st->pod_ip);
+	free(st->host_ip);
+	free(st);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pods_flush_now(arg);
+}
+
+void pods_flush_now(struct agent *a)
+{
+	for (struct pod *p = a->pods; p; p = p->next) {
+		if (!p->status_dirty)
+			continue;
+		if (p->state != POD_STOPPING)
+			state_save_pod_run(p);
+		if (session_send_status(a, p))
+			p->status_dirty = false;
+	}
+	while (a->events && session_connected(a)) {
+		struct queued_event *e = a->events;
+		if (!session_send_event(a, e->data, e->len))
+			break;
+		a->events = e->next;
+		if (!a->events)
+			a->events_tail = &a->events;
+		a->n_events--;
+		free(e->data);
+		free(e);
+	}
+}
+
+void pods_mark_dirty(struct pod *p)
+{
+	struct agent *a = p->agent;
+	p->status_dirty = true;
+	if (!a->ev_flush)
+		a->ev_flush = evtimer_new(a->base, on_flush, a);
+	if (!evtimer_pending(a->ev_flush, NULL)) {
+		struct timeval tv = { 0, 0 };
+		evtimer_add(a->ev_flush, &tv);
+	}
+}
+
+void pods_report_event(struct agent *a, struct pod *p, const char *type, const char *reason,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		return;
+
+	if (streq(type, "Warning"))
+		log_warn("pod %s: %s: %s", p->name, reason, msg);
+	else
+		log_info("pod %s: %s: %s", p->name, reason, msg);
+
+	Skiff__Event ev = SKIFF__EVENT__INIT;
+	Skiff__ObjectMeta meta = SKIFF__OBJECT_META__INIT;
+	char name[256];
+	uint8_t rnd[4];
+	char hex[9];
+	skiff_random_bytes(rnd, sizeof(rnd));
+	skiff_hex(rnd, sizeof(rnd), hex);
+	snprintf(name, sizeof(name), "%s.%s", p->name, hex);
+	meta.name = name;
+	meta.created_ms = skiff_now_ms();
+	ev.metadata = &meta;
+	ev.object_kind = "pod";
+	ev.object_name = p->name;
+	ev.type = (char *)type;
+	ev.reason = (char *)reason;
+	ev.message = msg;
+	ev.count = 1;
+	ev.first_ms = ev.last_ms = meta.created_ms;
+	ev.source = a->cfg.name;
+
+	size_t len = skiff__event__get_packed_size(&ev);
+	uint8_t *buf = xmalloc(len);
+	skiff__event__pack(&ev, buf);
+	if (!a->events && session_send_event(a, buf, len)) {
+		free(buf);
+		return;
+	}
+	if (a->n_events >= AGENT_MAX_QUEUED_EVENTS) {
+		struct queued_event *old = a->events;
+		a->events = old->next;
+		if (!a->events)
+			a->events_tail = &a->events;
+		free(old->data);
+		free(old);
+		a->n_events--;
+	}
+	struct queued_event *q = xcalloc(1, sizeof(*q));
+	q->data = buf;
+	q->len = len;
+	*a->events_tail = q;
+	a->events_tail = &q->next;
+	a->n_events++;
+}
+
+/* ---- failures before a container runs ----------------------------------- */
+
+static void schedule_restart(struct pod *p, bool count_restart);
+
+/* The pod cannot be started now (image, volume, command, limits): say why
+ * and retry with backoff — an image copied in later makes it start. */
+static void pod_setup_failed(struct pod *p, const char *reason, const char *message, bool retry)
+{
+	set_str(&p->reason, reason);
+	set_str(&p->message, message);
+	pods_report_event(p->agent, p, "Warning", "Failed", "%s", message);
+	if (retry && !streq(restart_policy(p), "Never")) {
+		schedule_restart(p, false);
+	} else {
+		p->state = POD_DONE;
+		p->exit_code = 0;
+		p->signal = 0;
+		pods_mark_dirty(p);
+	}
+}
+
+/* ---- starting ----------------------------------------------------------- */
+
+static void on_start_done(int status, const char *out, const char *err, void *userdata);
+
+static bool path_ok(const char *p)
+{
+	return p && p[0] == '/' && !strstr(p, "/../") && !skiff_endswith(p, "/..") &&
+	       !strchr(p, ':') && !strchr(p, ',');
+}
+
+/* Volume mounts -> --volume options; on a refusal *ret_msg says why. */
+static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, char **ret_msg)
+{
+	Skiff__PodSpec *ps = p->spec->spec;
+	for (size_t i = 0; i < c->n_volume_mounts; i++) {
+		Skiff__VolumeMount *m = c->volume_mounts[i];
+		Skiff__Volume *v = NULL;
+		for (size_t j = 0; j < ps->n_volumes; j++)
+			if (streq(ps->volumes[j]->name, m->name))
+				v = ps->volumes[j];
+		if (!v) {
+			*ret_msg = xasprintf("VolumeError: volumeMount '%s' names no volume of the pod",
+					     m->name);
+			return -EINVAL;
+		}
+		if (!path_ok(m->mount_path) || streq(m->mount_path, "/")) {
+			*ret_msg = xasprintf("VolumeError: mountPath '%s' of volume '%s' must be an "
+					     "absolute path without '..', ':' or ','",
+					     m->mount_path, m->name);
+			return -EINVAL;
+		}
+		_cleanup_free_ char *src = NULL;
+		if (v->host_path) {
+			const char *hp = v->host_path->path;
+			struct stat st;
+			if (!path_ok(hp) || streq(hp, "/")) {
+				*ret_msg = xasprintf("VolumeError: hostPath '%s' of volume '%s' is "
+						     "refused (absolute path, not /, no '..', ':' "
+						     "or ',')",
+						     hp, m->name);
+				return -EINVAL;
+			}
+			if (stat(hp, &st) < 0) {
+				*ret_msg = xasprintf("VolumeError: hostPath '%s' of volume '%s' does "
+						     "not exist on node %s",
+						     hp, m->name, p->agent->cfg.name);
+				return -ENOENT;
+			}
+			src = xstrdup(hp);
+		} else {
+			/* emptyDir (also the default): lives as long as the pod */
+			if (strchr(v->name, '/') || v->name[0] == '.' || !v->name[0]) {
+				*ret_msg = xasprintf("VolumeError: volume name '%s' is refused", v->name);
+				return -EINVAL;
+			}
+			_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+			src = xasprintf("%s/volumes/%s", dir, v->name);
+			int r = skiff_mkdir_p(src, 0755);
+			if (r < 0) {
+				*ret_msg = xasprintf("VolumeError: cannot create %s: %s", src,
+						     strerror(-r));
+				return r;
+			}
+		}
+		strv_push(args, xstrdup("--volume"));
+		strv_push(args, xasprintf("%s:%s%s", src, m->mount_path, m->read_only ? ":ro" : ""));
+	}
+	return 0;
+}
+
+static void pod_start(struct pod *p)
+{
+	struct agent *a = p->agent;
+	Skiff__PodSpec *ps = p->spec->spec;
+	Skiff__Container *c = pod_container(p);
+	_cleanup_free_ char *msg = NULL, *rootfs = NULL;
+	struct strv args = { 0 };
+	int r;
+
+	if (p->ev_timer)
+		evtimer_del(p->ev_timer);
+	if (ps->n_containers != 1) {
+		_cleanup_free_ char *m = xasprintf("MultipleContainers: skiff-agent runs one container "
+						   "per pod; pod %s has %zu",
+						   p->name, ps->n_containers);
+		pod_setup_failed(p, "MultipleContainers", m, false);
+		return;
+	}
+	if (c->n_command == 0 && c->n_args == 0) {
+		_cleanup_free_ char *m = xasprintf("InvalidSpec: container '%s' has no command",
+						   container_name(p));
+		pod_setup_failed(p, "InvalidSpec", m, false);
+		return;
+	}
+	if (image_resolve(a, c->image, &rootfs, &msg) < 0) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(msg, ":"), msg);
+		pod_setup_failed(p, reason, msg, true);
+		return;
+	}
+
+	char id[192];
+	make_container_id(p, p->attempt + 1, id, sizeof(id));
+	strv_push(&args, xstrdup(a->cfg.runtime));
+	strv_push(&args, xstrdup("shim"));
+	strv_push(&args, xstrdup("--state"));
+	strv_push(&args, xstrdup(a->containers_dir));
+	strv_push(&args, xstrdup("--id"));
+	strv_push(&args, xstrdup(id));
+	strv_push(&args, xstrdup("--rootfs"));
+	strv_push(&args, xstrdup(rootfs));
+	strv_push(&args, xstrdup("--hostname"));
+	strv_push(&args, xstrdup(ps->hostname && ps->hostname[0] ? ps->hostname : p->name));
+	strv_push(&args, xstrdup("--cgroup-parent"));
+	strv_push(&args, xstrdup(a->cfg.cgroup_parent));
+	if (a->cfg.log_max > 0) {
+		strv_push(&args, xstrdup("--log-max"));
+		strv_push(&args, xasprintf("%" PRId64, a->cfg.log_max));
+	}
+
+	/* network: a pod IP from the node's pod CIDR on the node bridge */
+	if (a->pod_cidr[0]) {
+		char gw[64];
+		int prefix;
+		if (!p->ip[0] && ipam_allocate(a, p, p->ip, sizeof(p->ip)) < 0) {
+			strv_free(&args);
+			_cleanup_free_ char *m =
+			    xasprintf("NetworkError: no free address in pod CIDR %s", a->pod_cidr);
+			pod_setup_failed(p, "NetworkError", m, true);
+			return;
+		}
+		if (!a->net_ready && routes_setup_bridge(a) < 0) {
+			strv_free(&args);
+			_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up bridge %s "
+							   "for %s",
+							   AGENT_BRIDGE, a->pod_cidr);
+			pod_setup_failed(p, "NetworkError", m, true);
+			return;
+		}
+		ipam_gateway(a->pod_cidr, gw, sizeof(gw), &prefix);
+		strv_push(&args, xstrdup("--net"));
+		strv_push(&args, xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip, prefix,
+					   gw));
+	} else {
+		strv_push(&args, xstrdup("--net"));
+		strv_push(&args, xstrdup("none"));
+	}
+
+	/* environment: SKIFF_*, services, then the container's own */
+	strv_push(&args, xstrdup("--env"));
+	strv_push(&args, xasprintf("SKIFF_POD_NAME=%s", p->name));
+	strv_push(&args, xstrdup("--env"));
+	strv_push(&args, xasprintf("SKIFF_POD_IP=%s", p->ip));
+	strv_push(&args, xstrdup("--env"));
+	strv_push(&args, xasprintf("SKIFF_NODE_NAME=%s", a->cfg.name));
+	strv_push(&args, xstrdup("--env"));
+	strv_push(&args, xstrdup("SKIFF_NAMESPACE=default"));
+	strv_push(&args, xstrdup("--env"));
+	strv_push(&args, xstrdup("SKIFF_ENDPOINTS_DIR=/etc/skiff/endpoints"));
+	char **senv = endpoints_service_env(a);
+	for (char **e = senv; e && *e; e++) {
+		strv_push(&args, xstrdup("--env"));
+		strv_push(&args, *e);
+	}
+	free(senv);
+	for (size_t i = 0; i < c->n_env; i++) {
+		if (!c->env[i]->name[0] || strchr(c->env[i]->name, '='))
+			continue;
+		strv_push(&args, xstrdup("--env"));
+		strv_push(&args, xasprintf("%s=%s", c->env[i]->name, c->env[i]->value));
+	}
+	if (c->working_dir && c->working_dir[0]) {
+		strv_push(&args, xstrdup("--workdir"));
+		strv_push(&args, xstrdup(c->working_dir));
+	}
+
+	/* resources: limits (requests only matter to the scheduler) */
+	Skiff__ResourceList *lim = c->resources ? c->resources->limits : NULL;
+	if (lim && lim->memory > 0) {
+		strv_push(&args, xstrdup("--memory"));
+		strv_push(&args, xasprintf("%" PRId64, lim->memory));
+	}
+	if (lim && lim->cpu_milli > 0) {
+		strv_push(&args, xstrdup("--cpus"));
+		strv_push(&args, xasprintf("%" PRId64 "m", lim->cpu_milli));
+	}
+
+	/* volumes and the read-only endpoints directory */
+	r = build_volumes(p, c, &args, &msg);
+	if (r < 0) {
+		strv_free(&args);
+		pod_setup_failed(p, "VolumeError", msg, r == -ENOENT);
+		return;
+	}
+	r = endpoints_write(a, p);
+	if (r >= 0) {
+		_cleanup_free_ char *ep = endpoints_dir(a, p->uid);
+		strv_push(&args, xstrdup("--volume"));
+		strv_push(&args, xasprintf("%s:/etc/skiff/endpoints:ro", ep));
+	}
+
+	strv_push(&args, xstrdup("--"));
+	for (size_t i = 0; i < c->n_command; i++)
+		strv_push(&args, xstrdup(c->command[i]));
+	for (size_t i = 0; i < c->n_args; i++)
+		strv_push(&args, xstrdup(c->args[i]));
+
+	/* The attempt before the previous one is no longer needed (the previous
+	 * one is kept for `logs --previous`). */
+	if (p->attempt >= 2) {
+		char old[192];
+		make_container_id(p, p->attempt - 1, old, sizeof(old));
+		shim_delete(a, old);
+	}
+	p->attempt++;
+	copy_str(p->container_id, sizeof(p->container_id), id);
+	p->state = POD_STARTING;
+	p->unhealthy_kill = false;
+	r = spawn_start(a->base, args.v, 60000, on_start_done, p, &p->starter);
+	strv_free(&args);
+	if (r < 0) {
+		_cleanup_free_ char *m =
+		    xasprintf("RunContainerError: cannot run %s: %s", a->cfg.runtime, strerror(-r));
+		pod_setup_failed(p, "RunContainerError", m, true);
+		return;
+	}
+	state_save_pod_run(p);
+	pods_mark_dirty(p);
+}
+
+static void on_shim_exit(evutil_socket_t fd, short what, void *arg);
+static void handle_exit(struct pod *p, const struct shim_state *st);
+
+/* Watch the shim by pidfd; the state file read after pidfd_open tells
+ * whether the pidfd really is the shim (it writes "exited" before exiting). */
+static int watch_shim(struct pod *p, struct shim_state *st)
+{
+	int fd = pidfd_open_pid(st->shim_pid);
+	int r = shim_state_read(p->agent, p->container_id, st);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if (fd < 0 || !streq(st->status, "running")) {
+		if (fd >= 0)
+			close(fd);
+		return 0; /* already exited: the caller handles st */
+	}
+	pod_unwatch(p);
+	p->shim_pidfd = fd;
+	p->ev_shim = event_new(p->agent->base, fd, EV_READ, on_shim_exit, p);
+	event_add(p->ev_shim, NULL);
+	p->pid = st->pid;
+	p->shim_pid = st->shim_pid;
+	p->started_ms = st->started_ms ? st->started_ms : skiff_now_ms();
+	if (!p->first_start_ms)
+		p->first_start_ms = p->started_ms;
+	return 1;
+}
+
+static const char *exit_reason_for_status(int code)
+{
+	switch (code) {
+	case 126:
+		return "ContainerCannotRun";
+	case 127:
+		return "CommandNotFound";
+	default:
+		return "RunContainerError";
+	}
+}
+
+static void on_start_done(int status, const char *out, const char *err, void *userdata)
+{
+	struct pod *p = userdata;
+	struct shim_state st;
+	p->starter = NULL;
+
+	if (status != 0) {
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+		char line[512];
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(err, "\n"), err);
+		if (p->state == POD_STOPPING) {
+			shim_delete(p->agent, p->container_id);
+			pod_stop(p);
+			return;
+		}
+		const char *reason = exit_reason_for_status(code);
+		_cleanup_free_ char *m = xasprintf("%s: %s", reason,
+						   line[0] ? line : "skiff-runtime shim failed");
+		p->exit_code = code;
+		set_str(&p->last_reason, reason);
+		p->last_exit_code = code;
+		p->last_finished_ms = skiff_now_ms();
+		shim_delete(p->agent, p->container_id);
+		pod_setup_failed(p, reason, m, true);
+		return;
+	}
+	(void)out;
+	int r = shim_state_read(p->agent, p->container_id, &st);
+	if (r >= 0)
+		r = watch_shim(p, &st);
+	if (r < 0) {
+		_cleanup_free_ char *m = xasprintf("RunContainerError: container %s started but its "
+						   "state is unreadable: %s",
+						   p->container_id, strerror(-r));
+		pod_setup_failed(p, "RunContainerError", m, true);
+		return;
+	}
+	if (r == 0) { /* exited already */
+		p->pid = st.pid;
+		p->started_ms = st.started_ms;
+		if (!p->first_start_ms)
+			p->first_start_ms = st.started_ms ? st.started_ms : skiff_now_ms();
+		handle_exit(p, &st);
+		return;
+	}
+	if (p->state == POD_STOPPING) {
+		pods_kill_container(p, SIGKILL); /* handle_exit finishes the stop */
+		return;
+	}
+	p->state = POD_RUNNING;
+	p->ready = false;
+	set_str(&p->reason, NULL);
+	set_str(&p->message, NULL);
+	log_info("pod %s: container %s running, pid %d (attempt %d, restarts %d)", p->name,
+		 p->container_id, p->pid, p->attempt, p->restarts);
+	probes_start(p);
+	logs_container_changed(p->agent, p);
+	pods_mark_dirty(p);
+}
+
+/* ---- exits and restarts ------------------------------------------------- */
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	(void)fd;
+	(void)what;
+	if (p->state == POD_BACKOFF)
+		pod_start(p);
+}
+
+static void schedule_restart(struct pod *p, bool count_restart)
+{
+	int64_t delay = p->next_backoff_ms;
+	if (p->started_ms && p->finished_ms - p->started_ms >= AGENT_STABLE_RUN_MS &&
+	    count_restart)
+		delay = 0;
+	p->next_backoff_ms = delay == 0 ? AGENT_BACKOFF_FIRST_MS
+					: (delay * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
+									    : delay * 2);
+	if (count_restart)
+		p->restarts++;
+	if (delay == 0) {
+		pod_start(p);
+		return;
+	}
+	p->state = POD_BACKOFF;
+	if (!p->reason || count_restart)
+		set_str(&p->reason, "CrashLoopBackOff");
+	_cleanup_free_ char *m = xasprintf("back-off %" PRId64 " ms restarting container %s%s%s",
+					   delay, container_name(p),
+					   p->message && !count_restart ? ": " : "",
+					   p->message && !count_restart ? p->message : "");
+	set_str(&p->message, m);
+	if (!p->ev_timer)
+		p->ev_timer = evtimer_new(p->agent->base, on_backoff, p);
+	struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
+	evtimer_add(p->ev_timer, &tv);
+	pods_mark_dirty(p);
+}
+
+static void handle_exit(struct pod *p, const struct shim_state *st)
+{
+	probes_stop(p);
+	pod_unwatch(p);
+	p->ready = false;
+	p->exit_code = st->exit_code;
+	p->signal = st->signal;
+	p->finished_ms = st->finished_ms ? st->finished_ms : skiff_now_ms();
+	const char *reason = st->oom	       ? "OOMKilled"
+			     : st->reason[0]   ? st->reason
+			     : st->signal      ? "Signaled"
+			     : st->exit_code   ? "Error"
+					       : "Completed";
+	_cleanup_free_ char *how = st->signal ? xasprintf("killed by signal %d", st->signal)
+					      : xasprintf("exited with code %d", st->exit_code);
+	set_str(&p->last_reason, reason);
+	p->last_exit_code = st->signal ? 128 + st->signal : st->exit_code;
+	p->last_finished_ms = p->finished_ms;
+
+	if (p->state == POD_STOPPING) {
+		pod_stop(p);
+		return;
+	}
+	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
+	const char *policy = restart_policy(p);
+	bool restart = streq(policy, "Always") || (streq(policy, "OnFailure") && failed);
+	if (p->unhealthy_kill)
+		pods_report_event(p->agent, p, "Warning", "Killing",
+				  "container %s failed its liveness probe and was killed",
+				  container_name(p));
+	pods_report_event(p->agent, p, failed ? "Warning" : "Normal",
+			  st->oom ? "OOMKilled" : (failed ? "ContainerDied" : "Completed"),
+			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how, reason,
+			  restart ? ", restarting" : "");
+	set_str(&p->reason, reason);
+	_cleanup_free_ char *m = xasprintf("container %s %s", container_name(p), how);
+	set_str(&p->message, m);
+	if (restart) {
+		schedule_restart(p, true);
+	} else {
+		p->state = POD_DONE;
+		pods_mark_dirty(p);
+	}
+}
+
+static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	struct shim_state st;
+	(void)fd;
+	(void)what;
+	int r = shim_state_read(p->agent, p->container_id, &st);
+	if (r < 0 || !streq(st.status, "exited")) {
+		/* The shim died without recording the exit (killed): the
+		 * container, if still there, has lost its parent; kill it so
+		 * the pod is restarted cleanly. */
+		log_warn("pod %s: shim %d of %s exited without recording the container's exit",
+			 p->name, p->shim_pid, p->container_id);
+		if (p->pid > 0) {
+			int cfd = pidfd_open_pid(p->pid);
+			if (cfd >= 0) {
+				pidfd_signal(cfd, SIGKILL);
+				close(cfd);
+			}
+		}
+		memset(&st, 0, sizeof(st));
+		snprintf(st.status, sizeof(st.status), "exited");
+		snprintf(st.reason, sizeof(st.reason), "ShimDied");
+		st.pid = p->pid;
+		st.exit_code = 255;
+		shim_delete(p->agent, p->container_id);
+	}
+	handle_exit(p, &st);
+}
+
+void pods_kill_container(struct pod *p, int sig)
+{
+	if (p->state != POD_RUNNING && p->state != POD_STOPPING)
+		return;
+	int fd = pidfd_open_pid(p->pid);
+	if (fd < 0)
+		return;
+	struct shim_state st;
+	if (shim_state_read(p->agent, p->container_id, &st) >= 0 && streq(st.status, "running") &&
+	    st.pid == p->pid)
+		pidfd_signal(fd, sig);
+	close(fd);
+}
+
+void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why)
+{
+	if (p->state != POD_RUNNING)
+		return;
+	if (liveness) {
+		if (!ok) {
+			pods_report_event(p->agent, p, "Warning", "Unhealthy",
+					  "liveness probe failed: %s", why);
+			p->unhealthy_kill = true;
+			pods_kill_container(p, SIGKILL);
+		}
+		return;
+	}
+	if (ok != p->ready) {
+		p->ready = ok;
+		if (!ok)
+			pods_report_event(p->agent, p, "Warning", "Unhealthy",
+					  "readiness probe failed: %s", why);
+		pods_mark_dirty(p);
+	}
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+static void on_kill_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	(void)fd;
+	(void)what;
+	pods_kill_container(p, SIGKILL);
+}
+
+static void pod_stop(struct pod *p)
+{
+	struct agent *a = p->agent;
+	if (p->state != POD_STOPPING) {
+		log_info("pod %s: stopping (no longer assigned to %s)", p->name, a->cfg.name);
+		if (p->ev_timer)
+			evtimer_del(p->ev_timer);
+		enum pod_state was = p->state;
+		p->state = POD_STOPPING;
+		probes_stop(p);
+		if (was == POD_STARTING)
+			return; /* on_start_done continues */
+		if (was == POD_RUNNING) {
+			int grace = p->spec->spec->termination_grace_ms;
+			if (grace <= 0)
+				grace = 10000;
+			pods_kill_container(p, SIGTERM);
+			p->ev_kill = evtimer_new(a->base, on_kill_timeout, p);
+			struct timeval tv = { grace / 1000, (grace % 1000) * 1000 };
+			evtimer_add(p->ev_kill, &tv);
+			return; /* handle_exit continues */
+		}
+	} else if (p->starter || p->ev_shim) {
+		return; /* still waiting */
+	}
+	/* Nothing runs any more: remove every trace. */
+	for (int i = p->attempt; i >= 1 && i >= p->attempt - 2; i--) {
+		char id[192];
+		make_container_id(p, i, id, sizeof(id));
+		shim_delete(a, id);
+	}
+	logs_pod_gone(a, p);
+	state_remove_pod(a, p->uid);
+	log_info("pod %s: removed", p->name);
+	pod_free(p);
+}
+
+/* ---- desired state ------------------------------------------------------ */
+
+void pods_apply_assignment(struct agent *a, Skiff__Assignment *as)
+{
+	if (a->assignment)
+		skiff__assignment__free_unpacked(a->assignment, NULL);
+	a->assignment = as;
+	a->have_assignment = true;
+
+	routes_sync(a);
+	for (struct pod *p = a->pods; p; p = p->next)
+		p->desired = false;
+	if (!as->fenced) {
+		for (size_t i = 0; i < as->n_pods; i++) {
+			Skiff__Pod *want = as->pods[i];
+			if (!want->metadata || !want->spec || !want->metadata->name[0])
+				continue;
+			if (want->metadata->deleted_ms)
+				continue; /* being deleted: stop it */
+			const char *uid =
+			    want->metadata->uid[0] ? want->metadata->uid : want->metadata->name;
+			struct pod *p = pods_find_uid(a, uid);
+			if (p) {
+				if (p->state != POD_STOPPING)
+					p->desired = true;
+				continue;
+			}
+			if (pods_find_name(a, want->metadata->name))
+				continue; /* same name, new uid: wait until the old one is gone */
+			Skiff__Pod *copy = pod_copy(want);
+			if (!copy)
+				continue;
+			p = pod_new(a, copy);
+			p->desired = true;
+			int r = state_save_pod(p);
+			if (r < 0)
+				log_warn_errno(r, "pod %s: cannot save its state: %m", p->name);
+			pods_report_event(a, p, "Normal", "Scheduled", "pod %s bound to node %s",
+					  p->name, a->cfg.name);
+			pod_start(p);
+		}
+	} else {
+		log_warn("brain says this node's epoch %" PRIu64 " is fenced: stopping every pod",
+			 a->epoch);
+	}
+	struct pod *next;
+	for (struct pod *p = a->pods; p; p = next) {
+		next = p->next;
+		if (!p->desired && p->state != POD_STOPPING)
+			pod_stop(p);
+		else if (p->state != POD_STOPPING)
+			endpoints_write(a, p);
+	}
+}
+
+void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *))
+{
+	size_t n = 0;
+	for (struct pod *p = a->pods; p; p = p->next)
+		n++;
+	req->pods = xcalloc(n ? n : 1, sizeof(*req->pods));
+	req->n_pods = 0;
+	for (struct pod *p = a->pods; p; p = p->next) {
+		if (p->state == POD_STOPPING)
+			continue;
+		Skiff__RunningPod *rp = xmalloc(sizeof(*rp));
+		skiff__running_pod__init(rp);
+		rp->name = p->name;
+		rp->uid = p->uid;
+		rp->status = pods_build_status(p);
+		req->pods[req->n_pods++] = rp;
+		if (keep)
+			keep(rp);
+	}
+}
+
+/* ---- re-adoption after an agent restart ---------------------------------- */
+
+static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *ud)
+{
+	char buf[256];
+	(void)ud;
+	struct pod *p = pod_new(a, spec);
+	if (state_run_get(run, "attempt", buf, sizeof(buf)))
+		p->attempt = atoi(buf);
+	if (state_run_get(run, "container_id", buf, sizeof(buf)))
+		copy_str(p->container_id, sizeof(p->container_id), buf);
+	if (state_run_get(run, "restarts", buf, sizeof(buf)))
+		p->restarts = atoi(buf);
+	if (state_run_get(run, "ip", buf, sizeof(buf)))
+		copy_str(p->ip, sizeof(p->ip), buf);
+	if (state_run_get(run, "last_exit_code", buf, sizeof(buf)))
+		p->last_exit_code = atoi(buf);
+	if (state_run_get(run, "last_reason", buf, sizeof(buf)) && buf[0])
+		p->last_reason = xstrdup(buf);
+	if (state_run_get(run, "last_finished_ms", buf, sizeof(buf)))
+		p->last_finished_ms = strtoll(buf, NULL, 10);
+	if (state_run_get(run, "first_start_ms", buf, sizeof(buf)))
+		p->first_start_ms = strtoll(buf, NULL, 10);
+	if (state_run_get(run, "next_backoff_ms", buf, sizeof(buf)))
+		p->next_backoff_ms = strtoll(buf, NULL, 10);
+	p->desired = true;
+	return 0;
+}
+
+static bool id_known(struct agent *a, const char *id)
+{
+	for (struct pod *p = a->pods; p; p = p->next)
+		for (int i = p->attempt; i >= 1 && i >= p->attempt - 1; i--) {
+			char mine[192];
+			make_container_id(p, i, mine, sizeof(mine));
+			if (streq(mine, id))
+				return true;
+		}
+	return false;
+}
+
+int pods_adopt(struct agent *a)
+{
+	int r = state_load_pods(a, adopt_one, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s/pods: %m", a->cfg.state_dir);
+
+	for (struct pod *p = a->pods; p; p = p->next) {
+		struct shim_state st;
+		if (!p->container_id[0] ||
+		    shim_state_read(a, p->container_id, &st) < 0) {
+			/* never started, or the start was cut short */
+			if (p->container_id[0])
+				shim_delete(a, p->container_id);
+			pod_start(p);
+			continue;
+		}
+		p->state = POD_STARTING;
+		r = watch_shim(p, &st);
+		if (r > 0) {
+			p->state = POD_RUNNING;
+			p->ready = false;
+			log_info("pod %s: re-adopted container %s, pid %d", p->name,
+				 p->container_id, p->pid);
+			probes_start(p);
+			pods_mark_dirty(p);
+		} else if (r == 0) {
+			p->pid = st.pid;
+			p->started_ms = st.started_ms;
+			log_info("pod %s: container %s exited while the agent was away", p->name,
+				 p->container_id);
+			handle_exit(p, &st);
+		} else {
+			pod_start(p);
+		}
+	}
+
+	/* Containers of pods the agent no longer knows: kill and delete. */
+	_cleanup_closedir_ DIR *d = opendir(a->containers_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || id_known(a, de->d_name))
+			continue;
+		struct shim_state st;
+		if (shim_state_read(a, de->d_name, &st) >= 0 && streq(st.status, "running")) {
+			int fd = pidfd_open_pid(st.pid);
+			struct shim_state again;
+			if (fd >= 0 && shim_state_read(a, de->d_name, &again) >= 0 &&
+			    streq(again.status, "running"))
+				pidfd_signal(fd, SIGKILL);
+			if (fd >= 0)
+				close(fd);
+			log_info("container %s belongs to no pod of this node: killed", de->d_name);
+		}
+		shim_delete(a, de->d_name);
+	}
+	return 0;
+}

@@ -1,0 +1,197 @@
+/* state.c — the agent's state dir, what survives an agent restart:
+ *
+ *   STATE/node.crt, node.key, ca.crt   identity from the join
+ *   STATE/node.state                   "epoch=N\npod_cidr=CIDR\n"
+ *   STATE/pods/<uid>/pod.pb            the bound Pod as the brain sent it
+ *   STATE/pods/<uid>/run               key=value: attempt, restarts, ip, last exit
+ *   STATE/pods/<uid>/volumes/<name>/   emptyDir volumes
+ *   STATE/pods/<uid>/endpoints/<svc>   the pod's endpoints files
+ *   STATE/containers/<id>/             the shims' state dirs (state, log)
+ *   STATE/images/<name:tag>/           tar images, unpacked once
+ *
+ * Every file is replaced atomically, so a kill -9 at any moment leaves either
+ * the old or the new version.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+int state_init(struct agent *a)
+{
+	int r = skiff_mkdir_p(a->cfg.state_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create state dir %s: %m", a->cfg.state_dir);
+	_cleanup_free_ char *pods = xasprintf("%s/pods", a->cfg.state_dir);
+	a->containers_dir = xasprintf("%s/containers", a->cfg.state_dir);
+	if ((r = skiff_mkdir_p(pods, 0700)) < 0 || (r = skiff_mkdir_p(a->containers_dir, 0700)) < 0)
+		return log_error_errno(r, "cannot create %s/{pods,containers}: %m",
+				       a->cfg.state_dir);
+	return 0;
+}
+
+const char *state_run_get(const char *run, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = run;
+	while (p && *p) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t n = strcspn(v, "\n");
+			if (n >= len)
+				n = len - 1;
+			memcpy(buf, v, n);
+			buf[n] = 0;
+			return buf;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+int state_load_node(struct agent *a)
+{
+	_cleanup_free_ char *path = xasprintf("%s/node.state", a->cfg.state_dir);
+	_cleanup_free_ char *data = NULL;
+	char buf[64];
+	int r = skiff_read_file(path, 4096, &data, NULL);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	if (state_run_get(data, "epoch", buf, sizeof(buf)))
+		a->epoch = strtoull(buf, NULL, 10);
+	if (state_run_get(data, "pod_cidr", buf, sizeof(buf)))
+		snprintf(a->pod_cidr, sizeof(a->pod_cidr), "%s", buf);
+	return 0;
+}
+
+int state_save_node(struct agent *a)
+{
+	_cleanup_free_ char *path = xasprintf("%s/node.state", a->cfg.state_dir);
+	_cleanup_free_ char *data =
+	    xasprintf("epoch=%" PRIu64 "\npod_cidr=%s\n", a->epoch, a->pod_cidr);
+	return skiff_write_file_atomic(path, data, strlen(data), 0600);
+}
+
+int state_have_certs(struct agent *a)
+{
+	_cleanup_free_ char *p = xasprintf("%s/node.crt", a->cfg.state_dir);
+	return access(p, R_OK) == 0;
+}
+
+int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key)
+{
+	const char *names[3] = { "ca.crt", "node.crt", "node.key" };
+	char *out[3] = { NULL, NULL, NULL };
+	for (int i = 0; i < 3; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", a->cfg.state_dir, names[i]);
+		int r = skiff_read_file(p, 1 << 20, &out[i], NULL);
+		if (r < 0) {
+			for (int j = 0; j < i; j++)
+				free(out[j]);
+			return log_error_errno(r, "cannot read %s: %m", p);
+		}
+	}
+	*ret_ca = out[0];
+	*ret_cert = out[1];
+	*ret_key = out[2];
+	return 0;
+}
+
+int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key)
+{
+	const char *names[3] = { "node.key", "ca.crt", "node.crt" };
+	const char *data[3] = { key, ca, cert };
+	for (int i = 0; i < 3; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", a->cfg.state_dir, names[i]);
+		int r = skiff_write_file_atomic(p, data[i], strlen(data[i]), 0600);
+		if (r < 0)
+			return log_error_errno(r, "cannot write %s: %m", p);
+	}
+	return 0;
+}
+
+char *state_pod_dir(struct agent *a, const char *uid)
+{
+	return xasprintf("%s/pods/%s", a->cfg.state_dir, uid);
+}
+
+int state_save_pod_run(struct pod *p)
+{
+	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+	_cleanup_free_ char *path = xasprintf("%s/run", dir);
+	_cleanup_free_ char *data = xasprintf(
+	    "attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
+	    "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
+	    "\nnext_backoff_ms=%" PRId64 "\n",
+	    p->attempt, p->container_id, p->restarts, p->ip, p->last_exit_code,
+	    p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
+	    p->next_backoff_ms);
+	return skiff_write_file_atomic(path, data, strlen(data), 0600);
+}
+
+int state_save_pod(struct pod *p)
+{
+	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+	_cleanup_free_ char *path = xasprintf("%s/pod.pb", dir);
+	int r = skiff_mkdir_p(dir, 0700);
+	if (r < 0)
+		return r;
+	size_t len = skiff__pod__get_packed_size(p->spec);
+	_cleanup_free_ uint8_t *buf = xmalloc(len);
+	skiff__pod__pack(p->spec, buf);
+	r = skiff_write_file_atomic(path, buf, len, 0600);
+	if (r < 0)
+		return r;
+	return state_save_pod_run(p);
+}
+
+int state_remove_pod(struct agent *a, const char *uid)
+{
+	_cleanup_free_ char *dir = state_pod_dir(a, uid);
+	return skiff_rm_rf(dir);
+}
+
+int state_load_pods(struct agent *a, int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run,
+					       void *ud),
+		    void *ud)
+{
+	_cleanup_free_ char *pods = xasprintf("%s/pods", a->cfg.state_dir);
+	_cleanup_closedir_ DIR *d = opendir(pods);
+	struct dirent *de;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *pb = xasprintf("%s/%s/pod.pb", pods, de->d_name);
+		_cleanup_free_ char *runp = xasprintf("%s/%s/run", pods, de->d_name);
+		_cleanup_free_ char *data = NULL, *run = NULL;
+		size_t len;
+		if (skiff_read_file(pb, 4 << 20, &data, &len) < 0) {
+			log_warn("state: %s unreadable, removing the pod's state", pb);
+			state_remove_pod(a, de->d_name);
+			continue;
+		}
+		Skiff__Pod *spec = skiff__pod__unpack(NULL, len, (const uint8_t *)data);
+		if (!spec || !spec->metadata || !spec->spec) {
+			log_warn("state: %s is corrupt, removing the pod's state", pb);
+			if (spec)
+				skiff__pod__free_unpacked(spec, NULL);
+			state_remove_pod(a, de->d_name);
+			continue;
+		}
+		skiff_read_file(runp, 64 * 1024, &run, NULL);
+		fn(a, spec, run ? run : "", ud);
+	}
+	return 0;
+}

@@ -1,0 +1,995 @@
+/* test_agent.c — skiff-agent against a small fake brain (root).
+ *
+ * The fake brain is a real lib/rpc.h server with the real PKI: it signs the
+ * agent's join CSR, answers REGISTER with an epoch and a pod CIDR, records
+ * heartbeats, pod statuses and events, and pushes Assignments. It runs on its
+ * own thread; the test thread drives it through a pipe. Everything happens in
+ * a private network namespace (unshared at start), so the node bridge, veths
+ * and pod addresses never touch the host's network.
+ *
+ * The steps run in order in one process (CK_NOFORK) because they share one
+ * agent: pod runs; logs; container killed -> restarted and counted; crash loop
+ * -> backoff; agent SIGKILLed and restarted -> same pids, zero restarts; brain
+ * away -> containers untouched, local restarts go on, reconnect; probes;
+ * bad input; removal leaves no process, cgroup, veth or state behind.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "pki.h"
+#include "rpc.h"
+#include "util.h"
+
+#define CG_TOP	  "skiff-agtest"
+#define CG_PARENT "skiff-agtest/node1"
+#define POD_CIDR  "10.244.7.0/24"
+
+static char tmpdir[128];
+static char *state_dir, *image_dir, *bin_dir;
+static pid_t agent_pid = -1;
+
+/* ---- the fake brain ------------------------------------------------------ */
+
+struct status_rec {
+	char name[64];
+	uint8_t *packed; /* PodStatus */
+	size_t len;
+};
+
+struct event_rec {
+	char object[64];
+	char reason[64];
+	char message[512];
+};
+
+static struct brain {
+	pthread_mutex_t mu;
+	pthread_t thread;
+	struct event_base *base;
+	struct skiff_rpc_server *server;
+	struct skiff_rpc_conn *agent;
+	int port;
+	struct skiff_ca *ca;
+	char *token;
+	SSL_CTX *tls;
+	int pipe[2];
+	struct event *ev_pipe;
+	uint64_t epoch;
+	int joins, registers, heartbeats, statuses_seen;
+	uint8_t *last_register;
+	size_t last_register_len;
+	struct status_rec status[32];
+	int n_status;
+	struct event_rec events[512];
+	int n_events;
+	uint8_t *assignment; /* packed Assignment to push */
+	size_t assignment_len;
+	char logs[65536];
+	size_t logs_len;
+	int logs_done;
+	bool logs_follow;
+} B = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void brain_push_locked(void)
+{
+	if (!B.agent || !B.assignment)
+		return;
+	Skiff__Assignment *as = skiff__assignment__unpack(NULL, B.assignment_len, B.assignment);
+	as->epoch = B.epoch;
+	skiff_rpc_send_oneway(B.agent, SKIFF__MSG_TYPE__MSG_ASSIGN, &as->base);
+	skiff__assignment__free_unpacked(as, NULL);
+}
+
+static void brain_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *ud)
+{
+	(void)ud;
+	pthread_mutex_lock(&B.mu);
+	switch (req->type) {
+	case SKIFF__MSG_TYPE__MSG_JOIN: {
+		Skiff__JoinRequest *j =
+		    skiff__join_request__unpack(NULL, req->payload.len, req->payload.data);
+		if (!j || !skiff_token_equal(j->token, B.token)) {
+			skiff_rpc_call_error(call, EACCES, "bad token");
+		} else {
+			_cleanup_free_ char *csr = xstrndup((char *)j->csr_pem.data, j->csr_pem.len);
+			_cleanup_free_ char *cert = NULL;
+			if (skiff_ca_sign_csr(B.ca, csr, j->node_name, "node", 365, &cert) < 0) {
+				skiff_rpc_call_error(call, EINVAL, "bad CSR");
+				skiff__join_request__free_unpacked(j, NULL);
+				break;
+			}
+			Skiff__JoinResponse resp = SKIFF__JOIN_RESPONSE__INIT;
+			resp.cert_pem.data = (uint8_t *)cert;
+			resp.cert_pem.len = strlen(cert);
+			resp.ca_pem.data = (uint8_t *)skiff_ca_cert_pem(B.ca);
+			resp.ca_pem.len = strlen(skiff_ca_cert_pem(B.ca));
+			skiff_rpc_call_reply(call, &resp.base);
+			B.joins++;
+		}
+		if (j)
+			skiff__join_request__free_unpacked(j, NULL);
+		break;
+	}
+	case SKIFF__MSG_TYPE__MSG_REGISTER: {
+		const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
+		if (!streq(peer->role, "node")) {
+			skiff_rpc_call_error(call, EACCES, "not a node");
+			break;
+		}
+		B.epoch++;
+		B.registers++;
+		free(B.last_register);
+		B.last_register = xmalloc(req->payload.len + 1);
+		memcpy(B.last_register, req->payload.data, req->payload.len);
+		B.last_register_len = req->payload.len;
+		B.agent = skiff_rpc_call_conn(call);
+		Skiff__RegisterResponse resp = SKIFF__REGISTER_RESPONSE__INIT;
+		resp.epoch = B.epoch;
+		resp.pod_cidr = POD_CIDR;
+		resp.heartbeat_ms = 300;
+		skiff_rpc_call_reply(call, &resp.base);
+		brain_push_locked();
+		break;
+	}
+	case SKIFF__MSG_TYPE__MSG_HEARTBEAT: {
+		Skiff__Heartbeat *hb =
+		    skiff__heartbeat__unpack(NULL, req->payload.len, req->payload.data);
+		B.heartbeats++;
+		skiff_rpc_call_reply(call, &hb->base);
+		skiff__heartbeat__free_unpacked(hb, NULL);
+		break;
+	}
+	case SKIFF__MSG_TYPE__MSG_POD_STATUS: {
+		Skiff__PodStatusReport *r =
+		    skiff__pod_status_report__unpack(NULL, req->payload.len, req->payload.data);
+		if (!r || !streq(r->node, "node1")) {
+			if (r)
+				skiff__pod_status_report__free_unpacked(r, NULL);
+			skiff_rpc_call_error(call, EINVAL, "bad report");
+			break;
+		}
+		B.statuses_seen++;
+		struct status_rec *s = NULL;
+		for (int i = 0; i < B.n_status; i++)
+			if (streq(B.status[i].name, r->pod))
+				s = &B.status[i];
+		if (!s && B.n_status < 32) {
+			s = &B.status[B.n_status++];
+			snprintf(s->name, sizeof(s->name), "%s", r->pod);
+		}
+		if (s && r->status) {
+			free(s->packed);
+			s->len = skiff__pod_status__get_packed_size(r->status);
+			s->packed = xmalloc(s->len + 1);
+			skiff__pod_status__pack(r->status, s->packed);
+		}
+		skiff__pod_status_report__free_unpacked(r, NULL);
+		skiff_rpc_call_reply(call, NULL);
+		break;
+	}
+	case SKIFF__MSG_TYPE__MSG_EVENT_REPORT: {
+		Skiff__Event *e = skiff__event__unpack(NULL, req->payload.len, req->payload.data);
+		if (e && B.n_events < 512) {
+			struct event_rec *r = &B.events[B.n_events++];
+			snprintf(r->object, sizeof(r->object), "%s", e->object_name);
+			snprintf(r->reason, sizeof(r->reason), "%s", e->reason);
+			snprintf(r->message, sizeof(r->message), "%s", e->message);
+		}
+		if (e)
+			skiff__event__free_unpacked(e, NULL);
+		skiff_rpc_call_reply(call, NULL);
+		break;
+	}
+	default:
+		skiff_rpc_call_error(call, EOPNOTSUPP, "fake brain");
+	}
+	pthread_mutex_unlock(&B.mu);
+}
+
+static void brain_on_close(struct skiff_rpc_conn *conn, int reason, void *ud)
+{
+	(void)reason;
+	(void)ud;
+	pthread_mutex_lock(&B.mu);
+	if (B.agent == conn)
+		B.agent = NULL;
+	pthread_mutex_unlock(&B.mu);
+}
+
+static void brain_listen(void)
+{
+	char listen[64];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", B.port);
+	struct skiff_rpc_server_config cfg = {
+		.listen = listen,
+		.tls = B.tls,
+		.keepalive_ms = 500,
+		.handler = brain_handler,
+		.on_close = brain_on_close,
+	};
+	if (skiff_rpc_server_new(B.base, &cfg, &B.server) < 0) {
+		fprintf(stderr, "fake brain cannot listen on %s\n", listen);
+		return;
+	}
+	B.port = skiff_rpc_server_port(B.server);
+}
+
+static void on_logs(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+		    const Skiff__Frame *frame, void *ud)
+{
+	(void)conn;
+	(void)errmsg;
+	(void)ud;
+	pthread_mutex_lock(&B.mu);
+	if (err < 0 || !frame || (frame->flags & SKIFF__FRAME_FLAG__FLAG_END) ||
+	    !(frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM)) {
+		B.logs_done = 1;
+	} else {
+		Skiff__LogChunk *c =
+		    skiff__log_chunk__unpack(NULL, frame->payload.len, frame->payload.data);
+		if (c) {
+			size_t n = c->data.len;
+			if (B.logs_len + n >= sizeof(B.logs))
+				n = sizeof(B.logs) - 1 - B.logs_len;
+			memcpy(B.logs + B.logs_len, c->data.data, n);
+			B.logs_len += n;
+			B.logs[B.logs_len] = 0;
+			skiff__log_chunk__free_unpacked(c, NULL);
+		}
+	}
+	pthread_mutex_unlock(&B.mu);
+}
+
+static void brain_command(evutil_socket_t fd, short what, void *ud)
+{
+	char c;
+	(void)what;
+	(void)ud;
+	if (read(fd, &c, 1) != 1)
+		return;
+	switch (c) {
+	case 'a':
+		pthread_mutex_lock(&B.mu);
+		brain_push_locked();
+		pthread_mutex_unlock(&B.mu);
+		break;
+	case 's': /* brain goes away */
+		skiff_rpc_server_free(B.server);
+		B.server = NULL;
+		break;
+	case 'r':
+		brain_listen();
+		break;
+	case 'l': {
+		pthread_mutex_lock(&B.mu);
+		Skiff__LogsRequest req = SKIFF__LOGS_REQUEST__INIT;
+		req.pod = "web";
+		req.follow = B.logs_follow;
+		B.logs_len = 0;
+		B.logs[0] = 0;
+		B.logs_done = 0;
+		if (B.agent)
+			skiff_rpc_request(B.agent, SKIFF__MSG_TYPE__MSG_AGENT_LOGS, &req.base, 0,
+					  on_logs, NULL, NULL);
+		pthread_mutex_unlock(&B.mu);
+		break;
+	}
+	case 'q':
+		if (B.server)
+			skiff_rpc_server_free(B.server);
+		B.server = NULL;
+		event_base_loopbreak(B.base);
+		break;
+	}
+}
+
+static void *brain_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(B.base);
+	return NULL;
+}
+
+static void brain_send(char c)
+{
+	ck_assert_int_eq(write(B.pipe[1], &c, 1), 1);
+}
+
+static void brain_start(void)
+{
+	_cleanup_free_ char *cadir = xasprintf("%s/brain", tmpdir);
+	_cleanup_free_ char *cert = NULL, *key = NULL;
+	ck_assert_int_eq(skiff_ca_init(cadir, "agtest", &B.ca), 0);
+	ck_assert_int_eq(skiff_ca_issue(B.ca, "brain", "server", "127.0.0.1", 365, &cert, &key), 0);
+	ck_assert_int_eq(skiff_tls_server_ctx(skiff_ca_cert_pem(B.ca), cert, key, &B.tls), 0);
+	ck_assert_int_eq(skiff_token_new(B.ca, &B.token), 0);
+	B.base = event_base_new();
+	ck_assert_int_eq(pipe2(B.pipe, O_CLOEXEC), 0);
+	B.ev_pipe = event_new(B.base, B.pipe[0], EV_READ | EV_PERSIST, brain_command, NULL);
+	event_add(B.ev_pipe, NULL);
+	brain_listen();
+	ck_assert_int_eq(pthread_create(&B.thread, NULL, brain_main, NULL), 0);
+}
+
+/* ---- assignments ---------------------------------------------------------- */
+
+struct pod_def {
+	const char *name;
+	const char *image;
+	const char *cmd[8];
+	const char *policy;
+	Skiff__Probe *liveness, *readiness;
+};
+
+static Skiff__Pod *make_pod(const struct pod_def *d)
+{
+	Skiff__Pod *p = xcalloc(1, sizeof(*p));
+	skiff__pod__init(p);
+	p->metadata = xcalloc(1, sizeof(*p->metadata));
+	skiff__object_meta__init(p->metadata);
+	p->metadata->name = (char *)d->name;
+	p->metadata->uid = xasprintf("uid-%s", d->name);
+	p->spec = xcalloc(1, sizeof(*p->spec));
+	skiff__pod_spec__init(p->spec);
+	p->spec->restart_policy = (char *)(d->policy ? d->policy : "Always");
+	p->spec->termination_grace_ms = 300;
+	p->spec->node_name = "node1";
+	Skiff__Container *c = xcalloc(1, sizeof(*c));
+	skiff__container__init(c);
+	c->name = "main";
+	c->image = (char *)(d->image ? d->image : "bb:1");
+	size_t n = 0;
+	while (d->cmd[n])
+		n++;
+	c->n_command = n;
+	c->command = (char **)d->cmd;
+	c->liveness_probe = d->liveness;
+	c->readiness_probe = d->readiness;
+	p->spec->n_containers = 1;
+	p->spec->containers = xcalloc(1, sizeof(Skiff__Container *));
+	p->spec->containers[0] = c;
+	return p;
+}
+
+static void free_pod(Skiff__Pod *p)
+{
+	free(p->metadata->uid);
+	free(p->metadata);
+	free(p->spec->containers[0]);
+	free(p->spec->containers);
+	free(p->spec);
+	free(p);
+}
+
+/* Set the assignment to exactly these pods (plus a service) and push it. */
+static void assign(const struct pod_def *defs, size_t n)
+{
+	Skiff__Assignment as = SKIFF__ASSIGNMENT__INIT;
+	Skiff__Pod **pods = xcalloc(n + 1, sizeof(*pods));
+	for (size_t i = 0; i < n; i++)
+		pods[i] = make_pod(&defs[i]);
+	as.n_pods = n;
+	as.pods = pods;
+
+	Skiff__Service svc = SKIFF__SERVICE__INIT;
+	Skiff__ObjectMeta sm = SKIFF__OBJECT_META__INIT;
+	Skiff__ServiceSpec ss = SKIFF__SERVICE_SPEC__INIT;
+	Skiff__ServicePort sp = SKIFF__SERVICE_PORT__INIT;
+	Skiff__ServicePort *spp = &sp;
+	Skiff__ServiceStatus st = SKIFF__SERVICE_STATUS__INIT;
+	Skiff__Endpoint ep = SKIFF__ENDPOINT__INIT;
+	Skiff__Endpoint *epp = &ep;
+	Skiff__Service *svcp = &svc;
+	sm.name = "users-db";
+	sp.port = 5432;
+	ss.n_ports = 1;
+	ss.ports = &spp;
+	ep.ip = "10.244.9.5";
+	ep.port = 5432;
+	ep.ready = true;
+	st.n_endpoints = 1;
+	st.endpoints = &epp;
+	svc.metadata = &sm;
+	svc.spec = &ss;
+	svc.status = &st;
+	as.n_services = 1;
+	as.services = &svcp;
+
+	pthread_mutex_lock(&B.mu);
+	free(B.assignment);
+	B.assignment_len = skiff__assignment__get_packed_size(&as);
+	B.assignment = xmalloc(B.assignment_len + 1);
+	skiff__assignment__pack(&as, B.assignment);
+	pthread_mutex_unlock(&B.mu);
+	for (size_t i = 0; i < n; i++)
+		free_pod(pods[i]);
+	free(pods);
+	brain_send('a');
+}
+
+/* ---- waiting on what the brain heard --------------------------------------- */
+
+/* A copy of the latest status of pod name (NULL if none). */
+static Skiff__PodStatus *status_of(const char *name)
+{
+	Skiff__PodStatus *st = NULL;
+	pthread_mutex_lock(&B.mu);
+	for (int i = 0; i < B.n_status; i++)
+		if (streq(B.status[i].name, name) && B.status[i].packed)
+			st = skiff__pod_status__unpack(NULL, B.status[i].len, B.status[i].packed);
+	pthread_mutex_unlock(&B.mu);
+	return st;
+}
+
+typedef bool (*status_pred)(const Skiff__PodStatus *st, const void *arg);
+
+static Skiff__PodStatus *wait_status(const char *name, status_pred pred, const void *arg,
+				     int timeout_ms)
+{
+	int64_t end = skiff_mono_ms() + timeout_ms;
+	do {
+		Skiff__PodStatus *st = status_of(name);
+		if (st && st->n_container_statuses == 1 && pred(st, arg))
+			return st;
+		if (st)
+			skiff__pod_status__free_unpacked(st, NULL);
+		usleep(10000);
+	} while (skiff_mono_ms() < end);
+	Skiff__PodStatus *st = status_of(name);
+	if (st && st->n_container_statuses == 1)
+		fprintf(stderr, "pod %s: phase %s reason %s message %s state %s restarts %d pid %d\n",
+			name, st->phase, st->reason, st->message, st->container_statuses[0]->state,
+			st->container_statuses[0]->restart_count, st->container_statuses[0]->pid);
+	if (st)
+		skiff__pod_status__free_unpacked(st, NULL);
+	return NULL;
+}
+
+static bool is_running(const Skiff__PodStatus *st, const void *arg)
+{
+	(void)arg;
+	return streq(st->phase, "Running") && streq(st->container_statuses[0]->state, "Running") &&
+	       st->container_statuses[0]->pid > 0;
+}
+
+static bool restarted_from(const Skiff__PodStatus *st, const void *arg)
+{
+	const int *old = arg; /* {old pid, old restarts} */
+	return is_running(st, NULL) && st->container_statuses[0]->pid != old[0] &&
+	       st->container_statuses[0]->restart_count == old[1] + 1;
+}
+
+static bool has_reason(const Skiff__PodStatus *st, const void *arg)
+{
+	return strstr(st->container_statuses[0]->reason, arg) != NULL;
+}
+
+static bool ready_is(const Skiff__PodStatus *st, const void *arg)
+{
+	return is_running(st, NULL) && st->ready == *(const bool *)arg;
+}
+
+static bool restarts_at_least(const Skiff__PodStatus *st, const void *arg)
+{
+	return st->container_statuses[0]->restart_count >= *(const int *)arg;
+}
+
+static bool event_seen(const char *object, const char *reason, const char *needle)
+{
+	bool found = false;
+	pthread_mutex_lock(&B.mu);
+	for (int i = 0; i < B.n_events && !found; i++)
+		found = streq(B.events[i].object, object) && streq(B.events[i].reason, reason) &&
+			(!needle || strstr(B.events[i].message, needle));
+	pthread_mutex_unlock(&B.mu);
+	return found;
+}
+
+static bool wait_int(int *field, int at_least, int timeout_ms)
+{
+	int64_t end = skiff_mono_ms() + timeout_ms;
+	for (;;) {
+		pthread_mutex_lock(&B.mu);
+		int v = *field;
+		pthread_mutex_unlock(&B.mu);
+		if (v >= at_least)
+			return true;
+		if (skiff_mono_ms() > end)
+			return false;
+		usleep(10000);
+	}
+}
+
+/* ---- the agent process and the node ---------------------------------------- */
+
+static void agent_start(void)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "127.0.0.1:%d", B.port);
+	_cleanup_free_ char *agent = xasprintf("%s/skiff-agent", bin_dir);
+	_cleanup_free_ char *runtime = xasprintf("%s/skiff-runtime", bin_dir);
+	_cleanup_free_ char *logp = xasprintf("%s/agent.log", tmpdir);
+	agent_pid = fork();
+	ck_assert_int_ge(agent_pid, 0);
+	if (agent_pid == 0) {
+		int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execl(agent, agent, "--server", port, "--token", B.token, "--name", "node1",
+		      "--address", "127.0.0.1", "--state-dir", state_dir, "--image-dir", image_dir,
+		      "--cgroup-parent", CG_PARENT, "--runtime", runtime, "--labels", "zone=a",
+		      "--log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+}
+
+static void agent_kill(int sig)
+{
+	if (agent_pid > 0) {
+		kill(agent_pid, sig);
+		waitpid(agent_pid, NULL, 0);
+	}
+	agent_pid = -1;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d", pid);
+	return pid > 0 && access(p, F_OK) == 0;
+}
+
+static int count_entries(const char *dir, const char *prefix)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && (!prefix || skiff_startswith(de->d_name, prefix)))
+			n++;
+	return n;
+}
+
+static void make_image(void)
+{
+	static const char *applets[] = { "sh",	 "sleep", "cat",   "echo",  "true", "false",
+					 "test", "touch", "rm",	   "httpd", "nc",   "ls",
+					 "kill", "mkdir", "wget", "ps" };
+	_cleanup_free_ char *root = xasprintf("%s/bb:1", image_dir);
+	_cleanup_free_ char *bin = xasprintf("%s/bin", root);
+	ck_assert_int_eq(skiff_mkdir_p(bin, 0755), 0);
+	const char *dirs[] = { "proc", "sys", "dev", "tmp", "etc", "www" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", root, dirs[i]);
+		ck_assert_int_eq(skiff_mkdir_p(d, 0755), 0);
+	}
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	ck_assert_int_eq(skiff_read_file("/bin/busybox", 8 << 20, &data, &len), 0);
+	_cleanup_free_ char *bb = xasprintf("%s/busybox", bin);
+	_cleanup_close_ int fd = open(bb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(skiff_write_full(fd, data, len), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(applets); i++) {
+		_cleanup_free_ char *l = xasprintf("%s/%s", bin, applets[i]);
+		ck_assert_int_eq(symlink("busybox", l), 0);
+	}
+}
+
+static void rmdir_tree(const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", path, de->d_name);
+		rmdir_tree(sub);
+	}
+	rmdir(path);
+}
+
+static const char *controllers[] = { "memory", "cpu", "pids", "cpuacct", "cpuset",
+				     "blkio",  "devices", "freezer", "unified", "systemd" };
+
+/* Kill what the agent's shims started (pids read from their state files,
+ * all started by this test), then remove the test's cgroups and files. */
+static void cleanup_node(void)
+{
+	agent_kill(SIGKILL);
+	_cleanup_free_ char *cdir = xasprintf("%s/containers", state_dir);
+	_cleanup_closedir_ DIR *d = opendir(cdir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sp = xasprintf("%s/%s/state", cdir, de->d_name);
+		_cleanup_free_ char *js = NULL;
+		if (skiff_read_file(sp, 65536, &js, NULL) < 0)
+			continue;
+		const char *keys[] = { "\"pid\":", "\"shim_pid\":" };
+		for (size_t i = 0; i < 2; i++) {
+			char *k = strstr(js, keys[i]);
+			if (!k || !strstr(js, "\"running\""))
+				continue;
+			pid_t pid = (pid_t)strtol(k + strlen(keys[i]), NULL, 10);
+			if (pid > 1)
+				kill(pid, SIGKILL);
+		}
+	}
+	usleep(200000);
+	for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
+		_cleanup_free_ char *p = xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], CG_TOP);
+		rmdir_tree(p);
+	}
+}
+
+static bool cgroups_empty_below_parent(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
+		_cleanup_free_ char *p =
+		    xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], CG_PARENT);
+		_cleanup_closedir_ DIR *d = opendir(p);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.' && de->d_type == DT_DIR) {
+				fprintf(stderr, "cgroup left: %s/%s\n", p, de->d_name);
+				return false;
+			}
+	}
+	return true;
+}
+
+static int count_links(void)
+{
+	/* in our private netns: lo and the node bridge only once pods are gone */
+	int n = count_entries("/sys/class/net", NULL);
+	return n;
+}
+
+/* ---- fixtures ------------------------------------------------------------- */
+
+static void setup_all(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/skiff-agtest-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	state_dir = xasprintf("%s/state", tmpdir);
+	image_dir = xasprintf("%s/images", tmpdir);
+	const char *b = getenv("SKIFF_BIN");
+	bin_dir = xstrdup(b ? b : "build/bin");
+	make_image();
+	brain_start();
+}
+
+static void teardown_all(void)
+{
+	cleanup_node();
+	if (B.base) {
+		brain_send('q');
+		pthread_join(B.thread, NULL);
+	}
+	if (getenv("SKIFF_AGTEST_KEEP"))
+		fprintf(stderr, "kept %s\n", tmpdir);
+	else
+		skiff_rm_rf(tmpdir);
+}
+
+/* ---- the steps -------------------------------------------------------------- */
+
+static const struct pod_def WEB = {
+	.name = "web",
+	.cmd = { "sh", "-c", "echo hello-from-web; while true; do sleep 0.2; echo tick; done",
+		 NULL },
+};
+static int web_pid, web_restarts;
+
+START_TEST(t01_join_register_run)
+{
+	agent_start();
+	ck_assert_msg(wait_int(&B.registers, 1, 10000), "agent never registered");
+	pthread_mutex_lock(&B.mu);
+	ck_assert_int_eq(B.joins, 1);
+	Skiff__RegisterRequest *r =
+	    skiff__register_request__unpack(NULL, B.last_register_len, B.last_register);
+	pthread_mutex_unlock(&B.mu);
+	ck_assert_str_eq(r->node->metadata->name, "node1");
+	ck_assert_int_ge(r->node->status->capacity->cpu_milli, 1000);
+	ck_assert_int_gt(r->node->status->capacity->memory, 0);
+	ck_assert_int_eq(r->node->status->capacity->pods, 110);
+	ck_assert_int_eq(r->node->metadata->n_labels, 1);
+	ck_assert_str_eq(r->node->metadata->labels[0]->value, "a");
+	skiff__register_request__free_unpacked(r, NULL);
+
+	assign(&WEB, 1);
+	Skiff__PodStatus *st = wait_status("web", is_running, NULL, 10000);
+	ck_assert_msg(st, "pod web never ran");
+	web_pid = st->container_statuses[0]->pid;
+	ck_assert(pid_alive(web_pid));
+	ck_assert_str_eq(st->pod_ip, "10.244.7.2");
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(wait_int(&B.heartbeats, 2, 3000));
+
+	/* the endpoints file of the service, in the pod's directory */
+	_cleanup_free_ char *ep = xasprintf("%s/pods/uid-web/endpoints/users-db", state_dir);
+	_cleanup_free_ char *data = NULL;
+	ck_assert_int_eq(skiff_read_file(ep, 4096, &data, NULL), 0);
+	ck_assert_str_eq(data, "10.244.9.5:5432\n");
+}
+END_TEST
+
+START_TEST(t02_logs)
+{
+	pthread_mutex_lock(&B.mu);
+	B.logs_follow = false;
+	pthread_mutex_unlock(&B.mu);
+	brain_send('l');
+	ck_assert(wait_int(&B.logs_done, 1, 5000));
+	pthread_mutex_lock(&B.mu);
+	ck_assert_msg(strstr(B.logs, "hello-from-web"), "logs: '%s'", B.logs);
+	B.logs_follow = true;
+	pthread_mutex_unlock(&B.mu);
+	/* follow: new lines keep arriving */
+	brain_send('l');
+	usleep(300000);
+	pthread_mutex_lock(&B.mu);
+	size_t first = B.logs_len;
+	pthread_mutex_unlock(&B.mu);
+	usleep(700000);
+	pthread_mutex_lock(&B.mu);
+	size_t later = B.logs_len;
+	int done = B.logs_done;
+	pthread_mutex_unlock(&B.mu);
+	ck_assert_msg(later > first, "follow sent nothing new (%zu bytes)", later);
+	ck_assert(!done);
+}
+END_TEST
+
+START_TEST(t03_kill_restart)
+{
+	int old[2] = { web_pid, 0 };
+	int64_t t0 = skiff_mono_ms();
+	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
+	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 5000);
+	ck_assert_msg(st, "web not restarted after kill -9");
+	fprintf(stderr, "kill -9 -> running again reported in %" PRId64 " ms\n",
+		skiff_mono_ms() - t0);
+	web_pid = st->container_statuses[0]->pid;
+	web_restarts = st->container_statuses[0]->restart_count;
+	ck_assert_str_eq(st->container_statuses[0]->last_reason, "Signaled");
+	ck_assert_int_eq(st->container_statuses[0]->last_exit_code, 128 + 9);
+	ck_assert_str_eq(st->pod_ip, "10.244.7.2"); /* same pod, same address */
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(event_seen("web", "ContainerDied", "signal 9"));
+}
+END_TEST
+
+static const struct pod_def CRASH = { .name = "crash", .cmd = { "sh", "-c", "exit 3", NULL } };
+
+START_TEST(t04_crash_loop_backoff)
+{
+	struct pod_def defs[2] = { WEB, CRASH };
+	assign(defs, 2);
+	Skiff__PodStatus *st = wait_status("crash", has_reason, "CrashLoopBackOff", 5000);
+	ck_assert_msg(st, "no CrashLoopBackOff");
+	skiff__pod_status__free_unpacked(st, NULL);
+	usleep(2500 * 1000);
+	st = status_of("crash");
+	ck_assert_ptr_nonnull(st);
+	int restarts = st->container_statuses[0]->restart_count;
+	/* immediate, then 100, 200, 400, 800, 1600 ms: about 5 in 2.5 s, far
+	 * fewer than a loop without backoff would do */
+	ck_assert_msg(restarts >= 3 && restarts <= 8, "restarts %d", restarts);
+	ck_assert_int_eq(st->container_statuses[0]->last_exit_code, 3);
+	ck_assert_str_eq(st->container_statuses[0]->last_reason, "Error");
+	ck_assert_msg(strstr(st->container_statuses[0]->message, "back-off"), "message %s",
+		      st->container_statuses[0]->message);
+	skiff__pod_status__free_unpacked(st, NULL);
+	assign(&WEB, 1); /* crash goes away */
+}
+END_TEST
+
+START_TEST(t05_agent_sigkill_readopt)
+{
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	agent_kill(SIGKILL);
+	usleep(300000);
+	ck_assert(pid_alive(web_pid));
+	agent_start();
+	ck_assert(wait_int(&B.registers, regs + 1, 10000));
+	pthread_mutex_lock(&B.mu);
+	Skiff__RegisterRequest *r =
+	    skiff__register_request__unpack(NULL, B.last_register_len, B.last_register);
+	pthread_mutex_unlock(&B.mu);
+	ck_assert_int_ge(r->epoch, 1);
+	bool found = false;
+	for (size_t i = 0; i < r->n_pods; i++)
+		if (streq(r->pods[i]->name, "web")) {
+			found = true;
+			ck_assert_int_eq(r->pods[i]->status->container_statuses[0]->pid, web_pid);
+		}
+	ck_assert_msg(found, "REGISTER does not carry pod web");
+	skiff__register_request__free_unpacked(r, NULL);
+	usleep(500000);
+	Skiff__PodStatus *st = wait_status("web", is_running, NULL, 3000);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(st->container_statuses[0]->pid, web_pid);
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, web_restarts);
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(pid_alive(web_pid));
+}
+END_TEST
+
+START_TEST(t06_brain_away)
+{
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	brain_send('s');
+	usleep(500000);
+	ck_assert(pid_alive(web_pid));
+	/* healing goes on without the brain */
+	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
+	usleep(1500 * 1000);
+	brain_send('r');
+	ck_assert_msg(wait_int(&B.registers, regs + 1, 10000), "agent did not reconnect");
+	int old[2] = { web_pid, web_restarts };
+	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 3000);
+	ck_assert_msg(st, "restart while the brain was away not reported");
+	web_pid = st->container_statuses[0]->pid;
+	web_restarts = st->container_statuses[0]->restart_count;
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(pid_alive(web_pid));
+}
+END_TEST
+
+static Skiff__ExecAction ready_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor),
+					2, (char *[]){ "cat", "/tmp/ready" } };
+static Skiff__ExecAction alive_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor),
+					2, (char *[]){ "cat", "/tmp/alive" } };
+
+START_TEST(t07_probes)
+{
+	Skiff__Probe readiness = SKIFF__PROBE__INIT, liveness = SKIFF__PROBE__INIT;
+	readiness.exec = &ready_exec;
+	readiness.period_ms = 200;
+	readiness.failure_threshold = 1;
+	liveness.exec = &alive_exec;
+	liveness.period_ms = 200;
+	liveness.failure_threshold = 2;
+	struct pod_def defs[3] = {
+		WEB,
+		{ .name = "ready",
+		  .cmd = { "sh", "-c", "sleep 1; echo y > /tmp/ready; sleep 1000", NULL },
+		  .readiness = &readiness },
+		{ .name = "live",
+		  .cmd = { "sh", "-c", "echo y > /tmp/alive; sleep 1.5; rm /tmp/alive; sleep 1000",
+			   NULL },
+		  .liveness = &liveness },
+	};
+	assign(defs, 3);
+	bool f = false, t = true;
+	Skiff__PodStatus *st = wait_status("ready", ready_is, &f, 5000);
+	ck_assert_msg(st, "pod ready never running and not ready");
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = wait_status("ready", ready_is, &t, 5000);
+	ck_assert_msg(st, "readiness probe never passed");
+	ck_assert(st->container_statuses[0]->ready);
+	skiff__pod_status__free_unpacked(st, NULL);
+
+	int one = 1;
+	st = wait_status("live", restarts_at_least, &one, 8000);
+	ck_assert_msg(st, "liveness probe did not restart the container");
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(event_seen("live", "Unhealthy", "liveness"));
+}
+END_TEST
+
+START_TEST(t08_bad_input)
+{
+	struct pod_def defs[3] = {
+		WEB,
+		{ .name = "noimage", .image = "web:1", .cmd = { "sleep", "10", NULL } },
+		{ .name = "nocmd", .cmd = { "/bin/does-not-exist", NULL } },
+	};
+	assign(defs, 3);
+	Skiff__PodStatus *st = wait_status("noimage", has_reason, "ImageNotFound", 5000);
+	ck_assert_msg(st, "no ImageNotFound");
+	ck_assert_msg(strstr(st->container_statuses[0]->message, "image 'web:1' not in"), "%s",
+		      st->container_statuses[0]->message);
+	ck_assert_str_eq(st->phase, "Pending");
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(event_seen("noimage", "Failed", "ImageNotFound"));
+
+	st = wait_status("nocmd", has_reason, "", 5000);
+	int one = 1;
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = wait_status("nocmd", restarts_at_least, &one, 5000);
+	if (!st) /* a start error (127 from the shim) is reported as a waiting reason */
+		st = wait_status("nocmd", has_reason, "CommandNotFound", 3000);
+	ck_assert_msg(st, "no status for a missing command");
+	ck_assert_str_ne(st->phase, "Succeeded");
+	skiff__pod_status__free_unpacked(st, NULL);
+	/* the agent is still there */
+	ck_assert(pid_alive(agent_pid));
+	ck_assert(pid_alive(web_pid));
+}
+END_TEST
+
+START_TEST(t09_removal_cleans_up)
+{
+	assign(NULL, 0);
+	int64_t end = skiff_mono_ms() + 8000;
+	_cleanup_free_ char *pods = xasprintf("%s/pods", state_dir);
+	_cleanup_free_ char *ctrs = xasprintf("%s/containers", state_dir);
+	while (skiff_mono_ms() < end &&
+	       (count_entries(pods, NULL) > 0 || count_entries(ctrs, NULL) > 0 ||
+		pid_alive(web_pid)))
+		usleep(50000);
+	ck_assert_msg(!pid_alive(web_pid), "web still runs");
+	ck_assert_int_eq(count_entries(pods, NULL), 0);
+	usleep(500000); /* deletes are asynchronous */
+	ck_assert_int_eq(count_entries(ctrs, NULL), 0);
+	ck_assert(cgroups_empty_below_parent());
+	/* lo and skiff0 only: no veth left */
+	ck_assert_int_eq(count_links(), 2);
+	ck_assert(pid_alive(agent_pid));
+}
+END_TEST
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("test_agent: needs root\n");
+		printf("100%%: Checks: 0, Failures: 0, Errors: 0\n");
+		return 0;
+	}
+	/* a private network namespace for the node bridge, veths and addresses */
+	if (unshare(CLONE_NEWNET) < 0) {
+		perror("unshare(CLONE_NEWNET)");
+		return 1;
+	}
+	if (system("ip link set lo up") != 0) {
+		fprintf(stderr, "cannot bring lo up\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	skiff_log_set_level(SKIFF_LOG_WARN);
+
+	Suite *s = suite_create("agent");
+	TCase *tc = tcase_create("node");
+	tcase_add_unchecked_fixture(tc, setup_all, teardown_all);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, t01_join_register_run);
+	tcase_add_test(tc, t02_logs);
+	tcase_add_test(tc, t03_kill_restart);
+	tcase_add_test(tc, t04_crash_loop_backoff);
+	tcase_add_test(tc, t05_agent_sigkill_readopt);
+	tcase_add_test(tc, t06_brain_away);
+	tcase_add_test(tc, t07_probes);
+	tcase_add_test(tc, t08_bad_input);
+	tcase_add_test(tc, t09_removal_cleans_up);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
