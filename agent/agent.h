@@ -51,6 +51,7 @@ struct agent_config {
 	char *runtime;
 	char *labels; /* "k=v,k=v" */
 	int64_t log_max;
+	bool insecure; /* plaintext, no join: debugging only */
 };
 
 struct session;
@@ -83,6 +84,14 @@ struct pod {
 	pid_t shim_pid;
 	int shim_pidfd;
 	struct event *ev_shim;
+	int ctr_pidfd; /* the container's main process: its exit is seen before
+			* the shim has cleaned up (the fast restart path) */
+	struct event *ev_ctr;
+	/* the previous attempt's shim, still cleaning up after a fast restart */
+	int old_shim_pidfd;
+	struct event *ev_old_shim;
+	char old_container_id[192];
+	bool old_unhealthy;
 	struct spawn *starter;
 	int64_t started_ms;
 

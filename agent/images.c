@@ -1,10 +1,13 @@
 /* images.c — image references to root filesystems.
  *
- * "NAME[:TAG]" (TAG defaults to "latest") is IMAGE_DIR/NAME:TAG/ (used in
- * place) or IMAGE_DIR/NAME:TAG.tar, unpacked once into STATE/images/NAME:TAG/
- * (into a temporary directory renamed into place, so a half-unpacked image
- * is never used). The runtime mounts the rootfs read-only; every pod using the
- * image shares it.
+ * "NAME[:TAG]" (TAG defaults to "latest") is IMAGE_DIR/NAME:TAG/ (a rootfs
+ * directory) or IMAGE_DIR/NAME:TAG.tar. Either is prepared once into
+ * STATE/images/NAME_TAG/ — hard-linked (or copied) from the directory, or
+ * unpacked from the tar — through a temporary directory renamed into place,
+ * so a half-prepared image is never used. The ':' is replaced because the
+ * runtime refuses it in a rootfs path (overlayfs option syntax). The runtime
+ * mounts the rootfs read-only with a writable layer; every pod using the
+ * image shares it. To pick up a changed image, delete STATE/images/NAME_TAG.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +39,22 @@ static bool is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Run argv and wait (image preparation happens once per image and node). */
+static int run_wait(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
 int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg)
 {
 	if (!ref_valid(ref)) {
@@ -45,58 +64,60 @@ int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **re
 		return -EINVAL;
 	}
 	_cleanup_free_ char *full = strchr(ref, ':') ? xstrdup(ref) : xasprintf("%s:latest", ref);
+	/* The prepared copy is named NAME_TAG: the runtime refuses ':' in a
+	 * rootfs path (overlayfs option syntax). */
+	_cleanup_free_ char *local = xstrdup(full);
+	*strchr(local, ':') = '_';
+	_cleanup_free_ char *prepared = xasprintf("%s/images/%s", a->cfg.state_dir, local);
+	if (is_dir(prepared)) {
+		*ret_rootfs = TAKE_PTR(prepared);
+		return 0;
+	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", a->cfg.image_dir, full);
-	if (is_dir(dir)) {
-		*ret_rootfs = TAKE_PTR(dir);
-		return 0;
-	}
-	_cleanup_free_ char *unpacked = xasprintf("%s/images/%s", a->cfg.state_dir, full);
-	if (is_dir(unpacked)) {
-		*ret_rootfs = TAKE_PTR(unpacked);
-		return 0;
-	}
 	_cleanup_free_ char *tar = xasprintf("%s/%s.tar", a->cfg.image_dir, full);
-	if (access(tar, R_OK) < 0) {
+	bool from_dir = is_dir(dir);
+	if (!from_dir && access(tar, R_OK) < 0) {
 		*ret_errmsg = xasprintf("ImageNotFound: image '%s' not in %s", ref, a->cfg.image_dir);
 		return -ENOENT;
 	}
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", unpacked, getpid());
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", prepared, getpid());
 	skiff_rm_rf(tmp);
 	int r = skiff_mkdir_p(tmp, 0755);
 	if (r < 0) {
 		*ret_errmsg = xasprintf("ImageUnpackError: cannot create %s: %s", tmp, strerror(-r));
 		return r;
 	}
-	/* Synchronous: an image is unpacked once per node, and tar is quick for
-	 * the small rootfs images Skiff uses. */
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		*ret_errmsg = xasprintf("ImageUnpackError: fork: %s", strerror(errno));
+	if (from_dir) {
+		/* hard links when the state dir shares the file system, else a copy */
+		_cleanup_free_ char *src = xasprintf("%s/.", dir);
+		char *link[] = { "cp", "-al", src, tmp, NULL };
+		char *copy[] = { "cp", "-a", src, tmp, NULL };
+		r = run_wait(link);
+		if (r < 0) {
+			skiff_rm_rf(tmp);
+			skiff_mkdir_p(tmp, 0755);
+			r = run_wait(copy);
+		}
+	} else {
+		char *untar[] = { "tar", "-xf", tar, "-C", tmp, "--no-same-owner", NULL };
+		r = run_wait(untar);
+	}
+	if (r < 0) {
+		skiff_rm_rf(tmp);
+		*ret_errmsg = xasprintf("ImageUnpackError: cannot prepare image '%s' from %s", ref,
+					from_dir ? dir : tar);
 		return r;
 	}
-	if (pid == 0) {
-		execlp("tar", "tar", "-xf", tar, "-C", tmp, "--no-same-owner", (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		skiff_rm_rf(tmp);
-		*ret_errmsg = xasprintf("ImageUnpackError: tar -xf %s failed", tar);
-		return -EIO;
-	}
-	if (rename(tmp, unpacked) < 0) {
+	if (rename(tmp, prepared) < 0) {
 		r = -errno;
 		skiff_rm_rf(tmp);
-		if (!is_dir(unpacked)) {
-			*ret_errmsg = xasprintf("ImageUnpackError: rename to %s: %s", unpacked,
+		if (!is_dir(prepared)) {
+			*ret_errmsg = xasprintf("ImageUnpackError: rename to %s: %s", prepared,
 						strerror(-r));
 			return r;
 		}
 	}
-	log_info("image %s unpacked from %s into %s", ref, tar, unpacked);
-	*ret_rootfs = TAKE_PTR(unpacked);
+	log_info("image %s prepared from %s into %s", ref, from_dir ? dir : tar, prepared);
+	*ret_rootfs = TAKE_PTR(prepared);
 	return 0;
 }

@@ -67,7 +67,8 @@ static void usage(FILE *f)
 		"  --runtime PATH         skiff-runtime (default: next to skiff-agent)\n"
 		"  --labels k=v,...       node labels\n"
 		"  --log-max SIZE         per-container log cap before rotation (e.g. 10Mi)\n"
-		"  --log-level LEVEL      error|warn|info|debug\n");
+		"  --log-level LEVEL      error|warn|info|debug\n"
+		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n");
 }
 
 static struct agent agent_g;
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 	struct agent *a = &agent_g;
 	struct agent_config *c = &a->cfg;
 	enum { O_SERVER = 256, O_TOKEN, O_NAME, O_ADDRESS, O_STATE, O_IMAGES, O_CGROUP, O_RUNTIME,
-	       O_LABELS, O_LOGMAX, O_LOGLEVEL, O_HELP };
+	       O_LABELS, O_LOGMAX, O_LOGLEVEL, O_INSECURE, O_HELP };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 		{ "labels", required_argument, NULL, O_LABELS },
 		{ "log-max", required_argument, NULL, O_LOGMAX },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "insecure-plaintext", no_argument, NULL, O_INSECURE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -161,6 +163,9 @@ int main(int argc, char **argv)
 			skiff_log_set_level(lvl);
 			break;
 		}
+		case O_INSECURE:
+			c->insecure = true;
+			break;
 		case O_HELP:
 		case 'h':
 			usage(stdout);

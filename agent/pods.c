@@ -120,21 +120,29 @@ static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
 	p->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
 	p->name = xstrdup(spec->metadata->name);
 	p->shim_pidfd = -EBADF;
+	p->ctr_pidfd = -EBADF;
+	p->old_shim_pidfd = -EBADF;
 	p->state = POD_NEW;
 	p->next = a->pods;
 	a->pods = p;
 	return p;
 }
 
+static void close_watch(struct event **ev, int *fd)
+{
+	if (*ev) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -EBADF;
+}
+
 static void pod_unwatch(struct pod *p)
 {
-	if (p->ev_shim) {
-		event_free(p->ev_shim);
-		p->ev_shim = NULL;
-	}
-	if (p->shim_pidfd >= 0)
-		close(p->shim_pidfd);
-	p->shim_pidfd = -EBADF;
+	close_watch(&p->ev_shim, &p->shim_pidfd);
+	close_watch(&p->ev_ctr, &p->ctr_pidfd);
 }
 
 static void pod_free(struct pod *p)
@@ -147,6 +155,7 @@ static void pod_free(struct pod *p)
 		}
 	probes_stop(p);
 	pod_unwatch(p);
+	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
 	spawn_cancel(p->starter);
 	if (p->ev_timer)
 		event_free(p->ev_timer);
@@ -617,6 +626,7 @@ static void pod_start(struct pod *p)
 }
 
 static void on_shim_exit(evutil_socket_t fd, short what, void *arg);
+static void on_container_exit(evutil_socket_t fd, short what, void *arg);
 static void handle_exit(struct pod *p, const struct shim_state *st);
 
 /* Watch the shim by pidfd; the state file read after pidfd_open tells
@@ -624,21 +634,26 @@ static void handle_exit(struct pod *p, const struct shim_state *st);
 static int watch_shim(struct pod *p, struct shim_state *st)
 {
 	int fd = pidfd_open_pid(st->shim_pid);
+	int cfd = st->pid > 0 ? pidfd_open_pid(st->pid) : -EBADF;
 	int r = shim_state_read(p->agent, p->container_id, st);
-	if (r < 0) {
+	if (r < 0 || fd < 0 || !streq(st->status, "running")) {
 		if (fd >= 0)
 			close(fd);
-		return r;
-	}
-	if (fd < 0 || !streq(st->status, "running")) {
-		if (fd >= 0)
-			close(fd);
-		return 0; /* already exited: the caller handles st */
+		if (cfd >= 0)
+			close(cfd);
+		return r < 0 ? r : 0; /* 0: already exited, the caller handles st */
 	}
 	pod_unwatch(p);
 	p->shim_pidfd = fd;
 	p->ev_shim = event_new(p->agent->base, fd, EV_READ, on_shim_exit, p);
 	event_add(p->ev_shim, NULL);
+	/* Both pidfds were opened before the state said "running", so both
+	 * name the live shim and container, never a reused pid. */
+	if (cfd >= 0) {
+		p->ctr_pidfd = cfd;
+		p->ev_ctr = event_new(p->agent->base, cfd, EV_READ, on_container_exit, p);
+		event_add(p->ev_ctr, NULL);
+	}
 	p->pid = st->pid;
 	p->shim_pid = st->shim_pid;
 	p->started_ms = st->started_ms ? st->started_ms : skiff_now_ms();
@@ -668,7 +683,10 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 	if (status != 0) {
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
 		char line[512];
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn(err, "\n"), err);
+		/* the runtime's one error line, without its log prefix */
+		const char *e = strstr(err, " error: ");
+		e = e ? e + 8 : err;
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(e, "\n"), e);
 		if (p->state == POD_STOPPING) {
 			shim_delete(p->agent, p->container_id);
 			pod_stop(p);
@@ -760,14 +778,11 @@ static void schedule_restart(struct pod *p, bool count_restart)
 	pods_mark_dirty(p);
 }
 
-static void handle_exit(struct pod *p, const struct shim_state *st)
+/* Record an exit in the pod's last state and tell the brain (status, Event). */
+static void report_exit(struct pod *p, const struct shim_state *st, bool restarting,
+			bool unhealthy)
 {
-	probes_stop(p);
-	pod_unwatch(p);
-	p->ready = false;
-	p->exit_code = st->exit_code;
-	p->signal = st->signal;
-	p->finished_ms = st->finished_ms ? st->finished_ms : skiff_now_ms();
+	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
 	const char *reason = st->oom	       ? "OOMKilled"
 			     : st->reason[0]   ? st->reason
 			     : st->signal      ? "Signaled"
@@ -777,7 +792,31 @@ static void handle_exit(struct pod *p, const struct shim_state *st)
 					      : xasprintf("exited with code %d", st->exit_code);
 	set_str(&p->last_reason, reason);
 	p->last_exit_code = st->signal ? 128 + st->signal : st->exit_code;
-	p->last_finished_ms = p->finished_ms;
+	p->last_finished_ms = st->finished_ms ? st->finished_ms : skiff_now_ms();
+	if (unhealthy)
+		pods_report_event(p->agent, p, "Warning", "Killing",
+				  "container %s failed its liveness probe and was killed",
+				  container_name(p));
+	pods_report_event(p->agent, p, failed ? "Warning" : "Normal",
+			  st->oom ? "OOMKilled" : (failed ? "ContainerDied" : "Completed"),
+			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how, reason,
+			  restarting ? ", restarting" : "");
+	if (!restarting) {
+		set_str(&p->reason, reason);
+		_cleanup_free_ char *m = xasprintf("container %s %s", container_name(p), how);
+		set_str(&p->message, m);
+	}
+	pods_mark_dirty(p);
+}
+
+static void handle_exit(struct pod *p, const struct shim_state *st)
+{
+	probes_stop(p);
+	pod_unwatch(p);
+	p->ready = false;
+	p->exit_code = st->exit_code;
+	p->signal = st->signal;
+	p->finished_ms = st->finished_ms ? st->finished_ms : skiff_now_ms();
 
 	if (p->state == POD_STOPPING) {
 		pod_stop(p);
@@ -786,23 +825,60 @@ static void handle_exit(struct pod *p, const struct shim_state *st)
 	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
 	const char *policy = restart_policy(p);
 	bool restart = streq(policy, "Always") || (streq(policy, "OnFailure") && failed);
-	if (p->unhealthy_kill)
-		pods_report_event(p->agent, p, "Warning", "Killing",
-				  "container %s failed its liveness probe and was killed",
-				  container_name(p));
-	pods_report_event(p->agent, p, failed ? "Warning" : "Normal",
-			  st->oom ? "OOMKilled" : (failed ? "ContainerDied" : "Completed"),
-			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how, reason,
-			  restart ? ", restarting" : "");
-	set_str(&p->reason, reason);
-	_cleanup_free_ char *m = xasprintf("container %s %s", container_name(p), how);
-	set_str(&p->message, m);
+	report_exit(p, st, restart, p->unhealthy_kill);
 	if (restart) {
+		set_str(&p->reason, p->last_reason);
+		set_str(&p->message, NULL);
 		schedule_restart(p, true);
 	} else {
 		p->state = POD_DONE;
 		pods_mark_dirty(p);
 	}
+}
+
+/* The previous attempt's shim has cleaned up: its state has the exit. */
+static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	struct shim_state st;
+	(void)fd;
+	(void)what;
+	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
+	if (shim_state_read(p->agent, p->old_container_id, &st) < 0 ||
+	    !streq(st.status, "exited")) {
+		memset(&st, 0, sizeof(st));
+		copy_str(st.reason, sizeof(st.reason), "ShimDied");
+		st.exit_code = 255;
+	}
+	report_exit(p, &st, true, p->old_unhealthy);
+}
+
+/* The container's main process exited (its shim is still cleaning up). With
+ * restartPolicy Always the outcome does not matter for the decision, so the
+ * replacement starts now; the exit's details are reported when the old shim
+ * has written them. */
+static void on_container_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	(void)fd;
+	(void)what;
+	close_watch(&p->ev_ctr, &p->ctr_pidfd);
+	if (p->state != POD_RUNNING || !streq(restart_policy(p), "Always") || p->ev_old_shim)
+		return; /* the shim's exit decides */
+	probes_stop(p);
+	p->old_shim_pidfd = TAKE_FD(p->shim_pidfd);
+	event_free(p->ev_shim);
+	p->ev_shim = NULL;
+	p->ev_old_shim = event_new(p->agent->base, p->old_shim_pidfd, EV_READ, on_old_shim_exit, p);
+	event_add(p->ev_old_shim, NULL);
+	copy_str(p->old_container_id, sizeof(p->old_container_id), p->container_id);
+	p->old_unhealthy = p->unhealthy_kill;
+	p->ready = false;
+	p->finished_ms = skiff_now_ms();
+	set_str(&p->last_reason, "Exited");
+	set_str(&p->reason, "Exited");
+	set_str(&p->message, NULL);
+	schedule_restart(p, true);
 }
 
 static void on_shim_exit(evutil_socket_t fd, short what, void *arg)

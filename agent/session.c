@@ -442,7 +442,9 @@ static void session_connect(struct session *s)
 	struct agent *a = s->agent;
 	if (s->conn || s->connecting)
 		return;
-	if (!state_have_certs(a)) {
+	if (a->cfg.insecure) {
+		log_warn("connecting to %s WITHOUT TLS (--insecure-plaintext)", a->cfg.server);
+	} else if (!state_have_certs(a)) {
 		if (!a->cfg.token) {
 			log_error("no certificate in %s and no --token to join with",
 				  a->cfg.state_dir);
@@ -452,7 +454,7 @@ static void session_connect(struct session *s)
 		session_join(s);
 		return;
 	}
-	if (!s->tls) {
+	if (!s->tls && !a->cfg.insecure) {
 		_cleanup_free_ char *ca = NULL, *cert = NULL, *key = NULL;
 		int r = state_load_certs(a, &ca, &cert, &key);
 		if (r >= 0)
@@ -467,6 +469,7 @@ static void session_connect(struct session *s)
 	struct skiff_rpc_client_config cfg = {
 		.server = a->cfg.server,
 		.tls = s->tls,
+		.insecure_plaintext = a->cfg.insecure,
 		.handler = on_request,
 		.on_close = on_close,
 		.userdata = s,
@@ -486,7 +489,7 @@ int session_start(struct agent *a)
 	s->agent = a;
 	a->session = s;
 	a->heartbeat_ms = 1000;
-	if (a->cfg.token && !state_have_certs(a)) {
+	if (a->cfg.token && !a->cfg.insecure && !state_have_certs(a)) {
 		char digest[65], secret[33];
 		if (skiff_token_parse(a->cfg.token, digest, secret) < 0)
 			return log_error_errno(-EINVAL, "--token is not a Skiff join token "
