@@ -35,7 +35,9 @@
 /* Copy src into dst[n], truncating. */
 static inline void copy_str(char *dst, size_t n, const char *src)
 {
-	size_t l = strnlen(src, n - 1);
+	size_t l = strlen(src);
+	if (l > n - 1)
+		l = n - 1;
 	memcpy(dst, src, l);
 	dst[l] = 0;
 }
@@ -98,8 +100,9 @@ struct pod {
 	/* status */
 	int restarts;
 	char ip[64];
-	char *reason;  /* container state reason (Waiting/Terminated) */
-	char *message; /* details for people */
+	char *reason;	    /* container state reason (Waiting/Terminated) */
+	char *message;	    /* details for people */
+	char *last_failure; /* the last start failure reported as an Event */
 	int exit_code;
 	int signal;
 	int64_t finished_ms;
@@ -158,11 +161,11 @@ int state_have_certs(struct agent *a);
 int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key);
 int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key);
 char *state_pod_dir(struct agent *a, const char *uid);
-int state_save_pod(struct pod *p);	    /* pod.pb and run */
-int state_save_pod_run(struct pod *p);	    /* run only */
+int state_save_pod(struct pod *p);     /* pod.pb and run */
+int state_save_pod_run(struct pod *p); /* run only */
 int state_remove_pod(struct agent *a, const char *uid);
-int state_load_pods(struct agent *a, int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run,
-					       void *ud),
+int state_load_pods(struct agent *a,
+		    int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run, void *ud),
 		    void *ud);
 /* parse "key=value" lines of a run file */
 const char *state_run_get(const char *run, const char *key, char *buf, size_t len);

@@ -27,8 +27,9 @@ static bool ref_valid(const char *ref)
 	if (!ref[0] || ref[0] == '.' || strlen(ref) > 200)
 		return false;
 	for (const char *p = ref; *p; p++)
-		if (!(*p == '-' || *p == '_' || *p == '.' || *p == ':' || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+		if (!(*p == '-' || *p == '_' || *p == '.' || *p == ':' ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9')))
 			return false;
 	return true;
 }
@@ -58,9 +59,10 @@ static int run_wait(char *const argv[])
 int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg)
 {
 	if (!ref_valid(ref)) {
-		*ret_errmsg = xasprintf("InvalidImageName: image '%s' is not NAME[:TAG] of letters, "
-					"digits, '.', '-', '_'",
-					ref);
+		*ret_errmsg =
+		    xasprintf("InvalidImageName: image '%s' is not NAME[:TAG] of letters, "
+			      "digits, '.', '-', '_'",
+			      ref);
 		return -EINVAL;
 	}
 	_cleanup_free_ char *full = strchr(ref, ':') ? xstrdup(ref) : xasprintf("%s:latest", ref);
@@ -77,14 +79,16 @@ int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **re
 	_cleanup_free_ char *tar = xasprintf("%s/%s.tar", a->cfg.image_dir, full);
 	bool from_dir = is_dir(dir);
 	if (!from_dir && access(tar, R_OK) < 0) {
-		*ret_errmsg = xasprintf("ImageNotFound: image '%s' not in %s", ref, a->cfg.image_dir);
+		*ret_errmsg =
+		    xasprintf("ImageNotFound: image '%s' not in %s", ref, a->cfg.image_dir);
 		return -ENOENT;
 	}
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", prepared, getpid());
 	skiff_rm_rf(tmp);
 	int r = skiff_mkdir_p(tmp, 0755);
 	if (r < 0) {
-		*ret_errmsg = xasprintf("ImageUnpackError: cannot create %s: %s", tmp, strerror(-r));
+		*ret_errmsg =
+		    xasprintf("ImageUnpackError: cannot create %s: %s", tmp, strerror(-r));
 		return r;
 	}
 	if (from_dir) {
@@ -112,8 +116,8 @@ int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **re
 		r = -errno;
 		skiff_rm_rf(tmp);
 		if (!is_dir(prepared)) {
-			*ret_errmsg = xasprintf("ImageUnpackError: rename to %s: %s", prepared,
-						strerror(-r));
+			*ret_errmsg =
+			    xasprintf("ImageUnpackError: rename to %s: %s", prepared, strerror(-r));
 			return r;
 		}
 	}

@@ -19,7 +19,7 @@
 #include "rpc.h"
 #include "util.h"
 
-#define CHUNK (32 * 1024)
+#define CHUNK	      (32 * 1024)
 #define MAX_TAIL_READ (16 << 20)
 
 struct log_follower {

@@ -95,8 +95,21 @@ int main(int argc, char **argv)
 {
 	struct agent *a = &agent_g;
 	struct agent_config *c = &a->cfg;
-	enum { O_SERVER = 256, O_TOKEN, O_NAME, O_ADDRESS, O_STATE, O_IMAGES, O_CGROUP, O_RUNTIME,
-	       O_LABELS, O_LOGMAX, O_LOGLEVEL, O_INSECURE, O_HELP };
+	enum {
+		O_SERVER = 256,
+		O_TOKEN,
+		O_NAME,
+		O_ADDRESS,
+		O_STATE,
+		O_IMAGES,
+		O_CGROUP,
+		O_RUNTIME,
+		O_LABELS,
+		O_LOGMAX,
+		O_LOGLEVEL,
+		O_INSECURE,
+		O_HELP
+	};
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -155,8 +168,9 @@ int main(int argc, char **argv)
 		case O_LOGLEVEL: {
 			enum skiff_log_level lvl;
 			if (skiff_log_parse_level(optarg, &lvl) < 0) {
-				fprintf(stderr, "skiff-agent: --log-level '%s': use error, warn, "
-						"info or debug\n",
+				fprintf(stderr,
+					"skiff-agent: --log-level '%s': use error, warn, "
+					"info or debug\n",
 					optarg);
 				return 2;
 			}

@@ -167,6 +167,7 @@ static void pod_free(struct pod *p)
 	free(p->reason);
 	free(p->message);
 	free(p->last_reason);
+	free(p->last_failure);
 	free(p);
 }
 
@@ -239,7 +240,7 @@ Skiff__PodStatus *pods_build_status(struct pod *p)
 	default:
 		cs->state = xstrdup("Waiting");
 		cs->reason = xstrdup(p->state == POD_STARTING || !p->reason ? "ContainerCreating"
-									     : p->reason);
+									    : p->reason);
 		cs->message = xstrdup(p->message ? p->message : "");
 		break;
 	}
@@ -384,7 +385,11 @@ static void pod_setup_failed(struct pod *p, const char *reason, const char *mess
 {
 	set_str(&p->reason, reason);
 	set_str(&p->message, message);
-	pods_report_event(p->agent, p, "Warning", "Failed", "%s", message);
+	/* one Event per distinct failure, not one per retry */
+	if (message && !streq_ptr(p->last_failure, message)) {
+		pods_report_event(p->agent, p, "Warning", "Failed", "%s", message);
+		set_str(&p->last_failure, message);
+	}
 	if (retry && !streq(restart_policy(p), "Never")) {
 		schedule_restart(p, false);
 	} else {
@@ -416,14 +421,15 @@ static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, 
 			if (streq(ps->volumes[j]->name, m->name))
 				v = ps->volumes[j];
 		if (!v) {
-			*ret_msg = xasprintf("VolumeError: volumeMount '%s' names no volume of the pod",
-					     m->name);
+			*ret_msg = xasprintf(
+			    "VolumeError: volumeMount '%s' names no volume of the pod", m->name);
 			return -EINVAL;
 		}
 		if (!path_ok(m->mount_path) || streq(m->mount_path, "/")) {
-			*ret_msg = xasprintf("VolumeError: mountPath '%s' of volume '%s' must be an "
-					     "absolute path without '..', ':' or ','",
-					     m->mount_path, m->name);
+			*ret_msg =
+			    xasprintf("VolumeError: mountPath '%s' of volume '%s' must be an "
+				      "absolute path without '..', ':' or ','",
+				      m->mount_path, m->name);
 			return -EINVAL;
 		}
 		_cleanup_free_ char *src = NULL;
@@ -438,16 +444,18 @@ static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, 
 				return -EINVAL;
 			}
 			if (stat(hp, &st) < 0) {
-				*ret_msg = xasprintf("VolumeError: hostPath '%s' of volume '%s' does "
-						     "not exist on node %s",
-						     hp, m->name, p->agent->cfg.name);
+				*ret_msg =
+				    xasprintf("VolumeError: hostPath '%s' of volume '%s' does "
+					      "not exist on node %s",
+					      hp, m->name, p->agent->cfg.name);
 				return -ENOENT;
 			}
 			src = xstrdup(hp);
 		} else {
 			/* emptyDir (also the default): lives as long as the pod */
 			if (strchr(v->name, '/') || v->name[0] == '.' || !v->name[0]) {
-				*ret_msg = xasprintf("VolumeError: volume name '%s' is refused", v->name);
+				*ret_msg =
+				    xasprintf("VolumeError: volume name '%s' is refused", v->name);
 				return -EINVAL;
 			}
 			_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
@@ -460,7 +468,8 @@ static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, 
 			}
 		}
 		strv_push(args, xstrdup("--volume"));
-		strv_push(args, xasprintf("%s:%s%s", src, m->mount_path, m->read_only ? ":ro" : ""));
+		strv_push(args,
+			  xasprintf("%s:%s%s", src, m->mount_path, m->read_only ? ":ro" : ""));
 	}
 	return 0;
 }
@@ -477,15 +486,16 @@ static void pod_start(struct pod *p)
 	if (p->ev_timer)
 		evtimer_del(p->ev_timer);
 	if (ps->n_containers != 1) {
-		_cleanup_free_ char *m = xasprintf("MultipleContainers: skiff-agent runs one container "
-						   "per pod; pod %s has %zu",
-						   p->name, ps->n_containers);
+		_cleanup_free_ char *m =
+		    xasprintf("MultipleContainers: skiff-agent runs one container "
+			      "per pod; pod %s has %zu",
+			      p->name, ps->n_containers);
 		pod_setup_failed(p, "MultipleContainers", m, false);
 		return;
 	}
 	if (c->n_command == 0 && c->n_args == 0) {
-		_cleanup_free_ char *m = xasprintf("InvalidSpec: container '%s' has no command",
-						   container_name(p));
+		_cleanup_free_ char *m =
+		    xasprintf("InvalidSpec: container '%s' has no command", container_name(p));
 		pod_setup_failed(p, "InvalidSpec", m, false);
 		return;
 	}
@@ -536,8 +546,8 @@ static void pod_start(struct pod *p)
 		}
 		ipam_gateway(a->pod_cidr, gw, sizeof(gw), &prefix);
 		strv_push(&args, xstrdup("--net"));
-		strv_push(&args, xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip, prefix,
-					   gw));
+		strv_push(&args,
+			  xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip, prefix, gw));
 	} else {
 		strv_push(&args, xstrdup("--net"));
 		strv_push(&args, xstrdup("none"));
@@ -693,8 +703,8 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 			return;
 		}
 		const char *reason = exit_reason_for_status(code);
-		_cleanup_free_ char *m = xasprintf("%s: %s", reason,
-						   line[0] ? line : "skiff-runtime shim failed");
+		_cleanup_free_ char *m =
+		    xasprintf("%s: %s", reason, line[0] ? line : "skiff-runtime shim failed");
 		p->exit_code = code;
 		set_str(&p->last_reason, reason);
 		p->last_exit_code = code;
@@ -708,9 +718,10 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 	if (r >= 0)
 		r = watch_shim(p, &st);
 	if (r < 0) {
-		_cleanup_free_ char *m = xasprintf("RunContainerError: container %s started but its "
-						   "state is unreadable: %s",
-						   p->container_id, strerror(-r));
+		_cleanup_free_ char *m =
+		    xasprintf("RunContainerError: container %s started but its "
+			      "state is unreadable: %s",
+			      p->container_id, strerror(-r));
 		pod_setup_failed(p, "RunContainerError", m, true);
 		return;
 	}
@@ -730,6 +741,7 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 	p->ready = false;
 	set_str(&p->reason, NULL);
 	set_str(&p->message, NULL);
+	set_str(&p->last_failure, NULL);
 	log_info("pod %s: container %s running, pid %d (attempt %d, restarts %d)", p->name,
 		 p->container_id, p->pid, p->attempt, p->restarts);
 	probes_start(p);
@@ -751,12 +763,11 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
 static void schedule_restart(struct pod *p, bool count_restart)
 {
 	int64_t delay = p->next_backoff_ms;
-	if (p->started_ms && p->finished_ms - p->started_ms >= AGENT_STABLE_RUN_MS &&
-	    count_restart)
+	if (p->started_ms && p->finished_ms - p->started_ms >= AGENT_STABLE_RUN_MS && count_restart)
 		delay = 0;
-	p->next_backoff_ms = delay == 0 ? AGENT_BACKOFF_FIRST_MS
-					: (delay * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
-									    : delay * 2);
+	p->next_backoff_ms =
+	    delay == 0 ? AGENT_BACKOFF_FIRST_MS
+		       : (delay * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : delay * 2);
 	if (count_restart)
 		p->restarts++;
 	if (delay == 0) {
@@ -766,10 +777,10 @@ static void schedule_restart(struct pod *p, bool count_restart)
 	p->state = POD_BACKOFF;
 	if (!p->reason || count_restart)
 		set_str(&p->reason, "CrashLoopBackOff");
-	_cleanup_free_ char *m = xasprintf("back-off %" PRId64 " ms restarting container %s%s%s",
-					   delay, container_name(p),
-					   p->message && !count_restart ? ": " : "",
-					   p->message && !count_restart ? p->message : "");
+	_cleanup_free_ char *m =
+	    xasprintf("back-off %" PRId64 " ms restarting container %s%s%s", delay,
+		      container_name(p), p->message && !count_restart ? ": " : "",
+		      p->message && !count_restart ? p->message : "");
 	set_str(&p->message, m);
 	if (!p->ev_timer)
 		p->ev_timer = evtimer_new(p->agent->base, on_backoff, p);
@@ -779,15 +790,14 @@ static void schedule_restart(struct pod *p, bool count_restart)
 }
 
 /* Record an exit in the pod's last state and tell the brain (status, Event). */
-static void report_exit(struct pod *p, const struct shim_state *st, bool restarting,
-			bool unhealthy)
+static void report_exit(struct pod *p, const struct shim_state *st, bool restarting, bool unhealthy)
 {
 	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
-	const char *reason = st->oom	       ? "OOMKilled"
-			     : st->reason[0]   ? st->reason
-			     : st->signal      ? "Signaled"
-			     : st->exit_code   ? "Error"
-					       : "Completed";
+	const char *reason = st->oom	     ? "OOMKilled"
+			     : st->reason[0] ? st->reason
+			     : st->signal    ? "Signaled"
+			     : st->exit_code ? "Error"
+					     : "Completed";
 	_cleanup_free_ char *how = st->signal ? xasprintf("killed by signal %d", st->signal)
 					      : xasprintf("exited with code %d", st->exit_code);
 	set_str(&p->last_reason, reason);
@@ -799,8 +809,8 @@ static void report_exit(struct pod *p, const struct shim_state *st, bool restart
 				  container_name(p));
 	pods_report_event(p->agent, p, failed ? "Warning" : "Normal",
 			  st->oom ? "OOMKilled" : (failed ? "ContainerDied" : "Completed"),
-			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how, reason,
-			  restarting ? ", restarting" : "");
+			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how,
+			  reason, restarting ? ", restarting" : "");
 	if (!restarting) {
 		set_str(&p->reason, reason);
 		_cleanup_free_ char *m = xasprintf("container %s %s", container_name(p), how);
@@ -1119,8 +1129,7 @@ int pods_adopt(struct agent *a)
 
 	for (struct pod *p = a->pods; p; p = p->next) {
 		struct shim_state st;
-		if (!p->container_id[0] ||
-		    shim_state_read(a, p->container_id, &st) < 0) {
+		if (!p->container_id[0] || shim_state_read(a, p->container_id, &st) < 0) {
 			/* never started, or the start was cut short */
 			if (p->container_id[0])
 				shim_delete(a, p->container_id);

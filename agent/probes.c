@@ -147,15 +147,16 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 		}
 		const char *path = pr->cfg->http_get->path[0] ? pr->cfg->http_get->path : "/";
 		_cleanup_free_ char *req =
-		    xasprintf("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: skiff-agent\r\n\r\n", path,
-			      pr->pod->ip);
+		    xasprintf("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: skiff-agent\r\n\r\n",
+			      path, pr->pod->ip);
 		if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
 			check_done(pr, false, "cannot send the request");
 			return;
 		}
 		pr->sent = true;
 		event_free(pr->ev_sock);
-		pr->ev_sock = event_new(pr->pod->agent->base, fd, EV_READ | EV_PERSIST, on_sock, pr);
+		pr->ev_sock =
+		    event_new(pr->pod->agent->base, fd, EV_READ | EV_PERSIST, on_sock, pr);
 		event_add(pr->ev_sock, NULL);
 		return;
 	}

@@ -33,7 +33,8 @@ int routes_setup_bridge(struct agent *a)
 	_cleanup_free_ char *addr = xasprintf("%s/%d", gw, prefix);
 	r = skiff_netlink_bridge_ensure(AGENT_BRIDGE, addr);
 	if (r < 0)
-		return log_error_errno(r, "cannot set up bridge %s with %s: %m", AGENT_BRIDGE, addr);
+		return log_error_errno(r, "cannot set up bridge %s with %s: %m", AGENT_BRIDGE,
+				       addr);
 	/* pods on other nodes reach ours through this node */
 	r = skiff_write_file_atomic("/proc/sys/net/ipv4/ip_forward", "1\n", 2, 0644);
 	if (r < 0) {

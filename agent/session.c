@@ -74,8 +74,8 @@ static void on_close(struct skiff_rpc_conn *conn, int reason, void *userdata)
 	struct session *s = userdata;
 	(void)conn;
 	if (s->conn)
-		log_warn("connection to brain %s lost (%s); containers keep running", s->agent->cfg.server,
-			 reason ? strerror(-reason) : "closed");
+		log_warn("connection to brain %s lost (%s); containers keep running",
+			 s->agent->cfg.server, reason ? strerror(-reason) : "closed");
 	s->conn = NULL;
 	s->registered = false;
 	s->connecting = false;
@@ -111,8 +111,8 @@ static void on_request(struct skiff_rpc_call *call, const Skiff__Frame *req, voi
 		if (call && !(req->flags & SKIFF__FRAME_FLAG__FLAG_ONEWAY))
 			skiff_rpc_call_reply(call, NULL);
 		if (as->epoch && as->epoch < a->epoch) {
-			log_warn("ignoring an assignment for old epoch %" PRIu64 " (current %" PRIu64
-				 ")",
+			log_warn("ignoring an assignment for old epoch %" PRIu64
+				 " (current %" PRIu64 ")",
 				 as->epoch, a->epoch);
 			skiff__assignment__free_unpacked(as, NULL);
 			return;
@@ -128,7 +128,8 @@ static void on_request(struct skiff_rpc_call *call, const Skiff__Frame *req, voi
 		return;
 	default:
 		if (call && !(req->flags & SKIFF__FRAME_FLAG__FLAG_ONEWAY))
-			skiff_rpc_call_error(call, EOPNOTSUPP, "skiff-agent does not serve message type %d",
+			skiff_rpc_call_error(call, EOPNOTSUPP,
+					     "skiff-agent does not serve message type %d",
 					     req->type);
 		return;
 	}

@@ -386,8 +386,8 @@ static void on_delete_done(int status, const char *out, const char *err, void *u
 
 void shim_delete(struct agent *a, const char *id)
 {
-	char *argv[] = { a->cfg.runtime, "delete", "--state", a->containers_dir, "--force",
-			 (char *)id, NULL };
+	char *argv[] = { a->cfg.runtime, "delete",   "--state", a->containers_dir,
+			 "--force",	 (char *)id, NULL };
 	char *copy = xstrdup(id);
 	if (spawn_start(a->base, argv, 30000, on_delete_done, copy, NULL) < 0)
 		free(copy);

@@ -129,13 +129,13 @@ int state_save_pod_run(struct pod *p)
 {
 	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
 	_cleanup_free_ char *path = xasprintf("%s/run", dir);
-	_cleanup_free_ char *data = xasprintf(
-	    "attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
-	    "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
-	    "\nnext_backoff_ms=%" PRId64 "\n",
-	    p->attempt, p->container_id, p->restarts, p->ip, p->last_exit_code,
-	    p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
-	    p->next_backoff_ms);
+	_cleanup_free_ char *data =
+	    xasprintf("attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
+		      "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
+		      "\nnext_backoff_ms=%" PRId64 "\n",
+		      p->attempt, p->container_id, p->restarts, p->ip, p->last_exit_code,
+		      p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
+		      p->next_backoff_ms);
 	return skiff_write_file_atomic(path, data, strlen(data), 0600);
 }
 
@@ -157,12 +157,17 @@ int state_save_pod(struct pod *p)
 
 int state_remove_pod(struct agent *a, const char *uid)
 {
+	/* rename first: a kill -9 mid-way never leaves a half-removed pod that
+	 * looks bound ('.'-names are skipped when loading) */
 	_cleanup_free_ char *dir = state_pod_dir(a, uid);
-	return skiff_rm_rf(dir);
+	_cleanup_free_ char *gone = xasprintf("%s/pods/.gone-%s", a->cfg.state_dir, uid);
+	if (rename(dir, gone) < 0)
+		return errno == ENOENT ? 0 : skiff_rm_rf(dir);
+	return skiff_rm_rf(gone);
 }
 
-int state_load_pods(struct agent *a, int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run,
-					       void *ud),
+int state_load_pods(struct agent *a,
+		    int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run, void *ud),
 		    void *ud)
 {
 	_cleanup_free_ char *pods = xasprintf("%s/pods", a->cfg.state_dir);
@@ -171,8 +176,13 @@ int state_load_pods(struct agent *a, int (*fn)(struct agent *a, Skiff__Pod *spec
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.') {
+			if (skiff_startswith(de->d_name, ".gone-")) {
+				_cleanup_free_ char *g = xasprintf("%s/%s", pods, de->d_name);
+				skiff_rm_rf(g);
+			}
 			continue;
+		}
 		_cleanup_free_ char *pb = xasprintf("%s/%s/pod.pb", pods, de->d_name);
 		_cleanup_free_ char *runp = xasprintf("%s/%s/run", pods, de->d_name);
 		_cleanup_free_ char *data = NULL, *run = NULL;

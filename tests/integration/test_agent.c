@@ -108,7 +108,8 @@ static void brain_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, 
 		if (!j || !skiff_token_equal(j->token, B.token)) {
 			skiff_rpc_call_error(call, EACCES, "bad token");
 		} else {
-			_cleanup_free_ char *csr = xstrndup((char *)j->csr_pem.data, j->csr_pem.len);
+			_cleanup_free_ char *csr =
+			    xstrndup((char *)j->csr_pem.data, j->csr_pem.len);
 			_cleanup_free_ char *cert = NULL;
 			if (skiff_ca_sign_csr(B.ca, csr, j->node_name, "node", 365, &cert) < 0) {
 				skiff_rpc_call_error(call, EINVAL, "bad CSR");
@@ -463,8 +464,9 @@ static Skiff__PodStatus *wait_status(const char *name, status_pred pred, const v
 	} while (skiff_mono_ms() < end);
 	Skiff__PodStatus *st = status_of(name);
 	if (st && st->n_container_statuses == 1)
-		fprintf(stderr, "pod %s: phase %s reason %s message %s state %s restarts %d pid %d\n",
-			name, st->phase, st->reason, st->message, st->container_statuses[0]->state,
+		fprintf(stderr,
+			"pod %s: phase %s reason %s message %s state %s restarts %d pid %d\n", name,
+			st->phase, st->reason, st->message, st->container_statuses[0]->state,
 			st->container_statuses[0]->restart_count, st->container_statuses[0]->pid);
 	if (st)
 		skiff__pod_status__free_unpacked(st, NULL);
@@ -584,8 +586,8 @@ static int count_entries(const char *dir, const char *prefix)
 
 static void make_image(void)
 {
-	static const char *applets[] = { "sh",	 "sleep", "cat",   "echo",  "true", "false",
-					 "test", "touch", "rm",	   "httpd", "nc",   "ls",
+	static const char *applets[] = { "sh",	 "sleep", "cat",  "echo",  "true", "false",
+					 "test", "touch", "rm",	  "httpd", "nc",   "ls",
 					 "kill", "mkdir", "wget", "ps" };
 	_cleanup_free_ char *root = xasprintf("%s/bb:1", image_dir);
 	_cleanup_free_ char *bin = xasprintf("%s/bin", root);
@@ -621,7 +623,7 @@ static void rmdir_tree(const char *path)
 	rmdir(path);
 }
 
-static const char *controllers[] = { "memory", "cpu", "pids", "cpuacct", "cpuset",
+static const char *controllers[] = { "memory", "cpu",	  "pids",    "cpuacct", "cpuset",
 				     "blkio",  "devices", "freezer", "unified", "systemd" };
 
 /* Kill what the agent's shims started (pids read from their state files,
@@ -893,10 +895,10 @@ START_TEST(t06_brain_away)
 }
 END_TEST
 
-static Skiff__ExecAction ready_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor),
-					2, (char *[]){ "cat", "/tmp/ready" } };
-static Skiff__ExecAction alive_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor),
-					2, (char *[]){ "cat", "/tmp/alive" } };
+static Skiff__ExecAction ready_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor), 2,
+					(char *[]){ "cat", "/tmp/ready" } };
+static Skiff__ExecAction alive_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor), 2,
+					(char *[]){ "cat", "/tmp/alive" } };
 
 START_TEST(t07_probes)
 {
@@ -970,9 +972,8 @@ START_TEST(t09_removal_cleans_up)
 	int64_t end = skiff_mono_ms() + 8000;
 	_cleanup_free_ char *pods = xasprintf("%s/pods", state_dir);
 	_cleanup_free_ char *ctrs = xasprintf("%s/containers", state_dir);
-	while (skiff_mono_ms() < end &&
-	       (count_entries(pods, NULL) > 0 || count_entries(ctrs, NULL) > 0 ||
-		pid_alive(web_pid)))
+	while (skiff_mono_ms() < end && (count_entries(pods, NULL) > 0 ||
+					 count_entries(ctrs, NULL) > 0 || pid_alive(web_pid)))
 		usleep(50000);
 	ck_assert_msg(!pid_alive(web_pid), "web still runs");
 	ck_assert_int_eq(count_entries(pods, NULL), 0);
@@ -1022,7 +1023,7 @@ START_TEST(t_bench)
 	usleep(500000);
 	long rss0 = agent_rss_kib();
 	struct pod_def *defs = xcalloc((size_t)npods, sizeof(*defs));
-	char (*names)[32] = xcalloc((size_t)npods, 32);
+	char(*names)[32] = xcalloc((size_t)npods, 32);
 	for (int i = 0; i < npods; i++) {
 		snprintf(names[i], 32, "p%03d", i);
 		defs[i] = (struct pod_def){ .name = names[i], .cmd = { "sleep", "100000", NULL } };
