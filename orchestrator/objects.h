@@ -24,6 +24,10 @@ const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind);
 /* Unpack bytes of kind; NULL when malformed. Free with skiff_obj_free(). */
 ProtobufCMessage *skiff_obj_unpack(int kind, const uint8_t *data, size_t len);
 void skiff_obj_free(ProtobufCMessage *msg);
+static inline void skiff_obj_freep(ProtobufCMessage **p)
+{
+	skiff_obj_free(*p);
+}
 /* Pack into a new buffer (free()). */
 uint8_t *skiff_obj_pack(const ProtobufCMessage *msg, size_t *ret_len);
 /* A deep copy of any message (pack + unpack). */

@@ -204,6 +204,7 @@ struct table {
 struct ring_item {
 	uint64_t revision;
 	uint8_t kind, op;
+	bool created;
 	char *name;
 	struct blob *val;
 };
@@ -694,6 +695,7 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 	it->revision = rev;
 	it->kind = kind;
 	it->op = op;
+	it->created = op == SKIFF_STORE_PUT && !old;
 	it->name = xstrdup(name);
 	if (op == SKIFF_STORE_PUT) {
 		it->val = val;
@@ -815,6 +817,7 @@ int skiff_store_changes_since(struct skiff_store *s, uint64_t after,
 			.revision = rev,
 			.kind = it->kind,
 			.op = it->op,
+			.created = it->created,
 			.name = it->name,
 			.data = it->val ? it->val->data : NULL,
 			.len = it->val ? it->val->len : 0,

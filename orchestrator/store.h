@@ -70,6 +70,7 @@ struct skiff_store_change {
 	uint64_t revision;
 	int kind;
 	int op;
+	bool created; /* PUT of an object that did not exist */
 	const char *name;
 	const uint8_t *data; /* the new object (PUT) or the deleted one (DELETE) */
 	size_t len;

@@ -1,0 +1,605 @@
+/* api.c — the brain's RPC handlers: GET/LIST/APPLY/DELETE/WATCH/SCALE/
+ * NODE_ACTION/ROLLOUT/LOGS/CLUSTER_INFO for skiffctl (role admin) and
+ * JOIN/REGISTER/HEARTBEAT/POD_STATUS/EVENT_REPORT for agents (role node, only
+ * about their own node; JOIN needs no certificate, only the token).
+ * Replies of requests that changed state are deferred until the store has
+ * synced them (group commit, see daemon.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+struct deferred {
+	struct deferred *next;
+	struct skiff_rpc_call *call; /* NULL once cancelled */
+	ProtobufCMessage *msg;
+	struct daemon *d;
+};
+
+static void deferred_cancel(struct skiff_rpc_call *call, void *userdata)
+{
+	(void)call;
+	struct deferred *df = userdata;
+	df->call = NULL;
+}
+
+void daemon_send_deferred(struct daemon *d);
+
+void daemon_defer_reply(struct daemon *d, struct skiff_rpc_call *call, ProtobufCMessage *msg)
+{
+	struct deferred *df = xcalloc(1, sizeof(*df));
+	df->call = call;
+	df->msg = msg;
+	df->d = d;
+	skiff_rpc_call_set_cancel(call, deferred_cancel, df);
+	*d->deferred_tail = df;
+	d->deferred_tail = &df->next;
+	if (d->no_group_commit) {
+		/* one fsync per write (benchmark baseline) */
+		if (skiff_store_sync(d->brain->store) < 0) {
+			log_error("cannot make changes durable; exiting");
+			exit(1);
+		}
+		daemon_send_deferred(d);
+		return;
+	}
+	daemon_kick(d);
+}
+
+/* Called by the commit after a successful sync. */
+void daemon_send_deferred(struct daemon *d)
+{
+	struct deferred *df = d->deferred_head;
+	d->deferred_head = NULL;
+	d->deferred_tail = &d->deferred_head;
+	while (df) {
+		struct deferred *next = df->next;
+		if (df->call) {
+			skiff_rpc_call_set_cancel(df->call, NULL, NULL);
+			skiff_rpc_call_reply(df->call, df->msg);
+		}
+		if (df->msg)
+			protobuf_c_message_free_unpacked(df->msg, NULL);
+		free(df);
+		df = next;
+	}
+}
+
+static void *unpack_req(const ProtobufCMessageDescriptor *desc, const Skiff__Frame *req)
+{
+	return protobuf_c_message_unpack(desc, NULL, req->payload.len, req->payload.data);
+}
+
+#define UNPACK(type, lower, var)                                                                   \
+	type *var = unpack_req(&lower##__descriptor, req);                                         \
+	if (!var) {                                                                                \
+		skiff_rpc_call_error(call, -EBADMSG, "malformed " #type " payload");               \
+		return;                                                                            \
+	}
+
+/* A node object as the API shows it: with the heartbeat time kept in memory. */
+static ProtobufCMessage *node_view(struct daemon *d, const ProtobufCMessage *obj)
+{
+	Skiff__Node *n = (Skiff__Node *)skiff_obj_copy(SKIFF_KIND_NODE, obj);
+	struct brain_node *rt = skiff_map_get(d->brain->nodes, n->metadata->name);
+	if (rt && rt->last_heartbeat_ms) {
+		Skiff__NodeStatus *st = skiff_node_status_ensure(n);
+		st->last_heartbeat_ms = rt->last_heartbeat_ms;
+		for (size_t i = 0; i < st->n_conditions; i++)
+			st->conditions[i]->last_heartbeat_ms = rt->last_heartbeat_ms;
+	}
+	return &n->base;
+}
+
+static int parse_kind(struct skiff_rpc_call *call, const char *kind)
+{
+	int k = skiff_kind_parse(kind);
+	if (k < 0)
+		skiff_rpc_call_error(
+		    call, -EINVAL, "kind: '%s' is not one of node, pod, deployment, service, event",
+		    kind ? kind : "");
+	return k;
+}
+
+static void handle_get(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
+		       bool node_role, const char *peer)
+{
+	UNPACK(Skiff__GetRequest, skiff__get_request, g);
+	int kind = parse_kind(call, g->kind);
+	if (kind >= 0) {
+		const ProtobufCMessage *obj = brain_get(d->brain, kind, g->name);
+		if (obj && node_role &&
+		    (kind != SKIFF_KIND_POD ||
+		     !streq(skiff_pod_node((const Skiff__Pod *)obj), peer)))
+			skiff_rpc_call_error(
+			    call, -EACCES, "permission denied: node %s may only read its own pods",
+			    peer);
+		else if (!obj)
+			skiff_rpc_call_error(call, -ENOENT, "%s '%s' not found", g->kind, g->name);
+		else {
+			Skiff__Object o;
+			_cleanup_(skiff_obj_freep) ProtobufCMessage *copy =
+			    kind == SKIFF_KIND_NODE ? node_view(d, obj) : skiff_obj_copy(kind, obj);
+			skiff_obj_wrap(&o, kind, copy);
+			skiff_rpc_call_reply(call, &o.base);
+		}
+	}
+	protobuf_c_message_free_unpacked(&g->base, NULL);
+}
+
+struct list_ctx {
+	struct daemon *d;
+	int kind;
+	const Skiff__ListRequest *req;
+	const ProtobufCMessage **items;
+	const char **names;
+	size_t n, cap;
+};
+
+static int list_one(const struct skiff_store_obj *o, void *userdata)
+{
+	struct list_ctx *c = userdata;
+	const ProtobufCMessage *obj = o->decoded;
+	if (!obj)
+		return 0;
+	const Skiff__ObjectMeta *m = SKIFF_META(obj);
+	if (c->req->n_label_selector &&
+	    (!m || !skiff_selector_match(c->req->label_selector, c->req->n_label_selector,
+					 m->labels, m->n_labels)))
+		return 0;
+	if (*c->req->node_name && c->kind == SKIFF_KIND_POD &&
+	    !streq(skiff_pod_node((const Skiff__Pod *)obj), c->req->node_name))
+		return 0;
+	if (*c->req->object_name && c->kind == SKIFF_KIND_EVENT &&
+	    !streq(((const Skiff__Event *)obj)->object_name, c->req->object_name))
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
+	}
+	c->items[c->n++] = obj;
+	return 0;
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+	const ProtobufCMessage *x = *(const ProtobufCMessage *const *)a;
+	const ProtobufCMessage *y = *(const ProtobufCMessage *const *)b;
+	return strcmp(SKIFF_META(x)->name, SKIFF_META(y)->name);
+}
+
+static int cmp_event_time(const void *a, const void *b)
+{
+	const Skiff__Event *x = *(const Skiff__Event *const *)a;
+	const Skiff__Event *y = *(const Skiff__Event *const *)b;
+	if (x->last_ms != y->last_ms)
+		return x->last_ms < y->last_ms ? -1 : 1;
+	return strcmp(x->metadata->name, y->metadata->name);
+}
+
+static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
+			bool node_role, const char *peer)
+{
+	UNPACK(Skiff__ListRequest, skiff__list_request, l);
+	do {
+		int kind = parse_kind(call, l->kind);
+		if (kind < 0)
+			break;
+		if (node_role && (kind != SKIFF_KIND_POD || !streq(l->node_name, peer))) {
+			skiff_rpc_call_error(
+			    call, -EACCES,
+			    "permission denied: node %s may only list the pods bound to it "
+			    "(node_name=%s)",
+			    peer, peer);
+			break;
+		}
+		struct list_ctx c = { .d = d, .kind = kind, .req = l };
+		skiff_store_foreach(d->brain->store, kind, list_one, &c);
+		if (c.n)
+			qsort(c.items, c.n, sizeof(*c.items),
+			      kind == SKIFF_KIND_EVENT ? cmp_event_time : cmp_by_name);
+		Skiff__ListResponse resp = SKIFF__LIST_RESPONSE__INIT;
+		Skiff__Object *objs = xcalloc(c.n + 1, sizeof(*objs));
+		Skiff__Object **ptrs = xcalloc(c.n + 1, sizeof(*ptrs));
+		ProtobufCMessage **views = xcalloc(c.n + 1, sizeof(*views));
+		for (size_t i = 0; i < c.n; i++) {
+			ProtobufCMessage *obj = (ProtobufCMessage *)c.items[i];
+			if (kind == SKIFF_KIND_NODE)
+				obj = views[i] = node_view(d, obj);
+			skiff_obj_wrap(&objs[i], kind, obj);
+			ptrs[i] = &objs[i];
+		}
+		resp.items = ptrs;
+		resp.n_items = c.n;
+		resp.revision = skiff_store_revision(d->brain->store);
+		int r = skiff_rpc_call_reply(call, &resp.base);
+		if (r == -EMSGSIZE)
+			log_warn("LIST %s: reply of %zu objects exceeds the frame cap", l->kind,
+				 c.n);
+		for (size_t i = 0; i < c.n; i++)
+			skiff_obj_free(views[i]);
+		free(views);
+		free(objs);
+		free(ptrs);
+		free(c.items);
+	} while (0);
+	protobuf_c_message_free_unpacked(&l->base, NULL);
+}
+
+static void handle_apply(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	UNPACK(Skiff__ApplyRequest, skiff__apply_request, a);
+	do {
+		int kind;
+		ProtobufCMessage *msg;
+		if (!a->object || skiff_obj_from_wrapper(a->object, &kind, &msg) < 0) {
+			skiff_rpc_call_error(
+			    call, -EINVAL,
+			    "object: exactly one of node, pod, deployment, service is "
+			    "required");
+			break;
+		}
+		const char *result = NULL;
+		ProtobufCMessage *obj = NULL;
+		_cleanup_free_ char *err = NULL;
+		int r = brain_apply(d->brain, kind, msg, a->create_only, a->dry_run, &result, &obj,
+				    &err);
+		if (r < 0) {
+			skiff_rpc_call_error(call, r, "%s", err ? err : strerror(-r));
+			break;
+		}
+		Skiff__ApplyResponse *resp = xmalloc(sizeof(*resp));
+		skiff__apply_response__init(resp);
+		resp->object = xmalloc(sizeof(*resp->object));
+		skiff_obj_wrap(resp->object, kind, obj);
+		resp->result = xstrdup(result);
+		daemon_defer_reply(d, call, &resp->base);
+		log_info("apply %s/%s: %s%s", skiff_kind_name(kind), SKIFF_META(obj)->name, result,
+			 a->dry_run ? " (dry run)" : "");
+	} while (0);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	UNPACK(Skiff__DeleteRequest, skiff__delete_request, dr);
+	int kind = parse_kind(call, dr->kind);
+	if (kind >= 0) {
+		ProtobufCMessage *obj = NULL;
+		_cleanup_free_ char *err = NULL;
+		int r = brain_remove(d->brain, kind, dr->name, &obj, &err);
+		if (r < 0)
+			skiff_rpc_call_error(call, r, "%s", err);
+		else {
+			Skiff__Object *o = xmalloc(sizeof(*o));
+			skiff_obj_wrap(o, kind, obj);
+			daemon_defer_reply(d, call, &o->base);
+			log_info("delete %s/%s", dr->kind, dr->name);
+		}
+	}
+	protobuf_c_message_free_unpacked(&dr->base, NULL);
+}
+
+static void handle_scale(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	UNPACK(Skiff__ScaleRequest, skiff__scale_request, s);
+	Skiff__Deployment *dep = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = brain_scale(d->brain, s->name, s->replicas, &dep, &err);
+	if (r < 0)
+		skiff_rpc_call_error(call, r, "%s", err);
+	else {
+		Skiff__Object *o = xmalloc(sizeof(*o));
+		skiff_obj_wrap(o, SKIFF_KIND_DEPLOYMENT, &dep->base);
+		daemon_defer_reply(d, call, &o->base);
+		log_info("scale deployment/%s to %d", s->name, s->replicas);
+	}
+	protobuf_c_message_free_unpacked(&s->base, NULL);
+}
+
+static void handle_node_action(struct daemon *d, struct skiff_rpc_call *call,
+			       const Skiff__Frame *req)
+{
+	UNPACK(Skiff__NodeActionRequest, skiff__node_action_request, na);
+	Skiff__Node *n = NULL;
+	char **evicted = NULL;
+	size_t nev = 0;
+	_cleanup_free_ char *err = NULL;
+	int r = brain_node_action(d->brain, na->name, na->action, &n, &evicted, &nev, &err);
+	if (r < 0)
+		skiff_rpc_call_error(call, r, "%s", err);
+	else {
+		Skiff__NodeActionResponse *resp = xmalloc(sizeof(*resp));
+		skiff__node_action_response__init(resp);
+		resp->node = n;
+		resp->evicted = evicted;
+		resp->n_evicted = nev;
+		daemon_defer_reply(d, call, &resp->base);
+		log_info("%s node/%s (%zu pods evicted)", na->action, na->name, nev);
+	}
+	protobuf_c_message_free_unpacked(&na->base, NULL);
+}
+
+static void handle_rollout(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	UNPACK(Skiff__RolloutRequest, skiff__rollout_request, ro);
+	do {
+		if (!streq(ro->action, "undo")) {
+			skiff_rpc_call_error(call, -EINVAL, "action: must be undo, got '%s'",
+					     ro->action);
+			break;
+		}
+		Skiff__Deployment *dep = NULL;
+		_cleanup_free_ char *err = NULL, *msg = NULL;
+		int r = brain_rollout_undo(d->brain, ro->name, ro->to_revision, &dep, &msg, &err);
+		if (r < 0) {
+			skiff_rpc_call_error(call, r, "%s", err);
+			break;
+		}
+		Skiff__RolloutResponse *resp = xmalloc(sizeof(*resp));
+		skiff__rollout_response__init(resp);
+		resp->deployment = dep;
+		resp->message = TAKE_PTR(msg);
+		daemon_defer_reply(d, call, &resp->base);
+	} while (0);
+	protobuf_c_message_free_unpacked(&ro->base, NULL);
+}
+
+static void handle_cluster_info(struct daemon *d, struct skiff_rpc_call *call)
+{
+	Skiff__ClusterInfo ci = SKIFF__CLUSTER_INFO__INIT;
+	ci.version = (char *)SKIFF_VERSION;
+	ci.revision = skiff_store_revision(d->brain->store);
+	ci.nodes = (int32_t)skiff_store_count(d->brain->store, SKIFF_KIND_NODE);
+	ci.pods = (int32_t)skiff_store_count(d->brain->store, SKIFF_KIND_POD);
+	ci.cluster_cidr = d->brain->cfg.cluster_cidr;
+	ci.started_ms = d->brain->started_ms;
+	skiff_rpc_call_reply(call, &ci.base);
+}
+
+static void handle_join(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	UNPACK(Skiff__JoinRequest, skiff__join_request, j);
+	do {
+		const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
+		if (!skiff_token_equal(j->token, d->token)) {
+			log_warn("join from %s (node '%s') refused: bad token", peer->addr,
+				 j->node_name);
+			skiff_rpc_call_error(
+			    call, -EACCES,
+			    "join token is not valid for this cluster (see DATA_DIR/join-token "
+			    "on the brain)");
+			break;
+		}
+		if (!skiff_name_valid(j->node_name, 63)) {
+			skiff_rpc_call_error(
+			    call, -EINVAL,
+			    "node_name: '%s' is not a valid node name (lower-case letters, "
+			    "digits and '-', at most 63)",
+			    j->node_name);
+			break;
+		}
+		_cleanup_free_ char *csr = xstrndup((const char *)j->csr_pem.data, j->csr_pem.len);
+		_cleanup_free_ char *cert = NULL;
+		int r = skiff_ca_sign_csr(d->ca, csr, j->node_name, SKIFF_ROLE_NODE, 3650, &cert);
+		if (r < 0) {
+			skiff_rpc_call_error(call, -EINVAL,
+					     "csr_pem: not a valid certificate request");
+			break;
+		}
+		Skiff__JoinResponse resp = SKIFF__JOIN_RESPONSE__INIT;
+		resp.cert_pem.data = (uint8_t *)cert;
+		resp.cert_pem.len = strlen(cert);
+		resp.ca_pem.data = (uint8_t *)skiff_ca_cert_pem(d->ca);
+		resp.ca_pem.len = strlen(skiff_ca_cert_pem(d->ca));
+		skiff_rpc_call_reply(call, &resp.base);
+		log_info("node %s joined from %s", j->node_name, peer->addr);
+	} while (0);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
+/* The node name an agent's request is about must be its own. */
+static bool own_node(struct skiff_rpc_call *call, const char *peer, const char *node)
+{
+	if (streq_ptr(peer, node))
+		return true;
+	skiff_rpc_call_error(call, -EACCES,
+			     "permission denied: node %s may only report for itself, not '%s'",
+			     peer, node ? node : "");
+	return false;
+}
+
+struct agent_session {
+	char *node;
+};
+
+static void handle_register(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
+			    const char *peer)
+{
+	UNPACK(Skiff__RegisterRequest, skiff__register_request, rr);
+	do {
+		if (!rr->node || !rr->node->metadata) {
+			skiff_rpc_call_error(call, -EINVAL, "node.metadata.name: required");
+			break;
+		}
+		if (!own_node(call, peer, rr->node->metadata->name))
+			break;
+		struct skiff_rpc_conn *conn = skiff_rpc_call_conn(call);
+		Skiff__RegisterResponse *resp = xmalloc(sizeof(*resp));
+		_cleanup_free_ char *err = NULL;
+		int r = brain_node_register(d->brain, rr, conn, resp, &err);
+		if (r < 0) {
+			free(resp);
+			skiff_rpc_call_error(call, r, "%s", err);
+			break;
+		}
+		struct agent_session *s = skiff_rpc_conn_get_userdata(conn);
+		if (!s) {
+			s = xcalloc(1, sizeof(*s));
+			skiff_rpc_conn_set_userdata(conn, s);
+		}
+		skiff_set_str(&s->node, peer);
+		/* the epoch must be durable before the agent uses it */
+		daemon_defer_reply(d, call, &resp->base);
+	} while (0);
+	protobuf_c_message_free_unpacked(&rr->base, NULL);
+}
+
+static void handle_heartbeat(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
+			     const char *peer)
+{
+	UNPACK(Skiff__Heartbeat, skiff__heartbeat, hb);
+	if (own_node(call, peer, hb->node)) {
+		_cleanup_free_ char *err = NULL;
+		int r = brain_node_heartbeat(d->brain, hb->node, hb->epoch, &err);
+		if (r < 0)
+			skiff_rpc_call_error(call, r, "%s", err);
+		else {
+			hb->time_ms = brain_now_ms(d->brain);
+			skiff_rpc_call_reply(call, &hb->base);
+		}
+	}
+	protobuf_c_message_free_unpacked(&hb->base, NULL);
+}
+
+static void handle_pod_status(struct daemon *d, struct skiff_rpc_call *call,
+			      const Skiff__Frame *req, const char *peer)
+{
+	UNPACK(Skiff__PodStatusReport, skiff__pod_status_report, ps);
+	if (own_node(call, peer, ps->node)) {
+		_cleanup_free_ char *err = NULL;
+		int r = brain_pod_status(d->brain, ps, &err);
+		if (r < 0)
+			skiff_rpc_call_error(call, r, "%s", err);
+		else
+			daemon_defer_reply(d, call, NULL);
+	}
+	protobuf_c_message_free_unpacked(&ps->base, NULL);
+}
+
+static void handle_event_report(struct daemon *d, struct skiff_rpc_call *call,
+				const Skiff__Frame *req, const char *peer)
+{
+	UNPACK(Skiff__Event, skiff__event, ev);
+	_cleanup_free_ char *err = NULL;
+	if (*ev->source && !streq(ev->source, peer)) {
+		own_node(call, peer, ev->source);
+	} else {
+		int r = brain_event_report(d->brain, peer, ev, &err);
+		if (r < 0)
+			skiff_rpc_call_error(call, r, "%s", err);
+		else
+			daemon_defer_reply(d, call, NULL);
+	}
+	protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
+{
+	struct daemon *d = userdata;
+	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
+	bool admin = streq(peer->role, SKIFF_ROLE_ADMIN) || peer->plaintext;
+	bool node = streq(peer->role, SKIFF_ROLE_NODE);
+	const char *name = skiff_rpc_msg_type_name(req->type);
+	switch (req->type) {
+	case SKIFF__MSG_TYPE__MSG_JOIN:
+		handle_join(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_REGISTER:
+	case SKIFF__MSG_TYPE__MSG_HEARTBEAT:
+	case SKIFF__MSG_TYPE__MSG_POD_STATUS:
+	case SKIFF__MSG_TYPE__MSG_EVENT_REPORT:
+		if (!node) {
+			skiff_rpc_call_error(call, -EACCES,
+					     "permission denied: %s is for agents (role node), not "
+					     "role '%s'",
+					     name, peer->role);
+			return;
+		}
+		break;
+	case SKIFF__MSG_TYPE__MSG_GET:
+	case SKIFF__MSG_TYPE__MSG_LIST:
+		if (!admin && !node)
+			goto denied;
+		break;
+	default:
+		if (!admin)
+			goto denied;
+	}
+	switch (req->type) {
+	case SKIFF__MSG_TYPE__MSG_GET:
+		handle_get(d, call, req, !admin, peer->name);
+		return;
+	case SKIFF__MSG_TYPE__MSG_LIST:
+		handle_list(d, call, req, !admin, peer->name);
+		return;
+	case SKIFF__MSG_TYPE__MSG_APPLY:
+		handle_apply(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_DELETE:
+		handle_delete(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_WATCH: {
+		UNPACK(Skiff__WatchRequest, skiff__watch_request, w);
+		daemon_watch_start(d, call, w);
+		protobuf_c_message_free_unpacked(&w->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_SCALE:
+		handle_scale(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_NODE_ACTION:
+		handle_node_action(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_ROLLOUT:
+		handle_rollout(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_LOGS: {
+		UNPACK(Skiff__LogsRequest, skiff__logs_request, lr);
+		daemon_logs(d, call, lr);
+		protobuf_c_message_free_unpacked(&lr->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_CLUSTER_INFO:
+		handle_cluster_info(d, call);
+		return;
+	case SKIFF__MSG_TYPE__MSG_REGISTER:
+		handle_register(d, call, req, peer->name);
+		return;
+	case SKIFF__MSG_TYPE__MSG_HEARTBEAT:
+		handle_heartbeat(d, call, req, peer->name);
+		return;
+	case SKIFF__MSG_TYPE__MSG_POD_STATUS:
+		handle_pod_status(d, call, req, peer->name);
+		return;
+	case SKIFF__MSG_TYPE__MSG_EVENT_REPORT:
+		handle_event_report(d, call, req, peer->name);
+		return;
+	default:
+		skiff_rpc_call_error(call, -EOPNOTSUPP, "%s is not served by the brain",
+				     name ? name : "this message type");
+		return;
+	}
+denied:
+	skiff_rpc_call_error(call, -EACCES,
+			     "permission denied: %s needs role admin (you are %s '%s')",
+			     name ? name : "this request", peer->role, peer->name);
+}
+
+void daemon_conn_closed(struct skiff_rpc_conn *conn, int reason, void *userdata)
+{
+	struct daemon *d = userdata;
+	(void)reason;
+	struct agent_session *s = skiff_rpc_conn_get_userdata(conn);
+	if (!s)
+		return;
+	brain_node_disconnected(d->brain, s->node, conn);
+	free(s->node);
+	free(s);
+	skiff_rpc_conn_set_userdata(conn, NULL);
+}

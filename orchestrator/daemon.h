@@ -1,0 +1,62 @@
+/* daemon.h — the running skiff-orchestrator: the brain wired to the RPC
+ * server on one libevent loop.
+ *
+ * Group commit: request handlers change the brain in memory and queue their
+ * reply; a low-priority "commit" event, run once the loop has handled every
+ * request that arrived, syncs the store with one fsync and only then sends
+ * the queued replies, feeds watchers and pushes Assignments to agents. A
+ * failed sync ends the process (fail-stop; the next start replays the WAL).
+ */
+#ifndef SKIFF_DAEMON_H
+#define SKIFF_DAEMON_H
+
+#include <event2/event.h>
+
+#include "brain.h"
+#include "pki.h"
+#include "rpc.h"
+
+struct watcher;
+struct deferred;
+
+struct daemon {
+	struct event_base *base;
+	struct brain *brain;
+	struct skiff_rpc_server *server;
+	struct skiff_ca *ca;
+	char *token;
+	char *data_dir;
+	char *cluster_cidr;
+	struct event *commit_ev;
+	struct event *tick_ev;
+	struct event *sig_term, *sig_int;
+	struct deferred *deferred_head, **deferred_tail;
+	struct watcher *watchers;
+	uint64_t watched_revision; /* watchers have seen changes up to here */
+	bool no_group_commit;	   /* bench: sync after every write request */
+	uint64_t commits, synced_writes;
+};
+
+/* api.c: every request from skiffctl and agents. */
+void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata);
+void daemon_conn_closed(struct skiff_rpc_conn *conn, int reason, void *userdata);
+
+/* Reply after the next successful sync (msg is taken over; NULL: empty). */
+void daemon_defer_reply(struct daemon *d, struct skiff_rpc_call *call, ProtobufCMessage *msg);
+/* Send the deferred replies (after a successful sync). */
+void daemon_send_deferred(struct daemon *d);
+/* Schedule a commit (and a reconcile) soon. */
+void daemon_kick(struct daemon *d);
+
+/* watch.c */
+int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,
+		       const Skiff__WatchRequest *req);
+void daemon_watch_feed(struct daemon *d);
+void daemon_watch_free_all(struct daemon *d);
+
+/* agents.c: Assignment pushes and log proxying. */
+void daemon_push_assignment(struct brain *b, struct brain_node *n, Skiff__Assignment *a,
+			    void *userdata);
+int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req);
+
+#endif

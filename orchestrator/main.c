@@ -1,0 +1,359 @@
+/* main.c — skiff-orchestrator, the brain: initialises or resumes its data
+ * dir (cluster CA, server certificate, join token, admin.conf, WAL and
+ * snapshots), serves the API and the agent protocol over mutual TLS, and
+ * runs the control loops on one libevent loop with group commit (daemon.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "quantity.h"
+#include "util.h"
+
+static const char usage[] =
+    "Usage: skiff-orchestrator --data-dir DIR [options]\n"
+    "\n"
+    "  --data-dir DIR          state: CA, certificates, join token, admin.conf, WAL\n"
+    "  --listen ADDR:PORT      API and agent address (default 0.0.0.0:7443)\n"
+    "  --advertise ADDR        address clients use (admin.conf, certificate);\n"
+    "                          default: the listen address, or 127.0.0.1\n"
+    "  --cluster-cidr CIDR     pod addresses; each node gets a /24 (default 10.244.0.0/16)\n"
+    "  --node-grace DURATION   NotReady after this without heartbeat (default 3s)\n"
+    "  --heartbeat DURATION    agents' heartbeat interval (default 1s)\n"
+    "  --log-level LEVEL       error, warn, info (default), debug\n"
+    "  --no-group-commit       fsync each write on its own (benchmarks)\n";
+
+static int64_t last_reconcile_ms;
+static int exit_code;
+
+static void commit_now(struct daemon *d)
+{
+	int r = skiff_store_sync(d->brain->store);
+	if (r < 0) {
+		/* Fail-stop: nothing unsynced is acknowledged; the next start
+		 * replays what is on disk. */
+		log_error("cannot make changes durable (%s); exiting so that nothing unsaved is "
+			  "acknowledged",
+			  strerror(-r));
+		exit_code = 1;
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->commits++;
+	daemon_send_deferred(d);
+	daemon_watch_feed(d);
+	brain_push_assignments(d->brain);
+	if (skiff_store_want_snapshot(d->brain->store))
+		(void)skiff_store_snapshot(d->brain->store);
+}
+
+static void reconcile(struct daemon *d)
+{
+	last_reconcile_ms = skiff_mono_ms();
+	brain_reconcile(d->brain);
+}
+
+static void commit_cb(evutil_socket_t fd, short what, void *userdata)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = userdata;
+	if (skiff_mono_ms() - last_reconcile_ms >= 20)
+		reconcile(d);
+	commit_now(d);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *userdata)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = userdata;
+	reconcile(d);
+	commit_now(d);
+}
+
+void daemon_kick(struct daemon *d)
+{
+	if (!event_pending(d->commit_ev, EV_TIMEOUT, NULL))
+		event_active(d->commit_ev, EV_WRITE, 0);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *userdata)
+{
+	(void)what;
+	struct daemon *d = userdata;
+	log_info("received %s; shutting down", strsignal((int)sig));
+	event_base_loopbreak(d->base);
+}
+
+static char *read_trimmed(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+	if (skiff_read_file(path, 4096, &data, &len) < 0)
+		return NULL;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		data[--len] = 0;
+	return data;
+}
+
+/* The server address in admin.conf follows --advertise/--listen. */
+static int ensure_admin_conf(struct daemon *d, const char *server)
+{
+	_cleanup_free_ char *path = xasprintf("%s/admin.conf", d->data_dir);
+	struct skiff_client_config cfg = { 0 };
+	_cleanup_free_ char *errmsg = NULL;
+	int r = skiff_client_config_read(path, &cfg, &errmsg);
+	if (r == 0 && streq(cfg.server, server)) {
+		skiff_client_config_clear(&cfg);
+		return 0;
+	}
+	if (r == 0) {
+		free(cfg.server);
+		cfg.server = xstrdup(server);
+	} else {
+		skiff_client_config_clear(&cfg);
+		memset(&cfg, 0, sizeof(cfg));
+		r = skiff_ca_issue(d->ca, "admin", SKIFF_ROLE_ADMIN, NULL, 3650, &cfg.cert_pem,
+				   &cfg.key_pem);
+		if (r < 0)
+			return log_error_errno(r, "cannot issue the admin certificate: %m");
+		cfg.ca_pem = xstrdup(skiff_ca_cert_pem(d->ca));
+		cfg.server = xstrdup(server);
+	}
+	r = skiff_client_config_write(path, &cfg);
+	skiff_client_config_clear(&cfg);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", path);
+	return 0;
+}
+
+static int init_pki(struct daemon *d, const char *advertise, const char *server, char **ret_cert,
+		    char **ret_key, bool *ret_fresh)
+{
+	bool fresh = access(d->data_dir, F_OK) < 0;
+	_cleanup_free_ char *ca_crt = xasprintf("%s/ca.crt", d->data_dir);
+	fresh = fresh || access(ca_crt, F_OK) < 0;
+	int r = skiff_mkdir_p(d->data_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create --data-dir %s: %m", d->data_dir);
+	r = skiff_ca_init(d->data_dir, "skiff", &d->ca);
+	if (r < 0)
+		return log_error_errno(r, "cannot create or load the cluster CA in %s: %m",
+				       d->data_dir);
+	_cleanup_free_ char *crt = xasprintf("%s/server.crt", d->data_dir);
+	_cleanup_free_ char *key = xasprintf("%s/server.key", d->data_dir);
+	_cleanup_free_ char *cert_pem = NULL, *key_pem = NULL;
+	size_t len;
+	if (skiff_read_file(crt, 1 << 20, &cert_pem, &len) < 0 ||
+	    skiff_read_file(key, 1 << 20, &key_pem, &len) < 0) {
+		free(cert_pem);
+		free(key_pem);
+		cert_pem = key_pem = NULL;
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		_cleanup_free_ char *sans = xasprintf("127.0.0.1,localhost,%s,%s", advertise, host);
+		r = skiff_ca_issue(d->ca, "skiff-orchestrator", SKIFF_ROLE_SERVER, sans, 3650,
+				   &cert_pem, &key_pem);
+		if (r < 0)
+			return log_error_errno(r, "cannot issue the server certificate: %m");
+		r = skiff_write_file_atomic(key, key_pem, strlen(key_pem), 0600);
+		if (r >= 0)
+			r = skiff_write_file_atomic(crt, cert_pem, strlen(cert_pem), 0644);
+		if (r < 0)
+			return log_error_errno(r, "cannot write %s: %m", crt);
+	}
+	_cleanup_free_ char *tok = xasprintf("%s/join-token", d->data_dir);
+	d->token = read_trimmed(tok);
+	if (!d->token) {
+		r = skiff_token_new(d->ca, &d->token);
+		if (r < 0)
+			return log_error_errno(r, "cannot create a join token: %m");
+		_cleanup_free_ char *line = xasprintf("%s\n", d->token);
+		r = skiff_write_file_atomic(tok, line, strlen(line), 0600);
+		if (r < 0)
+			return log_error_errno(r, "cannot write %s: %m", tok);
+	}
+	r = ensure_admin_conf(d, server);
+	if (r < 0)
+		return r;
+	*ret_cert = TAKE_PTR(cert_pem);
+	*ret_key = TAKE_PTR(key_pem);
+	*ret_fresh = fresh;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "advertise", required_argument, NULL, 'a' },
+		{ "cluster-cidr", required_argument, NULL, 'c' },
+		{ "node-grace", required_argument, NULL, 'g' },
+		{ "heartbeat", required_argument, NULL, 'H' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "no-group-commit", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *data_dir = NULL, *listen = "0.0.0.0:7443", *advertise = NULL;
+	struct brain_config cfg = { 0 };
+	struct daemon d = { 0 };
+	int64_t ms;
+	int c;
+	skiff_log_set_component("skiff-orchestrator");
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'a':
+			advertise = optarg;
+			break;
+		case 'c':
+			cfg.cluster_cidr = optarg;
+			break;
+		case 'g':
+		case 'H':
+			if (skiff_parse_duration(optarg, &ms) < 0 || ms <= 0) {
+				fprintf(stderr,
+					"skiff-orchestrator: --%s: '%s' is not a duration "
+					"(e.g. 500ms, 3s)\n",
+					c == 'g' ? "node-grace" : "heartbeat", optarg);
+				return 2;
+			}
+			if (c == 'g')
+				cfg.node_grace_ms = ms;
+			else
+				cfg.heartbeat_ms = (int)ms;
+			break;
+		case 'L': {
+			enum skiff_log_level lvl;
+			if (skiff_log_parse_level(optarg, &lvl) < 0) {
+				fprintf(stderr,
+					"skiff-orchestrator: --log-level: '%s' is not one of "
+					"error, warn, info, debug\n",
+					optarg);
+				return 2;
+			}
+			skiff_log_set_level(lvl);
+			break;
+		}
+		case 'N':
+			d.no_group_commit = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (!data_dir || optind < argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *colon = strrchr(listen, ':');
+	if (!colon || colon == listen) {
+		fprintf(stderr, "skiff-orchestrator: --listen: '%s' is not ADDR:PORT\n", listen);
+		return 2;
+	}
+	_cleanup_free_ char *listen_host = xstrndup(listen, colon - listen);
+	_cleanup_free_ char *adv = xstrdup(advertise			   ? advertise
+					   : streq(listen_host, "0.0.0.0") ? "127.0.0.1"
+									   : listen_host);
+	_cleanup_free_ char *server = xasprintf("%s:%s", adv, colon + 1);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.data_dir = xstrdup(data_dir);
+	d.deferred_tail = &d.deferred_head;
+	_cleanup_free_ char *cert = NULL, *key = NULL;
+	bool fresh = false;
+	if (init_pki(&d, adv, server, &cert, &key, &fresh) < 0)
+		return 1;
+	if (brain_open(data_dir, &cfg, &d.brain) < 0) {
+		log_error("cannot open the store in %s; refusing to start", data_dir);
+		return 1;
+	}
+	d.brain->push = daemon_push_assignment;
+	d.brain->push_userdata = &d;
+
+	struct event_config *ecfg = event_config_new();
+	d.base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	event_base_priority_init(d.base, 3);
+	SSL_CTX *tls = NULL;
+	int r = skiff_tls_server_ctx(skiff_ca_cert_pem(d.ca), cert, key, &tls);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up TLS: %m");
+		return 1;
+	}
+	struct skiff_rpc_server_config scfg = {
+		.listen = listen,
+		.tls = tls,
+		.handler = daemon_handle,
+		.on_close = daemon_conn_closed,
+		.userdata = &d,
+	};
+	r = skiff_rpc_server_new(d.base, &scfg, &d.server);
+	if (r < 0) {
+		log_error_errno(r, "cannot listen on %s: %m", listen);
+		return 1;
+	}
+	d.commit_ev = event_new(d.base, -1, 0, commit_cb, &d);
+	event_priority_set(d.commit_ev, 2);
+	d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
+	struct timeval tv = { 0, 100 * 1000 };
+	event_add(d.tick_ev, &tv);
+	d.sig_term = evsignal_new(d.base, SIGTERM, signal_cb, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, signal_cb, &d);
+	event_add(d.sig_term, NULL);
+	event_add(d.sig_int, NULL);
+
+	log_info("skiff-orchestrator %s listening on %s:%d (store revision %llu, %zu nodes, %zu "
+		 "pods)",
+		 SKIFF_VERSION, listen_host, skiff_rpc_server_port(d.server),
+		 (unsigned long long)skiff_store_revision(d.brain->store),
+		 skiff_store_count(d.brain->store, SKIFF_KIND_NODE),
+		 skiff_store_count(d.brain->store, SKIFF_KIND_POD));
+	printf("%s the cluster in %s.\n"
+	       "Join nodes with:\n  skiff-agent --server %s --token %s ...\n"
+	       "Use skiffctl with:\n  export SKIFF_CONFIG=%s/admin.conf\n",
+	       fresh ? "Initialised" : "Resumed", data_dir, server, d.token, data_dir);
+	fflush(stdout);
+
+	event_base_dispatch(d.base);
+
+	/* clean shutdown: what was accepted is made durable first */
+	if (exit_code == 0 && skiff_store_sync(d.brain->store) == 0)
+		daemon_send_deferred(&d);
+	daemon_watch_free_all(&d);
+	skiff_rpc_server_free(d.server);
+	SSL_CTX_free(tls);
+	event_free(d.commit_ev);
+	event_free(d.tick_ev);
+	event_free(d.sig_term);
+	event_free(d.sig_int);
+	brain_free(d.brain);
+	skiff_ca_free(d.ca);
+	event_base_free(d.base);
+	free(d.token);
+	free(d.data_dir);
+	log_info("stopped");
+	return exit_code;
+}

@@ -1,0 +1,581 @@
+/* test_brain.c — a real skiff-orchestrator process:
+ *  - SIGKILLed at random instants during a stream of 1,000 acknowledged
+ *    APPLYs, restarted each time: every acknowledged write is there after
+ *    the last restart and the store is never refused as corrupt;
+ *  - the agent protocol with fake agents: join with the token, register,
+ *    the Assignment arrives, heartbeats stop -> NotReady -> the pods are
+ *    re-created on the other node within the grace plus a pass; the
+ *    returning agent is fenced (ESTALE), registers again and gets an
+ *    Assignment without those pods.
+ * No root needed; everything runs on 127.0.0.1 in a temporary directory. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "pki.h"
+#include "rpc.h"
+#include "util.h"
+
+static char tmpdir[64];
+static char listen_addr[64];
+static atomic_int brain_pid;
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void start_brain(const char *grace)
+{
+	const char *bin = getenv("SKIFF_BIN");
+	_cleanup_free_ char *path = xasprintf("%s/skiff-orchestrator", bin ? bin : "build/bin");
+	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
+	_cleanup_free_ char *data = xasprintf("%s/data", tmpdir);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, path, "--data-dir", data, "--listen", listen_addr, "--node-grace",
+		      grace, "--heartbeat", "200ms", "--log-level", "info", (char *)NULL);
+		_exit(127);
+	}
+	atomic_store(&brain_pid, pid);
+}
+
+static int stop_brain(int sig)
+{
+	pid_t pid = atomic_exchange(&brain_pid, 0);
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+static void setup(void)
+{
+	strcpy(tmpdir, "/tmp/skiff-test-brain-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%d", free_port());
+	skiff_log_set_level(SKIFF_LOG_ERROR);
+}
+
+static void teardown(void)
+{
+	stop_brain(SIGKILL);
+	if (getenv("SKIFF_KEEP_TMP"))
+		return;
+	skiff_rm_rf(tmpdir);
+}
+
+static void dump_log(void)
+{
+	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (skiff_read_file(log, 1 << 20, &data, &len) == 0)
+		fprintf(stderr, "---- brain log (last 3000 bytes) ----\n%s\n",
+			len > 3000 ? data + len - 3000 : data);
+}
+
+/* Connect as admin (admin.conf), retrying while the brain starts. */
+static struct skiff_rpc_sync *connect_admin(int timeout_ms)
+{
+	_cleanup_free_ char *conf = xasprintf("%s/data/admin.conf", tmpdir);
+	int64_t deadline = skiff_mono_ms() + timeout_ms;
+	for (;;) {
+		struct skiff_client_config cfg = { 0 };
+		_cleanup_free_ char *err = NULL;
+		if (skiff_client_config_read(conf, &cfg, &err) == 0) {
+			SSL_CTX *tls = NULL;
+			ck_assert_int_eq(
+			    skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls), 0);
+			struct skiff_rpc_client_config cc = { .server = listen_addr,
+							      .tls = tls,
+							      .connect_timeout_ms = 1000 };
+			struct skiff_rpc_sync *s = NULL;
+			_cleanup_free_ char *cerr = NULL;
+			int r = skiff_rpc_sync_connect(&cc, &s, &cerr);
+			SSL_CTX_free(tls);
+			skiff_client_config_clear(&cfg);
+			if (r == 0)
+				return s;
+		}
+		if (skiff_mono_ms() > deadline) {
+			dump_log();
+			ck_abort_msg("cannot connect to the brain at %s", listen_addr);
+		}
+		usleep(20000);
+	}
+}
+
+static Skiff__Service *make_service(int i)
+{
+	static Skiff__Service svc;
+	static Skiff__ObjectMeta m;
+	static Skiff__ServiceSpec spec;
+	static Skiff__ServicePort port, *ports[1];
+	static Skiff__KeyValue sel, *sels[1], label, *labels[1];
+	static char name[32], value[32];
+	skiff__service__init(&svc);
+	skiff__object_meta__init(&m);
+	skiff__service_spec__init(&spec);
+	skiff__service_port__init(&port);
+	skiff__key_value__init(&sel);
+	skiff__key_value__init(&label);
+	snprintf(name, sizeof(name), "svc-%d", i);
+	snprintf(value, sizeof(value), "%d", i);
+	m.name = name;
+	label.key = (char *)"seq";
+	label.value = value;
+	labels[0] = &label;
+	m.labels = labels;
+	m.n_labels = 1;
+	sel.key = (char *)"app";
+	sel.value = name;
+	sels[0] = &sel;
+	spec.selector = sels;
+	spec.n_selector = 1;
+	port.port = 1000 + i;
+	ports[0] = &port;
+	spec.ports = ports;
+	spec.n_ports = 1;
+	svc.metadata = &m;
+	svc.spec = &spec;
+	return &svc;
+}
+
+static int apply_service(struct skiff_rpc_sync *s, int i, char **ret_err)
+{
+	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
+	Skiff__Object obj = SKIFF__OBJECT__INIT;
+	obj.service = make_service(i);
+	req.object = &obj;
+	Skiff__Frame *reply = NULL;
+	int r =
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &req.base, 5000, &reply, ret_err);
+	if (r < 0)
+		return r;
+	Skiff__ApplyResponse *resp =
+	    skiff__apply_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	ck_assert_ptr_nonnull(resp);
+	ck_assert_str_eq(resp->result, "created");
+	skiff__apply_response__free_unpacked(resp, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	return 0;
+}
+
+static atomic_bool stop_killer;
+static atomic_bool writing; /* kill only during the write stream */
+static atomic_int kills;
+
+static void *killer(void *arg)
+{
+	(void)arg;
+	unsigned seed = (unsigned)getpid();
+	while (!atomic_load(&stop_killer)) {
+		usleep(30000 + rand_r(&seed) % 200000);
+		pid_t pid = atomic_load(&brain_pid);
+		if (pid > 0 && atomic_load(&writing) && !atomic_load(&stop_killer)) {
+			kill(pid, SIGKILL);
+			atomic_fetch_add(&kills, 1);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_sigkill_loses_no_acknowledged_write)
+{
+	enum { N = 1000 };
+	static bool acked[N + 200];
+	int next = 0, nacked = 0, restarts = 0;
+	start_brain("3s");
+	struct skiff_rpc_sync *s = connect_admin(20000);
+	pthread_t th;
+	atomic_store(&stop_killer, false);
+	pthread_create(&th, NULL, killer, NULL);
+	int64_t t0 = skiff_mono_ms();
+	atomic_store(&writing, true);
+	while (nacked < N) {
+		ck_assert_int_lt(next, N + 200);
+		_cleanup_free_ char *err = NULL;
+		int r = apply_service(s, next, &err);
+		if (r == 0) {
+			acked[next] = true;
+			nacked++;
+			next++;
+			continue;
+		}
+		/* The brain died (or the write failed): whether `next` was
+		 * written is unknown; never retry the same name. */
+		next++;
+		atomic_store(&writing, false);
+		skiff_rpc_sync_free(s);
+		int status = 0;
+		pid_t pid = atomic_exchange(&brain_pid, 0);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		start_brain("3s");
+		restarts++;
+		s = connect_admin(20000);
+		atomic_store(&writing, true);
+		ck_assert_msg(skiff_mono_ms() - t0 < 45000, "too slow: %d acked after %d restarts",
+			      nacked, restarts);
+	}
+	atomic_store(&stop_killer, true);
+	atomic_store(&writing, false);
+	pthread_join(th, NULL);
+	skiff_rpc_sync_free(s);
+	/* one more kill, then the final check */
+	stop_brain(SIGKILL);
+	start_brain("3s");
+	s = connect_admin(20000);
+	Skiff__ListRequest lr = SKIFF__LIST_REQUEST__INIT;
+	lr.kind = (char *)"service";
+	Skiff__Frame *reply = NULL;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, &lr.base, 10000, &reply, &err), 0);
+	Skiff__ListResponse *list =
+	    skiff__list_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	ck_assert_ptr_nonnull(list);
+	static bool present[N + 200];
+	for (size_t i = 0; i < list->n_items; i++) {
+		Skiff__Service *svc = list->items[i]->service;
+		ck_assert_ptr_nonnull(svc);
+		int idx = atoi(svc->metadata->name + 4);
+		ck_assert_int_lt(idx, N + 200);
+		/* content intact */
+		ck_assert_uint_eq(svc->spec->ports[0]->port, 1000 + idx);
+		ck_assert_str_eq(svc->metadata->labels[0]->value, svc->metadata->name + 4);
+		present[idx] = true;
+	}
+	int missing = 0;
+	for (int i = 0; i < next; i++)
+		if (acked[i] && !present[i])
+			missing++;
+	ck_assert_msg(missing == 0, "%d acknowledged writes lost", missing);
+	fprintf(stderr,
+		"brain crash test: %d acknowledged writes, %zu objects, %d SIGKILLs, %d restarts, "
+		"%.1f s\n",
+		nacked, list->n_items, atomic_load(&kills), restarts,
+		(skiff_mono_ms() - t0) / 1000.0);
+	ck_assert_int_ge(restarts, 2); /* the test really crashed it */
+	skiff__list_response__free_unpacked(list, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	skiff_rpc_sync_free(s);
+	/* SIGTERM: a clean exit */
+	int status = stop_brain(SIGTERM);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+/* ---- fake agents ------------------------------------------------------- */
+
+struct fake_agent {
+	char name[32];
+	char *cert, *key, *ca;
+	struct skiff_rpc_sync *s;
+	uint64_t epoch;
+	Skiff__Assignment *last; /* latest Assignment received */
+	int assignments;
+};
+
+static void agent_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
+{
+	struct fake_agent *a = userdata;
+	if (req->type == SKIFF__MSG_TYPE__MSG_ASSIGN) {
+		Skiff__Assignment *as =
+		    skiff__assignment__unpack(NULL, req->payload.len, req->payload.data);
+		if (as) {
+			if (a->last)
+				skiff__assignment__free_unpacked(a->last, NULL);
+			a->last = as;
+			a->assignments++;
+		}
+		return;
+	}
+	skiff_rpc_call_error(call, -EOPNOTSUPP, "fake agent");
+}
+
+static void agent_join(struct fake_agent *a, const char *name)
+{
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	_cleanup_free_ char *tokpath = xasprintf("%s/data/join-token", tmpdir);
+	_cleanup_free_ char *token = NULL;
+	size_t len;
+	ck_assert_int_eq(skiff_read_file(tokpath, 4096, &token, &len), 0);
+	while (len && token[len - 1] == '\n')
+		token[--len] = 0;
+	char digest[65], secret[33];
+	ck_assert_int_eq(skiff_token_parse(token, digest, secret), 0);
+	SSL_CTX *tls = NULL;
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &tls), 0);
+	struct skiff_rpc_client_config cc = { .server = listen_addr, .tls = tls };
+	struct skiff_rpc_sync *s = NULL;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(skiff_rpc_sync_connect(&cc, &s, &err) == 0, "join connect: %s", err);
+	SSL_CTX_free(tls);
+	_cleanup_free_ char *csr = NULL;
+	ck_assert_int_eq(skiff_pki_key_and_csr(name, &a->key, &csr), 0);
+	Skiff__JoinRequest jr = SKIFF__JOIN_REQUEST__INIT;
+	jr.token = token;
+	jr.node_name = (char *)name;
+	jr.csr_pem.data = (uint8_t *)csr;
+	jr.csr_pem.len = strlen(csr);
+	/* a wrong token is refused */
+	_cleanup_free_ char *bad = xstrdup(token);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	jr.token = bad;
+	Skiff__Frame *reply = NULL;
+	_cleanup_free_ char *err2 = NULL;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 5000, &reply, &err2),
+	    -EACCES);
+	jr.token = token;
+	free(err);
+	err = NULL;
+	ck_assert_msg(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 5000, &reply, &err) == 0,
+	    "join: %s", err);
+	Skiff__JoinResponse *resp =
+	    skiff__join_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	a->cert = xstrndup((char *)resp->cert_pem.data, resp->cert_pem.len);
+	a->ca = xstrndup((char *)resp->ca_pem.data, resp->ca_pem.len);
+	skiff__join_response__free_unpacked(resp, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	skiff_rpc_sync_free(s);
+}
+
+static int agent_connect_register(struct fake_agent *a, char **ret_err)
+{
+	SSL_CTX *tls = NULL;
+	ck_assert_int_eq(skiff_tls_client_ctx(a->ca, a->cert, a->key, &tls), 0);
+	struct skiff_rpc_client_config cc = {
+		.server = listen_addr, .tls = tls, .handler = agent_handler, .userdata = a
+	};
+	int r = skiff_rpc_sync_connect(&cc, &a->s, ret_err);
+	SSL_CTX_free(tls);
+	if (r < 0)
+		return r;
+	Skiff__RegisterRequest rr = SKIFF__REGISTER_REQUEST__INIT;
+	Skiff__Node n = SKIFF__NODE__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
+	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
+	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
+	m.name = a->name;
+	cap.cpu_milli = 4000;
+	cap.memory = 4LL << 30;
+	cap.pods = 50;
+	st.capacity = &cap;
+	st.address = (char *)"127.0.0.1";
+	n.metadata = &m;
+	n.status = &st;
+	rr.node = &n;
+	rr.epoch = a->epoch;
+	Skiff__Frame *reply = NULL;
+	r = skiff_rpc_sync_call(a->s, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, 5000, &reply,
+				ret_err);
+	if (r < 0)
+		return r;
+	Skiff__RegisterResponse *resp =
+	    skiff__register_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	ck_assert_uint_gt(resp->epoch, a->epoch);
+	ck_assert(skiff_startswith(resp->pod_cidr, "10.244."));
+	ck_assert_int_eq(resp->heartbeat_ms, 200);
+	a->epoch = resp->epoch;
+	skiff__register_response__free_unpacked(resp, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	return 0;
+}
+
+static int agent_heartbeat(struct fake_agent *a, uint64_t epoch, char **ret_err)
+{
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	hb.node = a->name;
+	hb.epoch = epoch;
+	hb.time_ms = skiff_now_ms();
+	return skiff_rpc_sync_call(a->s, SKIFF__MSG_TYPE__MSG_HEARTBEAT, &hb.base, 5000, NULL,
+				   ret_err);
+}
+
+static void agent_free(struct fake_agent *a)
+{
+	skiff_rpc_sync_free(a->s);
+	if (a->last)
+		skiff__assignment__free_unpacked(a->last, NULL);
+	free(a->cert);
+	free(a->key);
+	free(a->ca);
+}
+
+static void apply_deployment(struct skiff_rpc_sync *s, const char *name, int replicas)
+{
+	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
+	Skiff__DeploymentSpec spec = SKIFF__DEPLOYMENT_SPEC__INIT;
+	Skiff__PodTemplate t = SKIFF__POD_TEMPLATE__INIT;
+	Skiff__PodSpec ps = SKIFF__POD_SPEC__INIT;
+	Skiff__Container c = SKIFF__CONTAINER__INIT, *cs[1] = { &c };
+	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
+	m.name = (char *)name;
+	kv.key = (char *)"app";
+	kv.value = (char *)name;
+	tm.labels = kvs;
+	tm.n_labels = 1;
+	c.name = (char *)"main";
+	c.image = (char *)"skiff-demo:1";
+	ps.containers = cs;
+	ps.n_containers = 1;
+	t.metadata = &tm;
+	t.spec = &ps;
+	spec.replicas = replicas;
+	spec.selector = kvs;
+	spec.n_selector = 1;
+	spec.template_ = &t;
+	d.metadata = &m;
+	d.spec = &spec;
+	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
+	Skiff__Object obj = SKIFF__OBJECT__INIT;
+	obj.deployment = &d;
+	req.object = &obj;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &req.base, 5000, NULL, &err) == 0,
+	    "apply: %s", err);
+}
+
+/* Pump the agent's connection (heartbeats) until its Assignment has n pods. */
+static bool wait_pods(struct fake_agent *a, size_t n, int timeout_ms)
+{
+	int64_t deadline = skiff_mono_ms() + timeout_ms;
+	while (skiff_mono_ms() < deadline) {
+		_cleanup_free_ char *err = NULL;
+		agent_heartbeat(a, a->epoch, &err);
+		if (a->last && a->last->n_pods == n && a->last->epoch == a->epoch)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+START_TEST(test_agent_protocol_node_loss)
+{
+	start_brain("1s");
+	struct skiff_rpc_sync *admin = connect_admin(20000);
+	struct fake_agent a = { 0 }, b = { 0 };
+	agent_join(&a, "vm1");
+	agent_join(&b, "vm2");
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(agent_connect_register(&a, &err) == 0, "register: %s", err);
+	ck_assert_msg(agent_connect_register(&b, &err) == 0, "register: %s", err);
+	/* an agent may not report for another node */
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	hb.node = (char *)"vm2";
+	hb.epoch = b.epoch;
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(a.s, SKIFF__MSG_TYPE__MSG_HEARTBEAT, &hb.base, 5000, NULL, &err),
+	    -EACCES);
+	/* nor act as admin */
+	Skiff__ScaleRequest sr = SKIFF__SCALE_REQUEST__INIT;
+	sr.name = (char *)"web";
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(a.s, SKIFF__MSG_TYPE__MSG_SCALE, &sr.base, 5000, NULL, &err),
+	    -EACCES);
+
+	apply_deployment(admin, "web", 4);
+	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
+	ck_assert_msg(wait_pods(&b, 2, 5000), "vm2 did not get 2 pods");
+	ck_assert_uint_eq(a.last->n_nodes, 2);
+	char moved[2][64];
+	for (int i = 0; i < 2; i++)
+		snprintf(moved[i], sizeof(moved[i]), "%s", a.last->pods[i]->metadata->name);
+
+	/* vm1 goes silent (connection kept, no heartbeats): grace 1s */
+	int64_t t0 = skiff_mono_ms();
+	bool ok = wait_pods(&b, 4, 5000);
+	int64_t took = skiff_mono_ms() - t0;
+	ck_assert_msg(ok, "vm2 did not get vm1's pods");
+	fprintf(stderr,
+		"node loss: pods re-created on vm2 %lld ms after vm1's last heartbeat "
+		"(grace 1000 ms)\n",
+		(long long)took);
+	ck_assert_int_lt(took, 1000 + 1500);
+	for (size_t i = 0; i < b.last->n_pods; i++)
+		for (int k = 0; k < 2; k++)
+			ck_assert_str_ne(b.last->pods[i]->metadata->name, moved[k]);
+
+	/* the returning agent is fenced */
+	uint64_t old = a.epoch;
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(agent_heartbeat(&a, old, &err), -ESTALE);
+	ck_assert_ptr_nonnull(strstr(err, "is stale"));
+	/* the Assignment it gets after registering again lists none of them */
+	skiff_rpc_sync_free(a.s);
+	a.s = NULL;
+	free(err);
+	err = NULL;
+	ck_assert_msg(agent_connect_register(&a, &err) == 0, "re-register: %s", err);
+	ck_assert_uint_gt(a.epoch, old);
+	ck_assert_msg(wait_pods(&a, 0, 3000), "vm1 should get an empty assignment");
+	ck_assert_uint_eq(a.last->epoch, a.epoch);
+
+	/* dropping the connection starts the grace at once */
+	skiff_rpc_sync_free(b.s);
+	b.s = NULL;
+	t0 = skiff_mono_ms();
+	ok = wait_pods(&a, 4, 5000);
+	took = skiff_mono_ms() - t0;
+	ck_assert_msg(ok, "vm1 did not get vm2's pods after vm2 disconnected");
+	fprintf(stderr, "node loss: pods moved %lld ms after vm2's connection dropped\n",
+		(long long)took);
+	agent_free(&a);
+	agent_free(&b);
+	skiff_rpc_sync_free(admin);
+}
+END_TEST
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	Suite *s = suite_create("brain");
+	TCase *tc = tcase_create("brain");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_sigkill_loses_no_acknowledged_write);
+	tcase_add_test(tc, test_agent_protocol_node_loss);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
