@@ -441,10 +441,12 @@ int skiff_rpc_call_error(struct skiff_rpc_call *call, int err, const char *fmt, 
 
 int skiff_rpc_call_stream(struct skiff_rpc_call *call, const ProtobufCMessage *msg)
 {
-	if (call->done || call->oneway)
+	if (call->done)
 		return -EALREADY;
 	if (call->orphaned)
 		return -ENOTCONN;
+	if (call->oneway)
+		return 0; /* nobody is listening; the handler need not care */
 	return send_simple(call->conn, call->id, call->type, FLAG(STREAM), msg, 0, NULL);
 }
 
@@ -519,7 +521,12 @@ static void handle_request(struct skiff_rpc_conn *conn, const Skiff__Frame *f)
 	call->in_handler = true;
 	conn->handler(call, f, conn->cfg_userdata);
 	call->in_handler = false;
-	if (call->done || call->oneway || (call->orphaned && !call->in_cancel)) {
+	/* A oneway call is dropped after its handler unless the handler kept it
+	 * (set a cancel callback): a peer may send any type as oneway, and a
+	 * handler that keeps calls of that type must not be left holding a
+	 * freed one. */
+	if (call->done || (call->oneway && !call->cancel_fn) ||
+	    (call->orphaned && !call->in_cancel)) {
 		call_unlink(call);
 		free(call);
 	}

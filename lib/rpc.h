@@ -83,8 +83,9 @@ struct skiff_rpc_call;	 /* an incoming request being answered */
  * keep the call and answer later (watch, proxied logs); it must then set a
  * cancel callback, which runs when the peer cancels or the connection closes,
  * after which the call is freed and must not be used. */
-/* A FLAG_ONEWAY message also arrives here (request->flags tells); its call is
- * valid during the handler only and answering it sends nothing. MSG_PING is
+/* A FLAG_ONEWAY message also arrives here (request->flags tells); answering
+ * it sends nothing. Its call is freed when the handler returns unless the
+ * handler set a cancel callback (kept it), exactly like a request's. MSG_PING is
  * answered by the connection itself and never reaches a handler; neither do
  * unknown types, nor (server side) anything but MSG_JOIN from a peer without
  * a certificate. */

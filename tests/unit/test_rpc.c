@@ -575,6 +575,56 @@ START_TEST(test_oversized_frame)
 }
 END_TEST
 
+/* Well-formed frames with random flags, ids, types, payloads and errors, as a
+ * confused or hostile peer might send: the server never crashes, and a good
+ * client is served throughout. */
+START_TEST(test_random_frames)
+{
+	struct test_server *ts = test_server_start(NULL, 0);
+	struct skiff_rpc_sync *good = sync_connect(ts);
+	const int types[] = { 0, 1, 2, 3, 20, 22, 24, 26, 77, 100, 101, -5 };
+	unsigned seed = 4242;
+	Skiff__Frame *reply = NULL;
+	char *err = NULL;
+
+	for (int round = 0; round < 40; round++) {
+		int fd = raw_connect(ts->port);
+		for (int k = 0; k < 20; k++) {
+			Skiff__Frame f = SKIFF__FRAME__INIT;
+			Skiff__Error e = SKIFF__ERROR__INIT;
+			uint8_t payload[32], *buf = NULL;
+			size_t len = 0;
+
+			f.id = (uint64_t)(rand_r(&seed) % 4);
+			f.type = (Skiff__MsgType)types[rand_r(&seed) % (int)ARRAY_SIZE(types)];
+			f.flags = (uint32_t)(rand_r(&seed) % 64);
+			f.version = (uint32_t)(rand_r(&seed) % 3);
+			f.payload.len = (size_t)(rand_r(&seed) % (int)sizeof(payload));
+			for (size_t i = 0; i < f.payload.len; i++)
+				payload[i] = (uint8_t)rand_r(&seed);
+			f.payload.data = payload;
+			if (rand_r(&seed) % 4 == 0) {
+				e.code = rand_r(&seed) % 200 - 20;
+				e.message = (char *)"random";
+				f.error = &e;
+			}
+			ck_assert_int_eq(skiff_frame_encode(&f, &buf, &len), 0);
+			/* the peer may already have closed on us: that is fine */
+			(void)send(fd, buf, len, MSG_NOSIGNAL);
+			free(buf);
+		}
+		if (round % 2)
+			usleep(2000);
+		close(fd);
+	}
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(good, SKIFF__MSG_TYPE__MSG_LIST, NULL, 2000, &reply, &err), 0);
+	skiff__frame__free_unpacked(reply, NULL);
+	skiff_rpc_sync_free(good);
+	test_server_stop(ts);
+}
+END_TEST
+
 /* ---- the server asking the client ---------------------------------------- */
 
 static void client_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
@@ -663,6 +713,7 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tc, test_keepalive_idle_sync_client);
 	tcase_add_test(tc, test_garbage_frame);
 	tcase_add_test(tc, test_oversized_frame);
+	tcase_add_test(tc, test_random_frames);
 	tcase_add_test(tc, test_server_requests_client);
 	suite_add_tcase(s, tc);
 	return s;
