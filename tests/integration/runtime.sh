@@ -120,6 +120,14 @@ out=$("${RUN[@]}" --volume "$T/vol:/data:ro" --volume "$T/vol:/rw" -- /bin/sh -c
 [ "$out" = $'from-host\nro-refused\nrw-ok' ] && [ -e "$T/vol/h" ] && ok "volumes ro and rw" ||
 	fail "volumes: '$out'"
 
+# --- user, env, workdir; the runtime binary is out of reach (CVE-2019-5736) --
+out=$("${RUN[@]}" --user 1000:1001 --env FOO=bar --workdir /tmp -- /bin/sh -c \
+	'id -u; id -g; echo $FOO; pwd; grep CapEff /proc/self/status')
+[ "$out" = $'1000\n1001\nbar\n/tmp\nCapEff:\t0000000000000000' ] && ok "--user, --env, --workdir" ||
+	fail "user/env/workdir: '$out'"
+out=$("${RUN[@]}" --init -- /bin/sh -c 'cat /proc/1/exe >/dev/null 2>&1 && echo readable; readlink /proc/1/exe || echo hidden')
+[ "$out" = hidden ] && ok "--init: /proc/1/exe (the runtime) unreachable" || fail "/proc/1/exe: '$out'"
+
 # --- fds: nothing but 0-2 reaches the container ----------------------------
 exec 7</dev/null 8>"$T/fd8"
 out=$("${RUN[@]}" -- /bin/probe fds | tr '\n' ' ')
