@@ -1,0 +1,193 @@
+#!/bin/bash
+# ctl.sh — the real skiffctl against a real skiff-orchestrator on 127.0.0.1
+# (no agents): apply/unchanged/configured, the three-errors manifest changes
+# nothing, get/describe/scale/rollout/delete, -o yaml round trip, exit codes.
+# The brain runs with a temporary data dir and is killed by pid at the end.
+set -u
+BIN=${SKIFF_BIN:-$PWD/build/bin}
+CTL=$BIN/skiffctl
+BRAIN=$BIN/skiff-orchestrator
+[ -x "$CTL" ] && [ -x "$BRAIN" ] || { echo "skip: $CTL or $BRAIN not built"; exit 77; }
+
+T=$(mktemp -d /tmp/skiff-ctl-test.XXXXXX)
+brain_pid=
+cleanup() {
+	if [ -n "$brain_pid" ]; then
+		kill "$brain_pid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$brain_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$brain_pid" 2>/dev/null
+		wait "$brain_pid" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- last output:"; cat "$T/out" "$T/err" 2>/dev/null | tail -n 20
+	echo "--- brain log:"; tail -n 20 "$T/brain.log"
+	exit 1
+}
+# run EXPECTED_RC skiffctl ARGS… : output in $T/out, $T/err
+run() {
+	local want=$1; shift
+	"$CTL" "$@" >"$T/out" 2>"$T/err" </dev/null
+	local rc=$?
+	[ "$rc" = "$want" ] || fail "skiffctl $* exited $rc, expected $want"
+}
+has() { grep -q -- "$2" "$T/$1" || fail "$1 of the last command lacks: $2"; }
+
+port=$((17000 + $$ % 1000))
+"$BRAIN" --data-dir "$T/brain" --listen "127.0.0.1:$port" >"$T/brain.log" 2>&1 &
+brain_pid=$!
+export SKIFF_CONFIG=$T/brain/admin.conf
+for _ in $(seq 100); do
+	[ -s "$SKIFF_CONFIG" ] && "$CTL" version >/dev/null 2>&1 && break
+	kill -0 "$brain_pid" 2>/dev/null || fail "the brain exited"
+	sleep 0.1
+done
+run 0 version
+has out "Client Version: "
+has out "Server Version: "
+
+cat >"$T/web.yaml" <<'EOF'
+apiVersion: skiff/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+      - name: web
+        image: skiff-demo:1
+        resources:
+          requests: {cpu: 100m, memory: 16Mi}
+---
+apiVersion: skiff/v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+EOF
+
+# apply twice: created, then unchanged
+run 0 apply -f "$T/web.yaml"
+has out "^deployment/web created$"
+has out "^service/web created$"
+run 0 apply -f "$T/web.yaml"
+has out "^deployment/web unchanged$"
+has out "^service/web unchanged$"
+
+# the three-errors manifest (plus a valid object) reports all, sends nothing
+cat >"$T/bad.yaml" <<'EOF'
+apiVersion: skiff/v1
+kind: Deployment
+metadata:
+  name: other
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: i}]
+---
+apiVersion: skiff/v1
+kind: Deployment
+metadata:
+  labels: {app: x}
+spec:
+  template:
+    spec:
+      containers:
+      - name: x
+        imagee: skiff-demo:1
+        resources:
+          limits: {memory: 64Mb}
+EOF
+run 1 apply -f "$T/bad.yaml"
+has err "bad.yaml:13:3: metadata.name: required field is missing"
+has err "bad.yaml:19:9: spec.template.spec.containers\[0\].imagee: unknown field \"imagee\", did you mean \"image\"?"
+has err "bad.yaml:21:28: spec.template.spec.containers\[0\].resources.limits.memory: expected a memory quantity"
+has err "nothing was sent"
+[ -s "$T/out" ] && fail "apply with errors printed results"
+run 1 get deployment other
+
+# get: table, -o name, -o yaml round trip into apply
+run 0 get deployments
+has out "^NAME  *READY  *UP-TO-DATE  *AVAILABLE  *AGE$"
+has out "^web  *[0-9]*/2 "
+run 0 get deploy web -o yaml
+has out "^kind: Deployment$"
+has out "^  replicas: 2$"
+"$CTL" get deploy web -o yaml | "$CTL" apply -f - >"$T/out" 2>"$T/err" || fail "round trip apply failed"
+has out "^deployment/web unchanged$"
+"$CTL" get svc -o json | "$CTL" apply -f - >"$T/out" 2>"$T/err" || fail "round trip of a List failed"
+has out "^service/web unchanged$"
+run 0 get services
+has out "^web  *app=web  *80/TCP "
+
+# the deployment controller makes two pods (Pending: no nodes)
+for _ in $(seq 50); do
+	[ "$("$CTL" get pods -o name 2>/dev/null | grep -c '^pod/web-')" = 2 ] && break
+	sleep 0.1
+done
+run 0 get pods -o name
+[ "$(grep -c '^pod/web-' "$T/out")" = 2 ] || fail "expected 2 pods of web"
+pod=$(head -n 1 "$T/out" | cut -d/ -f2)
+run 0 get pods -l app=web
+has out "^NAME  *READY  *STATUS  *RESTARTS  *AGE$"
+has out "^$pod  *0/1  *Pending "
+run 0 describe pod "$pod"
+has out "^Name: *$pod$"
+has out "^Status: *Pending$"
+has out "^Controlled By: *Deployment/web$"
+run 0 describe deployment web
+has out "^Replicas: *2 desired"
+run 0 get events
+has out "^LAST SEEN  *TYPE  *REASON  *OBJECT  *MESSAGE$"
+has out "FailedScheduling  *pod/$pod "
+
+# no node can run the pods: rollout status shows progress, then times out
+run 1 rollout status deployment/web --timeout 1s
+has out 'Waiting for deployment "web" rollout to finish: 0 of 2 updated replicas are available...'
+has err 'timed out waiting for deployment "web"'
+
+# scale, then a changed manifest is "configured"
+run 0 scale deployment/web --replicas 3
+has out "^deployment/web scaled$"
+run 0 get deployment web -o json
+has out '"replicas": 3'
+sed 's/replicas: 2/replicas: 1/' "$T/web.yaml" >"$T/web1.yaml"
+run 0 apply -f "$T/web1.yaml"
+has out "^deployment/web configured$"
+has out "^service/web unchanged$"
+
+# cordon of a node that does not exist: refused with the brain's reason
+run 1 cordon vm-none
+has err "^error: .*vm-none"
+
+# delete by manifest, then by name of something gone
+run 0 delete -f "$T/web.yaml"
+has out "^deployment/web deleted$"
+has out "^service/web deleted$"
+run 1 get deployment web
+has err "^error: "
+run 1 delete deployment web
+has err "^error: "
+run 0 delete deployment web --ignore-not-found
+
+# usage errors exit 2, a missing config exits 1 with where it looked
+run 2 get
+run 2 get widgets
+run 2 scale deployment web
+run 2 frobnicate
+run 0 get --help
+has out "^Usage:"
+SKIFF_CONFIG=$T/nope run 1 get pods
+has err "looked at \$SKIFF_CONFIG ($T/nope)"
+echo "ctl: ok"
