@@ -131,6 +131,11 @@ has out "^service/web unchanged$"
 run 0 get services
 has out "^web  *app=web  *80/TCP "
 
+# bash completion offers the cluster's names (through get -o name)
+words=$(PATH=$BIN:$PATH bash -c 'source contrib/skiffctl.bash-completion
+	COMP_WORDS=(skiffctl describe deploy ""); COMP_CWORD=3; _skiffctl; echo "${COMPREPLY[@]}"')
+[ "$words" = "web" ] || fail "completion of deployment names gave \"$words\""
+
 # the deployment controller makes two pods (Pending: no nodes)
 for _ in $(seq 50); do
 	[ "$("$CTL" get pods -o name 2>/dev/null | grep -c '^pod/web-')" = 2 ] && break
