@@ -28,6 +28,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static struct event *sig_events[2];
+
 struct event_base *demo_base_new(const char *component)
 {
 	struct event_base *base;
@@ -45,11 +47,21 @@ struct event_base *demo_base_new(const char *component)
 		exit(1);
 	}
 	event_base_priority_init(base, 3);
-	struct event *s1 = evsignal_new(base, SIGINT, on_signal, base);
-	struct event *s2 = evsignal_new(base, SIGTERM, on_signal, base);
-	event_add(s1, NULL);
-	event_add(s2, NULL);
+	sig_events[0] = evsignal_new(base, SIGINT, on_signal, base);
+	sig_events[1] = evsignal_new(base, SIGTERM, on_signal, base);
+	event_add(sig_events[0], NULL);
+	event_add(sig_events[1], NULL);
 	return base;
+}
+
+void demo_base_free(struct event_base *base)
+{
+	for (int i = 0; i < 2; i++) {
+		if (sig_events[i])
+			event_free(sig_events[i]);
+		sig_events[i] = NULL;
+	}
+	event_base_free(base);
 }
 
 const char *demo_pod_name(void)

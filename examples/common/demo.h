@@ -29,6 +29,8 @@
 /* Loop with 3 priorities (the log flush runs at the lowest), SIGINT/SIGTERM
  * ending it, SIGPIPE ignored, line-buffered stdout. */
 struct event_base *demo_base_new(const char *component);
+/* Free the loop and the signal events of demo_base_new(). */
+void demo_base_free(struct event_base *base);
 /* SKIFF_POD_NAME, else the host name. */
 const char *demo_pod_name(void);
 /* getenv() with a default. */

@@ -510,6 +510,6 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	evhttp_free(http);
 	demo_log_free(tlog);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

@@ -106,6 +106,6 @@ int main(int argc, char **argv)
 	log_info("service %s, pod %s", service, demo_pod_name());
 	event_base_dispatch(base);
 	evhttp_free(http);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

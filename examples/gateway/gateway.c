@@ -299,6 +299,6 @@ int main(int argc, char **argv)
 	evhttp_free(http);
 	for (unsigned i = 0; i < nroutes; i++)
 		demo_upstream_free(routes[i].up);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

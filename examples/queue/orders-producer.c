@@ -184,6 +184,6 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	evhttp_free(http);
 	demo_upstream_free(up);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

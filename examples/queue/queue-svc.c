@@ -918,6 +918,6 @@ int main(int argc, char **argv)
 	event_free(tick);
 	evhttp_free(http);
 	demo_log_free(qlog);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

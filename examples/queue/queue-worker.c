@@ -197,6 +197,6 @@ int main(int argc, char **argv)
 		event_free(timer);
 	json_decref(pending_acks);
 	demo_upstream_free(up);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

@@ -93,6 +93,6 @@ int main(int argc, char **argv)
 	evhttp_set_gencb(http, handle, NULL);
 	event_base_dispatch(base);
 	evhttp_free(http);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

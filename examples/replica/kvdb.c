@@ -512,6 +512,6 @@ int main(int argc, char **argv)
 		json_decref(records[i]);
 	free(records);
 	json_decref(map);
-	event_base_free(base);
+	demo_base_free(base);
 	return 0;
 }

@@ -379,6 +379,6 @@ int main(int argc, char **argv)
 	free(path_tmpl);
 	free(lat_ms);
 	free(headers);
-	event_base_free(base);
+	demo_base_free(base);
 	return failed == 0 && done > 0 ? 0 : 1;
 }
