@@ -156,7 +156,9 @@ struct skiff_rpc_server_config {
  * skiff_rpc_conn_set_userdata(). */
 int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_config *cfg,
 			 struct skiff_rpc_server **ret);
-void skiff_rpc_server_free(struct skiff_rpc_server *server); /* closes every connection */
+/* Closes every connection: on_close runs for each (reason 0) and live calls
+ * are cancelled, as for skiff_rpc_conn_close(). */
+void skiff_rpc_server_free(struct skiff_rpc_server *server);
 int skiff_rpc_server_port(struct skiff_rpc_server *server);
 
 /* ---- client ------------------------------------------------------------ */
