@@ -108,6 +108,7 @@ endef
 include lib/module.mk
 include runtime/module.mk
 include orchestrator/module.mk
+include hollow/module.mk
 include agent/module.mk
 include ctl/module.mk
 include examples/module.mk
