@@ -230,8 +230,9 @@ int skiff_cmd_delete(int argc, char **argv)
 		log_error_errno(r, "delete: container '%s' in %s: %m", pos[0], dir);
 		return 1;
 	}
+	/* A live shim may still be cleaning up after an exited container. */
+	_cleanup_close_ int shim = pidfd_checked(s.shim_pid, s.shim_starttime);
 	if (strcmp(s.status, "running") == 0) {
-		_cleanup_close_ int shim = pidfd_checked(s.shim_pid, s.shim_starttime);
 		_cleanup_close_ int ctr = pidfd_checked(s.pid, s.pid_starttime);
 		if ((shim >= 0 || ctr >= 0) && !force) {
 			log_error("delete: container '%s' is running (stop it or use --force)",
@@ -243,9 +244,6 @@ int skiff_cmd_delete(int argc, char **argv)
 			syscall(SYS_pidfd_send_signal, ctr, SIGKILL, NULL, 0);
 			(void)wait_pidfd(ctr, 10000);
 		}
-		if (shim >= 0 && !wait_pidfd(shim, 10000))
-			log_warn("delete: the shim of '%s' (pid %d) did not finish", pos[0],
-				 (int)s.shim_pid);
 		if (shim < 0) {
 			/* No shim to clean up after the container: do its part. */
 			struct skiff_cgroup cg = { .rel = xstrdup(s.cgroup ? s.cgroup : ""),
@@ -265,6 +263,9 @@ int skiff_cmd_delete(int argc, char **argv)
 			(void)skiff_netlink_link_delete(veth);
 		}
 	}
+	if (shim >= 0 && !wait_pidfd(shim, 10000))
+		log_warn("delete: the shim of '%s' (pid %d) did not finish", pos[0],
+			 (int)s.shim_pid);
 	skiff_state_done(&s);
 	r = skiff_rm_rf(cdir);
 	if (r < 0) {

@@ -225,6 +225,19 @@ kill -0 "$spid" 2>/dev/null && fail "shim still running after its container ende
 "$R" list --state "$S" --json | grep -q '"id":"orphan"' || fail "list --json"
 assert_clean "shim exit"
 
+# The shim itself killed: delete --force still removes container and cgroup.
+pid=$("${SHIM[@]}" --id lost --memory 32Mi -- /bin/sleep 30)
+spid=$(sed -E 's/.*"shim_pid":([0-9]+).*/\1/' "$S/lost/state")
+kill -9 "$spid"
+for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" && [ -d /sys/fs/cgroup/memory/$CGP/lost ] || fail "container should outlive a killed shim"
+"$R" delete --state "$S" lost --force || fail "delete --force without shim"
+for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "container $pid survived delete --force"
+[ -e "$S/lost" ] && fail "delete left $S/lost"
+assert_clean "delete --force after the shim was killed"
+ok "delete --force after the shim was killed"
+
 # kill is safe against pid reuse: a record pointing at our own shell with the
 # wrong start time must not be signalled.
 mkdir -p "$S/fake"
