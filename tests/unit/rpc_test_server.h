@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "pki.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -105,6 +106,43 @@ static void streamer_cancel(struct skiff_rpc_call *call, void *userdata)
 	free(st);
 }
 
+/* When set, MSG_JOIN is served as the brain does: token checked, CSR signed
+ * with CN = node name and OU = node. */
+static struct skiff_ca *test_join_ca;
+static const char *test_join_token;
+
+static void test_join(struct skiff_rpc_call *call, const Skiff__Frame *req)
+{
+	Skiff__JoinRequest *jr =
+	    skiff__join_request__unpack(NULL, req->payload.len, req->payload.data);
+	Skiff__JoinResponse resp = SKIFF__JOIN_RESPONSE__INIT;
+	char *csr = NULL, *crt = NULL;
+
+	if (!jr) {
+		skiff_rpc_call_error(call, -EINVAL, "JoinRequest does not unpack");
+		return;
+	}
+	if (!skiff_token_equal(jr->token, test_join_token)) {
+		skiff_rpc_call_error(call, -EACCES, "join refused for node '%s': wrong join token",
+				     jr->node_name);
+	} else {
+		csr = xstrndup((const char *)jr->csr_pem.data, jr->csr_pem.len);
+		if (skiff_ca_sign_csr(test_join_ca, csr, jr->node_name, SKIFF_ROLE_NODE, 30, &crt) <
+		    0) {
+			skiff_rpc_call_error(call, -EINVAL, "bad CSR");
+		} else {
+			resp.cert_pem.data = (uint8_t *)crt;
+			resp.cert_pem.len = strlen(crt);
+			resp.ca_pem.data = (uint8_t *)skiff_ca_cert_pem(test_join_ca);
+			resp.ca_pem.len = strlen(skiff_ca_cert_pem(test_join_ca));
+			skiff_rpc_call_reply(call, &resp.base);
+		}
+	}
+	free(csr);
+	free(crt);
+	skiff__join_request__free_unpacked(jr, NULL);
+}
+
 static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
 {
 	struct test_server *ts = userdata;
@@ -146,6 +184,13 @@ static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, v
 		event_add(st->ev, &tv);
 		return;
 	}
+	case SKIFF__MSG_TYPE__MSG_JOIN:
+		if (test_join_ca) {
+			test_join(call, req);
+			return;
+		}
+		skiff_rpc_call_reply(call, NULL);
+		return;
 	case SKIFF__MSG_TYPE__MSG_GET:
 		skiff_rpc_call_error(call, -ENOENT, "pod '%s' not found", "web-1");
 		return;

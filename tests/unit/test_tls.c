@@ -301,6 +301,75 @@ START_TEST(test_old_tls_refused)
 }
 END_TEST
 
+/* The whole join flow as the agent runs it: the token alone gets a pinned
+ * connection, MSG_JOIN with a CSR returns a node certificate (CN forced to the
+ * node name), and that certificate then opens an ordinary mTLS session as
+ * role "node". A wrong secret with the right CA digest is refused. */
+START_TEST(test_join_flow)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	_cleanup_free_ char *token = NULL, *key = NULL, *csr = NULL;
+	char digest[65], secret[33];
+	struct skiff_rpc_sync *s = NULL;
+	Skiff__Frame *reply = NULL;
+	SSL_CTX *ctx = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(skiff_token_new(ca, &token), 0);
+	test_join_ca = ca;
+	test_join_token = token;
+	ck_assert_int_eq(skiff_token_parse(token, digest, secret), 0);
+	ck_assert_int_eq(skiff_pki_key_and_csr("vm7", &key, &csr), 0);
+
+	Skiff__JoinRequest jr = SKIFF__JOIN_REQUEST__INIT;
+	jr.node_name = (char *)"vm7";
+	jr.csr_pem.data = (uint8_t *)csr;
+	jr.csr_pem.len = strlen(csr);
+
+	/* right CA digest, wrong secret */
+	_cleanup_free_ char *forged = xstrdup(token);
+	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == '0' ? '1' : '0';
+	jr.token = forged;
+	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &ctx), 0);
+	err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err == NULL, "connect: %s", err);
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 2000, &reply, &err),
+	    -EACCES);
+	ck_assert_str_eq(err, "join refused for node 'vm7': wrong join token");
+	free(err);
+	err = NULL;
+
+	/* the real token */
+	jr.token = token;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 2000, &reply, &err), 0);
+	skiff_rpc_sync_free(s);
+	s = NULL;
+	Skiff__JoinResponse *resp =
+	    skiff__join_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	ck_assert_ptr_nonnull(resp);
+	_cleanup_free_ char *crt = xstrndup((char *)resp->cert_pem.data, resp->cert_pem.len);
+	_cleanup_free_ char *ca_pem = xstrndup((char *)resp->ca_pem.data, resp->ca_pem.len);
+	skiff__join_response__free_unpacked(resp, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	ck_assert_str_eq(ca_pem, skiff_ca_cert_pem(ca));
+
+	/* from now on: mutual TLS as the node */
+	ck_assert_int_eq(skiff_tls_client_ctx(ca_pem, crt, key, &ctx), 0);
+	err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err == NULL, "connect: %s", err);
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_HEARTBEAT, NULL, 2000, &reply, &err), 0);
+	skiff__frame__free_unpacked(reply, NULL);
+	ck_assert_str_eq(ts->last_peer_name, "vm7");
+	ck_assert_str_eq(ts->last_peer_role, "node");
+	skiff_rpc_sync_free(s);
+	test_join_ca = NULL;
+	test_server_stop(ts);
+}
+END_TEST
+
 /* A TLS client meeting a plaintext server, and the other way round: both
  * fail quickly with a hint instead of hanging or crashing. */
 START_TEST(test_tls_plaintext_mismatch)
@@ -341,6 +410,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_join_pinned_refuses_node_server);
 	tcase_add_test(tc, test_old_tls_refused);
 	tcase_add_test(tc, test_tls_plaintext_mismatch);
+	tcase_add_test(tc, test_join_flow);
 	suite_add_tcase(s, tc);
 	return s;
 }
