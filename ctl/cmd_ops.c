@@ -183,8 +183,11 @@ int cmd_rollout(int argc, char **argv)
 		if (ctl_call(SKIFF__MSG_TYPE__MSG_ROLLOUT, &req.base,
 			     &skiff__rollout_response__descriptor, (ProtobufCMessage **)&resp))
 			return CTL_FAIL;
-		printf("deployment/%s rolled back%s%s\n", name, *resp->message ? ": " : "",
-		       resp->message);
+		/* the brain says which revision it went back to */
+		if (*resp->message)
+			printf("%s\n", resp->message);
+		else
+			printf("deployment/%s rolled back\n", name);
 		skiff__rollout_response__free_unpacked(resp, NULL);
 		return 0;
 	}
