@@ -88,6 +88,8 @@ int cmd_apply(int argc, char **argv)
 		}
 		if (fmt == SKIFF_OUTPUT_JSON || fmt == SKIFF_OUTPUT_YAML) {
 			Skiff__Object *o = resp->object ? resp->object : m.objects[i].object;
+			if (fmt == SKIFF_OUTPUT_YAML && m.n > 1)
+				fputs("---\n", stdout); /* one stream of documents */
 			skiff_output_objects(stdout, m.objects[i].kind, &o, 1, fmt, true, true, 0);
 		} else if (fmt == SKIFF_OUTPUT_NAME) {
 			printf("%s/%s\n", m.objects[i].kind->name, name);

@@ -22,6 +22,8 @@ static int cmp_objects(const void *a, const void *b)
 
 struct watch {
 	const struct skiff_kind *kind;
+	char **names; /* only these (none: all) */
+	size_t n_names;
 	enum skiff_output fmt;
 	struct skiff_table *table; /* every row printed so far, for alignment */
 };
@@ -37,6 +39,14 @@ static int on_watch_event(const Skiff__Frame *item, void *userdata)
 	skiff_object_member(ev->object, &k);
 	if (!k || k != w->kind)
 		goto out;
+	if (w->n_names > 0) {
+		bool wanted = false;
+		for (size_t i = 0; i < w->n_names; i++)
+			if (streq(w->names[i], skiff_object_name(ev->object)))
+				wanted = true;
+		if (!wanted)
+			goto out;
+	}
 	switch (w->fmt) {
 	case SKIFF_OUTPUT_JSON:
 	case SKIFF_OUTPUT_YAML:
@@ -180,7 +190,7 @@ int cmd_get(int argc, char **argv)
 	}
 	if (watch && ret == 0) {
 		Skiff__WatchRequest req = SKIFF__WATCH_REQUEST__INIT;
-		struct watch w = { .kind = kind, .fmt = fmt };
+		struct watch w = { .kind = kind, .fmt = fmt, .names = names, .n_names = n_names };
 		if (fmt == SKIFF_OUTPUT_TABLE || fmt == SKIFF_OUTPUT_WIDE) {
 			w.table = skiff_output_table_new(kind, fmt == SKIFF_OUTPUT_WIDE);
 			for (size_t i = 0; i < n; i++)

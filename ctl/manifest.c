@@ -1228,6 +1228,29 @@ static struct skiff_doc_node *kv_map(Skiff__KeyValue **kv, size_t n)
 	return map;
 }
 
+/* Memory the way it was most likely written: a binary suffix when exact
+ * (64Mi), else a decimal one (1G, 500M), else bytes. */
+static char *format_memory(int64_t bytes, char *buf, size_t len)
+{
+	static const struct {
+		const char *suffix;
+		int64_t unit;
+	} decimal[] = {
+		{ "T", 1000000000000LL }, { "G", 1000000000LL }, { "M", 1000000LL }, { "k", 1000LL }
+	};
+
+	skiff_format_memory(bytes, buf, len);
+	if (bytes <= 0 || !isdigit((unsigned char)buf[strlen(buf) - 1]))
+		return buf; /* had a binary suffix */
+	for (size_t i = 0; i < sizeof(decimal) / sizeof(decimal[0]); i++)
+		if (bytes % decimal[i].unit == 0) {
+			snprintf(buf, len, "%lld%s", (long long)(bytes / decimal[i].unit),
+				 decimal[i].suffix);
+			break;
+		}
+	return buf;
+}
+
 static struct skiff_doc_node *single_to_doc(const struct field *f, const void *slot)
 {
 	const ProtobufCFieldDescriptor *fd = f->fd;
@@ -1238,9 +1261,8 @@ static struct skiff_doc_node *single_to_doc(const struct field *f, const void *s
 		return skiff_doc_scalar(skiff_format_cpu(get_int(slot, fd->type), buf, sizeof(buf)),
 					SKIFF_SCALAR_STRING);
 	case R_MEMORY:
-		return skiff_doc_scalar(
-		    skiff_format_memory(get_int(slot, fd->type), buf, sizeof(buf)),
-		    SKIFF_SCALAR_STRING);
+		return skiff_doc_scalar(format_memory(get_int(slot, fd->type), buf, sizeof(buf)),
+					SKIFF_SCALAR_STRING);
 	case R_SECONDS: {
 		int64_t ms = get_int(slot, fd->type);
 		if (ms % 1000 == 0)

@@ -628,6 +628,7 @@ static void round_trip(enum skiff_output fmt)
 		ck_assert_ptr_nonnull(strstr(text, "apiVersion: skiff/v1\nkind: Deployment\n"));
 		ck_assert_ptr_nonnull(strstr(text, "      maxUnavailable: 0%\n"));
 		ck_assert_ptr_nonnull(strstr(text, "            memory: 64Mi\n"));
+		ck_assert_ptr_nonnull(strstr(text, "            memory: 1G\n")); /* as written */
 		ck_assert_ptr_nonnull(strstr(text, "          periodSeconds: 500ms\n"));
 		ck_assert_ptr_nonnull(strstr(text, "          value: \"8080\"\n"));
 		ck_assert_ptr_nonnull(strstr(text, "status:\n  readyReplicas: 2\n"));
