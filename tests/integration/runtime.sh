@@ -102,6 +102,18 @@ expect passwd_read ok
 out=$("${RUN[@]}" --seccomp unconfined -- /bin/probe)
 expect clone3 EPERM
 expect keyctl ok
+# --cap-add keeps a capability and lifts the seccomp group tied to it.
+out=$("${RUN[@]}" --cap-add NET_RAW --cap-add SYS_PTRACE -- /bin/probe)
+expect raw_socket ok
+expect ptrace ok
+expect mount EPERM
+# --seccomp FILE: its list replaces the default one.
+printf '# test profile\nmkdir\n' >"$T/seccomp.list"
+out=$("${RUN[@]}" --seccomp "$T/seccomp.list" -- /bin/sh -c 'mkdir /tmp/d 2>&1 || true; /bin/probe')
+echo "$out" | grep -q "Operation not permitted" && ok "--seccomp FILE blocks what it lists" ||
+	fail "--seccomp FILE: $(echo "$out" | head -2)"
+expect keyctl ok
+expect clone3 EPERM
 out=$("${RUN[@]}" -- /bin/sh -c 'ls -A /sys/firmware | wc -l; grep NoNewPrivs /proc/self/status; grep CapBnd /proc/self/status')
 [ "$(echo "$out" | head -1)" = 0 ] && ok "/sys/firmware masked" || fail "/sys/firmware: $out"
 echo "$out" | grep -q 'NoNewPrivs:.1' && ok no_new_privs || fail "no_new_privs: $out"
