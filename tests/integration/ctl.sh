@@ -37,15 +37,24 @@ run() {
 }
 has() { grep -q -- "$2" "$T/$1" || fail "$1 of the last command lacks: $2"; }
 
-port=$((17000 + $$ % 1000))
-"$BRAIN" --data-dir "$T/brain" --listen "127.0.0.1:$port" >"$T/brain.log" 2>&1 &
-brain_pid=$!
-export SKIFF_CONFIG=$T/brain/admin.conf
-for _ in $(seq 100); do
-	[ -s "$SKIFF_CONFIG" ] && "$CTL" version >/dev/null 2>&1 && break
-	kill -0 "$brain_pid" 2>/dev/null || fail "the brain exited"
-	sleep 0.1
+# a port below the ephemeral range; another test may hold it, so retry
+up=
+for attempt in 1 2 3 4 5; do
+	port=$((17000 + RANDOM % 1000))
+	export SKIFF_CONFIG=$T/brain$attempt/admin.conf
+	"$BRAIN" --data-dir "$T/brain$attempt" --listen "127.0.0.1:$port" >"$T/brain.log" 2>&1 &
+	brain_pid=$!
+	for _ in $(seq 100); do
+		kill -0 "$brain_pid" 2>/dev/null || break
+		[ -s "$SKIFF_CONFIG" ] && "$CTL" version >/dev/null 2>&1 && { up=1; break; }
+		sleep 0.1
+	done
+	[ -n "$up" ] && break
+	kill "$brain_pid" 2>/dev/null
+	wait "$brain_pid" 2>/dev/null
+	brain_pid=
 done
+[ -n "$up" ] || fail "the brain did not come up"
 run 0 version
 has out "Client Version: "
 has out "Server Version: "
