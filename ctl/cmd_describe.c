@@ -178,6 +178,38 @@ static void events(const struct skiff_kind *kind, const char *name)
 	skiff__list_response__free_unpacked(list, NULL);
 }
 
+/* The scheduler's message "0/3 nodes fit: vm1 insufficient memory (need
+ * 512Mi, free 100Mi), vm2 cordoned" is shown with one node per line. */
+static void pod_message(const char *message)
+{
+	const char *colon = strstr(message, "nodes fit:");
+	if (!colon) {
+		field(0, "Message", "%s", message);
+		return;
+	}
+	colon += strlen("nodes fit:");
+	_cleanup_free_ char *head = xstrndup(message, (size_t)(colon - message));
+	field(0, "Message", "%s", head);
+	const char *p = colon;
+	int depth = 0;
+	const char *start = p;
+	for (;; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		if (*p == 0 || (*p == ',' && depth == 0)) {
+			while (start < p && *start == ' ')
+				start++;
+			if (p > start)
+				printf("  - %.*s\n", (int)(p - start), start);
+			if (*p == 0)
+				break;
+			start = p + 1;
+		}
+	}
+}
+
 static void describe_pod(const Skiff__Pod *p)
 {
 	char buf[64];
@@ -194,19 +226,8 @@ static void describe_pod(const Skiff__Pod *p)
 	field(0, "Status", "%s", skiff_pod_status_word(p));
 	if (st && *st->reason)
 		field(0, "Reason", "%s", st->reason);
-	if (st && *st->message) {
-		/* the scheduler's per-node reasons come as "…: node: why; node: why" */
-		_cleanup_free_ char *msg = xstrdup(st->message);
-		char *save = NULL;
-		bool first = true;
-		for (char *part = strtok_r(msg, ";\n", &save); part;
-		     part = strtok_r(NULL, ";\n", &save)) {
-			while (*part == ' ')
-				part++;
-			field(first ? 0 : 2, first ? "Message" : "-", "%s", part);
-			first = false;
-		}
-	}
+	if (st && *st->message)
+		pod_message(st->message);
 	field(0, "IP", "%s", st && *st->pod_ip ? st->pod_ip : "<none>");
 	if (*p->owner)
 		field(0, "Controlled By", "Deployment/%s", p->owner);

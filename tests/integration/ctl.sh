@@ -86,6 +86,11 @@ spec:
     targetPort: 8080
 EOF
 
+# --dry-run changes nothing
+run 0 apply -f "$T/web.yaml" --dry-run
+has out "^deployment/web created (dry run)$"
+run 1 get deployment web
+
 # apply twice: created, then unchanged
 run 0 apply -f "$T/web.yaml"
 has out "^deployment/web created$"
@@ -159,6 +164,8 @@ has out "^$pod  *0/1  *Pending "
 run 0 describe pod "$pod"
 has out "^Name: *$pod$"
 has out "^Status: *Pending$"
+has out "^Message: *0/0 nodes fit:$"
+has out "^  - no nodes are registered$"
 has out "^Controlled By: *Deployment/web$"
 run 0 describe deployment web
 has out "^Replicas: *2 desired"
