@@ -23,15 +23,25 @@ BR=skt$$
 S=$T/state
 STARTED_PIDS=()
 failures=0
+# cgroup v2 (unified) or v1, as the runtime detects it; cg CONTROLLER REL
+# names a container's cgroup directory either way.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	CGV=2
+	cg() { echo "/sys/fs/cgroup/$2"; }
+	CG_ROOTS=(/sys/fs/cgroup)
+else
+	CGV=1
+	cg() { echo "/sys/fs/cgroup/$1/$2"; }
+	CG_ROOTS=(/sys/fs/cgroup/memory /sys/fs/cgroup/cpu /sys/fs/cgroup/pids)
+fi
 
 cleanup() {
 	local id
 	for id in $(ls "$S" 2>/dev/null); do "$R" delete --state "$S" "$id" --force >/dev/null 2>&1; done
 	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for c in memory cpu pids; do
-		[ -d /sys/fs/cgroup/$c/$CGP ] && find /sys/fs/cgroup/$c/$CGP -depth -type d -exec rmdir {} + 2>/dev/null
+	for c in "${CG_ROOTS[@]}"; do
+		[ -d "$c/$CGP" ] && find "$c/$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
-	[ -d /sys/fs/cgroup/unified/$CGP ] && rmdir /sys/fs/cgroup/unified/$CGP 2>/dev/null
 	ip link del "$BR" 2>/dev/null
 	rm -rf "$T"
 }
@@ -43,8 +53,8 @@ ok() { echo "ok: $*"; }
 # No cgroup, layer dir or veth of ours may be left after a container ended.
 assert_clean() {
 	local what=$1 c left
-	for c in memory cpu pids; do
-		left=$(find /sys/fs/cgroup/$c/$CGP -mindepth 1 -type d 2>/dev/null)
+	for c in "${CG_ROOTS[@]}"; do
+		left=$(find "$c/$CGP" -mindepth 1 -type d 2>/dev/null)
 		[ -z "$left" ] || fail "$what: cgroup left behind: $left"
 	done
 	left=$(ip -o link show 2>/dev/null | grep -o ' sk[0-9a-f]\{12\}' || true)
@@ -197,12 +207,20 @@ assert_clean limits
 SHIM=("$R" shim --state "$S" --rootfs "$T/rootfs" --cgroup-parent "$CGP")
 pid=$("${SHIM[@]}" --id lim --memory 48Mi --cpus 0.5 --pids 33 -- /bin/sleep 30)
 [ $? = 0 ] && [ -n "$pid" ] && kill -0 "$pid" || fail "shim start: '$pid'"
-[ "$(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_quota_us)" = 50000 ] &&
-	[ "$(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_period_us)" = 100000 ] && ok "cpu quota written" ||
-	fail "cpu quota: $(cat /sys/fs/cgroup/cpu/$CGP/lim/cpu.cfs_quota_us)"
-[ "$(cat /sys/fs/cgroup/memory/$CGP/lim/memory.limit_in_bytes)" = $((48 * 1024 * 1024)) ] || fail "memory limit"
-[ "$(cat /sys/fs/cgroup/pids/$CGP/lim/pids.max)" = 33 ] || fail "pids.max"
-grep -qx "$pid" /sys/fs/cgroup/memory/$CGP/lim/cgroup.procs || fail "container pid not in its cgroup"
+if [ $CGV = 2 ]; then
+	[ "$(cat "$(cg cpu $CGP/lim)/cpu.max")" = "50000 100000" ] && ok "cpu quota written (v2)" ||
+		fail "cpu.max: $(cat "$(cg cpu $CGP/lim)/cpu.max")"
+	[ "$(cat "$(cg memory $CGP/lim)/memory.max")" = $((48 * 1024 * 1024)) ] || fail "memory.max"
+else
+	[ "$(cat "$(cg cpu $CGP/lim)/cpu.cfs_quota_us")" = 50000 ] &&
+		[ "$(cat "$(cg cpu $CGP/lim)/cpu.cfs_period_us")" = 100000 ] && ok "cpu quota written (v1)" ||
+		fail "cpu quota: $(cat "$(cg cpu $CGP/lim)/cpu.cfs_quota_us")"
+	[ "$(cat "$(cg memory $CGP/lim)/memory.limit_in_bytes")" = $((48 * 1024 * 1024)) ] || fail "memory limit"
+fi
+[ "$(cat "$(cg pids $CGP/lim)/pids.max")" = 33 ] || fail "pids.max"
+for c in memory cpu pids; do
+	grep -qx "$pid" "$(cg $c $CGP/lim)/cgroup.procs" || fail "container pid not in its $c cgroup"
+done
 "$R" delete --state "$S" lim 2>/dev/null && fail "delete of a running container must need --force"
 "$R" delete --state "$S" lim --force || fail "delete --force"
 [ -e "$S/lim" ] && fail "delete left $S/lim"
@@ -242,7 +260,7 @@ pid=$("${SHIM[@]}" --id lost --memory 32Mi -- /bin/sleep 30)
 spid=$(sed -E 's/.*"shim_pid":([0-9]+).*/\1/' "$S/lost/state")
 kill -9 "$spid"
 for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" && [ -d /sys/fs/cgroup/memory/$CGP/lost ] || fail "container should outlive a killed shim"
+kill -0 "$pid" && [ -d "$(cg memory $CGP/lost)" ] || fail "container should outlive a killed shim"
 "$R" delete --state "$S" lost --force || fail "delete --force without shim"
 for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "container $pid survived delete --force"
