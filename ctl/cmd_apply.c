@@ -13,13 +13,14 @@
 /* Load every -f path; print all errors. Returns 0 or CTL_FAIL. */
 static int load_all(char **files, size_t n_files, struct skiff_manifest *m)
 {
+	long errors = 0;
 	for (size_t i = 0; i < n_files; i++)
-		skiff_manifest_load_path(m, files[i]);
-	if (m->n_errors > 0) {
+		errors += skiff_manifest_load_path(m, files[i]);
+	if (errors > 0) {
 		for (size_t i = 0; i < m->n_errors; i++)
 			fprintf(stderr, "%s\n", m->errors[i]);
-		return ctl_error("%zu error%s in the manifests; nothing was sent", m->n_errors,
-				 m->n_errors == 1 ? "" : "s");
+		return ctl_error("%ld error%s in the manifests; nothing was sent", errors,
+				 errors == 1 ? "" : "s");
 	}
 	if (m->n == 0)
 		return ctl_error("no objects in the manifests");

@@ -323,6 +323,10 @@ size_t skiff_edit_distance(const char *a, const char *b)
 
 /* ---- parsing: tree -> message ------------------------------------------- */
 
+/* Errors kept per input; the rest are counted (a hostile file could make
+ * one per node). */
+#define MAX_ERRORS_SHOWN 100
+
 struct ctx {
 	struct skiff_manifest *m;
 	const char *file;
@@ -337,6 +341,8 @@ static void error_at(struct ctx *c, const struct skiff_doc_node *n, const char *
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
 
+	if (c->errors++ >= MAX_ERRORS_SHOWN)
+		return;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
@@ -344,7 +350,6 @@ static void error_at(struct ctx *c, const struct skiff_doc_node *n, const char *
 	c->m->errors = xrealloc(c->m->errors, (c->m->n_errors + 1) * sizeof(char *));
 	c->m->errors[c->m->n_errors++] = xasprintf("%s:%u:%u: %s%s%s", c->file, n ? n->line : 1,
 						   n ? n->col : 1, path, *path ? ": " : "", msg);
-	c->errors++;
 }
 
 /* A value quoted for an error message, shortened. */
@@ -1108,6 +1113,11 @@ int skiff_manifest_parse_buffer(struct skiff_manifest *m, const char *name, cons
 	for (size_t i = 0; i < set.n; i++)
 		parse_document(&c, set.docs[i], 0);
 	skiff_doc_set_clear(&set);
+	if (c.errors > MAX_ERRORS_SHOWN) {
+		m->errors = xrealloc(m->errors, (m->n_errors + 1) * sizeof(char *));
+		m->errors[m->n_errors++] =
+		    xasprintf("%s: %d more errors not shown", name, c.errors - MAX_ERRORS_SHOWN);
+	}
 	return c.errors;
 }
 

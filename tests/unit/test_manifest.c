@@ -568,6 +568,20 @@ START_TEST(test_size_caps)
 	skiff_manifest_clear(&m);
 	free(list);
 
+	/* one error per entry: the first 100 are shown, the rest counted */
+	_cleanup_free_ char *many = xstrdup("apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
+					    "spec: {containers: [{name: a, image: i}]}\n"
+					    "status: {}\n");
+	for (int i = 0; i < 500; i++) {
+		char *t = xasprintf("%sx%d: 1\n", many, i);
+		free(many);
+		many = t;
+	}
+	ck_assert_int_eq(parse(&m, "many.yaml", many), 500);
+	ck_assert_uint_eq(m.n_errors, 101);
+	ck_assert_str_eq(m.errors[100], "many.yaml: 400 more errors not shown");
+	skiff_manifest_clear(&m);
+
 	/* many documents */
 	_cleanup_free_ char *docs = xmalloc(1100 * 6 + 1);
 	docs[0] = 0;
