@@ -74,15 +74,32 @@ static int ensure(const char *path, bool dir)
 	return 0;
 }
 
+/* A path for an overlayfs option: ',' ':' and '\\' escaped with '\\' (image
+ * directories are named NAME:TAG). */
+static void ovl_escape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 2 < len; in++) {
+		if (*in == ',' || *in == ':' || *in == '\\')
+			out[o++] = '\\';
+		out[o++] = *in;
+	}
+	out[o] = 0;
+}
+
 static int setup_rootfs(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
 			const char *root, char *err, size_t errlen)
 {
-	char opts[4096], upper[4096], work[4096];
+	char opts[3 * 8192], upper[4096], work[4096], el[8192], eu[8192], ew[8192];
 	int r;
 
 	snprintf(upper, sizeof(upper), "%s/upper", layer);
 	snprintf(work, sizeof(work), "%s/work", layer);
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", c->rootfs, upper, work);
+	ovl_escape(c->rootfs, el, sizeof(el));
+	ovl_escape(upper, eu, sizeof(eu));
+	ovl_escape(work, ew, sizeof(ew));
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", el, eu, ew);
 	if (!tmpfs_layer && !c->read_only) {
 		if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
 			return 0;

@@ -338,10 +338,6 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		*ret_err = xasprintf("rootfs '%s': not a directory", rootfs);
 		return -ENOTDIR;
 	}
-	if (strpbrk(resolved, ",:")) {
-		*ret_err = xasprintf("rootfs '%s': the path may not contain ',' or ':'", rootfs);
-		return -EINVAL;
-	}
 	c->rootfs = xstrdup(resolved);
 	if (shim && (!c->state_dir || !c->id)) {
 		*ret_err = xasprintf("shim: --state DIR and --id ID are required");

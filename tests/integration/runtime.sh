@@ -66,8 +66,9 @@ assert_clean() {
 	grep -q /run/skiff-runtime /proc/self/mountinfo && fail "$what: a mount leaked into the host"
 }
 
-make_rootfs "$T/rootfs" "$PROBE"
-RUN=("$R" run --rootfs "$T/rootfs" --cgroup-parent "$CGP")
+# Named like an image dir (NAME:TAG): the overlay options must escape it.
+make_rootfs "$T/img:1" "$PROBE"
+RUN=("$R" run --rootfs "$T/img:1" --cgroup-parent "$CGP")
 
 # --- acceptance and isolation ---------------------------------------------
 out=$("${RUN[@]}" --hostname box -- /bin/sh -c 'echo $$; hostname')
@@ -132,7 +133,7 @@ ok "seccomp and capability probes done"
 
 # --- the image stays read-only; writes go to the container's own layer -----
 out=$("${RUN[@]}" -- /bin/sh -c 'echo hi >/etc/written && cat /etc/written && rm /bin/ls && echo removed')
-[ "$out" = $'hi\nremoved' ] && [ ! -e "$T/rootfs/etc/written" ] && [ -e "$T/rootfs/bin/ls" ] &&
+[ "$out" = $'hi\nremoved' ] && [ ! -e "$T/img:1/etc/written" ] && [ -e "$T/img:1/bin/ls" ] &&
 	ok "writes land in the overlay, not in the image" || fail "overlay: '$out'"
 out=$("${RUN[@]}" --read-only -- /bin/sh -c '{ echo hi >/etc/written; } 2>/dev/null || echo refused')
 [ "$out" = refused ] && ok "--read-only root" || fail "read-only: '$out'"
@@ -204,7 +205,7 @@ n=$(echo "$out" | tail -1)
 assert_clean limits
 
 # --- the shim ------------------------------------------------------------------
-SHIM=("$R" shim --state "$S" --rootfs "$T/rootfs" --cgroup-parent "$CGP")
+SHIM=("$R" shim --state "$S" --rootfs "$T/img:1" --cgroup-parent "$CGP")
 pid=$("${SHIM[@]}" --id lim --memory 48Mi --cpus 0.5 --pids 33 -- /bin/sleep 30)
 [ $? = 0 ] && [ -n "$pid" ] && kill -0 "$pid" || fail "shim start: '$pid'"
 if [ $CGV = 2 ]; then
@@ -228,7 +229,7 @@ kill -0 "$pid" 2>/dev/null && fail "delete --force left pid $pid"
 assert_clean "shim delete --force"
 
 # Caller dies (kill -9) right after starting the shim: the container lives on.
-bash -c "'${SHIM[0]}' shim --state '$S' --rootfs '$T/rootfs' --cgroup-parent '$CGP' --id orphan --init -- /bin/sh -c 'echo started; sleep 30' >'$T/orphan.pid'; sleep 60" &
+bash -c "'${SHIM[0]}' shim --state '$S' --rootfs '$T/img:1' --cgroup-parent '$CGP' --id orphan --init -- /bin/sh -c 'echo started; sleep 30' >'$T/orphan.pid'; sleep 60" &
 caller=$!
 STARTED_PIDS+=("$caller")
 for i in $(seq 50); do [ -s "$T/orphan.pid" ] && break; sleep 0.1; done
