@@ -179,6 +179,7 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 			goto fail;
 		}
 		cg->created = true;
+		cg->v1_made |= 1u << i;
 	}
 	if (lim->memory > 0) {
 		_cleanup_free_ char *dir = v1_dir(cg, "memory");
@@ -305,10 +306,14 @@ int skiff_cgroup_destroy(struct skiff_cgroup *cg)
 		r = rmdir_retry(dir);
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+			if (!(cg->v1_made & (1u << i)))
+				continue; /* not ours (a clashing id): leave it */
 			_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
 			k = rmdir_retry(dir);
 			if (k < 0 && r == 0)
 				r = k;
+			else if (k == 0)
+				cg->v1_made &= ~(1u << i);
 		}
 	}
 	if (r == 0)

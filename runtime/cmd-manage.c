@@ -248,7 +248,8 @@ int skiff_cmd_delete(int argc, char **argv)
 			/* No shim to clean up after the container: do its part. */
 			struct skiff_cgroup cg = { .rel = xstrdup(s.cgroup ? s.cgroup : ""),
 						   .v2_dirfd = -EBADF,
-						   .created = s.cgroup != NULL };
+						   .created = s.cgroup != NULL,
+						   .v1_made = ~0u };
 			int v2 = skiff_cgroup_detect("/sys/fs/cgroup");
 			cg.v2 = v2 == 1;
 			if (cg.v2)

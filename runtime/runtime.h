@@ -85,6 +85,7 @@ struct skiff_cgroup {
 	char *v1_root; /* e.g. "/sys/fs/cgroup" (v1: <root>/<controller>/rel) */
 	int v2_dirfd;  /* O_PATH fd of the v2 cgroup, for CLONE_INTO_CGROUP */
 	bool created;
+	unsigned v1_made; /* v1: bit i set = controller i's directory is ours */
 };
 struct skiff_cgroup_limits {
 	int64_t memory;

@@ -190,6 +190,15 @@ err_case "bad CIDR" "${RUN[@]}" --net bridge:"$BR",ip=10.231.0.500/24 -- /bin/tr
 err_case "bad volume" "${RUN[@]}" --volume "$T/none:/x" -- /bin/true
 err_case "non-root" setpriv --reuid 65534 --regid 65534 --clear-groups "${RUN[@]}" -- /bin/true
 grep -q "bridge" "$T/err" 2>/dev/null || true
+# An id whose cgroup exists already: refused, and the other cgroup untouched.
+mkdir -p "$(cg cpu $CGP/clash)"
+"${RUN[@]}" --name clash -- /bin/true 2>"$T/err"
+rc=$?
+[ $rc = 125 ] && grep -q "exists already" "$T/err" && [ -d "$(cg cpu $CGP/clash)" ] &&
+	[ ! -d "$(cg memory $CGP/clash)" -o $CGV = 2 ] && ok "an existing cgroup is refused and left alone" ||
+	fail "clash: rc=$rc $(cat "$T/err")"
+rmdir "$(cg cpu $CGP/clash)"
+assert_clean "cgroup exists"
 "${RUN[@]}" --memory 16Mi --net bridge:"$BR",ip=10.231.0.7/24,gw=10.231.0.1 -- /nonexistent 2>/dev/null
 [ $? = 127 ] || fail "command not found with net+cgroup: want 127"
 assert_clean "not found after cgroup and veth were made"
