@@ -31,6 +31,7 @@
 #define AGENT_BACKOFF_MAX_MS	10000
 #define AGENT_STABLE_RUN_MS	10000
 #define AGENT_MAX_QUEUED_EVENTS 256
+#define AGENT_MAX_STARTING	4 /* shims starting at once; more only thrash the CPUs */
 
 /* Copy src into dst[n], truncating. */
 static inline void copy_str(char *dst, size_t n, const char *src)
@@ -95,6 +96,7 @@ struct pod {
 	char old_container_id[192];
 	bool old_unhealthy;
 	struct spawn *starter;
+	uint64_t queued; /* waiting for a start slot: its place in the queue (0: not) */
 	int64_t started_ms;
 
 	/* status */
@@ -147,6 +149,8 @@ struct agent {
 	int n_events;
 	struct log_follower *followers;
 	bool net_ready;
+	int starting;	    /* shims being started */
+	uint64_t queue_seq; /* last start-queue ticket */
 };
 
 /* main.c */

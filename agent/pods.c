@@ -156,6 +156,8 @@ static void pod_free(struct pod *p)
 	probes_stop(p);
 	pod_unwatch(p);
 	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
+	if (p->starter)
+		a->starting--;
 	spawn_cancel(p->starter);
 	if (p->ev_timer)
 		event_free(p->ev_timer);
@@ -485,6 +487,14 @@ static void pod_start(struct pod *p)
 
 	if (p->ev_timer)
 		evtimer_del(p->ev_timer);
+	if (a->starting >= AGENT_MAX_STARTING) {
+		if (!p->queued)
+			p->queued = ++a->queue_seq;
+		if (p->state != POD_BACKOFF)
+			p->state = POD_NEW;
+		return;
+	}
+	p->queued = 0;
 	if (ps->n_containers != 1) {
 		_cleanup_free_ char *m =
 		    xasprintf("MultipleContainers: skiff-agent runs one container "
@@ -625,6 +635,8 @@ static void pod_start(struct pod *p)
 	p->unhealthy_kill = false;
 	r = spawn_start(a->base, args.v, 60000, on_start_done, p, &p->starter);
 	strv_free(&args);
+	if (r >= 0)
+		a->starting++;
 	if (r < 0) {
 		_cleanup_free_ char *m =
 		    xasprintf("RunContainerError: cannot run %s: %s", a->cfg.runtime, strerror(-r));
@@ -684,11 +696,41 @@ static const char *exit_reason_for_status(int code)
 	}
 }
 
+/* A start slot is free: the longest-waiting pod gets it. */
+static void start_next(struct agent *a)
+{
+	while (a->starting < AGENT_MAX_STARTING) {
+		struct pod *next = NULL;
+		for (struct pod *q = a->pods; q; q = q->next)
+			if (q->queued && (!next || q->queued < next->queued))
+				next = q;
+		if (!next)
+			return;
+		next->queued = 0;
+		if (next->state == POD_STOPPING) {
+			pod_stop(next);
+			continue;
+		}
+		pod_start(next);
+	}
+}
+
+static void on_start_done_inner(struct pod *p, int status, const char *err);
+
 static void on_start_done(int status, const char *out, const char *err, void *userdata)
 {
 	struct pod *p = userdata;
-	struct shim_state st;
+	struct agent *a = p->agent;
+	(void)out;
 	p->starter = NULL;
+	a->starting--;
+	on_start_done_inner(p, status, err);
+	start_next(a);
+}
+
+static void on_start_done_inner(struct pod *p, int status, const char *err)
+{
+	struct shim_state st;
 
 	if (status != 0) {
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
@@ -713,7 +755,6 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 		pod_setup_failed(p, reason, m, true);
 		return;
 	}
-	(void)out;
 	int r = shim_state_read(p->agent, p->container_id, &st);
 	if (r >= 0)
 		r = watch_shim(p, &st);

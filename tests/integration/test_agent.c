@@ -75,7 +75,7 @@ static struct brain {
 	int joins, registers, heartbeats, statuses_seen;
 	uint8_t *last_register;
 	size_t last_register_len;
-	struct status_rec status[32];
+	struct status_rec status[160];
 	int n_status;
 	struct event_rec events[512];
 	int n_events;
@@ -171,7 +171,7 @@ static void brain_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, 
 		for (int i = 0; i < B.n_status; i++)
 			if (streq(B.status[i].name, r->pod))
 				s = &B.status[i];
-		if (!s && B.n_status < 32) {
+		if (!s && B.n_status < (int)ARRAY_SIZE(B.status)) {
 			s = &B.status[B.n_status++];
 			snprintf(s->name, sizeof(s->name), "%s", r->pod);
 		}
@@ -626,6 +626,25 @@ static void rmdir_tree(const char *path)
 static const char *controllers[] = { "memory", "cpu",	  "pids",    "cpuacct", "cpuset",
 				     "blkio",  "devices", "freezer", "unified", "systemd" };
 
+/* The test's cgroup subtree (CG_TOP is ours alone); a cgroup whose last
+ * process is still exiting cannot be removed yet, so retry for a while. */
+static void remove_test_cgroups(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		bool left = false;
+		for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
+			_cleanup_free_ char *p =
+			    xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], CG_TOP);
+			rmdir_tree(p);
+			left |= access(p, F_OK) == 0;
+		}
+		if (!left)
+			return;
+		usleep(100000);
+	}
+	fprintf(stderr, "cgroup %s could not be removed\n", CG_TOP);
+}
+
 /* Kill what the agent's shims started (pids read from their state files,
  * all started by this test), then remove the test's cgroups and files. */
 static void cleanup_node(void)
@@ -651,11 +670,7 @@ static void cleanup_node(void)
 				kill(pid, SIGKILL);
 		}
 	}
-	usleep(200000);
-	for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
-		_cleanup_free_ char *p = xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], CG_TOP);
-		rmdir_tree(p);
-	}
+	remove_test_cgroups();
 }
 
 static bool cgroups_empty_below_parent(void)
@@ -705,6 +720,7 @@ static void setup_all(void)
 	const char *b = getenv("SKIFF_BIN");
 	bin_dir = xstrdup(b ? b : "build/bin");
 	make_image();
+	remove_test_cgroups(); /* a previous run killed by its timeout */
 	brain_start();
 }
 
