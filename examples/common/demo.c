@@ -41,7 +41,13 @@ struct event_base *demo_base_new(const char *component)
 		skiff_log_set_level(l);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
+	/* The changelist coalesces the many enable/disable calls of evhttp's
+	 * bufferevents into one epoll_ctl per fd and loop iteration (we never
+	 * dup() a watched fd, the case the changelist cannot handle). */
+	struct event_config *cfg = event_config_new();
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
 	if (!base) {
 		log_error("cannot create the event loop");
 		exit(1);
@@ -267,6 +273,7 @@ struct demo_upstream {
 	char *file; /* NULL for a fixed list */
 	struct stat st;
 	bool have_st;
+	int64_t checked_ms; /* the file is stat'ed at most once per millisecond */
 	int timeout_s;
 	unsigned max_conns;
 	struct demo_endpoint **eps; /* current endpoints, file order */
@@ -380,6 +387,10 @@ unsigned demo_upstream_refresh(struct demo_upstream *u)
 
 	if (!u->file)
 		return u->neps;
+	int64_t now = skiff_mono_ms();
+	if (u->checked_ms == now && u->have_st)
+		return u->neps;
+	u->checked_ms = now;
 	if (stat(u->file, &st) < 0) {
 		if (u->have_st || u->neps) {
 			log_warn("endpoints file %s: %m; no endpoints", u->file);

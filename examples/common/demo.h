@@ -8,7 +8,8 @@
  *  - service discovery: a struct demo_upstream is the set of endpoints of one
  *    service, read from the endpoints file the Skiff agent maintains
  *    (/etc/skiff/endpoints/<service>, one "IP:PORT" per line, replaced
- *    atomically) and re-read when the file changes (a stat per pick), or a
+ *    atomically) and re-read when the file changes (a stat per pick, at most
+ *    one per millisecond), or a
  *    fixed "IP:PORT[,IP:PORT...]" list; each endpoint keeps a small pool of
  *    keep-alive evhttp client connections,
  *  - a durable append-only record log with group commit (demo_log, dlog.c).

@@ -72,6 +72,21 @@ wait_http() {
 	fail "$1 did not answer within ${2:-5}s"
 }
 
+# free_ports START COUNT — START, or START+1000, +2000 … when something already
+# listens on 127.0.0.1 ports START..START+COUNT-1 (below the ephemeral range,
+# so our own outgoing connections never take them).
+free_ports() {
+	local base=$1 n=$2 k
+	for ((k = 0; k < 8; k++)); do
+		if [ -z "$(ss -Hltn "sport >= :$base and sport < :$((base + n))" 2>/dev/null)" ]; then
+			echo "$base"
+			return
+		fi
+		base=$((base + 1000))
+	done
+	echo "$1"
+}
+
 # json FIELD — print a field of the JSON on stdin (jq is not assumed). A plain
 # name is the first such key in the document (the top-level one in our
 # programs' answers); a dotted path (a.b.0) goes through python3.

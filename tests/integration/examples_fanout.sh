@@ -6,7 +6,7 @@
 # subscriptions must come from its log) -> each group processed all 100.
 . "$(dirname "$0")/../../examples/common/testlib.sh"
 [ -x "$DEMO_BIN/topic-svc" ] || { echo "demo programs not built (make all)"; exit 77; }
-P=$(( ${EXAMPLES_PORT_BASE:-21100} + 200 ))
+P=$(free_ports $(( ${EXAMPLES_PORT_BASE:-21100} + 200 )) 10)
 Q=127.0.0.1:$P
 T=http://127.0.0.1:$((P + 1))
 export DEMO_STDOUT=1

@@ -5,7 +5,7 @@
 # its requests in flight) during a steady stream -> zero failed requests.
 . "$(dirname "$0")/../../examples/common/testlib.sh"
 [ -x "$DEMO_BIN/gateway" ] || { echo "demo programs not built (make all)"; exit 77; }
-P=${EXAMPLES_PORT_BASE:-21100}
+P=$(free_ports ${EXAMPLES_PORT_BASE:-21100} 30)
 EP=$DEMO_TMP/endpoints
 mkdir -p "$EP"
 export SKIFF_ENDPOINTS_DIR=$EP

@@ -7,7 +7,7 @@
 # dead-letter queue.
 . "$(dirname "$0")/../../examples/common/testlib.sh"
 [ -x "$DEMO_BIN/queue-svc" ] || { echo "demo programs not built (make all)"; exit 77; }
-P=$(( ${EXAMPLES_PORT_BASE:-21100} + 100 ))
+P=$(free_ports $(( ${EXAMPLES_PORT_BASE:-21100} + 100 )) 10)
 Q=127.0.0.1:$P
 DATA=$DEMO_TMP/queue-data
 export DEMO_STDOUT=1

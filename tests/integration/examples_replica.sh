@@ -6,7 +6,7 @@
 # replicas reconnect; replicas refuse writes.
 . "$(dirname "$0")/../../examples/common/testlib.sh"
 [ -x "$DEMO_BIN/kvdb" ] || { echo "demo programs not built (make all)"; exit 77; }
-P=$(( ${EXAMPLES_PORT_BASE:-21100} + 300 ))
+P=$(free_ports $(( ${EXAMPLES_PORT_BASE:-21100} + 300 )) 10)
 PRI=http://127.0.0.1:$P
 
 start_primary() {
