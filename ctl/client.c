@@ -78,7 +78,9 @@ int ctl_connect(void)
 				 looked);
 	r = skiff_client_config_read(path, &cfg, &errmsg);
 	if (r < 0)
-		return ctl_error("%s", errmsg ? errmsg : strerror(-r));
+		return ctl_error("%s (skiff-orchestrator writes a good one to "
+				 "<data-dir>/admin.conf)",
+				 errmsg ? errmsg : strerror(-r));
 	r = skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls);
 	if (r < 0) {
 		skiff_client_config_clear(&cfg);
