@@ -2,15 +2,16 @@
  *
  * The default filter allows everything except what Docker's default profile
  * refuses to an unprivileged container: mounts, pivot_root, kexec, modules,
- * reboot, keyrings, ptrace, bpf, perf_event_open, open_by_handle_at, setns,
- * clock setting, swap, accounting, and clone/unshare asking for a new
+ * reboot, keyrings, ptrace, bpf, perf_event_open, open_by_handle_at, io_uring,
+ * setns, clock setting, swap, accounting, and clone/unshare asking for a new
  * namespace (CLONE_NEWUSER …, checked on the flags argument); clone3 gets
  * ENOSYS so libc falls back to clone, whose flags can be checked. A
  * --cap-add of the matching capability lifts a group, as in Docker. Other
  * architectures' system calls (i386 on x86_64) kill the process.
  *
  * Compiling the filter takes a few milliseconds, so the BPF program is cached
- * in SKIFF_RUNTIME_RUN_DIR keyed by the capability groups that shape it.
+ * in SKIFF_RUNTIME_RUN_DIR, named by a hash of the rules (and libseccomp's
+ * version) and by the capability groups that shape it.
  * --seccomp FILE gives a list of system call names (one per line, '#'
  * comments) refused with EPERM instead of the default list.
  */
@@ -81,6 +82,9 @@ static const char *const always[] = { "kexec_load",
 				      "acct",
 				      "swapon",
 				      "swapoff",
+				      "io_uring_setup",
+				      "io_uring_enter",
+				      "io_uring_register",
 				      NULL };
 static const char *const sys_module[] = { "init_module", "finit_module", "delete_module", NULL };
 static const char *const sys_boot[] = { "reboot", NULL };
@@ -213,6 +217,27 @@ out:
 	return r;
 }
 
+/* Names the rule set in the cache file name, so a changed list (or another
+ * libseccomp) never loads a stale program. */
+static uint32_t rules_hash(void)
+{
+	uint32_t h = 2166136261u;
+	const char *ver = SKIFF_VERSION;
+	const struct scmp_version *lib = seccomp_version();
+
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+		h = (h ^ (uint32_t)(groups[g].cap + 1)) * 16777619u;
+		for (const char *const *c = groups[g].calls; *c; c++)
+			for (const char *p = *c; *p; p++)
+				h = (h ^ (unsigned char)*p) * 16777619u;
+	}
+	for (const char *p = ver; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	if (lib)
+		h = (h ^ (lib->major << 16 | lib->minor << 8 | lib->micro)) * 16777619u;
+	return h;
+}
+
 static uint64_t relevant_caps(uint64_t cap_add)
 {
 	uint64_t m = 0;
@@ -236,7 +261,7 @@ int skiff_seccomp_prepare(const struct skiff_config *c, struct skiff_bpf *ret)
 		return 0;
 	if (c->seccomp == SKIFF_SECCOMP_FILE)
 		return compile(c, 0, ret);
-	path = xasprintf("%s/seccomp-%s-%016llx.bpf", SKIFF_RUNTIME_RUN_DIR, SKIFF_VERSION,
+	path = xasprintf("%s/seccomp-%08x-%016llx.bpf", SKIFF_RUNTIME_RUN_DIR, rules_hash(),
 			 (unsigned long long)caps);
 	r = skiff_read_file(path, 65536 * sizeof(struct sock_filter), &data, &len);
 	if (r >= 0 && len > 0 && len % sizeof(struct sock_filter) == 0 &&

@@ -151,6 +151,7 @@ static void all(void)
 	report("bpf", syscall(SYS_bpf, 0, NULL, 0));
 	report("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
 	report("open_by_handle_at", syscall(SYS_open_by_handle_at, -1, NULL, 0));
+	report("io_uring_setup", syscall(SYS_io_uring_setup, 1, NULL));
 	clock_gettime(CLOCK_REALTIME, &now);
 	report("clock_settime", clock_settime(CLOCK_REALTIME, &now));
 	report("swapon", swapon("/nonexistent", 0));
