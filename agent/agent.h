@@ -95,6 +95,11 @@ struct pod {
 	struct event *ev_old_shim;
 	char old_container_id[192];
 	bool old_unhealthy;
+	/* status held back until the old shim's record gives the exit's
+	 * details (at most a second), so the brain never sees a restart
+	 * without its reason */
+	bool exit_pending;
+	struct event *ev_pending;
 	struct spawn *starter;
 	uint64_t queued; /* waiting for a start slot: its place in the queue (0: not) */
 	int64_t started_ms;

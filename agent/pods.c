@@ -163,6 +163,8 @@ static void pod_free(struct pod *p)
 		event_free(p->ev_timer);
 	if (p->ev_kill)
 		event_free(p->ev_kill);
+	if (p->ev_pending)
+		event_free(p->ev_pending);
 	skiff__pod__free_unpacked(p->spec, NULL);
 	free(p->uid);
 	free(p->name);
@@ -284,7 +286,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 void pods_flush_now(struct agent *a)
 {
 	for (struct pod *p = a->pods; p; p = p->next) {
-		if (!p->status_dirty)
+		if (!p->status_dirty || p->exit_pending)
 			continue;
 		if (p->state != POD_STOPPING)
 			state_save_pod_run(p);
@@ -895,6 +897,9 @@ static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
+	p->exit_pending = false;
+	if (p->ev_pending)
+		evtimer_del(p->ev_pending);
 	if (shim_state_read(p->agent, p->old_container_id, &st) < 0 ||
 	    !streq(st.status, "exited")) {
 		memset(&st, 0, sizeof(st));
@@ -902,6 +907,15 @@ static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 		st.exit_code = 255;
 	}
 	report_exit(p, &st, true, p->old_unhealthy);
+}
+
+static void on_exit_pending_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pod *p = arg;
+	(void)fd;
+	(void)what;
+	p->exit_pending = false;
+	pods_mark_dirty(p);
 }
 
 /* The container's main process exited (its shim is still cleaning up). With
@@ -926,9 +940,13 @@ static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 	p->old_unhealthy = p->unhealthy_kill;
 	p->ready = false;
 	p->finished_ms = skiff_now_ms();
-	set_str(&p->last_reason, "Exited");
 	set_str(&p->reason, "Exited");
 	set_str(&p->message, NULL);
+	p->exit_pending = true;
+	if (!p->ev_pending)
+		p->ev_pending = evtimer_new(p->agent->base, on_exit_pending_timeout, p);
+	struct timeval tv = { 1, 0 };
+	evtimer_add(p->ev_pending, &tv);
 	schedule_restart(p, true);
 }
 
