@@ -617,7 +617,7 @@ static int cmd_writes(int argc, char **argv)
 	if (skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls) < 0)
 		return 1;
 	struct writes w = { .base = event_base_new(), .count = count, .inflight = (int)inflight };
-	struct skiff_rpc_client_config cc = { .server = cfg.server, .tls = tls };
+	struct skiff_rpc_client_config cc = { .server = cfg.server, .tls = tls, .userdata = &w };
 	if (skiff_rpc_connect(w.base, &cc, writes_connected, NULL) < 0)
 		return 1;
 	SSL_CTX_free(tls);

@@ -726,12 +726,21 @@ void brain_push_assignments(struct brain *b)
 		return;
 	struct assign_ctx c = { b, skiff_map_new(), NULL };
 	struct list_ctx nodes = { 0 }, svcs = { 0 };
+	/* A change every node must hear of (node list, services) is pushed to
+	 * all of them at most every max(100 ms, 1 ms per node): with N nodes
+	 * each such push is N Assignments of N nodes. A node's own pods go out
+	 * at once. */
+	int64_t now = brain_now_mono(b);
+	int64_t every = (int64_t)skiff_map_size(b->nodes);
+	bool all = b->all_nodes_dirty && now - b->last_all_push_mono >= (every > 100 ? every : 100);
+	if (all)
+		b->last_all_push_mono = now;
 	size_t i = 0;
 	void *cur = NULL, *v;
 	const char *k;
 	while (skiff_map_next(b->nodes, &i, &cur, &k, &v)) {
 		struct brain_node *n = v;
-		if (n->session && (n->dirty || b->all_nodes_dirty)) {
+		if (n->session && (n->dirty || all)) {
 			if (!nodes.items && !svcs.items) {
 				skiff_store_foreach(b->store, SKIFF_KIND_NODE, list_collect,
 						    &nodes);
@@ -752,7 +761,8 @@ void brain_push_assignments(struct brain *b)
 			brain_assignment_free(v);
 		}
 	}
-	b->all_nodes_dirty = false;
+	if (all)
+		b->all_nodes_dirty = false;
 	skiff_map_free(c.by_node, NULL);
 	free(nodes.items);
 	free(svcs.items);

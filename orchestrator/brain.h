@@ -51,6 +51,7 @@ struct brain {
 	struct brain_config cfg;
 	struct skiff_map *nodes; /* name -> struct brain_node */
 	bool all_nodes_dirty;
+	int64_t last_all_push_mono;
 	int64_t (*clock_mono)(void); /* ms; replaceable in tests */
 	int64_t (*clock_ms)(void);
 	int64_t started_ms;
