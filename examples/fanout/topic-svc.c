@@ -2,7 +2,7 @@
  *
  * Queues subscribe to a topic; publishing one event puts a copy of it into
  * every subscribed queue (a POST to the queue service), each subscription
- * delivering in order from its own durable cursor:
+ * delivering from its own durable cursor (up to 32 events in flight):
  *   POST /topics/T/publish                 (body = the event, UTF-8 text) ->
  *                                          {"MessageId":"12","Subscriptions":3} once the
  *                                          event is fsync'ed
@@ -31,6 +31,12 @@
 #include "log.h"
 #include "util.h"
 
+/* Each subscription keeps up to WINDOW deliveries in flight (so concurrent
+ * sends share the queue's fsyncs); its cursor advances over the contiguous
+ * delivered prefix. */
+#define WINDOW 32
+enum { SLOT_TODO = 0, SLOT_SENT, SLOT_DONE };
+
 struct event_rec {
 	char *body;
 	size_t len;
@@ -42,8 +48,10 @@ struct sub {
 	struct topic *t;
 	char *name, *queue, *server;
 	struct demo_upstream *up;
-	uint64_t cursor; /* last delivered sequence number */
-	bool inflight, removed;
+	uint64_t cursor;	     /* last delivered sequence number */
+	unsigned char state[WINDOW]; /* per seq % WINDOW above the cursor: SLOT_* */
+	unsigned inflight;
+	bool removed;
 	int64_t backoff_ms;
 	struct event *timer;
 	uint64_t delivered, failed;
@@ -100,6 +108,26 @@ static void add_event(struct topic *t, uint64_t seq, const char *body, size_t le
 	t->last = seq;
 }
 
+/* Drop the events every subscription has delivered (memory stays bounded by
+ * the slowest subscription's backlog). */
+static void trim_events(struct topic *t)
+{
+	uint64_t min = t->last;
+	for (struct sub *s = t->subs; s; s = s->next)
+		if (!s->removed && s->cursor < min)
+			min = s->cursor;
+	if (t->nevents == 0 || min < t->base || min - t->base + 1 < 1024)
+		return;
+	size_t drop = (size_t)(min - t->base + 1);
+	if (drop > t->nevents)
+		drop = t->nevents;
+	for (size_t i = 0; i < drop; i++)
+		free(t->events[i].body);
+	memmove(t->events, t->events + drop, (t->nevents - drop) * sizeof(*t->events));
+	t->nevents -= drop;
+	t->base += drop;
+}
+
 static struct event_rec *get_event(struct topic *t, uint64_t seq)
 {
 	if (seq < t->base || seq >= t->base + t->nevents)
@@ -136,7 +164,7 @@ static struct sub *add_sub(struct topic *t, const char *name, const char *queue,
 	}
 	s->queue = xstrdup(queue);
 	s->server = xstrdup(server);
-	s->up = demo_upstream_new(base, server, 10, 1);
+	s->up = demo_upstream_new(base, server, 10, 8);
 	if (!replaying) {
 		json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "o", "sub", "topic", t->name,
 				      "name", name, "queue", queue, "server", server, "cursor",
@@ -151,33 +179,52 @@ static struct sub *add_sub(struct topic *t, const char *name, const char *queue,
 
 /* --- delivery ------------------------------------------------------------------------- */
 
+struct delivery {
+	struct sub *s;
+	uint64_t seq;
+};
+
 static void on_delivered(struct evhttp_request *resp, struct demo_endpoint *ep, void *arg)
 {
-	struct sub *s = arg;
+	struct delivery *d = arg;
+	struct sub *s = d->s;
+	uint64_t seq = d->seq;
 	int code = demo_response_code(resp);
 
-	s->inflight = false;
-	if (s->removed)
+	free(d);
+	s->inflight--;
+	if (s->removed || seq <= s->cursor)
 		return;
 	if (code == 201) {
-		s->cursor++;
 		s->delivered++;
 		s->backoff_ms = 0;
-		json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "o", "ack", "topic", s->t->name, "name",
-				      s->name, "seq", (json_int_t)s->cursor);
-		demo_log_append_json(tlog, r);
-		json_decref(r);
+		s->state[seq % WINDOW] = SLOT_DONE;
+		uint64_t before = s->cursor;
+		while (s->cursor < s->t->last && s->state[(s->cursor + 1) % WINDOW] == SLOT_DONE) {
+			s->cursor++;
+			s->state[s->cursor % WINDOW] = SLOT_TODO;
+		}
+		if (s->cursor != before) {
+			json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "o", "ack", "topic", s->t->name,
+					      "name", s->name, "seq", (json_int_t)s->cursor);
+			demo_log_append_json(tlog, r);
+			json_decref(r);
+			trim_events(s->t);
+		}
 		deliver(s);
 		return;
 	}
 	s->failed++;
+	s->state[seq % WINDOW] = SLOT_TODO;
 	if (!code && ep)
 		demo_endpoint_mark_down(ep, 1000);
+	if (evtimer_pending(s->timer, NULL))
+		return;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 200;
 	if (s->backoff_ms > 5000)
 		s->backoff_ms = 5000;
 	log_warn("delivery of %s #%llu to queue %s failed (%s); retry in %lld ms", s->t->name,
-		 (unsigned long long)s->cursor + 1, s->queue, code ? "bad status" : "no connection",
+		 (unsigned long long)seq, s->queue, code ? "bad status" : "no connection",
 		 (long long)s->backoff_ms);
 	struct timeval tv = { s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000 };
 	evtimer_add(s->timer, &tv);
@@ -185,14 +232,22 @@ static void on_delivered(struct evhttp_request *resp, struct demo_endpoint *ep, 
 
 static void deliver(struct sub *s)
 {
-	if (s->inflight || s->removed || evtimer_pending(s->timer, NULL))
-		return;
-	struct event_rec *e = get_event(s->t, s->cursor + 1);
-	if (!e)
+	if (s->removed || evtimer_pending(s->timer, NULL))
 		return;
 	_cleanup_free_ char *uri = xasprintf("/queues/%s/messages", s->queue);
-	s->inflight = true;
-	demo_upstream_call(s->up, EVHTTP_REQ_POST, uri, e->body, e->len, on_delivered, s);
+	for (uint64_t seq = s->cursor + 1; seq <= s->t->last && seq <= s->cursor + WINDOW; seq++) {
+		if (s->state[seq % WINDOW] != SLOT_TODO)
+			continue;
+		struct event_rec *e = get_event(s->t, seq);
+		if (!e)
+			break;
+		struct delivery *d = xcalloc(1, sizeof(*d));
+		d->s = s;
+		d->seq = seq;
+		s->state[seq % WINDOW] = SLOT_SENT;
+		s->inflight++;
+		demo_upstream_call(s->up, EVHTTP_REQ_POST, uri, e->body, e->len, on_delivered, d);
+	}
 }
 
 /* --- replay and compaction ------------------------------------------------------------------ */
@@ -338,6 +393,23 @@ static json_t *topics_json(void)
 						(json_int_t)t->published, "subscriptions", subs));
 	}
 	return json_pack("{s:s,s:o}", "pod", demo_pod_name(), "topics", arr);
+}
+
+/* Compact the log once it passes 64 MiB (the live part is small: the
+ * undelivered events, the subscriptions and their cursors). */
+static void compact_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (demo_log_size(tlog) < (64u << 20))
+		return;
+	int r = demo_log_rewrite(tlog, emit_live, NULL);
+	if (r < 0)
+		log_error_errno(r, "topic log: compaction failed: %m");
+	else
+		log_info("topic log compacted to %llu bytes",
+			 (unsigned long long)demo_log_size(tlog));
 }
 
 static bool valid_name(const char *n)
@@ -507,7 +579,11 @@ int main(int argc, char **argv)
 	for (struct topic *t = topics; t; t = t->next)
 		for (struct sub *s = t->subs; s; s = s->next)
 			deliver(s);
+	struct event *tick = event_new(base, -1, EV_PERSIST, compact_tick, NULL);
+	struct timeval tv = { 1, 0 };
+	event_add(tick, &tv);
 	event_base_dispatch(base);
+	event_free(tick);
 	evhttp_free(http);
 	demo_log_free(tlog);
 	demo_base_free(base);
