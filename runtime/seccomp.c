@@ -64,28 +64,14 @@ static const char *const sys_admin[] = { "mount",
 					 "vm86",
 					 "vm86old",
 					 NULL };
-static const char *const always[] = { "kexec_load",
-				      "kexec_file_load",
-				      "keyctl",
-				      "add_key",
-				      "request_key",
-				      "bpf",
-				      "perf_event_open",
-				      "open_by_handle_at",
-				      "userfaultfd",
-				      "uselib",
-				      "nfsservctl",
-				      "create_module",
-				      "get_kernel_syms",
-				      "query_module",
-				      "_sysctl",
-				      "acct",
-				      "swapon",
-				      "swapoff",
-				      "io_uring_setup",
-				      "io_uring_enter",
-				      "io_uring_register",
-				      NULL };
+static const char *const always[] = { "kexec_load",	 "kexec_file_load",   "keyctl",
+				      "add_key",	 "request_key",	      "bpf",
+				      "perf_event_open", "open_by_handle_at", "userfaultfd",
+				      "uselib",		 "nfsservctl",	      "create_module",
+				      "get_kernel_syms", "query_module",      "_sysctl",
+				      "swapon",		 "swapoff",	      "io_uring_setup",
+				      "io_uring_enter",	 "io_uring_register", NULL };
+static const char *const sys_pacct[] = { "acct", NULL };
 static const char *const sys_module[] = { "init_module", "finit_module", "delete_module", NULL };
 static const char *const sys_boot[] = { "reboot", NULL };
 static const char *const sys_ptrace[] = { "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
@@ -107,6 +93,7 @@ static const struct group groups[] = {
 	{ CAP_SYS_TIME, sys_time },
 	{ CAP_SYS_RAWIO, sys_rawio },
 	{ CAP_SYS_NICE, sys_nice },
+	{ CAP_SYS_PACCT, sys_pacct },
 };
 
 static int block(scmp_filter_ctx ctx, const char *name)

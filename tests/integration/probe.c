@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/reboot.h>
@@ -121,6 +122,18 @@ static long mknod_open(void)
 	return fd;
 }
 
+static long ipc_lock(void)
+{
+	/* With RLIMIT_MEMLOCK 0 only CAP_IPC_LOCK allows locking memory. */
+	static char page[4096];
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	long r = mlock(page, sizeof(page));
+	if (r == 0)
+		munlock(page, sizeof(page));
+	return r;
+}
+
 static void all(void)
 {
 	struct timespec now;
@@ -166,6 +179,9 @@ static void all(void)
 	report("rlimit_raise", setrlimit(RLIMIT_NOFILE, &rl));
 	report("wake_alarm", timerfd_create(CLOCK_REALTIME_ALARM, 0));
 	report("mknod_open", mknod_open());
+	report("ipc_lock", ipc_lock());
+	report("acct", syscall(SYS_acct, NULL));
+	report("vhangup", vhangup());
 	report("proc_sys_write", write_file("/proc/sys/kernel/hostname", "x"));
 	report("sysrq_write", write_file("/proc/sysrq-trigger", "h"));
 	report("sys_write", write_file("/sys/class/net/lo/mtu", "1500"));

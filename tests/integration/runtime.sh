@@ -96,7 +96,7 @@ expect() { # name result
 for n in mount umount2 pivot_root unshare_user unshare_net unshare_mnt clone_newuser clone_newpid \
 	setns kexec_load init_module finit_module delete_module reboot keyctl add_key request_key \
 	ptrace bpf perf_event_open open_by_handle_at io_uring_setup clock_settime swapon syslog iopl raw_socket \
-	net_admin sethostname rlimit_raise wake_alarm; do
+	net_admin sethostname rlimit_raise wake_alarm ipc_lock acct vhangup; do
 	expect "$n" EPERM
 done
 expect clone3 ENOSYS
