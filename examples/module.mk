@@ -50,3 +50,10 @@ $(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh
 
 # The manifests are checked with skiffctl's own parser.
 $(BUILD)/tests/integration/test_examples_manifests.o: CFLAGS += -Ictl
+
+# The durable log's test links the demos' shared code.
+$(BUILD)/tests/integration/test_examples_dlog.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
+$(BUILD)/tests/integration/test_examples_dlog: $(BUILD)/tests/integration/test_examples_dlog.o \
+		$(EX_COMMON_OBJS) $(LIBSKIFF)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson
