@@ -1,13 +1,11 @@
 /* images.c — image references to root filesystems.
  *
  * "NAME[:TAG]" (TAG defaults to "latest") is IMAGE_DIR/NAME:TAG/ (a rootfs
- * directory) or IMAGE_DIR/NAME:TAG.tar. Either is prepared once into
- * STATE/images/NAME_TAG/ — hard-linked (or copied) from the directory, or
- * unpacked from the tar — through a temporary directory renamed into place,
- * so a half-prepared image is never used. The ':' is replaced because the
- * runtime refuses it in a rootfs path (overlayfs option syntax). The runtime
- * mounts the rootfs read-only with a writable layer; every pod using the
- * image shares it. To pick up a changed image, delete STATE/images/NAME_TAG.
+ * directory, used in place) or IMAGE_DIR/NAME:TAG.tar, unpacked once into
+ * STATE/images/NAME:TAG/ through a temporary directory renamed into place, so
+ * a half-unpacked image is never used. The runtime mounts the rootfs read-only
+ * with a writable layer; every pod using the image shares it. Delete
+ * STATE/images/NAME:TAG to pick up a changed tar.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,24 +64,23 @@ int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **re
 		return -EINVAL;
 	}
 	_cleanup_free_ char *full = strchr(ref, ':') ? xstrdup(ref) : xasprintf("%s:latest", ref);
-	/* The prepared copy is named NAME_TAG: the runtime refuses ':' in a
-	 * rootfs path (overlayfs option syntax). */
-	_cleanup_free_ char *local = xstrdup(full);
-	*strchr(local, ':') = '_';
-	_cleanup_free_ char *prepared = xasprintf("%s/images/%s", a->cfg.state_dir, local);
-	if (is_dir(prepared)) {
-		*ret_rootfs = TAKE_PTR(prepared);
+	_cleanup_free_ char *dir = xasprintf("%s/%s", a->cfg.image_dir, full);
+	if (is_dir(dir)) {
+		*ret_rootfs = TAKE_PTR(dir);
 		return 0;
 	}
-	_cleanup_free_ char *dir = xasprintf("%s/%s", a->cfg.image_dir, full);
+	_cleanup_free_ char *unpacked = xasprintf("%s/images/%s", a->cfg.state_dir, full);
+	if (is_dir(unpacked)) {
+		*ret_rootfs = TAKE_PTR(unpacked);
+		return 0;
+	}
 	_cleanup_free_ char *tar = xasprintf("%s/%s.tar", a->cfg.image_dir, full);
-	bool from_dir = is_dir(dir);
-	if (!from_dir && access(tar, R_OK) < 0) {
+	if (access(tar, R_OK) < 0) {
 		*ret_errmsg =
 		    xasprintf("ImageNotFound: image '%s' not in %s", ref, a->cfg.image_dir);
 		return -ENOENT;
 	}
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", prepared, getpid());
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", unpacked, getpid());
 	skiff_rm_rf(tmp);
 	int r = skiff_mkdir_p(tmp, 0755);
 	if (r < 0) {
@@ -91,37 +88,23 @@ int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **re
 		    xasprintf("ImageUnpackError: cannot create %s: %s", tmp, strerror(-r));
 		return r;
 	}
-	if (from_dir) {
-		/* hard links when the state dir shares the file system, else a copy */
-		_cleanup_free_ char *src = xasprintf("%s/.", dir);
-		char *link[] = { "cp", "-al", src, tmp, NULL };
-		char *copy[] = { "cp", "-a", src, tmp, NULL };
-		r = run_wait(link);
-		if (r < 0) {
-			skiff_rm_rf(tmp);
-			skiff_mkdir_p(tmp, 0755);
-			r = run_wait(copy);
-		}
-	} else {
-		char *untar[] = { "tar", "-xf", tar, "-C", tmp, "--no-same-owner", NULL };
-		r = run_wait(untar);
-	}
+	char *untar[] = { "tar", "-xf", tar, "-C", tmp, "--no-same-owner", NULL };
+	r = run_wait(untar);
 	if (r < 0) {
 		skiff_rm_rf(tmp);
-		*ret_errmsg = xasprintf("ImageUnpackError: cannot prepare image '%s' from %s", ref,
-					from_dir ? dir : tar);
+		*ret_errmsg = xasprintf("ImageUnpackError: tar -xf %s failed", tar);
 		return r;
 	}
-	if (rename(tmp, prepared) < 0) {
+	if (rename(tmp, unpacked) < 0) {
 		r = -errno;
 		skiff_rm_rf(tmp);
-		if (!is_dir(prepared)) {
+		if (!is_dir(unpacked)) {
 			*ret_errmsg =
-			    xasprintf("ImageUnpackError: rename to %s: %s", prepared, strerror(-r));
+			    xasprintf("ImageUnpackError: rename to %s: %s", unpacked, strerror(-r));
 			return r;
 		}
 	}
-	log_info("image %s prepared from %s into %s", ref, from_dir ? dir : tar, prepared);
-	*ret_rootfs = TAKE_PTR(prepared);
+	log_info("image %s unpacked from %s into %s", ref, tar, unpacked);
+	*ret_rootfs = TAKE_PTR(unpacked);
 	return 0;
 }

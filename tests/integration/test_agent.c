@@ -388,7 +388,10 @@ static void free_pod(Skiff__Pod *p)
 	free(p);
 }
 
-/* Set the assignment to exactly these pods (plus a service) and push it. */
+static bool with_node2;
+
+/* Set the assignment to exactly these pods (plus a service and the nodes)
+ * and push it. */
 static void assign(const struct pod_def *defs, size_t n)
 {
 	Skiff__Assignment as = SKIFF__ASSIGNMENT__INIT;
@@ -421,6 +424,31 @@ static void assign(const struct pod_def *defs, size_t n)
 	svc.status = &st;
 	as.n_services = 1;
 	as.services = &svcp;
+
+	/* this node, and node2 while with_node2 is set: its pod subnet must
+	 * be routed via its address */
+	Skiff__Node nodes[2];
+	Skiff__ObjectMeta nm[2];
+	Skiff__NodeSpec nspec[2];
+	Skiff__NodeStatus nst[2];
+	Skiff__Node *np[2];
+	const char *nname[2] = { "node1", "node2" }, *ncidr[2] = { POD_CIDR, "10.244.8.0/24" },
+		   *naddr[2] = { "127.0.0.1", "10.99.0.2" };
+	for (int i = 0; i < 2; i++) {
+		skiff__node__init(&nodes[i]);
+		skiff__object_meta__init(&nm[i]);
+		skiff__node_spec__init(&nspec[i]);
+		skiff__node_status__init(&nst[i]);
+		nm[i].name = (char *)nname[i];
+		nspec[i].pod_cidr = (char *)ncidr[i];
+		nst[i].address = (char *)naddr[i];
+		nodes[i].metadata = &nm[i];
+		nodes[i].spec = &nspec[i];
+		nodes[i].status = &nst[i];
+		np[i] = &nodes[i];
+	}
+	as.n_nodes = with_node2 ? 2 : 1;
+	as.nodes = np;
 
 	pthread_mutex_lock(&B.mu);
 	free(B.assignment);
@@ -699,7 +727,7 @@ static int count_links(void)
 	while (f && fgets(line, sizeof(line), f)) {
 		char name[64] = "";
 		if (sscanf(line, "%*d: %63[^:@]", name) != 1 || streq(name, "lo") ||
-		    streq(name, "skiff0"))
+		    streq(name, "skiff0") || skiff_startswith(name, "agdum"))
 			continue;
 		fprintf(stderr, "link left: %s\n", name);
 		n++;
@@ -707,6 +735,31 @@ static int count_links(void)
 	if (f)
 		pclose(f);
 	return n;
+}
+
+/* `ip route show CIDR` in our netns ("" when there is none). */
+static void route_of(const char *cidr, char *buf, size_t len)
+{
+	_cleanup_free_ char *cmd = xasprintf("ip route show %s", cidr);
+	FILE *f = popen(cmd, "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+	buf[n] = 0;
+	if (f)
+		pclose(f);
+}
+
+static bool wait_route(const char *cidr, const char *needle, bool present, int timeout_ms)
+{
+	char buf[512];
+	int64_t end = skiff_mono_ms() + timeout_ms;
+	do {
+		route_of(cidr, buf, sizeof(buf));
+		if ((strstr(buf, needle) != NULL) == present)
+			return true;
+		usleep(20000);
+	} while (skiff_mono_ms() < end);
+	fprintf(stderr, "route %s: '%s'\n", cidr, buf);
+	return false;
 }
 
 /* ---- fixtures ------------------------------------------------------------- */
@@ -852,6 +905,45 @@ START_TEST(t04_crash_loop_backoff)
 		      st->container_statuses[0]->message);
 	skiff__pod_status__free_unpacked(st, NULL);
 	assign(&WEB, 1); /* crash goes away */
+}
+END_TEST
+
+START_TEST(t04b_policies_and_routes)
+{
+	struct pod_def defs[4] = {
+		WEB,
+		{ .name = "once", .policy = "Never", .cmd = { "sh", "-c", "exit 0", NULL } },
+		{ .name = "retry", .policy = "OnFailure", .cmd = { "sh", "-c", "exit 0", NULL } },
+		{ .name = "fromtar", .image = "bbtar:1", .cmd = { "sleep", "1000", NULL } },
+	};
+	/* a tar image, unpacked once into the state dir */
+	_cleanup_free_ char *mk =
+	    xasprintf("tar -cf '%s/bbtar:1.tar' -C '%s/bb:1' .", image_dir, image_dir);
+	ck_assert_int_eq(system(mk), 0);
+	with_node2 = true;
+	assign(defs, 4);
+	Skiff__PodStatus *st = wait_status("once", has_reason, "Completed", 5000);
+	ck_assert_msg(st, "Never: no Completed");
+	ck_assert_str_eq(st->phase, "Succeeded");
+	ck_assert_str_eq(st->container_statuses[0]->state, "Terminated");
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = wait_status("retry", has_reason, "Completed", 5000);
+	ck_assert_msg(st, "OnFailure with exit 0: no Completed");
+	ck_assert_str_eq(st->phase, "Succeeded");
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = wait_status("fromtar", is_running, NULL, 5000);
+	ck_assert_msg(st, "pod from a tar image never ran");
+	skiff__pod_status__free_unpacked(st, NULL);
+	_cleanup_free_ char *unpacked = xasprintf("%s/images/bbtar:1/bin/busybox", state_dir);
+	ck_assert_int_eq(access(unpacked, X_OK), 0);
+	/* node2's pod subnet routed via node2 */
+	ck_assert(wait_route("10.244.8.0/24", "via 10.99.0.2", true, 3000));
+	/* node2 leaves the cluster: its route goes */
+	with_node2 = false;
+	assign(&WEB, 1);
+	ck_assert(wait_route("10.244.8.0/24", "via 10.99.0.2", false, 3000));
 }
 END_TEST
 
@@ -1107,8 +1199,12 @@ int main(void)
 		perror("unshare(CLONE_NEWNET)");
 		return 1;
 	}
-	if (system("ip link set lo up") != 0) {
-		fprintf(stderr, "cannot bring lo up\n");
+	/* agdum0 10.99.0.1/24 (a veth pair, both ends up): the link through
+	 * which "node2" is reached */
+	if (system("ip link set lo up && ip link add agdum0 type veth peer name agdum1 && "
+		   "ip addr add 10.99.0.1/24 dev agdum0 && ip link set agdum0 up && "
+		   "ip link set agdum1 up") != 0) {
+		fprintf(stderr, "cannot set up lo and agdum0 in the test's netns\n");
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -1130,6 +1226,7 @@ int main(void)
 		tcase_add_test(tc, t02_logs);
 		tcase_add_test(tc, t03_kill_restart);
 		tcase_add_test(tc, t04_crash_loop_backoff);
+		tcase_add_test(tc, t04b_policies_and_routes);
 		tcase_add_test(tc, t05_agent_sigkill_readopt);
 		tcase_add_test(tc, t06_brain_away);
 		tcase_add_test(tc, t07_probes);
