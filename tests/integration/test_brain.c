@@ -570,6 +570,87 @@ START_TEST(test_agent_protocol_node_loss)
 }
 END_TEST
 
+struct watch_seen {
+	int added, modified, deleted, total, stop_after;
+	bool ordered; /* replayed changes come in revision order */
+	uint64_t last_rev;
+};
+
+static int on_watch_item(const Skiff__Frame *item, void *userdata)
+{
+	struct watch_seen *w = userdata;
+	Skiff__WatchEvent *ev =
+	    skiff__watch_event__unpack(NULL, item->payload.len, item->payload.data);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_ptr_nonnull(ev->object);
+	ck_assert_ptr_nonnull(ev->object->service);
+	if (w->ordered)
+		ck_assert_uint_gt(ev->revision, w->last_rev);
+	w->last_rev = ev->revision;
+	w->added += streq(ev->type, "ADDED");
+	w->modified += streq(ev->type, "MODIFIED");
+	w->deleted += streq(ev->type, "DELETED");
+	w->total++;
+	skiff__watch_event__free_unpacked(ev, NULL);
+	return w->total >= w->stop_after ? -ECANCELED : 0;
+}
+
+START_TEST(test_watch)
+{
+	start_brain("3s");
+	struct skiff_rpc_sync *s = connect_admin(20000);
+	_cleanup_free_ char *err = NULL;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(apply_service(s, i, &err), 0);
+	/* change one, delete one */
+	Skiff__Service *svc = make_service(1);
+	svc->spec->ports[0]->port = 4242;
+	Skiff__ApplyRequest ar = SKIFF__APPLY_REQUEST__INIT;
+	Skiff__Object obj = SKIFF__OBJECT__INIT;
+	obj.service = svc;
+	ar.object = &obj;
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &ar.base, 5000, NULL, &err), 0);
+	Skiff__DeleteRequest dr = SKIFF__DELETE_REQUEST__INIT;
+	dr.kind = (char *)"service";
+	dr.name = (char *)"svc-2";
+	ck_assert_int_eq(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_DELETE, &dr.base, 5000, NULL, &err), 0);
+	/* from revision 0: the current objects */
+	Skiff__WatchRequest wr = SKIFF__WATCH_REQUEST__INIT;
+	wr.kind = (char *)"service";
+	struct watch_seen w = { .stop_after = 4 };
+	ck_assert_int_eq(
+	    skiff_rpc_sync_stream(s, SKIFF__MSG_TYPE__MSG_WATCH, &wr.base, on_watch_item, &w, &err),
+	    -ECANCELED);
+	ck_assert_int_eq(w.added, 4);
+	/* from revision 1: the changes after it, in order */
+	wr.from_revision = 1;
+	struct watch_seen w2 = { .stop_after = 6, .ordered = true };
+	ck_assert_int_eq(skiff_rpc_sync_stream(s, SKIFF__MSG_TYPE__MSG_WATCH, &wr.base,
+					       on_watch_item, &w2, &err),
+			 -ECANCELED);
+	ck_assert_int_eq(w2.added, 4);
+	ck_assert_int_eq(w2.modified, 1);
+	ck_assert_int_eq(w2.deleted, 1);
+	ck_assert_uint_eq(w2.last_rev, 7);
+	/* a restart forgets the ring: an old revision is stale (relist) */
+	skiff_rpc_sync_free(s);
+	stop_brain(SIGTERM);
+	start_brain("3s");
+	s = connect_admin(20000);
+	wr.from_revision = 2;
+	struct watch_seen w3 = { .stop_after = 100 };
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(skiff_rpc_sync_stream(s, SKIFF__MSG_TYPE__MSG_WATCH, &wr.base,
+					       on_watch_item, &w3, &err),
+			 -ESTALE);
+	ck_assert_ptr_nonnull(strstr(err, "relist"));
+	skiff_rpc_sync_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -579,6 +660,7 @@ int main(void)
 	tcase_set_timeout(tc, 100);
 	tcase_add_test(tc, test_sigkill_loses_no_acknowledged_write);
 	tcase_add_test(tc, test_agent_protocol_node_loss);
+	tcase_add_test(tc, test_watch);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
