@@ -20,6 +20,8 @@ cp "$busybox" "$tmp/bin/busybox"
 # --install links to /bin/busybox by absolute path, which is right inside the image
 for p in "$@"; do
 	cp "$p" "$tmp/bin/"
+	# the image needs no debug info (build/examples/bin keeps it)
+	strip --strip-debug "$tmp/bin/$(basename "$p")" 2>/dev/null || true
 done
 ln -sf bin "$tmp/sbin"
 mkdir -p "$tmp/usr"
