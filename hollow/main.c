@@ -111,6 +111,8 @@ static int join_one(struct hollow *h, struct hnode *n, const char *token)
 	return 0;
 }
 
+static void send_register(struct hnode *n);
+
 static void ignore_reply(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 			 const Skiff__Frame *frame, void *userdata)
 {
@@ -119,6 +121,24 @@ static void ignore_reply(struct skiff_rpc_conn *conn, int err, const char *errms
 	struct hnode *n = userdata;
 	if (err < 0 && err != -ECANCELED)
 		log_debug("%s: %s", n->name, errmsg ? errmsg : strerror(-err));
+}
+
+/* A stale epoch (the brain declared this node lost): register again, as a
+ * real agent does; the new Assignment replaces the pods. */
+static void heartbeat_reply(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+			    const Skiff__Frame *frame, void *userdata)
+{
+	struct hnode *n = userdata;
+	ignore_reply(conn, err, errmsg, frame, userdata);
+	if (err == -ESTALE && n->conn) {
+		log_info("%s: %s; registering again", n->name, errmsg ? errmsg : "stale epoch");
+		if (n->hb_ev) {
+			event_free(n->hb_ev);
+			n->hb_ev = NULL;
+		}
+		n->h->registered--;
+		send_register(n);
+	}
 }
 
 static void heartbeat_cb(evutil_socket_t fd, short what, void *userdata)
@@ -132,8 +152,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *userdata)
 	hb.node = n->name;
 	hb.epoch = n->epoch;
 	hb.time_ms = skiff_now_ms();
-	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_HEARTBEAT, &hb.base, 10000, ignore_reply, n,
-			  NULL);
+	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_HEARTBEAT, &hb.base, 10000, heartbeat_reply,
+			  n, NULL);
 }
 
 static bool known(struct hnode *n, const char *pod)
@@ -155,6 +175,20 @@ static void report_running(struct hnode *n, const Skiff__Pod *p)
 	st.ready = true;
 	st.pod_ip = ip;
 	st.start_ms = skiff_now_ms();
+	/* one Running, ready container status per container */
+	size_t nc = p->spec ? p->spec->n_containers : 0;
+	Skiff__ContainerStatus *cs = xcalloc(nc + 1, sizeof(*cs));
+	Skiff__ContainerStatus **csp = xcalloc(nc + 1, sizeof(*csp));
+	for (size_t i = 0; i < nc; i++) {
+		skiff__container_status__init(&cs[i]);
+		cs[i].name = p->spec->containers[i]->name;
+		cs[i].state = (char *)"Running";
+		cs[i].ready = true;
+		cs[i].started_ms = st.start_ms;
+		csp[i] = &cs[i];
+	}
+	st.container_statuses = csp;
+	st.n_container_statuses = nc;
 	rep.node = n->name;
 	rep.epoch = n->epoch;
 	rep.pod = p->metadata->name;
@@ -162,6 +196,8 @@ static void report_running(struct hnode *n, const Skiff__Pod *p)
 	rep.status = &st;
 	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base, 30000, ignore_reply,
 			  n, NULL);
+	free(csp);
+	free(cs);
 }
 
 static void on_assign(struct hnode *n, Skiff__Assignment *a)
@@ -260,14 +296,8 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 	}
 }
 
-static void on_connected(struct skiff_rpc_conn *conn, int err, const char *errmsg, void *userdata)
+static void send_register(struct hnode *n)
 {
-	struct hnode *n = userdata;
-	if (err < 0) {
-		log_error("%s: cannot connect: %s", n->name, errmsg);
-		return;
-	}
-	n->conn = conn;
 	struct hollow *h = n->h;
 	Skiff__RegisterRequest rr = SKIFF__REGISTER_REQUEST__INIT;
 	Skiff__Node node = SKIFF__NODE__INIT;
@@ -289,8 +319,20 @@ static void on_connected(struct skiff_rpc_conn *conn, int err, const char *errms
 	node.metadata = &m;
 	node.status = &st;
 	rr.node = &node;
-	skiff_rpc_request(conn, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, 60000, on_registered, n,
+	rr.epoch = n->epoch;
+	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, 60000, on_registered, n,
 			  NULL);
+}
+
+static void on_connected(struct skiff_rpc_conn *conn, int err, const char *errmsg, void *userdata)
+{
+	struct hnode *n = userdata;
+	if (err < 0) {
+		log_error("%s: cannot connect: %s", n->name, errmsg);
+		return;
+	}
+	n->conn = conn;
+	send_register(n);
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *userdata)

@@ -280,6 +280,13 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *server = xasprintf("%s:%s", adv, colon + 1);
 	signal(SIGPIPE, SIG_IGN);
 
+	int64_t grace = cfg.node_grace_ms ? cfg.node_grace_ms : SKIFF_DEFAULT_NODE_GRACE_MS;
+	int64_t hb = cfg.heartbeat_ms ? cfg.heartbeat_ms : SKIFF_DEFAULT_HEARTBEAT_MS;
+	if (grace < 2 * hb)
+		log_warn(
+		    "--node-grace %lld ms is less than two heartbeats (%lld ms): nodes will be "
+		    "declared NotReady on the slightest delay",
+		    (long long)grace, (long long)hb);
 	d.data_dir = xstrdup(data_dir);
 	d.deferred_tail = &d.deferred_head;
 	_cleanup_free_ char *cert = NULL, *key = NULL;
