@@ -5,10 +5,12 @@
  * the writer produces (strings, integers, booleans, null).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "runtime.h"
@@ -61,12 +63,27 @@ char *skiff_state_to_json(const struct skiff_state *s)
 	return buf;
 }
 
+/* Atomic (temp file + rename) but not fsync'ed: the record only matters
+ * while the machine is up (a reboot ends every container anyway), and an
+ * fsync would sit on the path of every container start. */
 int skiff_state_write(const char *dir, const struct skiff_state *s)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s/state", dir, s->id);
+	_cleanup_free_ char *tmp = xasprintf("%s/%s/.state.tmp", dir, s->id);
 	_cleanup_free_ char *json = skiff_state_to_json(s);
+	int fd, r;
 
-	return skiff_write_file_atomic(path, json, strlen(json), 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = skiff_write_full(fd, json, strlen(json));
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
 }
 
 void skiff_state_done(struct skiff_state *s)
