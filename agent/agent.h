@@ -150,6 +150,7 @@ struct agent {
 	bool have_assignment;
 	Skiff__Assignment *assignment; /* latest, owned */
 	struct event *ev_flush;
+	struct event *ev_reconcile;
 	struct queued_event *events, **events_tail;
 	int n_events;
 	struct log_follower *followers;

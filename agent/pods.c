@@ -28,6 +28,7 @@
 
 static void pod_start(struct pod *p);
 static void pod_stop(struct pod *p);
+static void reconcile_later(struct agent *a);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1061,9 +1062,32 @@ static void pod_stop(struct pod *p)
 	state_remove_pod(a, p->uid);
 	log_info("pod %s: removed", p->name);
 	pod_free(p);
+	reconcile_later(a);
 }
 
 /* ---- desired state ------------------------------------------------------ */
+
+static void reconcile(struct agent *a);
+
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)fd;
+	(void)what;
+	if (a->assignment)
+		reconcile(a);
+}
+
+/* Compare again soon (a pod that had to wait for its predecessor of the same
+ * name can start now). */
+static void reconcile_later(struct agent *a)
+{
+	if (!a->ev_reconcile)
+		a->ev_reconcile = evtimer_new(a->base, on_reconcile, a);
+	struct timeval tv = { 0, 0 };
+	if (!evtimer_pending(a->ev_reconcile, NULL))
+		evtimer_add(a->ev_reconcile, &tv);
+}
 
 void pods_apply_assignment(struct agent *a, Skiff__Assignment *as)
 {
@@ -1071,8 +1095,13 @@ void pods_apply_assignment(struct agent *a, Skiff__Assignment *as)
 		skiff__assignment__free_unpacked(a->assignment, NULL);
 	a->assignment = as;
 	a->have_assignment = true;
-
 	routes_sync(a);
+	reconcile(a);
+}
+
+static void reconcile(struct agent *a)
+{
+	Skiff__Assignment *as = a->assignment;
 	for (struct pod *p = a->pods; p; p = p->next)
 		p->desired = false;
 	if (!as->fenced) {

@@ -272,6 +272,16 @@ static void brain_command(evutil_socket_t fd, short what, void *ud)
 		brain_push_locked();
 		pthread_mutex_unlock(&B.mu);
 		break;
+	case 'g': { /* garbage: a LogChunk's bytes where an Assignment belongs */
+		Skiff__LogChunk junk = SKIFF__LOG_CHUNK__INIT;
+		junk.data.data = (uint8_t *)"\xff\xff\xff garbage";
+		junk.data.len = 12;
+		pthread_mutex_lock(&B.mu);
+		if (B.agent)
+			skiff_rpc_send_oneway(B.agent, SKIFF__MSG_TYPE__MSG_ASSIGN, &junk.base);
+		pthread_mutex_unlock(&B.mu);
+		break;
+	}
 	case 's': /* brain goes away */
 		skiff_rpc_server_free(B.server);
 		B.server = NULL;
@@ -346,6 +356,7 @@ struct pod_def {
 	const char *cmd[8];
 	const char *policy;
 	Skiff__Probe *liveness, *readiness;
+	const char *volume; /* "emptydir" or a hostPath, mounted at /data */
 };
 
 static Skiff__Pod *make_pod(const struct pod_def *d)
@@ -371,6 +382,28 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 	c->n_command = n;
 	c->command = (char **)d->cmd;
 	c->liveness_probe = d->liveness;
+	if (d->volume) {
+		Skiff__Volume *v = xcalloc(1, sizeof(*v));
+		Skiff__VolumeMount *m = xcalloc(1, sizeof(*m));
+		skiff__volume__init(v);
+		skiff__volume_mount__init(m);
+		v->name = m->name = "data";
+		m->mount_path = "/data";
+		if (streq(d->volume, "emptydir")) {
+			v->empty_dir = xcalloc(1, sizeof(*v->empty_dir));
+			skiff__empty_dir_volume_source__init(v->empty_dir);
+		} else {
+			v->host_path = xcalloc(1, sizeof(*v->host_path));
+			skiff__host_path_volume_source__init(v->host_path);
+			v->host_path->path = (char *)d->volume;
+		}
+		p->spec->n_volumes = 1;
+		p->spec->volumes = xcalloc(1, sizeof(Skiff__Volume *));
+		p->spec->volumes[0] = v;
+		c->n_volume_mounts = 1;
+		c->volume_mounts = xcalloc(1, sizeof(Skiff__VolumeMount *));
+		c->volume_mounts[0] = m;
+	}
 	c->readiness_probe = d->readiness;
 	p->spec->n_containers = 1;
 	p->spec->containers = xcalloc(1, sizeof(Skiff__Container *));
@@ -380,6 +413,14 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 
 static void free_pod(Skiff__Pod *p)
 {
+	if (p->spec->n_volumes) {
+		free(p->spec->volumes[0]->empty_dir);
+		free(p->spec->volumes[0]->host_path);
+		free(p->spec->volumes[0]);
+		free(p->spec->volumes);
+		free(p->spec->containers[0]->volume_mounts[0]);
+		free(p->spec->containers[0]->volume_mounts);
+	}
 	free(p->metadata->uid);
 	free(p->metadata);
 	free(p->spec->containers[0]);
@@ -1074,6 +1115,54 @@ START_TEST(t08_bad_input)
 }
 END_TEST
 
+START_TEST(t08b_volumes_and_garbage)
+{
+	struct pod_def defs[3] = {
+		WEB,
+		{ .name = "vol",
+		  .volume = "emptydir",
+		  .cmd = { "sh", "-c", "echo run >> /data/runs; sleep 1000", NULL } },
+		{ .name = "badvol", .volume = "/does/not/exist", .cmd = { "sleep", "1", NULL } },
+	};
+	assign(defs, 3);
+	Skiff__PodStatus *st = wait_status("vol", is_running, NULL, 5000);
+	ck_assert_msg(st, "pod with an emptyDir never ran");
+	int old[2] = { st->container_statuses[0]->pid, 0 };
+	skiff__pod_status__free_unpacked(st, NULL);
+	_cleanup_free_ char *runs = xasprintf("%s/pods/uid-vol/volumes/data/runs", state_dir);
+	_cleanup_free_ char *data = NULL;
+	usleep(200000);
+	ck_assert_int_eq(skiff_read_file(runs, 4096, &data, NULL), 0);
+	ck_assert_str_eq(data, "run\n");
+	/* the emptyDir outlives a container restart of the pod */
+	ck_assert_int_eq(kill(old[0], SIGKILL), 0);
+	st = wait_status("vol", restarted_from, old, 5000);
+	ck_assert_msg(st, "vol not restarted");
+	skiff__pod_status__free_unpacked(st, NULL);
+	usleep(200000);
+	free(data);
+	data = NULL;
+	ck_assert_int_eq(skiff_read_file(runs, 4096, &data, NULL), 0);
+	ck_assert_str_eq(data, "run\nrun\n");
+
+	st = wait_status("badvol", has_reason, "VolumeError", 5000);
+	ck_assert_msg(st, "no VolumeError for a missing hostPath");
+	ck_assert_msg(strstr(st->container_statuses[0]->message, "/does/not/exist"), "%s",
+		      st->container_statuses[0]->message);
+	skiff__pod_status__free_unpacked(st, NULL);
+
+	/* an Assignment that does not unpack closes that connection only: the
+	 * agent registers again and every container keeps running */
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	brain_send('g');
+	ck_assert_msg(wait_int(&B.registers, regs + 1, 10000), "agent did not register again");
+	ck_assert(pid_alive(web_pid));
+	ck_assert(pid_alive(agent_pid));
+}
+END_TEST
+
 START_TEST(t09_removal_cleans_up)
 {
 	assign(NULL, 0);
@@ -1231,6 +1320,7 @@ int main(void)
 		tcase_add_test(tc, t06_brain_away);
 		tcase_add_test(tc, t07_probes);
 		tcase_add_test(tc, t08_bad_input);
+		tcase_add_test(tc, t08b_volumes_and_garbage);
 		tcase_add_test(tc, t09_removal_cleans_up);
 	}
 	suite_add_tcase(s, tc);
