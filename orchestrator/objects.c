@@ -565,7 +565,8 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err)
 {
 	switch (kind) {
 	case SKIFF_KIND_DEPLOYMENT:
-		if (check_meta(msg, 47, ret_err) < 0)
+		/* its pods are NAME-<10 hex>-<5 chars>: at most 63, a valid hostname */
+		if (check_meta(msg, 46, ret_err) < 0)
 			return -EINVAL;
 		return validate_deployment((Skiff__Deployment *)msg, ret_err);
 	case SKIFF_KIND_SERVICE:

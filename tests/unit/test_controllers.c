@@ -312,7 +312,7 @@ START_TEST(test_apply_results_and_validation)
 		       "spec.replicas: must be >= 0, got -1");
 	expect_invalid(b, make_deployment("Web_1", 1, "img:1", 0, 0),
 		       "metadata.name: 'Web_1' is not a valid name (lower-case letters, digits "
-		       "and '-', starting and ending with a letter or digit, at most 47 "
+		       "and '-', starting and ending with a letter or digit, at most 46 "
 		       "characters)");
 	expect_invalid(b, make_deployment("web", 1, "", 0, 0),
 		       "spec.template.spec.containers[0].image: required");
