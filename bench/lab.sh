@@ -26,7 +26,7 @@ pct() { # pct P < numbers: the P-th percentile (nearest rank)
 echo
 echo "== apply of $REPLICAS replicas -> all Running"
 t=$(now_ms)
-apply_deployment bench "$REPLICAS" sleep 3600
+apply_deployment bench "$REPLICAS" v1
 applied=$(now_ms)
 while ! all_running app=bench "$REPLICAS"; do
 	[ $(($(now_ms) - t)) -gt 120000 ] && fail "$REPLICAS replicas not Running after 120 s"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/lib.sh — shared helpers for the end-to-end scenarios (sourced by
 # tests/e2e/*.sh, never run on its own).
 #
@@ -64,10 +65,20 @@ e2e_start() {
 	trap e2e_exit EXIT
 	trap 'echo "$E2E_NAME: interrupted" >&2; exit 130' INT
 	trap 'echo "$E2E_NAME: budget of '"$budget"'s exceeded" >&2; exit 124' TERM
-	# a lab already up (a demo, or a test killed hard) goes first
+	# one lab per machine: wait (60 s at most) for a lab that someone is
+	# using (its brain runs) to go; a dead or left-over one goes at once
+	local other pid i
+	for ((i = 0; i < 600; i++)); do
+		other=$(cat /run/skiff-lab.dir 2>/dev/null || true)
+		[ -n "$other" ] && [ "$other" != "$E2E_LAB" ] || break
+		pid=$(cat "$other/run/brain.pid" 2>/dev/null || true)
+		[ -n "$pid" ] && grep -qF "$other/brain" "/proc/$pid/cmdline" 2>/dev/null || break
+		[ "$i" = 0 ] && step "waiting (60 s at most) for the lab in $other to go down"
+		sleep 0.1
+	done
 	if ip link show skiff-lab0 >/dev/null 2>&1 || [ -s /run/skiff-lab.dir ]; then
 		step "taking down the lab that runs ($(cat /run/skiff-lab.dir 2>/dev/null || echo '?'))"
-		SKIFF_LAB_DIR= lab down >/dev/null 2>&1 || true
+		SKIFF_LAB_DIR='' lab down >/dev/null 2>&1 || true
 	fi
 	lab down >/dev/null 2>&1 || true
 	# the watchdog ends the scenario (through the EXIT trap) before the
@@ -131,9 +142,11 @@ nothing_left() {
 		[ -e "$p" ] && echo "cgroup $p"
 	done
 	awk -v d="$E2E_LAB" 'index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
-	for p in /proc/[0-9]*; do
+	for p in $(grep -laF "$E2E_LAB/" /proc/[0-9]*/cmdline 2>/dev/null); do
+		p=${p%/cmdline}
+		[ "${p#/proc/}" = $$ ] && continue
 		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-		[[ $cmd == *"$E2E_LAB"* ]] && echo "process ${p#/proc/}: $cmd"
+		[[ $cmd == *skiff-* ]] && echo "process ${p#/proc/}: $cmd"
 	done
 	[ -e "$E2E_LAB" ] && echo "dir $E2E_LAB"
 	true
@@ -159,14 +172,19 @@ lab_up() {
 
 # make_image DIR: a busybox rootfs (busybox-static and its applet links)
 make_image() {
-	local d=$1 a
+	local d=$1 self
 	[ -x "$d/bin/busybox" ] && return 0
 	[ -x /bin/busybox ] || skip "/bin/busybox (busybox-static) is not installed"
 	mkdir -p "$d"/{bin,etc,proc,sys,dev,tmp,root,var}
 	cp /bin/busybox "$d/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
-	done
+	# applet links to busybox's own path (/usr/bin/busybox on a merged-/usr
+	# host), which inside the image leads to the copy above
+	/bin/busybox --install -s "$d/bin"
+	self=$(/bin/busybox readlink -f /bin/busybox)
+	if [ "$self" != /bin/busybox ]; then
+		mkdir -p "$d$(dirname "$self")"
+		ln -sf /bin/busybox "$d$self"
+	fi
 	echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
 	echo "root:x:0:" >"$d/etc/group"
 }
@@ -250,13 +268,22 @@ wait_until() {
 	WAITED_MS=$(($(now_ms) - t0))
 }
 
-# apply_deployment NAME REPLICAS CMD... : apply a Deployment of the test image
+# The test containers' program: waits for ever, exits at once on SIGTERM (as
+# pid 1 of its container it must handle SIGTERM itself); its last argument
+# is a version tag, which rolling updates change.
+E2E_SLEEPER='trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+
+yaml_quote() { # a YAML single-quoted scalar
+	local s=$1 q="'"
+	printf "'%s'" "${s//$q/$q$q}"
+}
+
+# apply_deployment NAME REPLICAS TAG: apply a Deployment of the test image
+# running the sleeper with argument TAG
 apply_deployment() {
-	local name=$1 replicas=$2 f a
-	shift 2
+	local name=$1 replicas=$2 tag=$3 f
 	f=$E2E_TMP/$name.yaml
-	{
-		cat <<EOF
+	cat >"$f" <<EOF
 apiVersion: skiff/v1
 kind: Deployment
 metadata:
@@ -273,14 +300,18 @@ spec:
       labels:
         app: $name
     spec:
+      terminationGracePeriodSeconds: 5
       containers:
         - name: main
           image: $E2E_IMAGE
-          command:
+          command: ["sh", "-c", $(yaml_quote "$E2E_SLEEPER"), "$tag"]
 EOF
-		for a in "$@"; do printf '            - "%s"\n' "$a"; done
-		[ -n "${E2E_EXTRA_CONTAINER:-}" ] && printf '%s\n' "$E2E_EXTRA_CONTAINER"
-	} >"$f"
 	ctl apply -f "$f" >/dev/null || fail "skiffctl apply -f $f failed:
 $(ctl apply -f "$f" 2>&1)"
+}
+
+# the tags the Running pods of a selector run, sorted and unique, joined by ","
+pod_tags() {
+	q pods '[.[] | select(.status.phase == "Running") | .spec.containers[0].command[-1]]
+		| unique | join(",")' -l "$1"
 }
