@@ -68,7 +68,7 @@ echo
 grace=$(. "$E2E_LAB/lab.env" && echo "$GRACE")
 echo "== node loss -> its pods Running elsewhere (node grace $grace)"
 on_vm3=$(q pods '[.[] | select(.spec.nodeName == "vm3")] | length' -l app=bench)
-moved() { all_running app=bench "$REPLICAS" && ! spread app=bench | grep -q 'vm3='; }
+moved() { all_running app=bench "$REPLICAS" && [[ $(spread app=bench) != *vm3=* ]]; }
 notready=0
 t=$(now_ms)
 lab node-down vm3 >/dev/null

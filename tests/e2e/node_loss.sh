@@ -30,7 +30,7 @@ live_containers() { # live_containers vmI -> count
 
 # --- a node taken away ----------------------------------------------------------
 moved() { # 6 Running, none on vm2
-	all_running app=web 6 && ! spread app=web | grep -q 'vm2='
+	all_running app=web 6 && [[ $(spread app=web) != *vm2=* ]]
 }
 running_pods app=web | grep -v ' vm2 ' >"$E2E_TMP/survivors"
 step "take vm2 away (agent and containers killed, link down)"

@@ -37,9 +37,10 @@ kill -9 "$pid"
 wait_until "$pod to restart on $node with restart count $((restarts + 1))" 15 restarted
 step "$pod Running again on $node, restart count $((restarts + 1)), seen by skiffctl $WAITED_MS ms after the kill"
 restart_event() {
-	q events '[.[] | select(.objectName == "'"$pod"'") | ((.reason // "") + " " + (.message // ""))
-		| select(test("restart|kill|exit|signal|crash|back-?off|died"; "i"))] | length' |
-		grep -qv '^0$'
+	local n
+	n=$(q events '[.[] | select(.objectName == "'"$pod"'") | ((.reason // "") + " " + (.message // ""))
+		| select(test("restart|kill|exit|signal|crash|back-?off|died"; "i"))] | length') &&
+		[ "$n" -gt 0 ]
 }
 wait_until "an event about the restart of $pod" 10 restart_event
 step "event: $(q events '[.[] | select(.objectName == "'"$pod"'")] | last
