@@ -357,6 +357,7 @@ struct pod_def {
 	const char *policy;
 	Skiff__Probe *liveness, *readiness;
 	const char *volume; /* "emptydir" or a hostPath, mounted at /data */
+	int64_t memory;	    /* limits.memory */
 };
 
 static Skiff__Pod *make_pod(const struct pod_def *d)
@@ -382,6 +383,13 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 	c->n_command = n;
 	c->command = (char **)d->cmd;
 	c->liveness_probe = d->liveness;
+	if (d->memory) {
+		c->resources = xcalloc(1, sizeof(*c->resources));
+		skiff__resource_requirements__init(c->resources);
+		c->resources->limits = xcalloc(1, sizeof(*c->resources->limits));
+		skiff__resource_list__init(c->resources->limits);
+		c->resources->limits->memory = d->memory;
+	}
 	if (d->volume) {
 		Skiff__Volume *v = xcalloc(1, sizeof(*v));
 		Skiff__VolumeMount *m = xcalloc(1, sizeof(*m));
@@ -420,6 +428,10 @@ static void free_pod(Skiff__Pod *p)
 		free(p->spec->volumes);
 		free(p->spec->containers[0]->volume_mounts[0]);
 		free(p->spec->containers[0]->volume_mounts);
+	}
+	if (p->spec->containers[0]->resources) {
+		free(p->spec->containers[0]->resources->limits);
+		free(p->spec->containers[0]->resources);
 	}
 	free(p->metadata->uid);
 	free(p->metadata);
@@ -657,7 +669,7 @@ static void make_image(void)
 {
 	static const char *applets[] = { "sh",	 "sleep", "cat",  "echo",  "true", "false",
 					 "test", "touch", "rm",	  "httpd", "nc",   "ls",
-					 "kill", "mkdir", "wget", "ps" };
+					 "kill", "mkdir", "wget", "ps",	   "dd" };
 	_cleanup_free_ char *root = xasprintf("%s/bb:1", image_dir);
 	_cleanup_free_ char *bin = xasprintf("%s/bin", root);
 	ck_assert_int_eq(skiff_mkdir_p(bin, 0755), 0);
@@ -1058,8 +1070,26 @@ START_TEST(t07_probes)
 	liveness.exec = &alive_exec;
 	liveness.period_ms = 200;
 	liveness.failure_threshold = 2;
-	struct pod_def defs[3] = {
+	Skiff__HttpGetAction get = SKIFF__HTTP_GET_ACTION__INIT;
+	Skiff__TcpSocketAction tcp = SKIFF__TCP_SOCKET_ACTION__INIT;
+	Skiff__Probe http_ready = SKIFF__PROBE__INIT, tcp_live = SKIFF__PROBE__INIT;
+	get.path = "/index.html";
+	get.port = 8080;
+	tcp.port = 8080;
+	http_ready.http_get = &get;
+	http_ready.period_ms = 200;
+	http_ready.failure_threshold = 1;
+	tcp_live.tcp_socket = &tcp;
+	tcp_live.period_ms = 200;
+	tcp_live.initial_delay_ms = 1500;
+	tcp_live.failure_threshold = 2;
+	struct pod_def defs[4] = {
 		WEB,
+		{ .name = "http",
+		  .cmd = { "sh", "-c",
+			   "echo ok > /tmp/index.html; sleep 0.7; httpd -f -p 8080 -h /tmp", NULL },
+		  .liveness = &tcp_live,
+		  .readiness = &http_ready },
 		{ .name = "ready",
 		  .cmd = { "sh", "-c", "sleep 1; echo y > /tmp/ready; sleep 1000", NULL },
 		  .readiness = &readiness },
@@ -1068,7 +1098,7 @@ START_TEST(t07_probes)
 			   NULL },
 		  .liveness = &liveness },
 	};
-	assign(defs, 3);
+	assign(defs, 4);
 	bool f = false, t = true;
 	Skiff__PodStatus *st = wait_status("ready", ready_is, &f, 5000);
 	ck_assert_msg(st, "pod ready never running and not ready");
@@ -1076,6 +1106,14 @@ START_TEST(t07_probes)
 	st = wait_status("ready", ready_is, &t, 5000);
 	ck_assert_msg(st, "readiness probe never passed");
 	ck_assert(st->container_statuses[0]->ready);
+	skiff__pod_status__free_unpacked(st, NULL);
+
+	/* HTTP GET readiness and TCP liveness from the node to the pod's IP */
+	st = wait_status("http", ready_is, &t, 5000);
+	ck_assert_msg(st, "HTTP readiness probe never passed");
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = status_of("http");
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
 	skiff__pod_status__free_unpacked(st, NULL);
 
 	int one = 1;
@@ -1088,13 +1126,20 @@ END_TEST
 
 START_TEST(t08_bad_input)
 {
-	struct pod_def defs[3] = {
+	struct pod_def defs[4] = {
 		WEB,
+		{ .name = "oom",
+		  .memory = 16 << 20,
+		  .cmd = { "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", NULL } },
 		{ .name = "noimage", .image = "web:1", .cmd = { "sleep", "10", NULL } },
 		{ .name = "nocmd", .cmd = { "/bin/does-not-exist", NULL } },
 	};
-	assign(defs, 3);
-	Skiff__PodStatus *st = wait_status("noimage", has_reason, "ImageNotFound", 5000);
+	assign(defs, 4);
+	Skiff__PodStatus *st = wait_status("oom", last_reason_is, "OOMKilled", 5000);
+	ck_assert_msg(st, "a container over its memory limit is not OOMKilled");
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(event_seen("oom", "OOMKilled", "OOMKilled"));
+	st = wait_status("noimage", has_reason, "ImageNotFound", 5000);
 	ck_assert_msg(st, "no ImageNotFound");
 	ck_assert_msg(strstr(st->container_statuses[0]->message, "image 'web:1' not in"), "%s",
 		      st->container_statuses[0]->message);
