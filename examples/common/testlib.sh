@@ -15,7 +15,19 @@ declare -A DEMO_PIDS=()
 DEMO_TMP=$(mktemp -d /tmp/skiff-demo-test.XXXXXX)
 
 demo_cleanup() {
-	local name
+	local name i left
+	# SIGTERM first (nginx's master then stops its workers), SIGKILL after 2 s
+	for name in "${!DEMO_PIDS[@]}"; do
+		kill -TERM "${DEMO_PIDS[$name]}" 2>/dev/null
+	done
+	for ((i = 0; i < 40; i++)); do
+		left=0
+		for name in "${!DEMO_PIDS[@]}"; do
+			kill -0 "${DEMO_PIDS[$name]}" 2>/dev/null && left=1
+		done
+		[ $left = 0 ] && break
+		sleep 0.05
+	done
 	for name in "${!DEMO_PIDS[@]}"; do
 		kill -9 "${DEMO_PIDS[$name]}" 2>/dev/null
 	done
