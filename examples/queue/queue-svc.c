@@ -9,6 +9,9 @@
  *                                          each stays invisible for visibility
  *                                          seconds and comes back if not deleted
  *   DELETE /queues/Q/messages/RECEIPT      delete (ack) by receipt handle
+ *   POST   /queues/Q/messages/RECEIPT/visibility?timeout=S
+ *                                          change the visibility timeout of an
+ *                                          in-flight message (extend or release)
  *   POST   /queues/Q/delete                {"ReceiptHandles":[...]} batch delete
  *   PUT    /queues/Q                       {"VisibilityTimeout":30,"MaxReceiveCount":5,
  *                                           "DeadLetterQueue":"Q-dlq","Push":"webhook/hook"}
@@ -675,6 +678,29 @@ static bool delete_receipt(struct queue *q, const char *receipt)
 	return true;
 }
 
+/* ChangeMessageVisibility: the in-flight message of RECEIPT becomes visible
+ * again after timeout seconds from now (0: at once). */
+static void do_change_visibility(struct evhttp_request *req, struct queue *q, const char *receipt)
+{
+	unsigned long long id;
+	int n;
+	int64_t timeout;
+	if (demo_query_int(req, "timeout", -1, &timeout) < 0 || timeout < 0 || timeout > 43200) {
+		demo_reply_error(req, 400, "timeout must be 0..43200 seconds");
+		return;
+	}
+	struct msg *m = sscanf(receipt, "%llu-%d", &id, &n) == 2 ? find_msg(id) : NULL;
+	if (!m || m->q != q || !m->inflight || m->receives != n) {
+		demo_reply_error(req, 404, "receipt %s is not in flight on %s (expired or deleted)",
+				 receipt, q->name);
+		return;
+	}
+	m->deadline_ms = skiff_mono_ms() + timeout * 1000;
+	demo_reply_json(req, 200,
+			json_pack("{s:s,s:I}", "ReceiptHandle", receipt, "VisibilityTimeout",
+				  (json_int_t)timeout));
+}
+
 static void do_delete_batch(struct evhttp_request *req, struct queue *q)
 {
 	json_error_t err;
@@ -776,7 +802,13 @@ static void handle(struct evhttp_request *req, void *arg)
 		do_send(req, q);
 	else if (streq(rest, "/messages") && m == EVHTTP_REQ_GET)
 		do_receive(req, q);
-	else if (skiff_startswith(rest, "/messages/") && m == EVHTTP_REQ_DELETE) {
+	else if (skiff_startswith(rest, "/messages/") && skiff_endswith(rest, "/visibility") &&
+		 (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_PUT)) {
+		_cleanup_free_ char *receipt =
+		    xstrndup(rest + strlen("/messages/"),
+			     strlen(rest) - strlen("/messages/") - strlen("/visibility"));
+		do_change_visibility(req, q, receipt);
+	} else if (skiff_startswith(rest, "/messages/") && m == EVHTTP_REQ_DELETE) {
 		bool ok = delete_receipt(q, rest + strlen("/messages/"));
 		sync_then_reply(req, 200, json_pack("{s:b}", "Deleted", ok));
 	} else if (streq(rest, "/delete") && m == EVHTTP_REQ_POST)

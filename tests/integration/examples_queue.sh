@@ -70,4 +70,15 @@ for i in 1 2; do
 done
 [ "$(curl -fs "http://$Q/queues/dl/messages?max=1" | json Messages)" = "[]" ] || fail "message not dead-lettered"
 curl -fs "http://$Q/queues/dl-dlq/messages?max=1" | grep -q poison || fail "message not in dl-dlq"
+# ChangeMessageVisibility: release an in-flight message at once, then extend it
+curl -fs -X POST -d '{"vis":1}' http://$Q/queues/vis/messages >/dev/null || fail "send to vis"
+r=$(curl -fs "http://$Q/queues/vis/messages?max=1&visibility=600" | json ReceiptHandle)
+[ -n "$r" ] || fail "receive from vis"
+curl -fs -X POST "http://$Q/queues/vis/messages/$r/visibility?timeout=0" >/dev/null || fail "release $r"
+sleep 0.25
+r=$(curl -fs "http://$Q/queues/vis/messages?max=1&visibility=1" | json ReceiptHandle)
+[ -n "$r" ] || fail "a released message was not visible again"
+curl -fs -X POST "http://$Q/queues/vis/messages/$r/visibility?timeout=600" >/dev/null || fail "extend $r"
+sleep 1.3
+[ "$(curl -fs "http://$Q/queues/vis/messages?max=1" | json Messages)" = "[]" ] || fail "an extended message came back"
 echo "queue: ok"
