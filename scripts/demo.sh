@@ -62,11 +62,11 @@ for d in "$ROOT"/examples/*/; do
 done
 [ "$applied" -gt 0 ] || echo "  no example manifests yet (examples/*/*.yaml)"
 
-# give the pods a moment to start (at most 20 s)
+# give the pods a moment to start and become ready (at most 20 s)
 if [ "$applied" -gt 0 ]; then
 	for _ in $(seq 1 200); do
 		n=$(skiffctl get pods -o json 2>/dev/null | jq '[(.items? // .) | if type == "array" then .[] else . end
-			| select(.status.phase != "Running")] | length' 2>/dev/null || echo 1)
+			| select(.status.phase != "Running" or .status.ready != true)] | length' 2>/dev/null || echo 1)
 		[ "$n" = 0 ] && break
 		sleep 0.1
 	done
@@ -99,7 +99,9 @@ if [ ${#demos[@]} -gt 0 ]; then
 	echo
 	echo "  per demo (walkthroughs in docs/demos/; pod IPs are reachable from this machine):"
 	for f in "${demos[@]}"; do
-		cmds=$(grep -E '^\s*(\$ )?curl ' "$f" | sed -E 's/^\s*(\$ )?//' | head -n 4 || true)
+		# curl lines that stand alone (no shell variable set elsewhere in the page)
+		cmds=$(grep -E '^\s*(\$ )?curl ' "$f" | sed -E 's/^\s*(\$ )?//' |
+			grep -vE '\$[A-Za-z_{]' | head -n 4 || true)
 		[ -n "$cmds" ] || continue
 		echo "  # $(basename "$f" .md)"
 		sed 's/^/    /' <<<"$cmds"
