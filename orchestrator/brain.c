@@ -14,15 +14,71 @@
 #include "log.h"
 #include "util.h"
 
+/* The stored objects are kept unpacked, read-only, each in ONE malloc()ed
+ * block: a first unpack into a scratch buffer measures the bytes
+ * protobuf-c asks for, a second unpacks into a block of exactly that size
+ * (the allocations are the same, in the same order, and the first is the
+ * message itself, so the block starts with it). This saves the per-piece
+ * malloc overhead (about 20 allocations per pod) and frees with one free(). */
+struct bump {
+	uint8_t *base;
+	size_t used, cap;
+	bool overflow;
+};
+
+static void *bump_alloc(void *userdata, size_t n)
+{
+	struct bump *b = userdata;
+	size_t off = (b->used + 15) & ~(size_t)15;
+	if (off + n > b->cap || off + n < off) {
+		b->overflow = true;
+		return NULL;
+	}
+	b->used = off + n;
+	return b->base + off;
+}
+
+static void bump_free(void *userdata, void *p)
+{
+	(void)userdata;
+	(void)p;
+}
+
 static void *decode_obj(int kind, const uint8_t *data, size_t len)
 {
-	return skiff_obj_unpack(kind, data, len);
+	static struct bump scratch;
+	const ProtobufCMessageDescriptor *desc = skiff_obj_descriptor(kind);
+	if (!desc)
+		return NULL;
+	ProtobufCMessage *m;
+	for (;;) {
+		if (!scratch.base) {
+			scratch.cap = 64 * 1024;
+			scratch.base = xmalloc(scratch.cap);
+		}
+		scratch.used = 0;
+		scratch.overflow = false;
+		ProtobufCAllocator a = { bump_alloc, bump_free, &scratch };
+		m = protobuf_c_message_unpack(desc, &a, len, data);
+		if (m || !scratch.overflow)
+			break;
+		scratch.cap *= 2;
+		scratch.base = xrealloc(scratch.base, scratch.cap);
+	}
+	if (!m)
+		return NULL;
+	struct bump exact = { xmalloc(scratch.used), 0, scratch.used, false };
+	ProtobufCAllocator a = { bump_alloc, bump_free, &exact };
+	m = protobuf_c_message_unpack(desc, &a, len, data);
+	if (!m || (void *)m != (void *)exact.base)
+		abort(); /* the same bytes unpack the same way */
+	return m;
 }
 
 static void free_obj(int kind, void *obj)
 {
 	(void)kind;
-	skiff_obj_free(obj);
+	free(obj); /* one block, see decode_obj() */
 }
 
 static int64_t default_mono(void)
