@@ -68,6 +68,7 @@ struct demo_endpoint {
 	uint16_t port;
 	char name[80];	       /* "IP:PORT" */
 	int64_t down_until_ms; /* passive health: skipped until then after a failure */
+	unsigned fails;	       /* consecutive failures (callers reset it on success) */
 	unsigned inflight;
 	bool retired; /* gone from the endpoints file; freed once idle */
 	struct demo_conn *conns;

@@ -6,8 +6,10 @@
  * followed live). A request that cannot reach its endpoint (connection refused,
  * reset, or the backend died mid-request) is retried on the next endpoint when
  * the method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS), and the failed
- * endpoint is skipped for --eject-ms, so a killed replica costs no failed
- * client request. GET /gateway/status shows routes, endpoints and counters;
+ * endpoint is skipped for --eject-ms (doubling with each consecutive failure,
+ * up to 16x), so a killed replica costs no failed client request. --timeout
+ * (3 s) bounds a backend request, connect included: an endpoint on a node
+ * that vanished without a reset costs one slow request, not many. GET /gateway/status shows routes, endpoints and counters;
  * GET /healthz is the readiness probe.
  *
  *   gateway [--listen IP:PORT] [--route PREFIX=SERVICE]... [--retries N]
@@ -99,8 +101,10 @@ static void on_reply(struct evhttp_request *resp, struct demo_endpoint *ep, void
 	int code = demo_response_code(resp);
 
 	if (code == 0) {
-		/* the endpoint refused, reset or died mid-request */
-		demo_endpoint_mark_down(ep, eject_ms);
+		/* the endpoint refused, reset, timed out or died mid-request: skip it
+		 * for eject-ms, doubling with each consecutive failure (at most 16x) */
+		demo_endpoint_mark_down(ep, eject_ms << (ep->fails < 4 ? ep->fails : 4));
+		ep->fails++;
 		log_warn("%s %s: endpoint %s failed (attempt %d)", demo_method_name(p->method),
 			 p->uri, ep->name, p->attempts);
 		if (idempotent(p->method) && p->attempts <= max_retries) {
@@ -116,6 +120,7 @@ static void on_reply(struct evhttp_request *resp, struct demo_endpoint *ep, void
 		proxied_free(p);
 		return;
 	}
+	ep->fails = 0;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(p->client);
 	copy_headers(evhttp_request_get_input_headers(resp), out);
 	evhttp_add_header(out, "X-Upstream", ep->name);
@@ -252,7 +257,7 @@ int main(int argc, char **argv)
 	};
 	_cleanup_free_ char *deflisten = xasprintf("0.0.0.0:%s", demo_env("PORT", "8080"));
 	const char *listen = deflisten;
-	int timeout_s = 10, conns = 64, c;
+	int timeout_s = 3, conns = 64, c;
 
 	while ((c = getopt_long(argc, argv, "l:r:h", opts, NULL)) != -1) {
 		switch (c) {
