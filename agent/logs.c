@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -166,7 +167,8 @@ static void on_cancel(struct skiff_rpc_call *call, void *userdata)
 }
 
 /* Whole content of log.1 + log of container id, or only the last lines. */
-static char *read_logs(struct agent *a, const char *id, int tail, size_t *ret_len)
+static char *read_logs(struct agent *a, const char *id, int tail, size_t *ret_len,
+		       size_t *ret_log_len)
 {
 	size_t len = 0;
 	char *all = xmalloc(1);
@@ -180,6 +182,8 @@ static char *read_logs(struct agent *a, const char *id, int tail, size_t *ret_le
 		all = xrealloc(all, len + n + 1);
 		memcpy(all + len, data, n);
 		len += n;
+		if (i == 1)
+			*ret_log_len = n; /* where a follower goes on in "log" */
 	}
 	all[len] = 0;
 	if (tail > 0 && len > 0) {
@@ -234,8 +238,8 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	}
 	id = attempt_id(p, attempt);
 	const char *cname = p->spec->spec->n_containers ? p->spec->spec->containers[0]->name : "";
-	size_t len;
-	data = read_logs(a, id, req->tail_lines, &len);
+	size_t len, log_len = 0;
+	data = read_logs(a, id, req->tail_lines, &len, &log_len);
 	if (send_bytes(call, p->name, cname, data, len) < 0) {
 		skiff_rpc_call_end(call, -EPIPE, "log stream failed");
 		goto out;
@@ -263,6 +267,11 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	f->wd = -1;
 	dir = xasprintf("%s/%s", a->containers_dir, id);
 	follower_open(f, dir, false);
+	/* go on right after what was sent (not at the end of the file, which
+	 * may have grown since: those bytes would be lost) */
+	struct stat stt;
+	if (f->fd >= 0 && fstat(f->fd, &stt) == 0)
+		lseek(f->fd, stt.st_size >= (off_t)log_len ? (off_t)log_len : 0, SEEK_SET);
 	f->next = a->followers;
 	a->followers = f;
 	skiff_rpc_call_set_cancel(call, on_cancel, f);
