@@ -10,8 +10,7 @@
 # and the scenario fails if anything of it is left (netns, links, cgroups,
 # mounts, processes).
 #
-# skiffctl's JSON is read with jq after turning snake_case keys into
-# camelCase, so the queries below work with either spelling.
+# skiffctl's JSON is read with jq.
 
 set -euo pipefail
 
@@ -189,25 +188,24 @@ make_image() {
 	echo "root:x:0:" >"$d/etc/group"
 }
 
-JQ_NORM='def camel: gsub("_(?<c>[a-z])"; .c | ascii_upcase);
-	walk(if type == "object" then with_entries(.key |= camel) else . end)
-	| (.items? // .) | if type == "array" then . else [.] end'
+# skiffctl -o json prints one object, or {"items": [...]} for a list; the
+# queries below work on an array either way. Field names are the manifests'
+# camelCase (podIp, nodeName, restartCount, containerStatuses, objectName…),
+# and zero values are left out (hence the `// 0` defaults).
+JQ_ITEMS='(.items? // .) | if type == "array" then . else [.] end'
 
 # objs KIND [skiffctl get options]: a JSON array of objects
 objs() {
-	local kind=$1 out
-	shift
-	out=$(ctl get "$kind" -o json "$@") || return 1
-	[ -z "$out" ] && out='[]'
-	jq -c "$JQ_NORM" <<<"$out"
+	q "$1" . "${@:2}"
 }
 
-# q KIND JQ [skiffctl get options]: objs KIND, then a jq filter on the array
+# q KIND JQ [skiffctl get options]: jq filter JQ on the array of objects
 q() {
 	local kind=$1 filter=$2 out
 	shift 2
-	out=$(objs "$kind" "$@") || return 1
-	jq -r "$filter" <<<"$out"
+	out=$(ctl get "$kind" -o json "$@") || return 1
+	[ -z "$out" ] && out='[]'
+	jq -r "$JQ_ITEMS | $filter" <<<"$out"
 }
 
 # Running pods of a selector: "name node pid restarts uid", one a line, by name
