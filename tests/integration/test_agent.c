@@ -34,9 +34,10 @@
 #include "rpc.h"
 #include "util.h"
 
-#define CG_TOP	  "skiff-agtest"
-#define CG_PARENT "skiff-agtest/node1"
-#define POD_CIDR  "10.244.7.0/24"
+/* "skiff-agtest-<pid>" and ".../node1": several runs (plain and sanitizer
+ * builds, other worktrees) may share the machine */
+static char CG_TOP[64], CG_PARENT[80];
+#define POD_CIDR "10.244.7.0/24"
 
 static char tmpdir[128];
 static char *state_dir, *image_dir, *bin_dir;
@@ -707,15 +708,15 @@ static void rmdir_tree(const char *path)
 static const char *controllers[] = { "memory", "cpu",	  "pids",    "cpuacct", "cpuset",
 				     "blkio",  "devices", "freezer", "unified", "systemd" };
 
-/* The test's cgroup subtree (CG_TOP is ours alone); a cgroup whose last
- * process is still exiting cannot be removed yet, so retry for a while. */
-static void remove_test_cgroups(void)
+/* One test cgroup subtree; a cgroup whose last process is still exiting
+ * cannot be removed yet, so retry for a while. */
+static void remove_cgroup_top(const char *top)
 {
 	for (int tries = 0; tries < 50; tries++) {
 		bool left = false;
 		for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
 			_cleanup_free_ char *p =
-			    xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], CG_TOP);
+			    xasprintf("/sys/fs/cgroup/%s/%s", controllers[i], top);
 			rmdir_tree(p);
 			left |= access(p, F_OK) == 0;
 		}
@@ -723,7 +724,28 @@ static void remove_test_cgroups(void)
 			return;
 		usleep(100000);
 	}
-	fprintf(stderr, "cgroup %s could not be removed\n", CG_TOP);
+	fprintf(stderr, "cgroup %s could not be removed\n", top);
+}
+
+static void remove_test_cgroups(void)
+{
+	remove_cgroup_top(CG_TOP);
+}
+
+/* Subtrees of earlier runs whose process is gone (killed by a timeout). */
+static void remove_stale_cgroups(void)
+{
+	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup/memory");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!skiff_startswith(de->d_name, "skiff-agtest-"))
+			continue;
+		pid_t pid = (pid_t)atoi(de->d_name + strlen("skiff-agtest-"));
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/%d", pid);
+		if (pid > 0 && pid != getpid() && access(proc, F_OK) < 0)
+			remove_cgroup_top(de->d_name);
+	}
 }
 
 /* Kill what the agent's shims started (pids read from their state files,
@@ -826,7 +848,7 @@ static void setup_all(void)
 	const char *b = getenv("SKIFF_BIN");
 	bin_dir = xstrdup(b ? b : "build/bin");
 	make_image();
-	remove_test_cgroups(); /* a previous run killed by its timeout */
+	remove_stale_cgroups();
 	brain_start();
 }
 
@@ -1126,16 +1148,23 @@ END_TEST
 
 START_TEST(t08_bad_input)
 {
-	struct pod_def defs[4] = {
+	struct pod_def defs[5] = {
 		WEB,
+		{ .name = "badlimit", .memory = 100, .cmd = { "sleep", "10", NULL } },
 		{ .name = "oom",
 		  .memory = 16 << 20,
 		  .cmd = { "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", NULL } },
 		{ .name = "noimage", .image = "web:1", .cmd = { "sleep", "10", NULL } },
 		{ .name = "nocmd", .cmd = { "/bin/does-not-exist", NULL } },
 	};
-	assign(defs, 4);
-	Skiff__PodStatus *st = wait_status("oom", last_reason_is, "OOMKilled", 5000);
+	assign(defs, 5);
+	/* a limit the runtime refuses: its one error line is the message */
+	Skiff__PodStatus *st = wait_status("badlimit", has_reason, "RunContainerError", 5000);
+	ck_assert_msg(st, "no RunContainerError for a refused memory limit");
+	ck_assert_msg(strstr(st->container_statuses[0]->message, "--memory"), "%s",
+		      st->container_statuses[0]->message);
+	skiff__pod_status__free_unpacked(st, NULL);
+	st = wait_status("oom", last_reason_is, "OOMKilled", 5000);
 	ck_assert_msg(st, "a container over its memory limit is not OOMKilled");
 	skiff__pod_status__free_unpacked(st, NULL);
 	ck_assert(event_seen("oom", "OOMKilled", "OOMKilled"));
@@ -1343,6 +1372,8 @@ int main(void)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	skiff_log_set_level(SKIFF_LOG_WARN);
+	snprintf(CG_TOP, sizeof(CG_TOP), "skiff-agtest-%d", (int)getpid());
+	snprintf(CG_PARENT, sizeof(CG_PARENT), "%s/node1", CG_TOP);
 	bool bench = getenv("SKIFF_AGENT_BENCH") != NULL;
 	if (getenv("SKIFF_AGENT_BENCH_PODS"))
 		bench_pods = atoi(getenv("SKIFF_AGENT_BENCH_PODS"));
