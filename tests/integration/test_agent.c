@@ -1055,6 +1055,31 @@ START_TEST(t05_agent_sigkill_readopt)
 }
 END_TEST
 
+START_TEST(t05b_exit_while_agent_away)
+{
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	agent_kill(SIGKILL);
+	/* the container dies while no agent runs: its shim records the exit */
+	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
+	usleep(300000);
+	agent_start();
+	ck_assert(wait_int(&B.registers, regs + 1, 10000));
+	int old[2] = { web_pid, web_restarts };
+	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 5000);
+	ck_assert_msg(st, "exit while the agent was away not handled");
+	ck_assert_str_eq(st->container_statuses[0]->last_reason, "Signaled");
+	ck_assert_int_eq(st->container_statuses[0]->last_exit_code, 137);
+	web_pid = st->container_statuses[0]->pid;
+	web_restarts = st->container_statuses[0]->restart_count;
+	skiff__pod_status__free_unpacked(st, NULL);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "(pid %d) killed by signal 9", old[0]);
+	ck_assert_msg(event_seen("web", "ContainerDied", needle), "no event for %s", needle);
+}
+END_TEST
+
 START_TEST(t06_brain_away)
 {
 	pthread_mutex_lock(&B.mu);
@@ -1393,6 +1418,7 @@ int main(void)
 		tcase_add_test(tc, t04_crash_loop_backoff);
 		tcase_add_test(tc, t04b_policies_and_routes);
 		tcase_add_test(tc, t05_agent_sigkill_readopt);
+		tcase_add_test(tc, t05b_exit_while_agent_away);
 		tcase_add_test(tc, t06_brain_away);
 		tcase_add_test(tc, t07_probes);
 		tcase_add_test(tc, t08_bad_input);
