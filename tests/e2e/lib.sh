@@ -64,12 +64,12 @@ e2e_start() {
 	trap e2e_exit EXIT
 	trap 'echo "$E2E_NAME: interrupted" >&2; exit 130' INT
 	trap 'echo "$E2E_NAME: budget of '"$budget"'s exceeded" >&2; exit 124' TERM
-	# one lab per machine: wait (60 s at most) for a lab that someone is
-	# using (its brain runs) to go; a dead or left-over one goes at once
+	# one lab per machine: wait (60 s at most) for another test's lab (under
+	# /tmp, its brain alive) to go; a demo's or a dead one goes at once
 	local other pid i
 	for ((i = 0; i < 600; i++)); do
 		other=$(cat /run/skiff-lab.dir 2>/dev/null || true)
-		[ -n "$other" ] && [ "$other" != "$E2E_LAB" ] || break
+		[ -n "$other" ] && [ "$other" != "$E2E_LAB" ] && [[ $other == /tmp/* ]] || break
 		pid=$(cat "$other/run/brain.pid" 2>/dev/null || true)
 		[ -n "$pid" ] && grep -qF "$other/brain" "/proc/$pid/cmdline" 2>/dev/null || break
 		[ "$i" = 0 ] && step "waiting (60 s at most) for the lab in $other to go down"
