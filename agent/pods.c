@@ -625,13 +625,6 @@ static void pod_start(struct pod *p)
 	for (size_t i = 0; i < c->n_args; i++)
 		strv_push(&args, xstrdup(c->args[i]));
 
-	/* The attempt before the previous one is no longer needed (the previous
-	 * one is kept for `logs --previous`). */
-	if (p->attempt >= 2) {
-		char old[192];
-		make_container_id(p, p->attempt - 1, old, sizeof(old));
-		shim_delete(a, old);
-	}
 	p->attempt++;
 	copy_str(p->container_id, sizeof(p->container_id), id);
 	p->state = POD_STARTING;
@@ -757,6 +750,14 @@ static void on_start_done_inner(struct pod *p, int status, const char *err)
 		shim_delete(p->agent, p->container_id);
 		pod_setup_failed(p, reason, m, true);
 		return;
+	}
+	/* The attempt before the previous one is no longer needed (the previous
+	 * one is kept for `logs --previous`); deleted only now so that its
+	 * `skiff-runtime delete` does not compete with the start for the CPU. */
+	if (p->attempt >= 3) {
+		char old[192];
+		make_container_id(p, p->attempt - 2, old, sizeof(old));
+		shim_delete(p->agent, old);
 	}
 	int r = shim_state_read(p->agent, p->container_id, &st);
 	if (r >= 0)

@@ -988,6 +988,11 @@ START_TEST(t04_crash_loop_backoff)
 	ck_assert_int_eq(st->container_statuses[0]->last_exit_code, 3);
 	ck_assert_str_eq(st->container_statuses[0]->last_reason, "Error");
 	skiff__pod_status__free_unpacked(st, NULL);
+	/* old attempts are deleted: the current and the previous one stay
+	 * (and one more while its delete runs) */
+	_cleanup_free_ char *ctrs = xasprintf("%s/containers", state_dir);
+	int n = count_entries(ctrs, "uid-crash-");
+	ck_assert_msg(n >= 1 && n <= 3, "%d container dirs of crash", n);
 	assign(&WEB, 1); /* crash goes away */
 }
 END_TEST
