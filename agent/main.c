@@ -39,16 +39,32 @@ int64_t agent_capacity_memory(void)
 		if (p)
 			mem = strtoll(p + 9, NULL, 10) * 1024;
 	}
-	/* a cgroup limit on the agent itself (v2, then v1) caps it further */
-	const char *limits[] = { "/sys/fs/cgroup/memory.max",
-				 "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
-	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
-		_cleanup_free_ char *l = NULL;
-		if (skiff_read_file(limits[i], 64, &l, NULL) < 0)
-			continue;
-		int64_t v = strtoll(l, NULL, 10);
-		if (v > 0 && v < mem)
-			mem = v;
+	/* a memory limit on the agent's own cgroup (v2 or v1) caps it further */
+	_cleanup_free_ char *cg = NULL;
+	if (skiff_read_file("/proc/self/cgroup", 1 << 16, &cg, NULL) >= 0) {
+		char *save = NULL;
+		for (char *line = strtok_r(cg, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			/* "0::/path" (v2) or "N:memory:/path" (v1) */
+			char *ctrl = strchr(line, ':');
+			char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
+			if (!path)
+				continue;
+			*path++ = 0;
+			ctrl++;
+			_cleanup_free_ char *file = NULL;
+			if (!ctrl[0])
+				file = xasprintf("/sys/fs/cgroup%s/memory.max", path);
+			else if (strstr(ctrl, "memory"))
+				file = xasprintf("/sys/fs/cgroup/memory%s/memory.limit_in_bytes",
+						 path);
+			_cleanup_free_ char *l = NULL;
+			if (!file || skiff_read_file(file, 64, &l, NULL) < 0)
+				continue;
+			int64_t v = strtoll(l, NULL, 10); /* "max" reads as 0 */
+			if (v > 0 && v < mem)
+				mem = v;
+		}
 	}
 	return mem;
 }
