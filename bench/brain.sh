@@ -61,7 +61,8 @@ for _ in $(seq 1200); do
 	grep -q "nodes registered" "$tmp/hollow.out" && break
 	sleep 0.1
 done
-grep -q "nodes registered" "$tmp/hollow.out" || { echo "hollow nodes did not register"; tail "$tmp/hollow.err"; exit 1; }
+grep -q "nodes registered" "$tmp/hollow.out" || {
+	echo "hollow nodes did not register"; tail -3 "$tmp/hollow.err"; echo "brain:"; tail -20 "$tmp/scale.log"; exit 1; }
 sleep 1
 rss1=$(rss_kb "$BRAIN")
 "$BIN/skiff-hollow" deploy --config "$tmp/scale/admin.conf" --name bench --replicas "$PODS" >"$tmp/deploy.out" || exit 1

@@ -29,7 +29,7 @@ struct bump {
 static void *bump_alloc(void *userdata, size_t n)
 {
 	struct bump *b = userdata;
-	size_t off = (b->used + 15) & ~(size_t)15;
+	size_t off = (b->used + 7) & ~(size_t)7; /* protobuf-c structs need 8 */
 	if (off + n > b->cap || off + n < off) {
 		b->overflow = true;
 		return NULL;
@@ -73,6 +73,12 @@ static void *decode_obj(int kind, const uint8_t *data, size_t len)
 	if (!m || (void *)m != (void *)exact.base)
 		abort(); /* the same bytes unpack the same way */
 	return m;
+}
+
+static uint8_t *encode_obj(int kind, const void *obj, size_t *ret_len)
+{
+	(void)kind;
+	return skiff_obj_pack(obj, ret_len);
 }
 
 static void free_obj(int kind, void *obj)
@@ -167,6 +173,7 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 		.snapshot_wal_bytes = cfg->snapshot_wal_bytes,
 		.decode = decode_obj,
 		.free_decoded = free_obj,
+		.encode = encode_obj,
 	};
 	r = skiff_store_open(data_dir, &o, &b->store);
 	if (r < 0) {
@@ -236,7 +243,7 @@ void *brain_copy(struct brain *b, int kind, const char *name)
 	struct skiff_store_obj o;
 	if (!name || skiff_store_get(b->store, kind, name, &o) < 0)
 		return NULL;
-	return skiff_obj_unpack(kind, o.data, o.len);
+	return o.decoded ? skiff_obj_copy(kind, o.decoded) : skiff_obj_unpack(kind, o.data, o.len);
 }
 
 static void mark_dirty_for(struct brain *b, int kind, const ProtobufCMessage *obj)

@@ -44,6 +44,10 @@ struct brain_config {
 	char *cluster_cidr;
 	struct skiff_store_faults *faults; /* tests */
 	size_t snapshot_wal_bytes;
+	/* A gap this long between node ticks means the brain itself was busy:
+	 * node deadlines move by the gap (0: off; the daemon ticks every
+	 * 100 ms and uses 1000). */
+	int64_t stall_ms;
 };
 
 struct brain {
@@ -52,6 +56,7 @@ struct brain {
 	struct skiff_map *nodes; /* name -> struct brain_node */
 	bool all_nodes_dirty;
 	int64_t last_all_push_mono;
+	int64_t last_tick_mono;	     /* brain_nodes_tick(): stalls extend deadlines */
 	int64_t (*clock_mono)(void); /* ms; replaceable in tests */
 	int64_t (*clock_ms)(void);
 	int64_t started_ms;

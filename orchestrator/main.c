@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,10 @@ static void commit_now(struct daemon *d)
 static void reconcile(struct daemon *d)
 {
 	last_reconcile_ms = skiff_mono_ms();
-	brain_reconcile(d->brain);
+	int writes = brain_reconcile(d->brain);
+	/* a big pass leaves freed scratch memory behind: give it back */
+	if (writes > 1000)
+		malloc_trim(0);
 }
 
 static void commit_cb(evutil_socket_t fd, short what, void *userdata)
@@ -68,9 +72,12 @@ static void commit_cb(evutil_socket_t fd, short what, void *userdata)
 	(void)fd;
 	(void)what;
 	struct daemon *d = userdata;
-	if (skiff_mono_ms() - last_reconcile_ms >= 20)
-		reconcile(d);
+	/* answer what arrived first: replies never wait for the controllers */
 	commit_now(d);
+	if (exit_code == 0 && skiff_mono_ms() - last_reconcile_ms >= 20) {
+		reconcile(d);
+		commit_now(d);
+	}
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *userdata)
@@ -208,7 +215,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *data_dir = NULL, *listen = "0.0.0.0:7443", *advertise = NULL;
-	struct brain_config cfg = { 0 };
+	struct brain_config cfg = { .stall_ms = 1000 };
 	struct daemon d = { 0 };
 	int64_t ms;
 	int c;
@@ -316,6 +323,10 @@ int main(int argc, char **argv)
 		.handler = daemon_handle,
 		.on_close = daemon_conn_closed,
 		.userdata = &d,
+		/* a pass over 100k pods can hold the loop for seconds; peers
+		 * are dropped after 3 silent intervals, node loss is decided
+		 * by heartbeats and --node-grace, not by this */
+		.keepalive_ms = 10000,
 	};
 	r = skiff_rpc_server_new(d.base, &scfg, &d.server);
 	if (r < 0) {

@@ -351,6 +351,18 @@ int brain_nodes_tick(struct brain *b)
 	size_t i = 0;
 	void *cur = NULL, *v;
 	const char *k;
+	/* When the brain itself was busy (a long pass, a slow disk), heartbeats
+	 * waited in its sockets: that time is not the nodes' fault. */
+	int64_t stall = b->last_tick_mono ? now - b->last_tick_mono : 0;
+	b->last_tick_mono = now;
+	if (b->cfg.stall_ms > 0 && stall > b->cfg.stall_ms) {
+		while (skiff_map_next(b->nodes, &i, &cur, &k, &v))
+			((struct brain_node *)v)->deadline_mono += stall;
+		i = 0;
+		cur = NULL;
+		log_warn("the brain was busy for %lld ms; node deadlines extended by as much",
+			 (long long)stall);
+	}
 	/* collect first: the loop below writes */
 	char **lost = NULL;
 	size_t nlost = 0;

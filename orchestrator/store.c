@@ -226,6 +226,7 @@ struct skiff_store {
 	struct skiff_store_faults *faults;
 	void *(*decode)(int kind, const uint8_t *data, size_t len);
 	void (*free_decoded)(int kind, void *decoded);
+	uint8_t *(*encode)(int kind, const void *decoded, size_t *ret_len);
 };
 
 static uint32_t hash_name(const char *s)
@@ -274,6 +275,23 @@ static void entry_decode(struct skiff_store *s, int kind, struct entry *e)
 	entry_free_decoded(s, kind, e);
 	if (s->decode)
 		e->decoded = s->decode(kind, e->val->data, e->val->len);
+	if (e->decoded && s->encode) {
+		/* keep one form only: the bytes come back from encode() */
+		blob_unref(e->val);
+		e->val = NULL;
+	}
+}
+
+/* A reference to the entry's bytes (re-encoded when only decoded). */
+static struct blob *entry_bytes(struct skiff_store *s, int kind, struct entry *e)
+{
+	if (e->val)
+		return blob_ref(e->val);
+	size_t len = 0;
+	uint8_t *data = s->encode(kind, e->decoded, &len);
+	struct blob *b = blob_new(data, len);
+	free(data);
+	return b;
 }
 
 static void table_free(struct skiff_store *s, int kind, struct table *t)
@@ -294,7 +312,7 @@ static void table_free(struct skiff_store *s, int kind, struct table *t)
 /* Apply a change in memory; val is consumed. Returns the old value (caller
  * unrefs) through *ret_old. */
 static int table_apply(struct skiff_store *s, int kind, int op, const char *name, struct blob *val,
-		       uint64_t rev, struct blob **ret_old)
+		       uint64_t rev, struct blob **ret_old, bool *ret_existed)
 {
 	struct table *t = &s->tables[kind];
 	if (t->count >= t->nbuckets)
@@ -302,13 +320,16 @@ static int table_apply(struct skiff_store *s, int kind, int op, const char *name
 	uint32_t h = hash_name(name);
 	struct entry **pp = table_slot(t, name, h);
 	*ret_old = NULL;
+	if (ret_existed)
+		*ret_existed = *pp != NULL;
 	if (op == SKIFF_STORE_DELETE) {
 		blob_unref(val);
 		if (!*pp)
 			return -ENOENT;
 		struct entry *e = *pp;
 		*pp = e->next;
-		*ret_old = e->val;
+		*ret_old = entry_bytes(s, kind, e);
+		blob_unref(e->val);
 		entry_free_decoded(s, kind, e);
 		free(e);
 		t->count--;
@@ -460,7 +481,7 @@ static void store_apply(struct skiff_store *s, const struct rec *r)
 {
 	struct blob *old = NULL;
 	struct blob *val = r->op == SKIFF_STORE_PUT ? blob_new(r->data, r->len) : NULL;
-	(void)table_apply(s, r->kind, r->op, r->name, val, r->revision, &old);
+	(void)table_apply(s, r->kind, r->op, r->name, val, r->revision, &old, NULL);
 	blob_unref(old);
 	s->revision = r->revision;
 }
@@ -570,6 +591,7 @@ int skiff_store_open(const char *dir, const struct skiff_store_options *opts,
 	s->faults = opts->faults;
 	s->decode = opts->decode;
 	s->free_decoded = opts->free_decoded;
+	s->encode = opts->decode ? opts->encode : NULL;
 	s->wal_fd = open(s->wal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->wal_fd < 0) {
 		r = log_error_errno(errno, "store: cannot open %s: %m", s->wal_path);
@@ -645,8 +667,8 @@ int skiff_store_get(struct skiff_store *s, int kind, const char *name, struct sk
 	struct entry *e = *table_slot(t, name, hash_name(name));
 	if (!e)
 		return -ENOENT;
-	*ret =
-	    (struct skiff_store_obj){ e->name, e->val->data, e->val->len, e->revision, e->decoded };
+	*ret = (struct skiff_store_obj){ e->name, e->val ? e->val->data : NULL,
+					 e->val ? e->val->len : 0, e->revision, e->decoded };
 	return 0;
 }
 
@@ -661,8 +683,9 @@ int skiff_store_foreach(struct skiff_store *s, int kind,
 	struct table *t = &s->tables[kind];
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct entry *e = t->buckets[i]; e; e = e->next) {
-			struct skiff_store_obj o = { e->name, e->val->data, e->val->len,
-						     e->revision, e->decoded };
+			struct skiff_store_obj o = { e->name, e->val ? e->val->data : NULL,
+						     e->val ? e->val->len : 0, e->revision,
+						     e->decoded };
 			int r = fn(&o, userdata);
 			if (r < 0)
 				return r;
@@ -681,7 +704,8 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 	uint64_t rev = s->revision + 1;
 	struct blob *old = NULL;
 	struct blob *val = op == SKIFF_STORE_PUT ? blob_new(data, len) : NULL;
-	int r = table_apply(s, kind, op, name, blob_ref(val), rev, &old);
+	bool existed = false;
+	int r = table_apply(s, kind, op, name, blob_ref(val), rev, &old, &existed);
 	if (r < 0) {
 		blob_unref(val);
 		return r;
@@ -695,7 +719,7 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 	it->revision = rev;
 	it->kind = kind;
 	it->op = op;
-	it->created = op == SKIFF_STORE_PUT && !old;
+	it->created = op == SKIFF_STORE_PUT && !existed;
 	it->name = xstrdup(name);
 	if (op == SKIFF_STORE_PUT) {
 		it->val = val;
@@ -741,6 +765,7 @@ int skiff_store_sync(struct skiff_store *s)
 }
 
 struct snap_ctx {
+	struct skiff_store *s;
 	struct buf *b;
 	int kind;
 	size_t n;
@@ -749,7 +774,14 @@ struct snap_ctx {
 static int snap_one(const struct skiff_store_obj *o, void *userdata)
 {
 	struct snap_ctx *c = userdata;
-	buf_record(c->b, o->revision, SKIFF_STORE_PUT, c->kind, o->name, o->data, o->len);
+	if (!o->data && o->decoded && c->s->encode) {
+		size_t len = 0;
+		uint8_t *data = c->s->encode(c->kind, o->decoded, &len);
+		buf_record(c->b, o->revision, SKIFF_STORE_PUT, c->kind, o->name, data, len);
+		free(data);
+	} else {
+		buf_record(c->b, o->revision, SKIFF_STORE_PUT, c->kind, o->name, o->data, o->len);
+	}
 	c->n++;
 	return 0;
 }
@@ -762,7 +794,7 @@ int skiff_store_snapshot(struct skiff_store *s)
 	struct buf b = { 0 };
 	memcpy(buf_grow(&b, 8), SNAP_MAGIC, 8);
 	put_u64(buf_grow(&b, 8), s->revision);
-	struct snap_ctx c = { &b, 0, 0 };
+	struct snap_ctx c = { s, &b, 0, 0 };
 	for (c.kind = 0; c.kind < SKIFF_KIND_MAX; c.kind++)
 		skiff_store_foreach(s, c.kind, snap_one, &c);
 	memcpy(buf_grow(&b, 8), SNAP_END, 8);

@@ -64,6 +64,7 @@ struct skiff_store_obj {
 	size_t len;
 	uint64_t revision; /* revision of the last change */
 	void *decoded;	   /* opts->decode(data) when a decoder is set */
+			   /* data/len are NULL/0 when the store keeps only decoded objects */
 };
 
 struct skiff_store_change {
@@ -95,6 +96,10 @@ struct skiff_store_options {
 	 * for bytes it cannot decode (the object is then kept undecoded). */
 	void *(*decode)(int kind, const uint8_t *data, size_t len);
 	void (*free_decoded)(int kind, void *decoded);
+	/* Optional with decode: keep only the decoded form in the tables (the
+	 * bytes are re-made by encode() for snapshots and deletions); objects
+	 * then have data NULL and len 0. The watch ring keeps bytes. */
+	uint8_t *(*encode)(int kind, const void *decoded, size_t *ret_len);
 };
 
 int skiff_store_open(const char *dir, const struct skiff_store_options *opts,

@@ -360,6 +360,15 @@ START_TEST(test_state_survives_restart)
 	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), NULL);
 	brain_reconcile(b);
 	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	/* a snapshot (written from the decoded objects) plus WAL records */
+	ck_assert_int_eq(skiff_store_snapshot(b->store), 0);
+	Skiff__Deployment *d;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(brain_scale(b, "web", 4, &d, &err), 0);
+	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 4);
 	struct pod_list *before = list_pods(b);
 	brain_free(b);
 	b = open_brain();
@@ -367,7 +376,11 @@ START_TEST(test_state_survives_restart)
 	b->resync = true;
 	brain_reconcile(b);
 	struct pod_list *after = list_pods(b);
-	ck_assert_uint_eq(after->n, 3);
+	ck_assert_uint_eq(after->n, 4);
+	ck_assert_int_eq(brain_get(b, SKIFF_KIND_DEPLOYMENT, "web") ? 1 : 0, 1);
+	ck_assert_int_eq(
+	    ((const Skiff__Deployment *)brain_get(b, SKIFF_KIND_DEPLOYMENT, "web"))->spec->replicas,
+	    4);
 	for (size_t i = 0; i < before->n; i++)
 		ck_assert_ptr_nonnull(brain_get(b, SKIFF_KIND_POD, before->names[i]));
 	free_pods(before);
