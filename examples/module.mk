@@ -57,3 +57,6 @@ $(BUILD)/tests/integration/test_examples_dlog: $(BUILD)/tests/integration/test_e
 		$(EX_COMMON_OBJS) $(LIBSKIFF)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson
+
+# tests/e2e/demos.sh runs the demos on the lab: `make check` builds the image.
+CHECK_EXTRA += $(IMAGE_STAMP)

@@ -93,10 +93,12 @@ lab_queue() {
 	sleep 1
 	kill -9 "$(pod_pid queue)"
 	wait $lp || fail "orders not acknowledged: $(cat "$DEMO_TMP/produce.json")"
+	echo "produced: $(cat "$DEMO_TMP/produce.json") at $(date +%T.%N)"
 	for ((i = 0; i < 120; i++)); do
 		all_logs email >"$DEMO_TMP/email.out"
 		got=$(count_processed order "queue=orders" "$DEMO_TMP/email.out")
 		[ "${got% *}" -ge 1000 ] && break
+		echo "$(date +%T.%N) processed ${got}"
 		sleep 1
 	done
 	echo "orders processed: ${got% *} distinct of 1000, $((${got#* } - ${got% *})) duplicates"
@@ -137,13 +139,30 @@ lab_replica() {
 	write_keys "$pri" 1000 0
 	wait_pos "$r1/status" 1000 30
 	wait_pos "$r2/status" 1000 30
+	echo "replication after 1000 writes: primary $(curl -fs "$pri/status")"
 	check_keys "$r1" 0 500 999
 	check_keys "$r2" 0 500 999
-	kill -9 "$(pod_pid kv-replica 1)"
+	local victim vpid
+	victim=$(pods_json kv-replica | jq -r '.[1].metadata.name')
+	vpid=$(pod_pid kv-replica 1)
+	echo "killing replica $victim (pid $vpid)"
+	kill -9 "$vpid"
 	write_keys "$pri" 200 1000
 	echo "primary while a replica restarts: $(curl -fs "$pri/status")"
 	wait_pos "$r2/status" 1200 90
 	check_keys "$r2" 1199
+	local restarts
+	restarts=$(ctl get pods -o json 2>/dev/null | jq -r --arg n "$victim" '[(.items? // .) |
+		if type == "array" then .[] else . end | select(.metadata.name == $n) |
+		.status.containerStatuses[0].restartCount // 0] | first // 0')
+	[ "$restarts" -ge 1 ] || fail "replica $victim was not restarted after kill -9 (restarts $restarts)"
+	echo "replica $victim restarted ($restarts restart) and caught up to 1200"
+	local lag
+	lag=$(curl -fs "$pri/status")
+	echo "replica restarted and caught up: primary $lag"
+	echo "$lag" | jq -e '.replicas | length >= 2 and all(.[]; has("lag_ms") and has("lag_records"))' >/dev/null ||
+		fail "the primary's /status does not report each replica's lag: $lag"
+	echo "replicas: $(curl -fs "$r1/status") $(curl -fs "$r2/status")"
 	demo_delete replica
 }
 
