@@ -32,7 +32,7 @@ for t in curl python3; do
 	command -v "$t" >/dev/null || skip "'$t' is not installed (run 'make deps')"
 done
 
-e2e_start 120
+e2e_start 150
 # the checks run in their own session so that a failure, the budget's
 # watchdog or Ctrl-C ends them (and their load generators) with the scenario
 CHECKS_PID=
