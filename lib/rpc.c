@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -98,6 +99,7 @@ struct skiff_rpc_conn {
 	int connect_timeout_ms;
 	int64_t last_rx_ms;
 	int64_t last_tick_ms; /* last keepalive tick */
+	size_t input_seen;    /* input buffer length when read_cb returned */
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
 	void (*on_connected)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
@@ -662,6 +664,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			handle_frame(conn, f);
 		skiff__frame__free_unpacked(f, NULL);
 	}
+	conn->input_seen = evbuffer_get_length(in);
 	conn_unref(conn);
 }
 
@@ -732,6 +735,8 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 
 	conn_ref(conn);
 	if (events & BEV_EVENT_CONNECTED) {
+		/* the handshake's bytes were the peer talking */
+		conn->last_rx_ms = skiff_mono_ms();
 		set_nodelay(bev);
 		if (!conn->insecure)
 			skiff_tls_peer_identity(bufferevent_openssl_get_ssl(bev), conn->peer.name,
@@ -792,34 +797,52 @@ out:
 	conn_unref(conn);
 }
 
-static bool socket_has_input(struct skiff_rpc_conn *conn)
+/* Bytes from the peer that we have not looked at yet: unread in the socket
+ * (FIONREAD), decrypted but not taken from the TLS layer (SSL_pending), or
+ * added to the input buffer since read_cb last ran. When the loop was busy
+ * these are the peer's words waiting for us, not silence. */
+static bool input_waiting(struct skiff_rpc_conn *conn)
 {
-	evutil_socket_t fd = conn->bev ? bufferevent_getfd(conn->bev) : -1;
-	char c;
+	evutil_socket_t fd;
+	int unread = 0;
+	SSL *ssl;
 
-	return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+	if (!conn->bev)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) != conn->input_seen)
+		return true;
+	ssl = bufferevent_openssl_get_ssl(conn->bev);
+	if (ssl && SSL_pending(ssl) > 0)
+		return true;
+	fd = bufferevent_getfd(conn->bev);
+	return fd >= 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread > 0;
 }
 
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct skiff_rpc_conn *conn = arg;
-	int64_t silent = skiff_mono_ms() - conn->last_rx_ms;
+	int64_t now = skiff_mono_ms(), silent;
+	int64_t late = now - conn->last_tick_ms - conn->keepalive_ms;
 	(void)fd;
 	(void)what;
 
 	conn_ref(conn);
-	int64_t now = skiff_mono_ms();
-	if (now - conn->last_tick_ms > 2 * (int64_t)conn->keepalive_ms) {
-		/* our loop did not run (the blocking client between calls): we
-		 * cannot tell whether the peer was silent, so start counting anew */
+	if (late > conn->keepalive_ms) {
+		/* our loop did not run for a long while (a long handler, the
+		 * blocking client between calls): we cannot tell whether the
+		 * peer was silent, so start counting anew */
 		conn->last_rx_ms = now;
-		silent = 0;
+	} else if (late > conn->keepalive_ms / 4) {
+		/* the tick came late: the loop was busy and could not have
+		 * read; that time is not the peer's silence */
+		conn->last_rx_ms = conn->last_rx_ms + late < now ? conn->last_rx_ms + late : now;
 	}
 	conn->last_tick_ms = now;
-	if (silent >= 3 * (int64_t)conn->keepalive_ms && socket_has_input(conn)) {
-		/* data waiting unread (a loop that did not run, as in the
-		 * blocking client): the peer is not silent */
-		conn->last_rx_ms = skiff_mono_ms();
+	silent = now - conn->last_rx_ms;
+	if (silent >= 3 * (int64_t)conn->keepalive_ms && input_waiting(conn)) {
+		/* data waiting unread (read_cb has not run yet in this loop
+		 * iteration): the peer is not silent */
+		conn->last_rx_ms = now;
 		silent = 0;
 	}
 	if (silent >= 3 * (int64_t)conn->keepalive_ms) {

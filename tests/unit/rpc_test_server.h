@@ -5,7 +5,10 @@
  * Handlers: MSG_TEST_ECHO answers its Heartbeat after time_ms milliseconds
  * (node "never": never answers); MSG_TEST_STREAM sends time_ms items then
  * ends (0: forever, every 5 ms, until cancelled); MSG_GET fails with ENOENT;
- * MSG_LIST and MSG_JOIN answer with an empty payload. */
+ * MSG_LIST and MSG_JOIN answer with an empty payload; node "block" blocks the
+ * server's loop for time_ms (a busy daemon) before answering, node
+ * "block-steps" blocks it 150 ms at a time in time_ms/150 timer callbacks in
+ * a row. */
 #ifndef RPC_TEST_SERVER_H
 #define RPC_TEST_SERVER_H
 
@@ -106,6 +109,27 @@ static void streamer_cancel(struct skiff_rpc_call *call, void *userdata)
 	free(st);
 }
 
+/* Blocks the loop 150 ms per step, each step in its own loop iteration. */
+struct blocker {
+	struct event *ev;
+	int64_t left;
+};
+
+static void blocker_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct blocker *b = arg;
+	struct timeval now = { 0, 0 };
+	(void)fd;
+	(void)what;
+	usleep(150 * 1000);
+	if (--b->left > 0) {
+		evtimer_add(b->ev, &now);
+		return;
+	}
+	event_free(b->ev);
+	free(b);
+}
+
 /* When set, MSG_JOIN is served as the brain does: token checked, CSR signed
  * with CN = node name and OU = node. */
 static struct skiff_ca *test_join_ca;
@@ -157,6 +181,22 @@ static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, v
 		hb = skiff__heartbeat__unpack(NULL, req->payload.len, req->payload.data);
 		if (!hb) {
 			skiff_rpc_call_error(call, -EINVAL, "bad Heartbeat payload");
+			return;
+		}
+		if (streq(hb->node, "block")) {
+			usleep((useconds_t)hb->time_ms * 1000);
+			skiff_rpc_call_reply(call, &hb->base);
+			skiff__heartbeat__free_unpacked(hb, NULL);
+			return;
+		}
+		if (streq(hb->node, "block-steps")) {
+			struct blocker *b = xcalloc(1, sizeof(*b));
+			b->left = hb->time_ms / 150;
+			b->ev = evtimer_new(ts->base, blocker_step, b);
+			struct timeval now = { 0, 0 };
+			evtimer_add(b->ev, &now);
+			skiff_rpc_call_reply(call, &hb->base);
+			skiff__heartbeat__free_unpacked(hb, NULL);
 			return;
 		}
 		struct delayed_reply *d = xcalloc(1, sizeof(*d));

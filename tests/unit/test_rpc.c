@@ -522,6 +522,92 @@ START_TEST(test_keepalive_idle_sync_client)
 }
 END_TEST
 
+/* A busy server (its loop blocked by a long handler, or by a run of long
+ * callbacks) must not take a client whose pings were waiting in its socket
+ * for a silent one. */
+static void ignore_reply(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+			 const Skiff__Frame *frame, void *userdata)
+{
+	(void)conn;
+	(void)err;
+	(void)errmsg;
+	(void)frame;
+	(void)userdata;
+}
+
+static void chatter_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	skiff_rpc_request(arg, SKIFF__MSG_TYPE__MSG_LIST, NULL, 0, ignore_reply, NULL, NULL);
+}
+
+START_TEST(test_keepalive_busy_server_keeps_talking_peer)
+{
+	/* server: keepalive 100 ms (a peer silent for 300 ms is dropped) */
+	struct test_server *ts = test_server_start(NULL, 100);
+	int connected = 0;
+	/* the client tolerates the server's stalls (its own keepalive 10 s) */
+	struct skiff_rpc_client_config cfg = { .server = ts->addr,
+					       .insecure_plaintext = true,
+					       .keepalive_ms = 10000,
+					       .on_close = record_close,
+					       .userdata = &connected };
+	struct event_base *base = event_base_new();
+	struct skiff_rpc_conn *conn = NULL;
+	static const struct {
+		const char *node;
+		int ms;
+	} stalls[] = { { "block", 150 },  { "block", 250 },	  { "block", 450 },
+		       { "block", 1000 }, { "block-steps", 900 }, { "block-steps", 1500 } };
+
+	close_reason = 1;
+	ck_assert_int_eq(skiff_rpc_connect(base, &cfg, connected_cb, &conn), 0);
+	ck_assert(LOOP_UNTIL(base, connected == 1, 2000));
+	/* a request every 20 ms, whatever the server is doing */
+	struct event *chatter = event_new(base, -1, EV_PERSIST, chatter_cb, conn);
+	struct timeval every = { 0, 20 * 1000 };
+	event_add(chatter, &every);
+	for (size_t i = 0; i < sizeof(stalls) / sizeof(stalls[0]); i++) {
+		Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+		struct echo_result res = { 0 };
+		hb.node = (char *)stalls[i].node;
+		hb.time_ms = stalls[i].ms;
+		ck_assert_int_eq(skiff_rpc_request(conn, SKIFF__MSG_TYPE__MSG_TEST_ECHO, &hb.base,
+						   5000, echo_cb, &res, NULL),
+				 0);
+		ck_assert(LOOP_UNTIL(base, res.done, 5000));
+		ck_assert_msg(res.err == 0, "%s %d ms: %d", stalls[i].node, stalls[i].ms, res.err);
+		/* let the server's loop run past the stall (steps still going) */
+		LOOP_UNTIL(base, close_reason != 1, (int)stalls[i].ms + 300);
+		ck_assert_msg(atomic_load(&ts->closes) == 0,
+			      "busy %s %d ms: the server dropped a talking peer (reason %d)",
+			      stalls[i].node, stalls[i].ms, atomic_load(&ts->last_close_reason));
+		ck_assert_int_eq(close_reason, 1);
+	}
+	event_free(chatter);
+
+	/* a truly silent peer is still dropped after a stall: the client asks
+	 * for a 450 ms stall, then stops running its loop (no chatter, no
+	 * answers to the server's pings) */
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	struct echo_result res = { 0 };
+	hb.node = (char *)"block";
+	hb.time_ms = 450;
+	ck_assert_int_eq(skiff_rpc_request(conn, SKIFF__MSG_TYPE__MSG_TEST_ECHO, &hb.base, 5000,
+					   echo_cb, &res, NULL),
+			 0);
+	LOOP_UNTIL(base, false, 30);
+	int64_t t0 = skiff_mono_ms();
+	ck_assert(WAIT_FOR(atomic_load(&ts->closes) == 1, 3000));
+	ck_assert_int_eq(atomic_load(&ts->last_close_reason), -ETIMEDOUT);
+	ck_assert_int_ge(skiff_mono_ms() - t0, 450 + 250);
+	ck_assert(LOOP_UNTIL(base, close_reason != 1, 2000));
+	event_base_free(base);
+	test_server_stop(ts);
+}
+END_TEST
+
 static void bad_frame_closes_only_that_conn(const uint8_t *bytes, size_t len, int want_code,
 					    const char *want_msg)
 {
@@ -711,6 +797,7 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tc, test_client_vanishes_mid_frame);
 	tcase_add_test(tc, test_keepalive_drops_silent_peer);
 	tcase_add_test(tc, test_keepalive_idle_sync_client);
+	tcase_add_test(tc, test_keepalive_busy_server_keeps_talking_peer);
 	tcase_add_test(tc, test_garbage_frame);
 	tcase_add_test(tc, test_oversized_frame);
 	tcase_add_test(tc, test_random_frames);
