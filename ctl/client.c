@@ -15,6 +15,7 @@
 #include "util.h"
 
 const char *ctl_config_flag;
+uint32_t ctl_list_page_limit;
 
 static struct skiff_rpc_sync *conn;
 static char *conn_server;
@@ -256,6 +257,44 @@ int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
 		req.node_name = (char *)node_name;
 	if (object_name)
 		req.object_name = (char *)object_name;
-	return ctl_call(SKIFF__MSG_TYPE__MSG_LIST, &req.base, &skiff__list_response__descriptor,
-			(ProtobufCMessage **)ret);
+	req.limit = ctl_list_page_limit;
+	/* Pages (as kubectl does): the brain caps each reply below the frame
+	 * limit and answers every page at the first page's revision; the items
+	 * are gathered into the first reply. */
+	Skiff__ListResponse *all = NULL;
+	for (;;) {
+		Skiff__ListResponse *page = NULL;
+		int r = ctl_call(SKIFF__MSG_TYPE__MSG_LIST, &req.base,
+				 &skiff__list_response__descriptor, (ProtobufCMessage **)&page);
+		if (r) {
+			if (all)
+				skiff__list_response__free_unpacked(all, NULL);
+			return r;
+		}
+		if (!all)
+			all = page;
+		else {
+			all->items = xrealloc(all->items,
+					      (all->n_items + page->n_items) * sizeof(*all->items));
+			memcpy(all->items + all->n_items, page->items,
+			       page->n_items * sizeof(*page->items));
+			all->n_items += page->n_items;
+			page->n_items = 0; /* the items now belong to `all` */
+		}
+		if (!page->continue_ || !*page->continue_) {
+			if (page != all)
+				skiff__list_response__free_unpacked(page, NULL);
+			break;
+		}
+		free(req.continue_ != protobuf_c_empty_string ? req.continue_ : NULL);
+		req.continue_ = xstrdup(page->continue_);
+		if (page != all)
+			skiff__list_response__free_unpacked(page, NULL);
+	}
+	if (req.continue_ != protobuf_c_empty_string)
+		free(req.continue_);
+	free(all->continue_ != protobuf_c_empty_string ? all->continue_ : NULL);
+	all->continue_ = (char *)protobuf_c_empty_string;
+	*ret = all;
+	return 0;
 }

@@ -17,6 +17,8 @@
 
 /* Set by main from --config. */
 extern const char *ctl_config_flag;
+/* Items per LIST page asked by ctl_list() (0: as many as fit in a frame). */
+extern uint32_t ctl_list_page_limit;
 
 /* The config file to use: --config, then $SKIFF_CONFIG, then ~/.skiff/config.
  * Returns a new string (free()) or NULL when none of them exists, with

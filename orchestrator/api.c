@@ -5,6 +5,7 @@
  * Replies of requests that changed state are deferred until the store has
  * synced them (group commit, see daemon.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,60 +133,126 @@ static void handle_get(struct daemon *d, struct skiff_rpc_call *call, const Skif
 	protobuf_c_message_free_unpacked(&g->base, NULL);
 }
 
+struct list_item {
+	const ProtobufCMessage *obj;
+	ProtobufCMessage *owned; /* decoded here (an old version), freed after the reply */
+};
+
 struct list_ctx {
 	struct daemon *d;
 	int kind;
 	const Skiff__ListRequest *req;
-	const ProtobufCMessage **items;
-	const char **names;
+	const char *after; /* paging: only names after this one */
+	struct list_item *items;
 	size_t n, cap;
 };
 
 static int list_one(const struct skiff_store_obj *o, void *userdata)
 {
 	struct list_ctx *c = userdata;
+	if (c->after && strcmp(o->name, c->after) <= 0)
+		return 0;
+	ProtobufCMessage *owned = NULL;
 	const ProtobufCMessage *obj = o->decoded;
+	if (!obj && o->data)
+		obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
 	if (!obj)
 		return 0;
 	const Skiff__ObjectMeta *m = SKIFF_META(obj);
+	bool keep = true;
 	if (c->req->n_label_selector &&
 	    (!m || !skiff_selector_match(c->req->label_selector, c->req->n_label_selector,
 					 m->labels, m->n_labels)))
-		return 0;
-	if (*c->req->node_name && c->kind == SKIFF_KIND_POD &&
+		keep = false;
+	if (keep && *c->req->node_name && c->kind == SKIFF_KIND_POD &&
 	    !streq(skiff_pod_node((const Skiff__Pod *)obj), c->req->node_name))
-		return 0;
-	if (*c->req->object_name && c->kind == SKIFF_KIND_EVENT &&
+		keep = false;
+	if (keep && *c->req->object_name && c->kind == SKIFF_KIND_EVENT &&
 	    !streq(((const Skiff__Event *)obj)->object_name, c->req->object_name))
+		keep = false;
+	if (!keep) {
+		skiff_obj_free(owned);
 		return 0;
+	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
 	}
-	c->items[c->n++] = obj;
+	c->items[c->n++] = (struct list_item){ obj, owned };
 	return 0;
 }
 
 static int cmp_by_name(const void *a, const void *b)
 {
-	const ProtobufCMessage *x = *(const ProtobufCMessage *const *)a;
-	const ProtobufCMessage *y = *(const ProtobufCMessage *const *)b;
-	return strcmp(SKIFF_META(x)->name, SKIFF_META(y)->name);
+	const struct list_item *x = a, *y = b;
+	return strcmp(SKIFF_META(x->obj)->name, SKIFF_META(y->obj)->name);
 }
 
 static int cmp_event_time(const void *a, const void *b)
 {
-	const Skiff__Event *x = *(const Skiff__Event *const *)a;
-	const Skiff__Event *y = *(const Skiff__Event *const *)b;
+	const Skiff__Event *x = (const Skiff__Event *)((const struct list_item *)a)->obj;
+	const Skiff__Event *y = (const Skiff__Event *)((const struct list_item *)b)->obj;
 	if (x->last_ms != y->last_ms)
 		return x->last_ms < y->last_ms ? -1 : 1;
 	return strcmp(x->metadata->name, y->metadata->name);
 }
 
+/* Continue token: "<revision>.<hex of the last name>" (opaque to clients). */
+static char *continue_token(uint64_t revision, const char *last)
+{
+	size_t n = strlen(last);
+	_cleanup_free_ char *hex = xmalloc(2 * n + 1);
+	skiff_hex(last, n, hex);
+	return xasprintf("%" PRIu64 ".%s", revision, hex);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int parse_continue(const char *tok, uint64_t *ret_rev, char **ret_last)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long rev = strtoull(tok, &end, 10);
+	if (errno || end == tok || *end != '.')
+		return -EINVAL;
+	const char *h = end + 1;
+	size_t n = strlen(h);
+	if (n == 0 || n % 2 || n / 2 > 253)
+		return -EINVAL;
+	char *last = xmalloc(n / 2 + 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(last);
+			return -EINVAL;
+		}
+		last[i] = (char)(hi << 4 | lo);
+	}
+	last[n / 2] = 0;
+	*ret_rev = rev;
+	*ret_last = last;
+	return 0;
+}
+
+/* A LIST reply never exceeds this (frame header, the reply's own fields and
+ * the per-item wrappers have room left in SKIFF_RPC_MAX_FRAME). */
+#define LIST_PAGE_BYTES (SKIFF_RPC_MAX_FRAME - (64u << 10))
+/* How long a paged list may pause between pages (Kubernetes: 5 min). */
+#define LIST_CONTINUE_MS (60 * 1000)
+
 static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
 			bool node_role, const char *peer)
 {
 	UNPACK(Skiff__ListRequest, skiff__list_request, l);
+	_cleanup_free_ char *after = NULL;
+	struct skiff_store *st = d->brain->store;
 	do {
 		int kind = parse_kind(call, l->kind);
 		if (kind < 0)
@@ -198,31 +265,73 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 			    peer, peer);
 			break;
 		}
-		struct list_ctx c = { .d = d, .kind = kind, .req = l };
-		skiff_store_foreach(d->brain->store, kind, list_one, &c);
+		uint64_t rev = skiff_store_revision(st);
+		if (*l->continue_) {
+			if (parse_continue(l->continue_, &rev, &after) < 0 ||
+			    rev > skiff_store_revision(st)) {
+				skiff_rpc_call_error(call, -EINVAL,
+						     "LIST %s: invalid continue token", l->kind);
+				break;
+			}
+		}
+		struct list_ctx c = { .d = d, .kind = kind, .req = l, .after = after };
+		int r = skiff_store_foreach_at(st, kind, rev, list_one, &c);
+		if (r == -ESTALE) {
+			skiff_rpc_call_error(
+			    call, -ESTALE,
+			    "LIST %s: the continue token expired (revision %" PRIu64
+			    " is no longer kept); list again from the start",
+			    l->kind, rev);
+			free(c.items);
+			break;
+		}
+		/* size of each item as it goes into the reply */
+		ProtobufCMessage **views = xcalloc(c.n + 1, sizeof(*views));
+		size_t total = 0;
+		for (size_t i = 0; i < c.n; i++) {
+			if (kind == SKIFF_KIND_NODE) {
+				c.items[i].obj = views[i] =
+				    node_view(d, (ProtobufCMessage *)c.items[i].obj);
+			}
+			total += protobuf_c_message_get_packed_size(c.items[i].obj) + 16;
+		}
+		bool paged = l->limit || after || total > LIST_PAGE_BYTES;
 		if (c.n)
 			qsort(c.items, c.n, sizeof(*c.items),
-			      kind == SKIFF_KIND_EVENT ? cmp_event_time : cmp_by_name);
+			      kind == SKIFF_KIND_EVENT && !paged ? cmp_event_time : cmp_by_name);
+		size_t take = 0, bytes = 0;
+		while (take < c.n && (!l->limit || take < l->limit)) {
+			size_t sz = protobuf_c_message_get_packed_size(c.items[take].obj) + 16;
+			if (take > 0 && bytes + sz > LIST_PAGE_BYTES)
+				break;
+			bytes += sz;
+			take++;
+		}
 		Skiff__ListResponse resp = SKIFF__LIST_RESPONSE__INIT;
-		Skiff__Object *objs = xcalloc(c.n + 1, sizeof(*objs));
-		Skiff__Object **ptrs = xcalloc(c.n + 1, sizeof(*ptrs));
-		ProtobufCMessage **views = xcalloc(c.n + 1, sizeof(*views));
-		for (size_t i = 0; i < c.n; i++) {
-			ProtobufCMessage *obj = (ProtobufCMessage *)c.items[i];
-			if (kind == SKIFF_KIND_NODE)
-				obj = views[i] = node_view(d, obj);
-			skiff_obj_wrap(&objs[i], kind, obj);
+		Skiff__Object *objs = xcalloc(take + 1, sizeof(*objs));
+		Skiff__Object **ptrs = xcalloc(take + 1, sizeof(*ptrs));
+		for (size_t i = 0; i < take; i++) {
+			skiff_obj_wrap(&objs[i], kind, (ProtobufCMessage *)c.items[i].obj);
 			ptrs[i] = &objs[i];
 		}
 		resp.items = ptrs;
-		resp.n_items = c.n;
-		resp.revision = skiff_store_revision(d->brain->store);
-		int r = skiff_rpc_call_reply(call, &resp.base);
+		resp.n_items = take;
+		resp.revision = rev;
+		_cleanup_free_ char *tok = NULL;
+		if (take < c.n) {
+			tok = continue_token(rev, SKIFF_META(c.items[take - 1].obj)->name);
+			resp.continue_ = tok;
+			resp.remaining = c.n - take;
+			skiff_store_history_keep(st, skiff_mono_ms() + LIST_CONTINUE_MS);
+		}
+		r = skiff_rpc_call_reply(call, &resp.base);
 		if (r == -EMSGSIZE)
-			log_warn("LIST %s: reply of %zu objects exceeds the frame cap", l->kind,
-				 c.n);
-		for (size_t i = 0; i < c.n; i++)
+			log_warn("LIST %s: a page of %zu objects exceeds the frame cap", l->kind,
+				 take);
+		for (size_t i = 0; i < c.n; i++) {
 			skiff_obj_free(views[i]);
+			skiff_obj_free(c.items[i].owned);
+		}
 		free(views);
 		free(objs);
 		free(ptrs);

@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "map.h"
 #include "store.h"
 #include "util.h"
 
@@ -209,6 +210,17 @@ struct ring_item {
 	struct blob *val;
 };
 
+/* History for reads at a past revision: the value an object had before a
+ * change (prev NULL: it did not exist). */
+struct hist_item {
+	uint64_t revision;
+	uint8_t kind;
+	char *name;
+	struct blob *prev;
+};
+
+#define HISTORY_MAX_BYTES (64u << 20)
+
 struct skiff_store {
 	char *dir;
 	char *wal_path;
@@ -227,6 +239,12 @@ struct skiff_store {
 	void *(*decode)(int kind, const uint8_t *data, size_t len);
 	void (*free_decoded)(int kind, void *decoded);
 	uint8_t *(*encode)(int kind, const void *decoded, size_t *ret_len);
+	/* history (skiff_store_history_keep): readable revisions >= hist_from */
+	bool hist_on;
+	uint64_t hist_from;
+	int64_t hist_until_ms;
+	struct hist_item *hist;
+	size_t n_hist, hist_cap, hist_bytes;
 };
 
 static uint32_t hash_name(const char *s)
@@ -610,6 +628,8 @@ int skiff_store_open(const char *dir, const struct skiff_store_options *opts,
 	return 0;
 }
 
+static void history_drop(struct skiff_store *s);
+
 void skiff_store_free(struct skiff_store *s)
 {
 	if (!s)
@@ -621,6 +641,7 @@ void skiff_store_free(struct skiff_store *s)
 		blob_unref(s->ring[i].val);
 	}
 	free(s->ring);
+	history_drop(s);
 	free(s->pending.data);
 	if (s->wal_fd >= 0)
 		close(s->wal_fd);
@@ -693,6 +714,116 @@ int skiff_store_foreach(struct skiff_store *s, int kind,
 	return 0;
 }
 
+static void history_drop(struct skiff_store *s)
+{
+	for (size_t i = 0; i < s->n_hist; i++) {
+		free(s->hist[i].name);
+		blob_unref(s->hist[i].prev);
+	}
+	free(s->hist);
+	s->hist = NULL;
+	s->n_hist = s->hist_cap = s->hist_bytes = 0;
+	s->hist_on = false;
+}
+
+/* Record the value `name` has now, before change `rev` replaces it. */
+static void history_record(struct skiff_store *s, int kind, const char *name, uint64_t rev)
+{
+	if (!s->hist_on)
+		return;
+	if (skiff_mono_ms() > s->hist_until_ms || s->hist_bytes > HISTORY_MAX_BYTES) {
+		log_info("store: dropping the history for paged lists (%s, %zu changes)",
+			 s->hist_bytes > HISTORY_MAX_BYTES ? "too large" : "expired", s->n_hist);
+		history_drop(s);
+		return;
+	}
+	struct table *t = &s->tables[kind];
+	struct entry *e = t->nbuckets ? *table_slot(t, name, hash_name(name)) : NULL;
+	if (s->n_hist == s->hist_cap) {
+		s->hist_cap = s->hist_cap ? s->hist_cap * 2 : 256;
+		s->hist = xrealloc(s->hist, s->hist_cap * sizeof(*s->hist));
+	}
+	struct hist_item *h = &s->hist[s->n_hist++];
+	h->revision = rev;
+	h->kind = kind;
+	h->name = xstrdup(name);
+	h->prev = e ? entry_bytes(s, kind, e) : NULL;
+	s->hist_bytes +=
+	    sizeof(*h) + strlen(name) + 1 + (h->prev ? sizeof(struct blob) + h->prev->len : 0);
+}
+
+void skiff_store_history_keep(struct skiff_store *s, int64_t until_mono_ms)
+{
+	if (!s->hist_on) {
+		s->hist_on = true;
+		s->hist_from = s->revision;
+		s->hist_until_ms = 0;
+	}
+	if (until_mono_ms > s->hist_until_ms)
+		s->hist_until_ms = until_mono_ms;
+}
+
+int skiff_store_history_from(struct skiff_store *s, uint64_t *ret_from)
+{
+	if (s->hist_on && skiff_mono_ms() > s->hist_until_ms)
+		history_drop(s);
+	if (!s->hist_on)
+		return -ENOENT;
+	*ret_from = s->hist_from;
+	return 0;
+}
+
+int skiff_store_foreach_at(struct skiff_store *s, int kind, uint64_t revision,
+			   int (*fn)(const struct skiff_store_obj *o, void *userdata),
+			   void *userdata)
+{
+	if (kind < 0 || kind >= SKIFF_KIND_MAX || revision > s->revision)
+		return -EINVAL;
+	if (revision == s->revision)
+		return skiff_store_foreach(s, kind, fn, userdata);
+	uint64_t from;
+	if (skiff_store_history_from(s, &from) < 0 || revision < from)
+		return -ESTALE;
+	/* the first change after `revision` of each name holds its value then */
+	struct skiff_map *first = skiff_map_new();
+	for (size_t i = 0; i < s->n_hist; i++) {
+		struct hist_item *h = &s->hist[i];
+		if (h->kind == kind && h->revision > revision && !skiff_map_get(first, h->name))
+			skiff_map_put(first, h->name, h);
+	}
+	int r = 0;
+	struct table *t = &s->tables[kind];
+	for (size_t i = 0; i < t->nbuckets && r >= 0; i++)
+		for (struct entry *e = t->buckets[i]; e && r >= 0; e = e->next) {
+			struct hist_item *h =
+			    e->revision > revision ? skiff_map_remove(first, e->name) : NULL;
+			struct skiff_store_obj o = { e->name, e->val ? e->val->data : NULL,
+						     e->val ? e->val->len : 0, e->revision,
+						     e->decoded };
+			if (h) {
+				if (!h->prev)
+					continue; /* created after `revision` */
+				o = (struct skiff_store_obj){ h->name, h->prev->data, h->prev->len,
+							      0, NULL };
+			}
+			r = fn(&o, userdata);
+		}
+	/* what was deleted after `revision` */
+	size_t it = 0;
+	void *cursor = NULL;
+	const char *key;
+	void *value;
+	while (r >= 0 && skiff_map_next(first, &it, &cursor, &key, &value)) {
+		struct hist_item *h = value;
+		if (!h->prev)
+			continue;
+		struct skiff_store_obj o = { h->name, h->prev->data, h->prev->len, 0, NULL };
+		r = fn(&o, userdata);
+	}
+	skiff_map_free(first, NULL);
+	return r < 0 ? r : 0;
+}
+
 static int store_change(struct skiff_store *s, int op, int kind, const char *name, const void *data,
 			size_t len, uint64_t *ret_revision)
 {
@@ -702,6 +833,11 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 	    len > REC_MAX - 512)
 		return -EINVAL;
 	uint64_t rev = s->revision + 1;
+	if (s->hist_on) {
+		struct table *t = &s->tables[kind];
+		if (op == SKIFF_STORE_PUT || (t->nbuckets && *table_slot(t, name, hash_name(name))))
+			history_record(s, kind, name, rev);
+	}
 	struct blob *old = NULL;
 	struct blob *val = op == SKIFF_STORE_PUT ? blob_new(data, len) : NULL;
 	bool existed = false;

@@ -144,6 +144,24 @@ int skiff_store_changes_since(struct skiff_store *s, uint64_t after,
 			      int (*fn)(const struct skiff_store_change *c, void *userdata),
 			      void *userdata);
 
+/* Reads at a past revision, for paged LISTs (what etcd's MVCC gives
+ * Kubernetes): while history is kept, every change first records the value
+ * the object had before it (re-encoded when only decoded objects are kept),
+ * so skiff_store_foreach_at() can show a kind as it was at any revision from
+ * the history's start on. skiff_store_history_keep() starts it (at the
+ * current revision) when off and keeps it until the CLOCK_MONOTONIC time
+ * until_mono_ms (extended by later calls); after that, or past 64 MiB of
+ * recorded values, it is dropped and reads at past revisions get -ESTALE. */
+void skiff_store_history_keep(struct skiff_store *s, int64_t until_mono_ms);
+/* 0 with the oldest readable revision, or -ENOENT when no history is kept. */
+int skiff_store_history_from(struct skiff_store *s, uint64_t *ret_from);
+/* As skiff_store_foreach() but as of `revision` (<= the current one).
+ * Objects changed since are passed with their old bytes (decoded NULL,
+ * revision 0). -ESTALE when that revision is not readable. */
+int skiff_store_foreach_at(struct skiff_store *s, int kind, uint64_t revision,
+			   int (*fn)(const struct skiff_store_obj *o, void *userdata),
+			   void *userdata);
+
 /* CRC32C (Castagnoli), exported for tests. */
 uint32_t skiff_crc32c(uint32_t crc, const void *data, size_t len);
 
