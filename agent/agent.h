@@ -54,7 +54,9 @@ struct agent_config {
 	char *runtime;
 	char *labels; /* "k=v,k=v" */
 	int64_t log_max;
-	bool insecure; /* plaintext, no join: debugging only */
+	int brain_wait_ms;  /* after a start, hold container starts this long for the brain */
+	int64_t pids_limit; /* --pids of every container (0: none) */
+	bool insecure;	    /* plaintext, no join: debugging only */
 };
 
 struct session;
@@ -79,6 +81,7 @@ struct pod {
 	Skiff__Pod *spec; /* owned copy (unpacked) */
 	enum pod_state state;
 	bool desired; /* listed in the latest Assignment */
+	bool held;    /* a start waits for the first Assignment (agent_hold) */
 
 	/* the current container attempt */
 	int attempt;
@@ -155,6 +158,15 @@ struct agent {
 	int n_events;
 	struct log_follower *followers;
 	bool net_ready;
+	/* From the agent's start until the first Assignment (or until the
+	 * brain proves unreachable): no container is started or restarted, so
+	 * a pod the brain moved away while this node was gone never runs twice. */
+	bool hold;
+	struct event *ev_hold;
+	int hold_rounds;
+	/* no --address: the local address of the route to the brain */
+	bool address_auto;
+	char address_buf[64];
 	int starting;	    /* shims being started */
 	uint64_t queue_seq; /* last start-queue ticket */
 };
@@ -220,6 +232,9 @@ int ipam_allocate(struct agent *a, struct pod *self, char *ret_ip, size_t len);
 /* pods.c */
 int pods_adopt(struct agent *a);
 void pods_apply_assignment(struct agent *a, Skiff__Assignment *as);
+/* Hold starts until the first Assignment or brain_wait_ms without the brain. */
+void pods_hold_start(struct agent *a);
+void pods_hold_release(struct agent *a, const char *why);
 void pods_mark_dirty(struct pod *p);
 void pods_flush_now(struct agent *a);
 void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *));
@@ -234,6 +249,8 @@ void pods_kill_container(struct pod *p, int sig);
 /* session.c */
 int session_start(struct agent *a);
 bool session_connected(struct agent *a);
+/* A connection is up (registered or not yet). */
+bool session_talking(struct agent *a);
 /* Send when connected; false means "not now" (caller keeps it queued). */
 bool session_send_status(struct agent *a, struct pod *p);
 bool session_send_event(struct agent *a, const uint8_t *packed, size_t len);

@@ -77,12 +77,18 @@ static void usage(FILE *f)
 		"  --token TOKEN          join token printed by the brain (first start only)\n"
 		"  --name NAME            node name (default: the hostname)\n"
 		"  --address IP           this node's address other nodes route pod traffic to\n"
+		"                         (default: the local address of the connection to\n"
+		"                         the brain)\n"
 		"  --state-dir DIR        default /var/lib/skiff/agent\n"
 		"  --image-dir DIR        default /var/lib/skiff/images\n"
 		"  --cgroup-parent PATH   below each cgroup controller (default skiff/NAME)\n"
 		"  --runtime PATH         skiff-runtime (default: next to skiff-agent)\n"
 		"  --labels k=v,...       node labels\n"
 		"  --log-max SIZE         per-container log cap before rotation (e.g. 10Mi)\n"
+		"  --brain-wait DUR       after a start, hold container (re)starts until the\n"
+		"                         brain's first assignment, at most this long\n"
+		"                         without the brain (default 2s; 0: never hold)\n"
+		"  --pod-pids-limit N     pid limit of every container (default 4096; 0: none)\n"
 		"  --log-level LEVEL      error|warn|info|debug\n"
 		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n");
 }
@@ -123,6 +129,8 @@ int main(int argc, char **argv)
 		O_LABELS,
 		O_LOGMAX,
 		O_LOGLEVEL,
+		O_BRAINWAIT,
+		O_PIDS,
 		O_INSECURE,
 		O_HELP
 	};
@@ -138,6 +146,8 @@ int main(int argc, char **argv)
 		{ "labels", required_argument, NULL, O_LABELS },
 		{ "log-max", required_argument, NULL, O_LOGMAX },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "brain-wait", required_argument, NULL, O_BRAINWAIT },
+		{ "pod-pids-limit", required_argument, NULL, O_PIDS },
 		{ "insecure-plaintext", no_argument, NULL, O_INSECURE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -145,6 +155,8 @@ int main(int argc, char **argv)
 	int o;
 
 	skiff_log_set_component("skiff-agent");
+	c->brain_wait_ms = 2000;
+	c->pids_limit = 4096;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_SERVER:
@@ -177,6 +189,27 @@ int main(int argc, char **argv)
 		case O_LOGMAX:
 			if (skiff_parse_memory(optarg, &c->log_max) < 0 || c->log_max <= 0) {
 				fprintf(stderr, "skiff-agent: --log-max '%s' is not a size\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_BRAINWAIT: {
+			int64_t ms;
+			if (skiff_parse_duration(optarg, &ms) < 0 || ms < 0 || ms > 3600000) {
+				fprintf(
+				    stderr,
+				    "skiff-agent: --brain-wait '%s' is not a duration (e.g. 2s, "
+				    "500ms, 0)\n",
+				    optarg);
+				return 2;
+			}
+			c->brain_wait_ms = (int)ms;
+			break;
+		}
+		case O_PIDS:
+			if (skiff_parse_int64(optarg, &c->pids_limit) < 0 || c->pids_limit < 0) {
+				fprintf(stderr,
+					"skiff-agent: --pod-pids-limit '%s' is not a number >= 0\n",
 					optarg);
 				return 2;
 			}
@@ -223,6 +256,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "skiff-agent: node name '%s' is not usable\n", c->name);
 		return 2;
 	}
+	if (!c->address || !c->address[0]) {
+		a->address_auto = true; /* found at each REGISTER (session.c) */
+		c->address = NULL;
+	}
 	if (!c->state_dir)
 		c->state_dir = "/var/lib/skiff/agent";
 	if (!c->image_dir)
@@ -252,6 +289,7 @@ int main(int argc, char **argv)
 		routes_setup_bridge(a);
 	log_info("node %s: state %s, images %s, runtime %s, cgroup parent %s", c->name,
 		 c->state_dir, c->image_dir, c->runtime, c->cgroup_parent);
+	pods_hold_start(a);
 	if (pods_adopt(a) < 0)
 		return 1;
 	if (session_start(a) < 0)

@@ -490,6 +490,15 @@ static void pod_start(struct pod *p)
 
 	if (p->ev_timer)
 		evtimer_del(p->ev_timer);
+	if (a->hold) {
+		/* the brain may have moved this pod away while the node was gone */
+		if (!p->held)
+			log_info("pod %s: start held until the brain's first assignment", p->name);
+		p->held = true;
+		if (p->state != POD_BACKOFF)
+			p->state = POD_NEW;
+		return;
+	}
 	if (a->starting >= AGENT_MAX_STARTING) {
 		if (!p->queued)
 			p->queued = ++a->queue_seq;
@@ -592,6 +601,12 @@ static void pod_start(struct pod *p)
 	if (c->working_dir && c->working_dir[0]) {
 		strv_push(&args, xstrdup("--workdir"));
 		strv_push(&args, xstrdup(c->working_dir));
+	}
+
+	/* the node's pid limit per container (kubelet's podPidsLimit) */
+	if (a->cfg.pids_limit > 0) {
+		strv_push(&args, xstrdup("--pids"));
+		strv_push(&args, xasprintf("%" PRId64, a->cfg.pids_limit));
 	}
 
 	/* resources: limits (requests only matter to the scheduler) */
@@ -1090,14 +1105,76 @@ static void reconcile_later(struct agent *a)
 		evtimer_add(a->ev_reconcile, &tv);
 }
 
+/* Start what waited for the hold to end (pods still wanted). */
+static void start_held(struct agent *a)
+{
+	for (struct pod *p = a->pods; p; p = p->next)
+		if (p->held) {
+			p->held = false;
+			if (p->state == POD_NEW || p->state == POD_BACKOFF)
+				pod_start(p);
+		}
+}
+
+static void on_hold_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)fd;
+	(void)what;
+	if (!a->hold)
+		return;
+	/* connected: the assignment follows REGISTER's reply; wait a little more */
+	if (session_talking(a) && ++a->hold_rounds < 3) {
+		struct timeval tv = { a->cfg.brain_wait_ms / 1000,
+				      (a->cfg.brain_wait_ms % 1000) * 1000 };
+		evtimer_add(a->ev_hold, &tv);
+		return;
+	}
+	pods_hold_release(a, "no assignment from the brain");
+}
+
+void pods_hold_start(struct agent *a)
+{
+	if (a->cfg.brain_wait_ms <= 0)
+		return;
+	a->hold = true;
+	a->ev_hold = evtimer_new(a->base, on_hold_timer, a);
+	struct timeval tv = { a->cfg.brain_wait_ms / 1000, (a->cfg.brain_wait_ms % 1000) * 1000 };
+	evtimer_add(a->ev_hold, &tv);
+}
+
+void pods_hold_release(struct agent *a, const char *why)
+{
+	if (!a->hold)
+		return;
+	a->hold = false;
+	if (a->ev_hold)
+		evtimer_del(a->ev_hold);
+	bool any = false;
+	for (struct pod *p = a->pods; p; p = p->next)
+		any = any || p->held;
+	if (why && any)
+		log_warn("%s within %d ms of the start: healing containers locally", why,
+			 a->cfg.brain_wait_ms * (a->hold_rounds + 1));
+	start_held(a);
+}
+
 void pods_apply_assignment(struct agent *a, Skiff__Assignment *as)
 {
 	if (a->assignment)
 		skiff__assignment__free_unpacked(a->assignment, NULL);
 	a->assignment = as;
 	a->have_assignment = true;
+	/* the first assignment ends the hold: what it lists starts, the rest
+	 * is stopped without ever having run again */
+	bool held = a->hold;
+	a->hold = false;
+	if (a->ev_hold)
+		evtimer_del(a->ev_hold);
 	routes_sync(a);
 	reconcile(a);
+	if (held)
+		start_held(a);
 }
 
 static void reconcile(struct agent *a)

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
+#include <arpa/inet.h>
 
 #include "agent.h"
 #include "cleanup.h"
@@ -62,6 +65,11 @@ static void schedule_reconnect(struct session *s)
 	evtimer_del(s->ev_reconnect);
 	evtimer_add(s->ev_reconnect, &tv);
 	log_debug("reconnecting to %s in %" PRId64 " ms", a->cfg.server, delay);
+}
+
+bool session_talking(struct agent *a)
+{
+	return a->session && a->session->conn;
 }
 
 bool session_connected(struct agent *a)
@@ -258,6 +266,48 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 	pods_flush_now(a);
 }
 
+/* Without --address: the address this node talks to the brain from (what
+ * getsockname says for a socket connected to the brain; a UDP socket's
+ * connect() only picks the route and source address, it sends nothing). */
+static void find_address(struct agent *a)
+{
+	_cleanup_free_ char *host = xstrdup(a->cfg.server);
+	char *colon = strrchr(host, ':');
+	if (!colon)
+		return;
+	*colon = 0;
+	char *h = host;
+	if (h[0] == '[') { /* [v6]:port */
+		h++;
+		h[strcspn(h, "]")] = 0;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	if (getaddrinfo(h, colon + 1, &hints, &ai) != 0 || !ai)
+		return;
+	_cleanup_close_ int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char buf[INET6_ADDRSTRLEN] = "";
+	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf,
+				  sizeof(buf));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf,
+				  sizeof(buf));
+	}
+	freeaddrinfo(ai);
+	if (buf[0] && !streq(buf, a->address_buf)) {
+		copy_str(a->address_buf, sizeof(a->address_buf), buf);
+		a->cfg.address = a->address_buf;
+		log_info("node address %s (the local address towards brain %s; --address sets "
+			 "it)",
+			 buf, a->cfg.server);
+	}
+}
+
 static void send_register(struct session *s)
 {
 	struct agent *a = s->agent;
@@ -268,6 +318,8 @@ static void send_register(struct session *s)
 	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
 	struct utsname u;
 
+	if (a->address_auto)
+		find_address(a);
 	meta.name = a->cfg.name;
 	/* labels "k=v,k=v" */
 	_cleanup_free_ char *labels = xstrdup(a->cfg.labels ? a->cfg.labels : "");

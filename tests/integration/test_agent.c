@@ -10,7 +10,8 @@
  * The steps run in order in one process (CK_NOFORK) because they share one
  * agent: pod runs; logs; container killed -> restarted and counted; crash loop
  * -> backoff; agent SIGKILLed and restarted -> same pids, zero restarts; brain
- * away -> containers untouched, local restarts go on, reconnect; probes;
+ * away -> containers untouched, local restarts go on, reconnect; agent
+ * restarted with the brain down -> restarts held for --brain-wait; probes;
  * bad input; removal leaves no process, cgroup, veth or state behind.
  */
 #include <check.h>
@@ -631,10 +632,10 @@ static void agent_start(void)
 		dup2(fd, 2);
 		dup2(fd, 1);
 		execl(agent, agent, "--server", port, "--token", B.token, "--name", "node1",
-		      "--address", "127.0.0.1", "--state-dir", state_dir, "--image-dir", image_dir,
-		      "--cgroup-parent", CG_PARENT, "--runtime", runtime, "--labels", "zone=a",
-		      "--log-level", "debug", insecure ? "--insecure-plaintext" : (char *)NULL,
-		      (char *)NULL);
+		      /* no --address: the local address towards the brain */
+		      "--state-dir", state_dir, "--image-dir", image_dir, "--cgroup-parent",
+		      CG_PARENT, "--runtime", runtime, "--labels", "zone=a", "--log-level", "debug",
+		      insecure ? "--insecure-plaintext" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 }
@@ -837,6 +838,48 @@ static bool wait_route(const char *cidr, const char *needle, bool present, int t
 	return false;
 }
 
+/* pids.max of the pids cgroup of a process (-1: none found) */
+static int pids_max_of(pid_t pid)
+{
+	_cleanup_free_ char *cgf = xasprintf("/proc/%d/cgroup", pid);
+	_cleanup_free_ char *cg = NULL;
+	if (skiff_read_file(cgf, 65536, &cg, NULL) < 0)
+		return -1;
+	char *l = strstr(cg, ":pids:");
+	if (!l)
+		return -1;
+	l += strlen(":pids:");
+	l[strcspn(l, "\n")] = 0;
+	_cleanup_free_ char *f = xasprintf("/sys/fs/cgroup/pids%s/pids.max", l);
+	_cleanup_free_ char *v = NULL;
+	if (skiff_read_file(f, 64, &v, NULL) < 0)
+		return -1;
+	return atoi(v);
+}
+
+/* A container of this test started at or after since_ms and running now
+ * (from the shims' state files): its pid, or 0. */
+static pid_t running_since(int64_t since_ms)
+{
+	_cleanup_free_ char *cdir = xasprintf("%s/containers", state_dir);
+	_cleanup_closedir_ DIR *d = opendir(cdir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sp = xasprintf("%s/%s/state", cdir, de->d_name);
+		_cleanup_free_ char *js = NULL;
+		if (skiff_read_file(sp, 65536, &js, NULL) < 0 || !strstr(js, "\"running\""))
+			continue;
+		char *k = strstr(js, "\"started_ms\":");
+		char *pk = strstr(js, "\"pid\":");
+		if (!k || !pk || strtoll(k + strlen("\"started_ms\":"), NULL, 10) < since_ms)
+			continue;
+		return (pid_t)strtol(pk + strlen("\"pid\":"), NULL, 10);
+	}
+	return 0;
+}
+
 /* ---- fixtures ------------------------------------------------------------- */
 
 static void setup_all(void)
@@ -889,6 +932,8 @@ START_TEST(t01_join_register_run)
 	ck_assert_int_eq(r->node->status->capacity->pods, 110);
 	ck_assert_int_eq(r->node->metadata->n_labels, 1);
 	ck_assert_str_eq(r->node->metadata->labels[0]->value, "a");
+	/* no --address given: the local address of the connection to the brain */
+	ck_assert_str_eq(r->node->status->address, "127.0.0.1");
 	skiff__register_request__free_unpacked(r, NULL);
 
 	assign(&WEB, 1);
@@ -898,8 +943,11 @@ START_TEST(t01_join_register_run)
 	ck_assert(pid_alive(web_pid));
 	ck_assert_str_eq(st->pod_ip, "10.244.7.2");
 	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
+	ck_assert_str_eq(st->host_ip, "127.0.0.1");
 	skiff__pod_status__free_unpacked(st, NULL);
 	ck_assert(wait_int(&B.heartbeats, 2, 3000));
+	/* the node's pid limit per container (--pod-pids-limit, default 4096) */
+	ck_assert_int_eq(pids_max_of(web_pid), 4096);
 
 	/* the endpoints file of the service, in the pod's directory */
 	_cleanup_free_ char *ep = xasprintf("%s/pods/uid-web/endpoints/users-db", state_dir);
@@ -1114,6 +1162,40 @@ START_TEST(t06_brain_away)
 	web_restarts = st->container_statuses[0]->restart_count;
 	skiff__pod_status__free_unpacked(st, NULL);
 	ck_assert(pid_alive(web_pid));
+}
+END_TEST
+
+/* The agent restarts while the brain is down, and a container died while
+ * it was away: the restart is held for the brain (it may have moved the pod),
+ * then, the brain being unreachable for --brain-wait (2 s), done locally. */
+START_TEST(t06b_agent_restart_brain_down)
+{
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	agent_kill(SIGKILL);
+	brain_send('s');
+	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
+	usleep(300000);
+	int64_t t0 = skiff_now_ms();
+	agent_start();
+	usleep(1200 * 1000);
+	ck_assert_msg(running_since(t0) == 0, "restarted before the brain could answer");
+	pid_t pid = 0;
+	for (int i = 0; i < 300 && !(pid = running_since(t0)); i++)
+		usleep(10000);
+	ck_assert_msg(pid > 0, "not restarted locally with the brain down");
+	int64_t took = skiff_now_ms() - t0;
+	ck_assert_msg(took >= 1800, "restarted after %" PRId64 " ms, before --brain-wait", took);
+	brain_send('r');
+	ck_assert_msg(wait_int(&B.registers, regs + 1, 10000), "agent did not reconnect");
+	int old[2] = { web_pid, web_restarts };
+	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 3000);
+	ck_assert_msg(st, "local restart not reported");
+	web_pid = st->container_statuses[0]->pid;
+	web_restarts = st->container_statuses[0]->restart_count;
+	ck_assert_int_eq(web_pid, pid);
+	skiff__pod_status__free_unpacked(st, NULL);
 }
 END_TEST
 
@@ -1434,6 +1516,7 @@ int main(void)
 		tcase_add_test(tc, t05_agent_sigkill_readopt);
 		tcase_add_test(tc, t05b_exit_while_agent_away);
 		tcase_add_test(tc, t06_brain_away);
+		tcase_add_test(tc, t06b_agent_restart_brain_down);
 		tcase_add_test(tc, t07_probes);
 		tcase_add_test(tc, t08_bad_input);
 		tcase_add_test(tc, t08b_volumes_and_garbage);
