@@ -191,6 +191,20 @@ static int child_prepare(const struct skiff_config *c, const char *layer, bool t
 	struct rlimit nofile = { 1048576, 1048576 };
 	int r;
 
+	/* join the shared network namespace first: /sys is mounted below and
+	 * shows the network of the namespace that mounts it */
+	if (c->net == SKIFF_NET_NS) {
+		int fd = skiff_net_open_ns(c);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+			r = fd < 0 ? fd : -errno;
+			snprintf(err, errlen, "cannot join network namespace %s: %s", c->netns_path,
+				 strerror(-r));
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+		close(fd);
+	}
 	r = skiff_mounts_setup(c, layer, tmpfs_layer, err, errlen);
 	if (r < 0)
 		return r;
@@ -482,6 +496,11 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		goto fail;
 	}
 	r = skiff_net_prepare(c);
+	if (r < 0 && c->net == SKIFF_NET_NS) {
+		snprintf(err, errlen, "--net ns:%s: %s", c->netns_path,
+			 r == -EINVAL ? "not a network namespace" : strerror(-r));
+		goto fail;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set up bridge %s: %s", c->bridge,
 			 r == -ENOTTY ? "a link of that name exists and is not a bridge"
@@ -495,7 +514,7 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	}
 	struct clone_args args = {
 		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-			 (c->net == SKIFF_NET_HOST ? 0 : CLONE_NEWNET),
+			 (c->net == SKIFF_NET_HOST || c->net == SKIFF_NET_NS ? 0 : CLONE_NEWNET),
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};

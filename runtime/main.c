@@ -16,7 +16,7 @@ static void usage(FILE *f)
 	    "       skiff-runtime delete --state DIR ID [--force]\n"
 	    "options: --name NAME --hostname H --env K=V --workdir DIR --user UID[:GID]\n"
 	    "         --memory 64Mi --cpus 0.5 --pids 128 --volume SRC:DST[:ro] --read-only\n"
-	    "         --net none|host|bridge:BR,ip=CIDR[,gw=IP] --cap-add CAP\n"
+	    "         --net none|host|ns:PATH|bridge:BR,ip=CIDR[,gw=IP] --cap-add CAP\n"
 	    "         --seccomp default|unconfined|FILE --cgroup-parent PATH --log-max BYTES\n"
 	    "         --init\n"
 	    "exit codes: the command's, 125 runtime error, 126 cannot execute, 127 not found,\n"

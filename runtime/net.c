@@ -1,12 +1,19 @@
 /* net.c — the container's network: none (own namespace, lo only), host (the
- * host's namespace) or bridge:BR,ip=CIDR,gw=IP (own namespace with a veth
+ * host's namespace), ns:PATH (join the network namespace of a file such as
+ * /proc/PID/ns/net or a bind-mounted one: the containers of one pod share it)
+ * or bridge:BR,ip=CIDR,gw=IP (own namespace with a veth
  * pair whose host end joins bridge BR, created with address gw/prefix if
  * absent). Everything goes through lib/netlink (libnl-route).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/nsfs.h>
 
 #include "cleanup.h"
 #include "netlink.h"
@@ -26,9 +33,22 @@ int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err)
 		c->net = SKIFF_NET_HOST;
 		return 0;
 	}
+	if (strncmp(spec, "ns:", 3) == 0) {
+		if (spec[3] != '/') {
+			*ret_err = xasprintf("--net '%s': ns:PATH needs an absolute path to a "
+					     "network namespace file (e.g. /proc/PID/ns/net)",
+					     spec);
+			return -EINVAL;
+		}
+		free(c->netns_path);
+		c->netns_path = xstrdup(spec + 3);
+		c->net = SKIFF_NET_NS;
+		return 0;
+	}
 	if (strncmp(spec, "bridge:", 7) != 0) {
-		*ret_err = xasprintf(
-		    "--net '%s': expected none, host or bridge:BRIDGE,ip=CIDR[,gw=IP]", spec);
+		*ret_err = xasprintf("--net '%s': expected none, host, ns:PATH or "
+				     "bridge:BRIDGE,ip=CIDR[,gw=IP]",
+				     spec);
 		return -EINVAL;
 	}
 	_cleanup_free_ char *copy = xstrdup(spec + 7);
@@ -84,11 +104,32 @@ char *skiff_net_host_ifname(const char *id)
 	return xasprintf("sk%012llx", (unsigned long long)(h & 0xffffffffffffULL));
 }
 
+int skiff_net_open_ns(const struct skiff_config *c)
+{
+	int fd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 int skiff_net_prepare(const struct skiff_config *c)
 {
 	_cleanup_free_ char *addr = NULL;
 	uint32_t a;
 	int prefix;
+
+	if (c->net == SKIFF_NET_NS) {
+		int fd = skiff_net_open_ns(c);
+		if (fd < 0)
+			return fd;
+		close(fd);
+		return 0;
+	}
 
 	if (c->net != SKIFF_NET_BRIDGE)
 		return 0;

@@ -34,6 +34,7 @@ void skiff_config_free(struct skiff_config *c)
 	}
 	free(c->volumes);
 	free(c->bridge);
+	free(c->netns_path);
 	free(c->ip_cidr);
 	free(c->gw);
 	free(c->seccomp_file);

@@ -25,6 +25,7 @@ enum skiff_net_mode {
 	SKIFF_NET_NONE = 0,
 	SKIFF_NET_HOST,
 	SKIFF_NET_BRIDGE,
+	SKIFF_NET_NS, /* join an existing network namespace (ns:PATH) */
 };
 
 struct skiff_volume {
@@ -59,6 +60,7 @@ struct skiff_config {
 	char *bridge;
 	char *ip_cidr;	  /* "10.244.1.5/24" */
 	char *gw;	  /* "10.244.1.1" */
+	char *netns_path; /* ns:PATH: /proc/PID/ns/net or a bind-mounted nsfs file */
 	uint64_t cap_add; /* bit mask of CAP_* */
 	enum skiff_seccomp_mode seccomp;
 	char *seccomp_file;
@@ -133,6 +135,9 @@ int skiff_mounts_setup(const struct skiff_config *c, const char *layer, bool tmp
 int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err);
 char *skiff_net_host_ifname(const char *id); /* "sk" + 12 hex */
 int skiff_net_prepare(const struct skiff_config *c);
+/* ns:PATH: an fd on the network namespace (checked to be one), or -errno
+ * (-EINVAL: the file is not a network namespace). */
+int skiff_net_open_ns(const struct skiff_config *c);
 int skiff_net_attach(const struct skiff_config *c, pid_t pid);
 int skiff_net_detach(const struct skiff_config *c);
 

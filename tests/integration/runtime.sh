@@ -2,7 +2,8 @@
 # runtime.sh — root integration tests of skiff-runtime: isolation, limits,
 # capabilities and seccomp tried from inside, masked paths, fds, exit codes,
 # one-line errors that leave nothing behind, the shim (state, log rotation,
-# kill, delete, surviving its caller's kill -9) and veth networking.
+# kill, delete, surviving its caller's kill -9), veth networking and joining
+# another container's network namespace (--net ns:PATH).
 #
 # Everything it makes lives under a temp dir, the cgroup parent
 # skiff-test-$$ and the bridge skt$$; the EXIT trap removes all of it, even
@@ -326,6 +327,23 @@ for i in $(seq 50); do grep -q exited "$S/web/state" && break; sleep 0.1; done
 assert_clean network
 out=$("${RUN[@]}" --net host -- /bin/sh -c 'readlink /proc/self/ns/net')
 [ "$out" = "$(readlink /proc/self/ns/net)" ] && ok "--net host shares the host netns" || fail "net host: $out"
+
+# --net ns:PATH: a second container joins the first one's network namespace
+# (the containers of a pod): same netns, same eth0 address, localhost shared.
+pid=$("${SHIM[@]}" --id pod1 --net bridge:"$BR",ip=10.231.0.6/24,gw=10.231.0.1 -- /bin/sh -c \
+	'echo hello-over-lo | nc -l -p 8081')
+[ -n "$pid" ] || fail "shim pod1"
+ns=$(readlink /proc/"$pid"/ns/net)
+out=$("${RUN[@]}" --net ns:/proc/"$pid"/ns/net -- /bin/sh -c \
+	'readlink /proc/self/ns/net; ip -o addr show eth0; for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 8081 </dev/null && break; sleep 0.1; done' 2>&1)
+[ "$(echo "$out" | head -1)" = "$ns" ] &&
+	echo "$out" | grep -q 'inet 10.231.0.6/24' && echo "$out" | grep -q hello-over-lo &&
+	ok "--net ns:PATH joins another container's netns (eth0 and 127.0.0.1 shared)" ||
+	fail "net ns: $out // $(cat "$S/pod1/log" 2>/dev/null)"
+for i in $(seq 50); do grep -q exited "$S/pod1/state" && break; sleep 0.1; done
+"$R" delete --state "$S" pod1 --force >/dev/null 2>&1
+assert_clean "net ns"
+err_case "--net ns: not a netns" "${RUN[@]}" --net ns:/etc/passwd -- /bin/true
 
 echo "runtime.sh: $failures failure(s)"
 [ $failures = 0 ]
