@@ -51,7 +51,7 @@ int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
 	_cleanup_free_ char *path = xstrdup(root);
 	_cleanup_free_ char *copy = xstrdup(rel);
 	char *save = NULL, *comp, *next;
-	int r;
+	int r, level = 0, first_made = -1;
 
 	/* Create every ancestor of the leaf and enable the controllers in root
 	 * and in each of them (never in the leaf: "no internal processes"). The
@@ -67,11 +67,63 @@ int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
 		char *p = xasprintf("%s/%s", path, comp);
 		free(path);
 		path = p;
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdir(path, 0755) == 0) {
+			if (first_made < 0)
+				first_made = level;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
+		level++;
 		comp = next;
 	}
-	return 0;
+	return first_made < 0 ? 0 : level - first_made;
+}
+
+/* mkdir -p of dir's parent below base (which must exist); returns how many
+ * of the deepest ancestors it created (those are ours to remove). */
+static int make_parents(const char *base, const char *rel)
+{
+	_cleanup_free_ char *copy = xstrdup(rel);
+	_cleanup_free_ char *path = xstrdup(base);
+	char *save = NULL, *comp, *next;
+	int level = 0, first_made = -1;
+
+	comp = strtok_r(copy, "/", &save);
+	while (comp) {
+		next = strtok_r(NULL, "/", &save);
+		if (!next)
+			break;
+		char *p = xasprintf("%s/%s", path, comp);
+		free(path);
+		path = p;
+		if (mkdir(path, 0755) == 0) {
+			if (first_made < 0)
+				first_made = level;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		level++;
+		comp = next;
+	}
+	return first_made < 0 ? 0 : level - first_made;
+}
+
+/* Remove the n deepest ancestors of base/rel's leaf that we created, while
+ * they are empty: another container may be using one (EBUSY, ENOTEMPTY) or
+ * may have removed it already (ENOENT); both are fine, and the first such
+ * level ends the walk. */
+static void remove_parents(const char *base, const char *rel, int n)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", base, rel);
+
+	for (int i = 0; i < n; i++) {
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			return;
+		*slash = 0;
+		if (rmdir(dir) < 0)
+			return;
+	}
 }
 
 int skiff_cgroup_v2_write_limits(const char *dir, const struct skiff_cgroup_limits *lim)
@@ -147,12 +199,22 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 		_cleanup_free_ char *dir = NULL;
 		cg->v2_root = xstrdup(root);
 		dir = v2_dir(cg);
-		r = skiff_cgroup_v2_enable_controllers(root, rel);
-		if (r < 0)
-			goto fail;
-		if (mkdir(dir, 0755) < 0) {
+		/* a parent we make may be removed by a container ending at
+		 * the same moment (it removes the empty parents it made): then
+		 * make it again */
+		for (int tries = 0;; tries++) {
+			r = skiff_cgroup_v2_enable_controllers(root, rel);
+			if (r == -ENOENT && tries < 10 && access(root, F_OK) == 0)
+				continue;
+			if (r < 0)
+				goto fail;
+			cg->parents[0] = (unsigned char)(r > cg->parents[0] ? r : cg->parents[0]);
+			if (mkdir(dir, 0755) == 0)
+				break;
 			r = -errno;
-			goto fail;
+			if (r == -ENOENT && tries < 10)
+				continue;
+			goto fail_parents;
 		}
 		cg->created = true;
 		r = skiff_cgroup_v2_write_limits(dir, lim);
@@ -168,14 +230,22 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 	cg->v1_root = xstrdup(root);
 	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
 		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
-		char *slash = strrchr(dir, '/');
-		*slash = 0;
-		r = skiff_mkdir_p(dir, 0755);
-		*slash = '/';
-		if (r < 0)
-			goto fail;
-		if (mkdir(dir, 0755) < 0) {
+		_cleanup_free_ char *base = xasprintf("%s/%s", root, v1_controllers[i]);
+		/* as for v2: retry when a parent vanished under us */
+		for (int tries = 0;; tries++) {
+			r = make_parents(base, rel);
+			if (r == -ENOENT && tries < 10 && access(base, F_OK) == 0)
+				continue;
+			if (r < 0)
+				goto fail;
+			cg->parents[i] = (unsigned char)(r > cg->parents[i] ? r : cg->parents[i]);
+			if (mkdir(dir, 0755) == 0)
+				break;
 			r = -errno;
+			if (r == -ENOENT && tries < 10)
+				continue;
+			remove_parents(base, rel, cg->parents[i]);
+			cg->parents[i] = 0;
 			goto fail;
 		}
 		cg->created = true;
@@ -211,6 +281,11 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 			goto fail;
 	}
 	return 0;
+fail_parents:
+	/* the leaf is not ours (EEXIST) or could not be made: remove only the
+	 * empty parents we made */
+	remove_parents(root, rel, cg->parents[0]);
+	cg->parents[0] = 0;
 fail:
 	(void)skiff_cgroup_destroy(cg);
 	return r;
@@ -304,6 +379,8 @@ int skiff_cgroup_destroy(struct skiff_cgroup *cg)
 			(void)k;
 		}
 		r = rmdir_retry(dir);
+		if (r == 0)
+			remove_parents(cg->v2_root, cg->rel, cg->parents[0]);
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
 			if (!(cg->v1_made & (1u << i)))
@@ -312,8 +389,12 @@ int skiff_cgroup_destroy(struct skiff_cgroup *cg)
 			k = rmdir_retry(dir);
 			if (k < 0 && r == 0)
 				r = k;
-			else if (k == 0)
+			else if (k == 0) {
 				cg->v1_made &= ~(1u << i);
+				_cleanup_free_ char *base =
+				    xasprintf("%s/%s", cg->v1_root, v1_controllers[i]);
+				remove_parents(base, cg->rel, cg->parents[i]);
+			}
 		}
 	}
 	if (r == 0)

@@ -35,10 +35,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 
 /* Paths here are bounded by PATH_MAX; a truncated one fails to mount. */
@@ -476,6 +478,20 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		r = v2;
 		snprintf(err, errlen, "cannot find cgroups in /sys/fs/cgroup: %s", strerror(-r));
 		goto fail;
+	}
+	if (v2 == 0) {
+		/* v1: the controllers are mounted below; `ip netns exec` mounts
+		 * a fresh /sys without them */
+		struct statfs fs;
+		if (statfs("/sys/fs/cgroup/memory", &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
+			r = -ENOMEDIUM;
+			snprintf(
+			    err, errlen,
+			    "no cgroup hierarchy is mounted at /sys/fs/cgroup (neither cgroup2 "
+			    "nor v1 controllers; 'ip netns exec' remounts /sys without them: "
+			    "use 'nsenter --net=/run/netns/NAME' instead)");
+			goto fail;
+		}
 	}
 	rel = xasprintf("%s/%s", c->cgroup_parent, c->id);
 	r = skiff_cgroup_create(&ct->cg, "/sys/fs/cgroup", v2 == 1, rel, &lim);

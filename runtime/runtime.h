@@ -88,6 +88,9 @@ struct skiff_cgroup {
 	int v2_dirfd;  /* O_PATH fd of the v2 cgroup, for CLONE_INTO_CGROUP */
 	bool created;
 	unsigned v1_made; /* v1: bit i set = controller i's directory is ours */
+	/* how many of the leaf's deepest ancestors this cgroup created (v2:
+	 * [0]; v1: per controller); destroy removes them while empty */
+	unsigned char parents[3];
 };
 struct skiff_cgroup_limits {
 	int64_t memory;
@@ -104,7 +107,9 @@ int skiff_cgroup_oom_kills(struct skiff_cgroup *cg);
 /* Kill what is left, remove the directories. Safe to call twice. */
 int skiff_cgroup_destroy(struct skiff_cgroup *cg);
 void skiff_cgroup_done(struct skiff_cgroup *cg);
-/* v2 writers, exposed for the unit test against a fake tree. */
+/* v2 writers, exposed for the unit test against a fake tree.
+ * enable_controllers creates the missing ancestors of rel's leaf and returns
+ * how many of the deepest ones it created (>= 0), or -errno. */
 int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel);
 int skiff_cgroup_v2_write_limits(const char *dir, const struct skiff_cgroup_limits *lim);
 int skiff_cgroup_v2_parse_oom_kills(const char *events);

@@ -23,6 +23,7 @@ CGP=skiff-test-$$
 BR=skt$$
 S=$T/state
 STARTED_PIDS=()
+RUNS=()
 failures=0
 # cgroup v2 (unified) or v1, as the runtime detects it; cg CONTROLLER REL
 # names a container's cgroup directory either way.
@@ -41,8 +42,11 @@ cleanup() {
 	for id in $(ls "$S" 2>/dev/null); do "$R" delete --state "$S" "$id" --force >/dev/null 2>&1; done
 	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for c in "${CG_ROOTS[@]}"; do
-		[ -d "$c/$CGP" ] && find "$c/$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
+		for d in "$c/$CGP" "$c/$CGP-new" "$c/$CGP-old" "$c/$CGP-par"; do
+			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
 	done
+	ip netns del "skt-ns$$" 2>/dev/null
 	ip link del "$BR" 2>/dev/null
 	rm -rf "$T"
 }
@@ -204,6 +208,47 @@ assert_clean "cgroup exists"
 "${RUN[@]}" --memory 16Mi --net bridge:"$BR",ip=10.231.0.7/24,gw=10.231.0.1 -- /nonexistent 2>/dev/null
 [ $? = 127 ] || fail "command not found with net+cgroup: want 127"
 assert_clean "not found after cgroup and veth were made"
+
+# --- cgroup parents ----------------------------------------------------------
+# A parent that does not exist (an agent started by hand: skiff/vm1) is made,
+# with every missing level; the container removes, once empty, only the
+# levels it made, never a parent that was there before it.
+cg_all() { # REL: true when the cgroup directory exists in every controller
+	local c
+	for c in memory cpu pids; do [ -d "$(cg $c "$1")" ] || return 1; done
+}
+out=$("$R" run --rootfs "$T/img:1" --cgroup-parent "$CGP-new/vm1/sub" --name p1 -- /bin/sh -c 'echo ran' 2>&1)
+[ "$out" = ran ] && ! cg_all "$CGP-new" && ok "a missing parent cgroup is made, and removed after" ||
+	fail "missing parent: $out; left: $(ls -d /sys/fs/cgroup/*/"$CGP-new" 2>/dev/null)"
+for c in "${CG_ROOTS[@]}"; do mkdir -p "$c/$CGP-old"; done
+pid=$("$R" shim --state "$S" --rootfs "$T/img:1" --cgroup-parent "$CGP-old/vm1" --id p2 -- /bin/sleep 0.5)
+if [ -n "$pid" ]; then
+	grep -qx "$pid" "$(cg memory "$CGP-old/vm1/p2")/cgroup.procs" || fail "parent: pid not in $CGP-old/vm1/p2"
+	for i in $(seq 50); do grep -q exited "$S/p2/state" 2>/dev/null && break; sleep 0.1; done
+	"$R" delete --state "$S" p2 >/dev/null || fail "delete p2"
+fi
+cg_all "$CGP-old" && ! cg_all "$CGP-old/vm1" && ok "a parent that existed stays, the level made is removed" ||
+	fail "existing parent: $(find /sys/fs/cgroup/*/"$CGP-old" -type d 2>/dev/null)"
+for c in "${CG_ROOTS[@]}"; do rmdir "$c/$CGP-old"; done
+# Containers starting and ending together under one new parent: none fails
+# because another removed the parent it was making its cgroup in.
+for i in $(seq 8); do
+	"$R" run --rootfs "$T/img:1" --cgroup-parent "$CGP-par/vm1" --name "par$i" -- /bin/true >"$T/par$i" 2>&1 &
+	RUNS+=($!)
+done
+bad=0
+for i in $(seq 8); do wait "${RUNS[$((i - 1))]}" || { bad=1; fail "concurrent run $i: $(cat "$T/par$i")"; }; done
+[ $bad = 0 ] && ok "8 concurrent containers under one new parent"
+left=$(find /sys/fs/cgroup/{memory,cpu,pids}/"$CGP-par" -mindepth 2 -type d 2>/dev/null)
+[ -z "$left" ] || fail "concurrent: cgroups left: $left"
+for c in "${CG_ROOTS[@]}"; do [ -d "$c/$CGP-par" ] && find "$c/$CGP-par" -depth -type d -exec rmdir {} + 2>/dev/null; done
+# 'ip netns exec' mounts a /sys without cgroups: one clear line, not ENOENT.
+if ip netns add "skt-ns$$" 2>/dev/null; then
+	err_case "no cgroups mounted (ip netns exec)" ip netns exec "skt-ns$$" "${RUN[@]}" -- /bin/true
+	grep -q "nsenter --net" "$T/err" || fail "ip netns exec: $(cat "$T/err")"
+	ip netns del "skt-ns$$"
+fi
+assert_clean "cgroup parents"
 
 # --- limits ------------------------------------------------------------------
 out=$("${RUN[@]}" --memory 32Mi -- /bin/sh -c 'tail /dev/zero' 2>"$T/err")

@@ -4,6 +4,7 @@
  * parsers of both versions. */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,75 @@ START_TEST(test_v2_missing_root_fails_cleanly)
 }
 END_TEST
 
+/* Parents: missing ones are made (with the controllers enabled in them);
+ * a container removes, when empty, only the parents it made itself; one
+ * that is in use by another container, or that existed before, stays. */
+static void unlink_in(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s/%s", root, dir, file);
+	ck_assert_int_eq(unlink(p), 0);
+}
+
+static bool exists(const char *dir)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", root, dir);
+	return access(p, F_OK) == 0;
+}
+
+START_TEST(test_v2_parents_made_and_removed_only_by_their_maker)
+{
+	struct skiff_cgroup c1, c2;
+	struct skiff_cgroup_limits lim = { 0, 0, 0 };
+	_cleanup_free_ char *pre = xasprintf("%s/skiff", root);
+	char *t;
+
+	ck_assert_int_eq(skiff_cgroup_v2_enable_controllers(root, "x/y/z/leaf"), 3);
+	ck_assert_int_eq(skiff_cgroup_v2_enable_controllers(root, "x/y/z/leaf"), 0);
+	ck_assert_int_eq(skiff_cgroup_v2_enable_controllers(root, "x/y/w/leaf"), 1);
+
+	ck_assert_int_eq(mkdir(pre, 0755), 0); /* "skiff" existed before */
+	ck_assert_int_eq(skiff_cgroup_create(&c1, root, true, "skiff/vm1/c1", &lim), 0);
+	ck_assert_int_eq(c1.parents[0], 1); /* vm1 is c1's */
+	ck_assert_str_eq(t = slurp2("skiff/vm1", "cgroup.subtree_control"), "+memory +cpu +pids");
+	free(t);
+	ck_assert_int_eq(skiff_cgroup_create(&c2, root, true, "skiff/vm1/c2", &lim), 0);
+	ck_assert_int_eq(c2.parents[0], 0);
+
+	/* c1 ends first: vm1 still holds c2, so it stays */
+	ck_assert_int_eq(skiff_cgroup_destroy(&c1), 0);
+	ck_assert(!exists("skiff/vm1/c1"));
+	ck_assert(exists("skiff/vm1/c2"));
+	/* c2 did not make vm1: it leaves it */
+	ck_assert_int_eq(skiff_cgroup_destroy(&c2), 0);
+	ck_assert(exists("skiff/vm1"));
+	skiff_cgroup_done(&c1);
+	skiff_cgroup_done(&c2);
+
+	/* now c1 alone makes and removes skiff/vm2 (a real cgroupfs directory
+	 * is removable with its files; here the test drops them), but never
+	 * "skiff", which it did not make, even when that is empty */
+	ck_assert_int_eq(skiff_cgroup_create(&c1, root, true, "skiff/vm2/c1", &lim), 0);
+	ck_assert_int_eq(c1.parents[0], 1);
+	unlink_in("skiff/vm2", "cgroup.subtree_control");
+	unlink_in("skiff", "cgroup.subtree_control");
+	unlink_in("skiff/vm1", "cgroup.subtree_control");
+	_cleanup_free_ char *vm1 = xasprintf("%s/skiff/vm1", root);
+	ck_assert_int_eq(rmdir(vm1), 0);
+	ck_assert_int_eq(skiff_cgroup_destroy(&c1), 0);
+	ck_assert(!exists("skiff/vm2"));
+	ck_assert(exists("skiff"));
+	skiff_cgroup_done(&c1);
+
+	/* a clashing leaf: refused, and the parents made on the way removed */
+	ck_assert_int_eq(skiff_cgroup_create(&c1, root, true, "p/q/c1", &lim), 0);
+	ck_assert_int_eq(skiff_cgroup_create(&c2, root, true, "p/q/c1", &lim), -EEXIST);
+	skiff_cgroup_done(&c2);
+	ck_assert(exists("p/q/c1"));
+	ck_assert_int_eq(skiff_cgroup_destroy(&c1), 0);
+	skiff_cgroup_done(&c1);
+}
+END_TEST
+
 START_TEST(test_oom_parsers)
 {
 	ck_assert_int_eq(
@@ -162,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, test_v2_create_writes_limits_and_enables_controllers);
 	tcase_add_test(tc, test_v2_no_limits_writes_nothing);
 	tcase_add_test(tc, test_v2_missing_root_fails_cleanly);
+	tcase_add_test(tc, test_v2_parents_made_and_removed_only_by_their_maker);
 	tcase_add_test(tc, test_oom_parsers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
