@@ -98,8 +98,9 @@ struct skiff_rpc_conn {
 	int keepalive_ms;
 	int connect_timeout_ms;
 	int64_t last_rx_ms;
-	int64_t last_tick_ms; /* last keepalive tick */
-	size_t input_seen;    /* input buffer length when read_cb returned */
+	int64_t last_tick_ms;	/* last keepalive tick */
+	size_t input_seen;	/* input buffer length when read_cb returned */
+	uint64_t tls_read_seen; /* TLS: network bytes read, at the last tick */
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
 	void (*on_connected)(struct skiff_rpc_conn *conn, int err, const char *errmsg,
@@ -823,6 +824,7 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 	struct skiff_rpc_conn *conn = arg;
 	int64_t now = skiff_mono_ms(), silent;
 	int64_t late = now - conn->last_tick_ms - conn->keepalive_ms;
+	SSL *ssl;
 	(void)fd;
 	(void)what;
 
@@ -838,6 +840,16 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 		conn->last_rx_ms = conn->last_rx_ms + late < now ? conn->last_rx_ms + late : now;
 	}
 	conn->last_tick_ms = now;
+	ssl = conn->bev ? bufferevent_openssl_get_ssl(conn->bev) : NULL;
+	if (ssl && SSL_get_rbio(ssl)) {
+		/* TLS: bytes from the network since the last tick, also those
+		 * of the handshake, which never reach read_cb */
+		uint64_t got = BIO_number_read(SSL_get_rbio(ssl));
+		if (got != conn->tls_read_seen) {
+			conn->tls_read_seen = got;
+			conn->last_rx_ms = now;
+		}
+	}
 	silent = now - conn->last_rx_ms;
 	if (silent >= 3 * (int64_t)conn->keepalive_ms && input_waiting(conn)) {
 		/* data waiting unread (read_cb has not run yet in this loop

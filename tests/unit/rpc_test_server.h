@@ -7,8 +7,8 @@
  * ends (0: forever, every 5 ms, until cancelled); MSG_GET fails with ENOENT;
  * MSG_LIST and MSG_JOIN answer with an empty payload; node "block" blocks the
  * server's loop for time_ms (a busy daemon) before answering, node
- * "block-steps" blocks it 150 ms at a time in time_ms/150 timer callbacks in
- * a row. */
+ * "block-steps" blocks it epoch ms (0: 150) at a time in time_ms/step timer
+ * callbacks in a row. */
 #ifndef RPC_TEST_SERVER_H
 #define RPC_TEST_SERVER_H
 
@@ -113,6 +113,7 @@ static void streamer_cancel(struct skiff_rpc_call *call, void *userdata)
 struct blocker {
 	struct event *ev;
 	int64_t left;
+	int64_t step_ms;
 };
 
 static void blocker_step(evutil_socket_t fd, short what, void *arg)
@@ -121,7 +122,7 @@ static void blocker_step(evutil_socket_t fd, short what, void *arg)
 	struct timeval now = { 0, 0 };
 	(void)fd;
 	(void)what;
-	usleep(150 * 1000);
+	usleep((useconds_t)b->step_ms * 1000);
 	if (--b->left > 0) {
 		evtimer_add(b->ev, &now);
 		return;
@@ -191,7 +192,8 @@ static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, v
 		}
 		if (streq(hb->node, "block-steps")) {
 			struct blocker *b = xcalloc(1, sizeof(*b));
-			b->left = hb->time_ms / 150;
+			b->step_ms = hb->epoch > 0 ? (int64_t)hb->epoch : 150;
+			b->left = hb->time_ms / b->step_ms;
 			b->ev = evtimer_new(ts->base, blocker_step, b);
 			struct timeval now = { 0, 0 };
 			evtimer_add(b->ev, &now);

@@ -393,6 +393,100 @@ START_TEST(test_tls_plaintext_mismatch)
 }
 END_TEST
 
+/* A server whose loop is busy (80 ms at a time, for 1.6 s) while a client
+ * does its TLS handshake: the handshake's bytes are the peer talking, so
+ * neither that client nor one that keeps sending is dropped as silent. */
+static void tls_connected(struct skiff_rpc_conn *conn, int err, const char *errmsg, void *userdata)
+{
+	(void)conn;
+	ck_assert_msg(err == 0, "connect: %s", errmsg);
+	*(int *)userdata = 1;
+}
+
+static void tls_ignore(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+		       const Skiff__Frame *frame, void *userdata)
+{
+	(void)conn;
+	(void)err;
+	(void)errmsg;
+	(void)frame;
+	(void)userdata;
+}
+
+static void tls_chatter(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_rpc_conn **conn = arg;
+	(void)fd;
+	(void)what;
+	if (*conn)
+		skiff_rpc_request(*conn, SKIFF__MSG_TYPE__MSG_LIST, NULL, 0, tls_ignore, NULL,
+				  NULL);
+}
+
+static int tls_closed = 1;
+static void tls_on_close(struct skiff_rpc_conn *conn, int reason, void *userdata)
+{
+	(void)conn;
+	(void)userdata;
+	tls_closed = reason;
+}
+
+START_TEST(test_handshake_with_busy_server)
+{
+	SSL_CTX *sctx = NULL;
+	ck_assert_int_eq(skiff_tls_server_ctx(skiff_ca_cert_pem(ca), server_crt, server_key, &sctx),
+			 0);
+	/* keepalive 50 ms: silent for 150 ms is dropped; the loop is busy in
+	 * 80 ms steps, each tick late by less than one interval */
+	struct test_server *ts = test_server_start(sctx, 50);
+	SSL_CTX_free(sctx);
+	SSL_CTX *cctx = client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30);
+	struct event_base *base = event_base_new();
+	int a_up = 0, b_up = 0;
+	struct skiff_rpc_client_config cfg = {
+		.server = ts->addr, .tls = cctx, .keepalive_ms = 10000, .on_close = tls_on_close
+	};
+	struct skiff_rpc_conn *a = NULL, *b = NULL, *b_ready = NULL;
+
+	cfg.userdata = &a_up;
+	ck_assert_int_eq(skiff_rpc_connect(base, &cfg, tls_connected, &a), 0);
+	ck_assert(LOOP_UNTIL(base, a_up == 1, 3000));
+	struct event *ca_ev = event_new(base, -1, EV_PERSIST, tls_chatter, &a);
+	struct event *cb_ev = event_new(base, -1, EV_PERSIST, tls_chatter, &b_ready);
+	struct timeval every = { 0, 20 * 1000 };
+	event_add(ca_ev, &every);
+	event_add(cb_ev, &every);
+
+	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
+	hb.node = (char *)"block-steps";
+	hb.time_ms = 1600;
+	hb.epoch = 80;
+	ck_assert_int_eq(skiff_rpc_request(a, SKIFF__MSG_TYPE__MSG_TEST_ECHO, &hb.base, 5000,
+					   tls_ignore, NULL, NULL),
+			 0);
+	LOOP_UNTIL(base, false, 50);
+	cfg.userdata = &b_up;
+	ck_assert_int_eq(skiff_rpc_connect(base, &cfg, tls_connected, &b), 0);
+	int64_t end = skiff_mono_ms() + 2000;
+	while (skiff_mono_ms() < end && tls_closed == 1) {
+		LOOP_UNTIL(base, false, 20);
+		if (b_up)
+			b_ready = b;
+	}
+	ck_assert_int_eq(b_up, 1);
+	ck_assert_msg(atomic_load(&ts->closes) == 0, "server dropped %d peer(s) (reason %d)",
+		      atomic_load(&ts->closes), atomic_load(&ts->last_close_reason));
+	ck_assert_int_eq(tls_closed, 1);
+	event_free(ca_ev);
+	event_free(cb_ev);
+	skiff_rpc_conn_close(a);
+	skiff_rpc_conn_close(b);
+	event_base_free(base);
+	SSL_CTX_free(cctx);
+	test_server_stop(ts);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -411,6 +505,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_old_tls_refused);
 	tcase_add_test(tc, test_tls_plaintext_mismatch);
 	tcase_add_test(tc, test_join_flow);
+	tcase_add_test(tc, test_handshake_with_busy_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
