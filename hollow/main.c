@@ -7,7 +7,8 @@
  *       joins N fake nodes (one process, one event loop, one connection
  *       each) that register, send heartbeats, accept every pod in their
  *       Assignment without running it and report it Running and ready with
- *       an IP from the node's pod CIDR. With --expect it prints the wall
+ *       an IP from the node's pod CIDR; a pod that leaves the Assignment is
+ *       reported stopped (PodStatusReport.stopped). With --expect it prints the wall
  *       time at which the nodes together hold that many pods.
  *   skiff-hollow deploy --config admin.conf --name NAME --replicas N
  *       applies a deployment (tiny requests) and prints the wall time.
@@ -200,6 +201,19 @@ static void report_running(struct hnode *n, const Skiff__Pod *p)
 	free(cs);
 }
 
+/* A pod left the Assignment: "stopped" at once (a Terminating pod is then
+ * removed by the brain; for a pod deleted outright the brain answers ENOENT). */
+static void report_stopped(struct hnode *n, const char *pod)
+{
+	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+	rep.node = n->name;
+	rep.epoch = n->epoch;
+	rep.pod = (char *)pod;
+	rep.stopped = true;
+	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base, 30000, ignore_reply,
+			  n, NULL);
+}
+
 static void on_assign(struct hnode *n, Skiff__Assignment *a)
 {
 	struct hollow *h = n->h;
@@ -218,6 +232,14 @@ static void on_assign(struct hnode *n, Skiff__Assignment *a)
 			report_running(n, p);
 		now[i] = xstrdup(p->metadata->name);
 	}
+	if (h->report_status)
+		for (size_t i = 0; i < n->nknown; i++) {
+			bool kept = false;
+			for (size_t j = 0; j < a->n_pods && !kept; j++)
+				kept = streq(now[j], n->known[i]);
+			if (!kept)
+				report_stopped(n, n->known[i]);
+		}
 	for (size_t i = 0; i < n->nknown; i++)
 		free(n->known[i]);
 	free(n->known);

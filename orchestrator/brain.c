@@ -145,6 +145,16 @@ static int init_node_rt(const struct skiff_store_obj *o, void *userdata)
 	return 0;
 }
 
+/* Pods that were terminating when the brain stopped get their grace again. */
+static int init_terminating(const struct skiff_store_obj *o, void *userdata)
+{
+	struct brain *b = userdata;
+	const Skiff__Pod *p = o->decoded;
+	if (p && p->metadata && p->metadata->deleted_ms > 0)
+		free(skiff_map_put(b->terminating, o->name, xcalloc(1, sizeof(int64_t))));
+	return 0;
+}
+
 int brain_open(const char *data_dir, const struct brain_config *cfg, struct brain **ret)
 {
 	struct brain *b = xcalloc(1, sizeof(*b));
@@ -158,6 +168,7 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 	b->clock_mono = default_mono;
 	b->clock_ms = default_now;
 	b->nodes = skiff_map_new();
+	b->terminating = skiff_map_new();
 	b->event_fifo = xcalloc(SKIFF_MAX_EVENTS, sizeof(char *));
 	b->resync = true;
 	b->all_nodes_dirty = true;
@@ -183,6 +194,7 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 	b->started_ms = brain_now_ms(b);
 	skiff_store_foreach(b->store, SKIFF_KIND_EVENT, init_event_fifo, b);
 	skiff_store_foreach(b->store, SKIFF_KIND_NODE, init_node_rt, b);
+	skiff_store_foreach(b->store, SKIFF_KIND_POD, init_terminating, b);
 	*ret = b;
 	return 0;
 }
@@ -200,6 +212,7 @@ void brain_free(struct brain *b)
 		return;
 	skiff_store_free(b->store);
 	skiff_map_free(b->nodes, free_node_rt);
+	skiff_map_free(b->terminating, free);
 	for (size_t i = 0; i < SKIFF_MAX_EVENTS; i++)
 		free(b->event_fifo[i]);
 	free(b->event_fifo);
@@ -279,6 +292,83 @@ int brain_delete(struct brain *b, int kind, const char *name)
 {
 	mark_dirty_for(b, kind, brain_get(b, kind, name));
 	return skiff_store_delete(b->store, kind, name, NULL);
+}
+
+int brain_pod_terminate(struct brain *b, const char *name)
+{
+	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+	if (!p)
+		return -ENOENT;
+	if (p->metadata && p->metadata->deleted_ms > 0)
+		return 0;
+	const char *node = skiff_pod_node(p);
+	const char *phase = skiff_pod_phase(p);
+	struct brain_node *rt = *node ? brain_node_rt(b, node) : NULL;
+	if (!rt || !rt->connected || streq(phase, "Succeeded") || streq(phase, "Failed")) {
+		/* nothing runs it, or its agent is away (a returning agent gets
+		 * an Assignment without it): gone at once */
+		int r = brain_delete(b, SKIFF_KIND_POD, name);
+		return r < 0 ? r : 1;
+	}
+	Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, name);
+	skiff_meta_ensure(&np->base)->deleted_ms = brain_now_ms(b);
+	int64_t grace =
+	    np->spec && np->spec->termination_grace_ms > 0 ? np->spec->termination_grace_ms : 10000;
+	int r = brain_put(b, SKIFF_KIND_POD, &np->base);
+	skiff_obj_free(&np->base);
+	if (r < 0)
+		return r;
+	int64_t *deadline = xmalloc(sizeof(*deadline));
+	*deadline = brain_now_mono(b) + grace + SKIFF_TERMINATION_MARGIN_MS;
+	free(skiff_map_put(b->terminating, name, deadline));
+	return 1;
+}
+
+int brain_pod_finalize(struct brain *b, const char *name)
+{
+	free(skiff_map_remove(b->terminating, name));
+	b->resync = true;
+	return brain_delete(b, SKIFF_KIND_POD, name);
+}
+
+int brain_terminating_tick(struct brain *b)
+{
+	if (!skiff_map_size(b->terminating))
+		return 0;
+	int64_t now = brain_now_mono(b);
+	char **done = NULL;
+	size_t n = 0, i = 0;
+	void *cur = NULL, *v;
+	const char *k;
+	while (skiff_map_next(b->terminating, &i, &cur, &k, &v)) {
+		int64_t *deadline = v;
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, k);
+		if (p && p->metadata && p->metadata->deleted_ms > 0) {
+			if (*deadline == 0) { /* tracked at start-up */
+				int64_t grace = p->spec && p->spec->termination_grace_ms > 0
+						    ? p->spec->termination_grace_ms
+						    : 10000;
+				*deadline = now + grace + SKIFF_TERMINATION_MARGIN_MS;
+			}
+			if (now <= *deadline)
+				continue;
+		}
+		done = xrealloc(done, (n + 1) * sizeof(*done));
+		done[n++] = xstrdup(k);
+	}
+	int removed = 0;
+	for (size_t j = 0; j < n; j++) {
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, done[j]);
+		if (p && p->metadata && p->metadata->deleted_ms > 0) {
+			log_info("pod %s: still terminating after its grace; removed", done[j]);
+			if (brain_pod_finalize(b, done[j]) >= 0)
+				removed++;
+		} else
+			free(skiff_map_remove(b->terminating, done[j]));
+		free(done[j]);
+	}
+	free(done);
+	return removed;
 }
 
 void brain_event(struct brain *b, const char *kind, const char *name, const char *type,
@@ -521,12 +611,21 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 		struct owned_pods c = { .owner = name };
 		skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_owned, &c);
 		for (size_t i = 0; i < c.n; i++) {
-			(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
+			(void)brain_pod_terminate(b, c.names[i]);
 			free(c.names[i]);
 		}
 		free(c.names);
 	}
-	int r = brain_delete(b, kind, name);
+	int r;
+	if (kind == SKIFF_KIND_POD) {
+		r = brain_pod_terminate(b, name);
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+		if (r >= 0 && p) { /* the reply shows it Terminating */
+			skiff_obj_free(copy);
+			copy = skiff_obj_copy(kind, &p->base);
+		}
+	} else
+		r = brain_delete(b, kind, name);
 	if (r < 0) {
 		skiff_obj_free(copy);
 		*ret_err = xasprintf("store: %s", strerror(-r));
@@ -589,12 +688,15 @@ static int collect_on_node(const struct skiff_store_obj *o, void *userdata)
 	return 0;
 }
 
-char **brain_evict_node_pods(struct brain *b, const char *node, size_t *ret_n)
+char **brain_evict_node_pods(struct brain *b, const char *node, bool graceful, size_t *ret_n)
 {
 	struct pods_on_node c = { .node = node };
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_on_node, &c);
 	for (size_t i = 0; i < c.n; i++)
-		(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
+		if (graceful)
+			(void)brain_pod_terminate(b, c.names[i]);
+		else
+			(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
 	*ret_n = c.n;
 	b->resync = true;
 	return c.names;
@@ -633,7 +735,7 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 	*ret_evicted = NULL;
 	*ret_n = 0;
 	if (streq(action, "drain")) {
-		*ret_evicted = brain_evict_node_pods(b, name, ret_n);
+		*ret_evicted = brain_evict_node_pods(b, name, true, ret_n);
 		if (*ret_n)
 			brain_event(b, "node", name, "Normal", "Drained",
 				    "evicted %zu pods from node %s", *ret_n, name);
@@ -716,6 +818,9 @@ static int assign_pod(const struct skiff_store_obj *o, void *userdata)
 	const char *node = skiff_pod_node(p);
 	if (!*node || (c->only && !streq(node, c->only)))
 		return 0;
+	if (p->metadata && p->metadata->deleted_ms > 0)
+		return 0; /* terminating: its agent stops it (agents that ignore
+			   * deleted_ms too) and reports it gone */
 	Skiff__Assignment *a = skiff_map_get(c->by_node, node);
 	if (a)
 		assign_add_pod(a, p);

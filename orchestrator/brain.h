@@ -24,6 +24,9 @@
 #define SKIFF_DEFAULT_HEARTBEAT_MS  1000
 #define SKIFF_DEFAULT_CLUSTER_CIDR  "10.244.0.0/16"
 #define SKIFF_MAX_EVENTS	    5000
+/* A terminating pod whose agent never says it stopped is removed after its
+ * terminationGrace plus this. */
+#define SKIFF_TERMINATION_MARGIN_MS 3000
 
 struct brain;
 
@@ -54,6 +57,9 @@ struct brain {
 	struct skiff_store *store;
 	struct brain_config cfg;
 	struct skiff_map *nodes; /* name -> struct brain_node */
+	/* Terminating pods: name -> int64_t deadline (mono ms; 0: set at the
+	 * next tick, after a restart) after which they are removed anyway. */
+	struct skiff_map *terminating;
 	bool all_nodes_dirty;
 	int64_t last_all_push_mono;
 	int64_t last_tick_mono;	     /* brain_nodes_tick(): stalls extend deadlines */
@@ -102,6 +108,20 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_err);
 int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
 		 char **ret_err);
+/* Graceful pod deletion (what DELETE, scale-down, rollouts and drain do): a
+ * pod that runs on a connected node gets metadata.deleted_ms (skiffctl shows
+ * Terminating), leaves its node's Assignment at once (the agent stops it)
+ * and stays until the agent reports it stopped (PodStatusReport.stopped, a
+ * Succeeded/Failed phase, or a REGISTER without it), the node is lost, or
+ * its terminationGrace + SKIFF_TERMINATION_MARGIN_MS passed. Any other pod
+ * is deleted at once. Returns 1 when it wrote, 0 when the pod was already
+ * terminating, -ENOENT or a store error. */
+int brain_pod_terminate(struct brain *b, const char *name);
+/* Remove a terminating pod for good (its agent stopped it). */
+int brain_pod_finalize(struct brain *b, const char *name);
+/* Remove terminating pods past their deadline (brain_nodes_tick() calls
+ * it); returns how many. */
+int brain_terminating_tick(struct brain *b);
 int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployment **ret,
 		char **ret_err);
 /* action: cordon, uncordon, drain. *ret_evicted: pod names (free each and
@@ -129,9 +149,10 @@ struct brain_node *brain_node_rt(struct brain *b, const char *name);
  * next write): pack it at once and free it with brain_assignment_free(). */
 Skiff__Assignment *brain_assignment(struct brain *b, const char *node);
 void brain_assignment_free(Skiff__Assignment *a);
-/* Delete every pod bound to node; returns their names (free each and the
- * array). */
-char **brain_evict_node_pods(struct brain *b, const char *node, size_t *ret_n);
+/* Delete every pod bound to node (graceful: brain_pod_terminate(), for a
+ * drain; else at once, for a lost node); returns their names (free each and
+ * the array). */
+char **brain_evict_node_pods(struct brain *b, const char *node, bool graceful, size_t *ret_n);
 /* Push to every dirty connected node. */
 void brain_push_assignments(struct brain *b);
 void brain_mark_node_dirty(struct brain *b, const char *node);

@@ -6,6 +6,10 @@
  * as far as maxUnavailable allows, deletes the newest pods on scale-down,
  * replaces pods that finished (Succeeded/Failed), deletes orphans, and
  * writes status (counts, template hash, revision history for rollout undo).
+ * Deletions are graceful (brain_pod_terminate()): a Terminating pod is not a
+ * replica any more, as in Kubernetes: it is replaced at once, never deleted
+ * twice, counts neither as available nor against maxSurge (replicas +
+ * maxSurge bounds the live pods); Recreate waits until the old pods are gone.
  * It keeps no memory between passes: a brain restarted mid-action sees the
  * store and carries on, so pods are neither lost nor doubled.
  *
@@ -25,7 +29,7 @@ struct opod {
 	char *name;
 	char hash[16];
 	int64_t created_ms;
-	bool ready, bound, finished;
+	bool ready, bound, finished, terminating;
 };
 
 struct owned {
@@ -56,6 +60,7 @@ static int group_pod(const struct skiff_store_obj *o, void *userdata)
 	op->bound = *skiff_pod_node(p) != 0;
 	const char *phase = skiff_pod_phase(p);
 	op->finished = streq(phase, "Succeeded") || streq(phase, "Failed");
+	op->terminating = p->metadata && p->metadata->deleted_ms > 0;
 	return 0;
 }
 
@@ -175,13 +180,20 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 	if (!ow)
 		ow = &empty;
 
-	/* finished pods are replaced */
+	/* finished pods are replaced; terminating ones only wait */
 	size_t live = 0;
+	int terminating = 0, terminating_old = 0;
 	for (size_t i = 0; i < ow->n; i++) {
+		if (ow->pods[i].terminating) {
+			terminating++;
+			terminating_old += !streq(ow->pods[i].hash, hash);
+			free(ow->pods[i].name);
+			continue;
+		}
 		if (ow->pods[i].finished) {
 			brain_event(b, "deployment", name, "Normal", "ReplacingPod",
 				    "pod %s finished; replacing it", ow->pods[i].name);
-			if (brain_delete(b, SKIFF_KIND_POD, ow->pods[i].name) >= 0)
+			if (brain_pod_terminate(b, ow->pods[i].name) >= 0)
 				writes++;
 			free(ow->pods[i].name);
 			continue;
@@ -232,9 +244,9 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 	int created = 0, deleted = 0, deleted_new = 0;
 	if (recreate) {
 		for (size_t i = 0; i < nold; i++)
-			if (brain_delete(b, SKIFF_KIND_POD, oldp[i].name) >= 0)
+			if (brain_pod_terminate(b, oldp[i].name) >= 0)
 				deleted++;
-		if (nold == 0)
+		if (nold == 0 && terminating_old == 0)
 			for (int i = (int)nnew; i < replicas; i++)
 				if (create_pod(b, d, hash) >= 0)
 					created++;
@@ -257,7 +269,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 			bool excess = total > replicas + surge;
 			if (oldp[i].ready && budget <= 0 && !excess)
 				continue;
-			if (brain_delete(b, SKIFF_KIND_POD, oldp[i].name) < 0)
+			if (brain_pod_terminate(b, oldp[i].name) < 0)
 				continue;
 			deleted++;
 			total--;
@@ -266,7 +278,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 		}
 		/* scale down: newest new pods first */
 		for (size_t i = 0; nnew > (size_t)replicas && i < nnew - (size_t)replicas; i++)
-			if (brain_delete(b, SKIFF_KIND_POD, newp[i].name) >= 0) {
+			if (brain_pod_terminate(b, newp[i].name) >= 0) {
 				deleted++;
 				deleted_new++;
 			}
@@ -305,6 +317,11 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 				(long long)st->revision, cur_new, replicas, cur_total - cur_new);
 	} else {
 		msg = xasprintf("%d of %d replicas available", ready_new, replicas);
+	}
+	if (terminating + deleted > 0) {
+		char *m2 = xasprintf("%s, %d terminating", msg, terminating + deleted);
+		free(msg);
+		msg = m2;
 	}
 	skiff_set_str(&st->condition, cond);
 	skiff_set_str(&st->message, msg);
@@ -357,7 +374,8 @@ int brain_deployments_reconcile(struct brain *b)
 	while (skiff_map_next(by_owner, &it, &cur, &k, &v)) {
 		struct owned *ow = v;
 		for (size_t i = 0; i < ow->n; i++)
-			if (brain_delete(b, SKIFF_KIND_POD, ow->pods[i].name) >= 0)
+			if (!ow->pods[i].terminating &&
+			    brain_pod_terminate(b, ow->pods[i].name) > 0)
 				writes++;
 	}
 	skiff_map_free(by_owner, free_owned);

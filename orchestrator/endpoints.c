@@ -20,7 +20,8 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 	struct ep_ctx *c = userdata;
 	const Skiff__Pod *p = o->decoded;
 	const Skiff__ServiceSpec *spec = c->svc->spec;
-	if (!p || !p->metadata || !skiff_pod_ready(p) || !*p->status->pod_ip)
+	if (!p || !p->metadata || !skiff_pod_ready(p) || !*p->status->pod_ip ||
+	    p->metadata->deleted_ms > 0) /* terminating pods get no traffic */
 		return 0;
 	if (!skiff_selector_match(spec->selector, spec->n_selector, p->metadata->labels,
 				  p->metadata->n_labels))

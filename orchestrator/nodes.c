@@ -84,6 +84,27 @@ static int alloc_cidr(struct brain *b, char **ret)
 	return 0;
 }
 
+struct gone_ctx {
+	const char *node;
+	const Skiff__RegisterRequest *req;
+	char **names;
+	size_t n;
+};
+
+static void collect_gone(struct brain *b, const char *name, struct gone_ctx *g)
+{
+	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+	if (!p || !p->metadata || p->metadata->deleted_ms <= 0 ||
+	    !streq(skiff_pod_node(p), g->node))
+		return;
+	for (size_t i = 0; i < g->req->n_pods; i++)
+		if (streq(g->req->pods[i]->name, name) &&
+		    streq(g->req->pods[i]->uid, p->metadata->uid))
+			return; /* still running there: it gets stopped */
+	g->names = xrealloc(g->names, (g->n + 1) * sizeof(*g->names));
+	g->names[g->n++] = xstrdup(name);
+}
+
 int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void *session,
 			Skiff__RegisterResponse *ret, char **ret_err)
 {
@@ -193,6 +214,18 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 		(void)brain_put(b, SKIFF_KIND_POD, &np->base);
 		skiff_obj_free(&np->base);
 	}
+	/* terminating pods bound here that the agent no longer runs are gone */
+	struct gone_ctx g = { .node = name, .req = req };
+	size_t ti = 0;
+	void *tcur = NULL, *tv;
+	const char *tk;
+	while (skiff_map_next(b->terminating, &ti, &tcur, &tk, &tv))
+		collect_gone(b, tk, &g);
+	for (size_t i = 0; i < g.n; i++) {
+		(void)brain_pod_finalize(b, g.names[i]);
+		free(g.names[i]);
+	}
+	free(g.names);
 	if (fresh)
 		brain_event(b, "node", name, "Normal", "Registered",
 			    "node %s registered with pod CIDR %s", name, cidr);
@@ -270,6 +303,18 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 	    (*rep->uid && !streq(p->metadata->uid, rep->uid))) {
 		*ret_err = xasprintf("pod %s is not assigned to node %s", rep->pod, rep->node);
 		return -ENOENT;
+	}
+	if (p->metadata->deleted_ms > 0) {
+		/* terminating: gone once the agent says so or the container ended */
+		const char *ph = rep->status ? rep->status->phase : "";
+		if (rep->stopped || streq(ph, "Succeeded") || streq(ph, "Failed")) {
+			brain_event(b, "pod", rep->pod, "Normal", "Killed", "pod %s stopped on %s",
+				    rep->pod, rep->node);
+			r = brain_pod_finalize(b, rep->pod);
+			if (r < 0)
+				*ret_err = xasprintf("store: %s", strerror(-r));
+			return r;
+		}
 	}
 	if (!rep->status)
 		return 0;
@@ -401,7 +446,7 @@ int brain_nodes_tick(struct brain *b)
 		brain_event(b, "node", lost[j], "Warning", "NodeNotReady",
 			    "node %s is NotReady: %s", lost[j], msg);
 		size_t nev = 0;
-		char **ev = brain_evict_node_pods(b, lost[j], &nev);
+		char **ev = brain_evict_node_pods(b, lost[j], false, &nev);
 		if (nev)
 			brain_event(b, "node", lost[j], "Warning", "PodsEvicted",
 				    "deleted %zu pods of NotReady node %s; their deployments "
@@ -416,6 +461,8 @@ int brain_nodes_tick(struct brain *b)
 		free(lost[j]);
 	}
 	free(lost);
+	if (brain_terminating_tick(b) > 0)
+		changed++;
 	if (changed)
 		b->resync = true;
 	return changed;

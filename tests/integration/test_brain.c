@@ -570,6 +570,125 @@ START_TEST(test_agent_protocol_node_loss)
 }
 END_TEST
 
+static bool assigned(struct fake_agent *a, const char *pod)
+{
+	for (size_t i = 0; a->last && i < a->last->n_pods; i++)
+		if (streq(a->last->pods[i]->metadata->name, pod))
+			return true;
+	return false;
+}
+
+/* GET a pod: 0 with its deleted_ms, or the error. */
+static int get_pod(struct skiff_rpc_sync *s, const char *name, int64_t *ret_deleted_ms)
+{
+	Skiff__GetRequest g = SKIFF__GET_REQUEST__INIT;
+	g.kind = (char *)"pod";
+	g.name = (char *)name;
+	Skiff__Frame *reply = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_GET, &g.base, 5000, &reply, &err);
+	if (r < 0)
+		return r;
+	Skiff__Object *o = skiff__object__unpack(NULL, reply->payload.len, reply->payload.data);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_nonnull(o->pod);
+	*ret_deleted_ms = o->pod->metadata->deleted_ms;
+	skiff__object__free_unpacked(o, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	return 0;
+}
+
+static int64_t delete_pod(struct skiff_rpc_sync *s, const char *name)
+{
+	Skiff__DeleteRequest del = SKIFF__DELETE_REQUEST__INIT;
+	del.kind = (char *)"pod";
+	del.name = (char *)name;
+	Skiff__Frame *reply = NULL;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(
+	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_DELETE, &del.base, 5000, &reply, &err) == 0,
+	    "delete %s: %s", name, err);
+	Skiff__Object *o = skiff__object__unpack(NULL, reply->payload.len, reply->payload.data);
+	int64_t deleted = o && o->pod ? o->pod->metadata->deleted_ms : -1;
+	skiff__object__free_unpacked(o, NULL);
+	skiff__frame__free_unpacked(reply, NULL);
+	return deleted;
+}
+
+START_TEST(test_graceful_pod_deletion)
+{
+	start_brain("3s");
+	struct skiff_rpc_sync *admin = connect_admin(20000);
+	struct fake_agent a = { 0 };
+	agent_join(&a, "vm1");
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(agent_connect_register(&a, &err) == 0, "register: %s", err);
+	apply_deployment(admin, "web", 2);
+	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
+	char victim[64], uid[40];
+	snprintf(victim, sizeof(victim), "%s", a.last->pods[0]->metadata->name);
+	snprintf(uid, sizeof(uid), "%s", a.last->pods[0]->metadata->uid);
+
+	/* DELETE answers the pod Terminating; it leaves the Assignment at once
+	 * (a replacement takes its place) but stays until the agent says so */
+	ck_assert_int_gt(delete_pod(admin, victim), 0);
+	int64_t deadline = skiff_mono_ms() + 5000;
+	while ((assigned(&a, victim) || a.last->n_pods != 2) && skiff_mono_ms() < deadline) {
+		free(err);
+		err = NULL;
+		agent_heartbeat(&a, a.epoch, &err);
+		usleep(20000);
+	}
+	ck_assert_msg(!assigned(&a, victim), "%s still in vm1's Assignment", victim);
+	ck_assert_uint_eq(a.last->n_pods, 2);
+	int64_t deleted_ms = 0;
+	ck_assert_int_eq(get_pod(admin, victim, &deleted_ms), 0);
+	ck_assert_int_gt(deleted_ms, 0);
+	/* the agent reports it stopped: gone */
+	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+	rep.node = a.name;
+	rep.epoch = a.epoch;
+	rep.pod = victim;
+	rep.uid = uid;
+	rep.stopped = true;
+	free(err);
+	err = NULL;
+	ck_assert_msg(skiff_rpc_sync_call(a.s, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base, 5000,
+					  NULL, &err) == 0,
+		      "status: %s", err);
+	ck_assert_int_eq(get_pod(admin, victim, &deleted_ms), -ENOENT);
+
+	/* an agent that never reports (as agents before the `stopped` field):
+	 * removed after terminationGrace + the margin */
+	snprintf(victim, sizeof(victim), "%s", a.last->pods[1]->metadata->name);
+	int64_t t0 = skiff_mono_ms();
+	ck_assert_int_gt(delete_pod(admin, victim), 0);
+	/* still Terminating within the grace */
+	for (int i = 0; i < 5; i++) {
+		free(err);
+		err = NULL;
+		agent_heartbeat(&a, a.epoch, &err);
+		usleep(100000);
+	}
+	ck_assert_int_eq(get_pod(admin, victim, &deleted_ms), 0);
+	ck_assert_int_gt(deleted_ms, 0);
+	int r = 0;
+	while ((r = get_pod(admin, victim, &deleted_ms)) == 0 && skiff_mono_ms() - t0 < 16000) {
+		free(err);
+		err = NULL;
+		agent_heartbeat(&a, a.epoch, &err);
+		usleep(100000);
+	}
+	int64_t took = skiff_mono_ms() - t0;
+	fprintf(stderr, "graceful deletion: a silent agent's pod removed after %lld ms\n",
+		(long long)took);
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert_int_ge(took, 10000); /* default terminationGrace 10 s */
+	agent_free(&a);
+	skiff_rpc_sync_free(admin);
+}
+END_TEST
+
 struct watch_seen {
 	int added, modified, deleted, total, stop_after;
 	bool ordered; /* replayed changes come in revision order */
@@ -661,6 +780,7 @@ int main(void)
 	tcase_add_test(tc, test_sigkill_loses_no_acknowledged_write);
 	tcase_add_test(tc, test_agent_protocol_node_loss);
 	tcase_add_test(tc, test_watch);
+	tcase_add_test(tc, test_graceful_pod_deletion);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

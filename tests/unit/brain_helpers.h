@@ -178,6 +178,7 @@ struct pod_list {
 	char hash[4096][16];
 	int64_t created[4096];
 	bool ready[4096];
+	bool terminating[4096]; /* metadata.deleted_ms set */
 	size_t n;
 };
 
@@ -191,6 +192,7 @@ static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdat
 	snprintf(l->hash[l->n], 16, "%s", p->template_hash);
 	l->created[l->n] = p->metadata->created_ms;
 	l->ready[l->n] = skiff_pod_ready(p);
+	l->terminating[l->n] = p->metadata->deleted_ms > 0;
 	l->n++;
 	return 0;
 }
@@ -242,6 +244,40 @@ static inline void report_all_running(struct brain *b)
 		ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "status: %s", err ? err : "");
 	}
 	free_pods(l);
+}
+
+static inline size_t count_terminating(struct pod_list *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->terminating[i];
+	return n;
+}
+
+/* Report every terminating pod stopped (PodStatusReport.stopped), as an
+ * agent does once it removed it; returns how many. */
+static inline size_t report_all_stopped(struct brain *b)
+{
+	struct pod_list *l = list_pods(b);
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->terminating[i])
+			continue;
+		const Skiff__Node *node = brain_get(b, SKIFF_KIND_NODE, l->nodes[i]);
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, l->names[i]);
+		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+		rep.node = l->nodes[i];
+		rep.epoch = node->status->epoch;
+		rep.pod = l->names[i];
+		rep.uid = p->metadata->uid;
+		rep.stopped = true;
+		_cleanup_free_ char *err = NULL;
+		ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "stopped: %s", err ? err : "");
+		ck_assert_ptr_null(brain_get(b, SKIFF_KIND_POD, l->names[i]));
+		n++;
+	}
+	free_pods(l);
+	return n;
 }
 
 static inline void heartbeat_all_but(struct brain *b, const char *except)

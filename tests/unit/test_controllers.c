@@ -33,9 +33,30 @@ START_TEST(test_scale_up_down_newest_first)
 	b->resync = true;
 	brain_reconcile(b);
 	ck_assert_uint_eq(skiff_store_revision(b->store), rev);
-	/* scale down to 2: the two original (oldest) pods stay */
+	/* scale down to 2: the two original (oldest) pods stay; the three
+	 * others are Terminating (out of their node's Assignment) until their
+	 * agent reports them stopped */
 	ck_assert_int_eq(brain_scale(b, "web", 2, &d, &err), 0);
 	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 5);
+	ck_assert_uint_eq(count_terminating(l), 3);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->terminating[i])
+			for (size_t j = 0; j < first->n; j++)
+				ck_assert_str_ne(l->names[i], first->names[j]);
+	free_pods(l);
+	Skiff__Assignment *a1 = brain_assignment(b, "vm1"), *a2 = brain_assignment(b, "vm2");
+	ck_assert_uint_eq(a1->n_pods + a2->n_pods, 2);
+	brain_assignment_free(a1);
+	brain_assignment_free(a2);
+	/* another pass neither re-creates nor deletes them again */
+	rev = skiff_store_revision(b->store);
+	b->resync = true;
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_revision(b->store), rev);
+	ck_assert_uint_eq(report_all_stopped(b), 3);
 	brain_reconcile(b);
 	l = list_pods(b);
 	ck_assert_uint_eq(l->n, 2);
@@ -44,13 +65,159 @@ START_TEST(test_scale_up_down_newest_first)
 	free_pods(l);
 	const Skiff__Deployment *cur = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
 	ck_assert_int_eq(cur->status->replicas, 2);
-	/* to zero */
+	/* to zero: the agents never report (an agent that ignores the
+	 * protocol): removed after terminationGrace (10 s) + the margin */
 	ck_assert_int_eq(brain_scale(b, "web", 0, &d, &err), 0);
 	skiff_obj_free(&d->base);
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 2);
+	fake_now += 10000 + SKIFF_TERMINATION_MARGIN_MS - 100;
+	heartbeat_all_but(b, NULL);
+	brain_nodes_tick(b);
+	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 2);
+	fake_now += 200;
+	heartbeat_all_but(b, NULL);
+	brain_nodes_tick(b);
 	brain_reconcile(b);
 	ck_assert_uint_eq(skiff_store_count(b->store, SKIFF_KIND_POD), 0);
 	ck_assert_int_eq(brain_scale(b, "web", -1, &d, &err), -EINVAL);
 	free_pods(first);
+	brain_free(b);
+}
+END_TEST
+
+static bool assignment_has(struct brain *b, const char *node, const char *pod)
+{
+	Skiff__Assignment *a = brain_assignment(b, node);
+	bool found = false;
+	for (size_t i = 0; i < a->n_pods; i++)
+		found |= streq(a->pods[i]->metadata->name, pod);
+	brain_assignment_free(a);
+	return found;
+}
+
+static void pod_report(struct brain *b, const char *name, const char *phase, bool stopped)
+{
+	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+	ck_assert_ptr_nonnull(p);
+	const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, p->spec->node_name);
+	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+	Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
+	_cleanup_free_ char *node = xstrdup(p->spec->node_name), *uid = xstrdup(p->metadata->uid);
+	st.phase = (char *)phase;
+	rep.node = node;
+	rep.epoch = n->status->epoch;
+	rep.pod = (char *)name;
+	rep.uid = uid;
+	rep.status = &st;
+	rep.stopped = stopped;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "status: %s", err ? err : "");
+}
+
+START_TEST(test_graceful_termination)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	add_node(b, "vm2", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), NULL);
+	brain_reconcile(b);
+	report_all_running(b);
+	brain_reconcile(b);
+	struct pod_list *l = list_pods(b);
+	ck_assert_uint_eq(l->n, 2);
+	_cleanup_free_ char *victim = xstrdup(l->names[0]), *vnode = xstrdup(l->nodes[0]);
+	free_pods(l);
+	ck_assert(assignment_has(b, vnode, victim));
+
+	/* DELETE: the reply and the store show it Terminating; its node's
+	 * Assignment no longer lists it (the agent stops it) */
+	ProtobufCMessage *gone = NULL;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(brain_remove(b, SKIFF_KIND_POD, victim, &gone, &err), 0);
+	ck_assert_int_gt(((Skiff__Pod *)gone)->metadata->deleted_ms, 0);
+	skiff_obj_free(gone);
+	const Skiff__Pod *vp = brain_get(b, SKIFF_KIND_POD, victim);
+	ck_assert_ptr_nonnull(vp);
+	ck_assert_int_gt(vp->metadata->deleted_ms, 0);
+	ck_assert(!assignment_has(b, vnode, victim));
+	/* deleting it again changes nothing */
+	uint64_t rev = skiff_store_revision(b->store);
+	ck_assert_int_eq(brain_pod_terminate(b, victim), 0);
+	ck_assert_uint_eq(skiff_store_revision(b->store), rev);
+
+	/* the deployment replaces it at once (it is no longer a replica, as
+	 * in Kubernetes) and does not touch it again */
+	brain_reconcile(b);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 3);
+	ck_assert_uint_eq(count_terminating(l), 1);
+	free_pods(l);
+	report_all_running(b);
+	brain_reconcile(b);
+	rev = skiff_store_revision(b->store);
+	b->resync = true;
+	brain_reconcile(b);
+	ck_assert_uint_eq(skiff_store_revision(b->store), rev);
+	const Skiff__Deployment *d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(d->status->replicas, 2);
+	ck_assert_int_eq(d->status->ready_replicas, 2);
+	ck_assert_ptr_nonnull(strstr(d->status->message, "1 terminating"));
+
+	/* a late Running report keeps it Terminating; its exit ends it */
+	pod_report(b, victim, "Running", false);
+	vp = brain_get(b, SKIFF_KIND_POD, victim);
+	ck_assert_ptr_nonnull(vp);
+	ck_assert_int_gt(vp->metadata->deleted_ms, 0);
+	ck_assert(!assignment_has(b, vnode, victim));
+	pod_report(b, victim, "Succeeded", false);
+	ck_assert_ptr_null(brain_get(b, SKIFF_KIND_POD, victim));
+
+	/* drain: the node's pods are Terminating; a REGISTER without them
+	 * (the agent stopped them, then restarted) removes them */
+	Skiff__Node *n = NULL;
+	char **evicted = NULL;
+	size_t nev = 0;
+	ck_assert_int_eq(brain_node_action(b, "vm1", "drain", &n, &evicted, &nev, &err), 0);
+	skiff_obj_free(&n->base);
+	for (size_t i = 0; i < nev; i++) {
+		vp = brain_get(b, SKIFF_KIND_POD, evicted[i]);
+		ck_assert_ptr_nonnull(vp);
+		ck_assert_int_gt(vp->metadata->deleted_ms, 0);
+	}
+	ck_assert_uint_ge(nev, 1);
+	brain_reconcile(b);
+	l = list_pods(b);
+	/* replaced at once (terminating pods are not replicas) */
+	ck_assert_uint_eq(l->n, nev + 2);
+	ck_assert_uint_eq(count_terminating(l), nev);
+	free_pods(l);
+	add_node(b, "vm1", 8000, 8 * Gi);
+	for (size_t i = 0; i < nev; i++) {
+		ck_assert_ptr_null(brain_get(b, SKIFF_KIND_POD, evicted[i]));
+		free(evicted[i]);
+	}
+	free(evicted);
+	brain_reconcile(b);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 2);
+	ck_assert_uint_eq(count_on(l, "vm2"), 2); /* vm1 is cordoned */
+	free_pods(l);
+
+	/* a lost node's terminating pods go at once with the node */
+	l = list_pods(b);
+	_cleanup_free_ char *v2 = xstrdup(l->names[0]);
+	free_pods(l);
+	ck_assert_int_eq(brain_pod_terminate(b, v2), 1);
+	brain_node_disconnected(b, "vm2", (void *)"vm2");
+	fake_now += 3100;
+	heartbeat_all_but(b, "vm2");
+	brain_reconcile(b);
+	ck_assert_ptr_null(brain_get(b, SKIFF_KIND_POD, v2));
+	/* and a pod whose node is gone is deleted without Terminating */
+	l = list_pods(b);
+	ck_assert_uint_eq(count_terminating(l), 0);
+	free_pods(l);
 	brain_free(b);
 }
 END_TEST
@@ -110,12 +277,15 @@ static void check_rollout_invariants(struct brain *b, int replicas, int surge, i
 				     int *ret_new, const char *hash)
 {
 	struct pod_list *l = list_pods(b);
-	int ready = 0, nnew = 0;
+	int ready = 0, nnew = 0, live = 0;
 	for (size_t i = 0; i < l->n; i++) {
+		if (l->terminating[i])
+			continue; /* serves no traffic, no longer a replica */
+		live++;
 		ready += l->ready[i];
 		nnew += streq(l->hash[i], hash);
 	}
-	ck_assert_int_le((int)l->n, replicas + surge);
+	ck_assert_int_le(live, replicas + surge);
 	ck_assert_int_ge(ready, replicas - unavail);
 	*ret_new = nnew;
 	free_pods(l);
@@ -149,6 +319,7 @@ START_TEST(test_rolling_update_and_undo)
 		check_rollout_invariants(b, 4, 1, 1, &nnew, hash2);
 		report_all_running(b);
 		check_rollout_invariants(b, 4, 1, 1, &nnew, hash2);
+		report_all_stopped(b);
 		struct pod_list *l = list_pods(b);
 		size_t n = l->n;
 		free_pods(l);
@@ -172,6 +343,7 @@ START_TEST(test_rolling_update_and_undo)
 		brain_reconcile(b);
 		check_rollout_invariants(b, 4, 1, 1, &nnew, hash1);
 		report_all_running(b);
+		report_all_stopped(b);
 		if (nnew == 4 && skiff_store_count(b->store, SKIFF_KIND_POD) == 4)
 			break;
 	}
@@ -401,6 +573,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_scale_up_down_newest_first);
+	tcase_add_test(tc, test_graceful_termination);
 	tcase_add_test(tc, test_node_loss_moves_pods_and_fences);
 	tcase_add_test(tc, test_rolling_update_and_undo);
 	tcase_add_test(tc, test_restart_mid_reconcile);
