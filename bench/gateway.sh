@@ -2,9 +2,12 @@
 # gateway.sh — requests/s and p99 latency of the gateway demo on 127.0.0.1:
 # straight to one echo-svc backend, through Skiff's gateway (round-robin over
 # 3 backends), and through nginx as a round-robin reverse proxy to the same 3
-# backends (one worker process, like the gateway's one event loop; keep-alive
-# to the backends, like the gateway). Load: wrk, 32 connections, 5 s each.
-# Figures only; nothing is asserted.
+# backends, like with like: 1 gateway worker vs nginx worker_processes 1, then
+# 2 gateway workers (--workers 2, SO_REUSEPORT) vs nginx worker_processes 2
+# (Debian's default "auto" on this 2-core machine); keep-alive to the backends
+# in both. Load: wrk, 32 connections, 5 s each (BENCH_SECONDS). Figures only;
+# nothing is asserted. BENCH_GATEWAY_BASELINE=/path/to/an/older/gateway adds
+# a row for that binary (1 worker), to measure a change before/after.
 cd "$(dirname "$0")/.." || exit 1
 . examples/common/testlib.sh
 [ -x "$DEMO_BIN/gateway" ] || { echo "bench/gateway: build first (make all)"; exit 0; }
@@ -20,20 +23,26 @@ for i in 0 1 2; do
 done
 write_endpoints "$EP/users" 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 2))
 SKIFF_ENDPOINTS_DIR=$EP demo_start gateway "$DEMO_BIN/gateway" --listen 127.0.0.1:$((P + 10)) --route /users/=users
-mkdir -p "$DEMO_TMP/nginx"
-cat >"$DEMO_TMP/nginx/nginx.conf" <<NGINX
-worker_processes 1;
+SKIFF_ENDPOINTS_DIR=$EP demo_start gateway2 "$DEMO_BIN/gateway" --listen 127.0.0.1:$((P + 12)) --route /users/=users --workers 2
+BASE=${BENCH_GATEWAY_BASELINE:-}
+[ -n "$BASE" ] && SKIFF_ENDPOINTS_DIR=$EP demo_start baseline "$BASE" --listen 127.0.0.1:$((P + 14)) --route /users/=users
+# nginx_start WORKERS PORT: a round-robin reverse proxy to the 3 backends
+nginx_start() {
+	local d=$DEMO_TMP/nginx$1
+	mkdir -p "$d"
+	cat >"$d/nginx.conf" <<NGINX
+worker_processes $1;
 daemon off;
-pid $DEMO_TMP/nginx/nginx.pid;
-error_log $DEMO_TMP/nginx/error.log warn;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
 	access_log off;
-	client_body_temp_path $DEMO_TMP/nginx/body;
-	proxy_temp_path $DEMO_TMP/nginx/proxy;
-	fastcgi_temp_path $DEMO_TMP/nginx/fastcgi;
-	uwsgi_temp_path $DEMO_TMP/nginx/uwsgi;
-	scgi_temp_path $DEMO_TMP/nginx/scgi;
+	client_body_temp_path $d/body;
+	proxy_temp_path $d/proxy;
+	fastcgi_temp_path $d/fastcgi;
+	uwsgi_temp_path $d/uwsgi;
+	scgi_temp_path $d/scgi;
 	upstream users {
 		server 127.0.0.1:$P;
 		server 127.0.0.1:$((P + 1));
@@ -41,7 +50,7 @@ http {
 		keepalive 64;
 	}
 	server {
-		listen 127.0.0.1:$((P + 11));
+		listen 127.0.0.1:$2;
 		location /users/ {
 			proxy_pass http://users;
 			proxy_http_version 1.1;
@@ -51,10 +60,14 @@ http {
 	}
 }
 NGINX
-demo_start nginx /usr/sbin/nginx -e "$DEMO_TMP/nginx/error.log" -c "$DEMO_TMP/nginx/nginx.conf" -p "$DEMO_TMP/nginx"
-for p in $P $((P + 1)) $((P + 2)) $((P + 10)) $((P + 11)); do
+	demo_start nginx$1 /usr/sbin/nginx -e "$d/error.log" -c "$d/nginx.conf" -p "$d"
+}
+nginx_start 1 $((P + 11))
+nginx_start 2 $((P + 13))
+for p in $P $((P + 1)) $((P + 2)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)); do
 	wait_http http://127.0.0.1:$p/users/warmup
 done
+[ -n "$BASE" ] && wait_http http://127.0.0.1:$((P + 14))/users/warmup
 
 run() { # LABEL URL
 	local out rps p99
@@ -69,6 +82,9 @@ run() { # LABEL URL
 echo "bench/gateway: wrk -t1 -c$CONNS -d${DUR}s, 2 shared cores (wrk, proxy and backends compete)"
 printf '%-36s %12s %10s %10s\n' "path" "requests/s" "p50" "p99"
 run "direct to one echo-svc backend" http://127.0.0.1:$P/users/1
-run "skiff gateway -> 3 backends (RR)" http://127.0.0.1:$((P + 10))/users/1
-run "nginx 1 worker -> 3 backends (RR)" http://127.0.0.1:$((P + 11))/users/1
-echo "gateway status: $(curl -fs http://127.0.0.1:$((P + 10))/gateway/status | head -c 300)"
+[ -n "$BASE" ] && run "baseline gateway 1 worker -> 3 (RR)" http://127.0.0.1:$((P + 14))/users/1
+run "skiff gateway 1 worker -> 3 (RR)" http://127.0.0.1:$((P + 10))/users/1
+run "nginx 1 worker -> 3 (RR)" http://127.0.0.1:$((P + 11))/users/1
+run "skiff gateway 2 workers -> 3 (RR)" http://127.0.0.1:$((P + 12))/users/1
+run "nginx 2 workers -> 3 (RR)" http://127.0.0.1:$((P + 13))/users/1
+echo "gateway (2 workers) status: $(curl -fs http://127.0.0.1:$((P + 12))/gateway/status | head -c 300)"

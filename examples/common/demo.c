@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +124,36 @@ int64_t demo_parse_num(const char *opt, const char *value)
 
 struct evhttp *demo_http_listen(struct event_base *base, const char *listen)
 {
+	return demo_http_listen_shared(base, listen, false);
+}
+
+/* A listening socket with SO_REUSEPORT: processes that each bind one share
+ * the incoming connections (the kernel spreads them). */
+static evutil_socket_t listen_reuseport(const char *host, uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1;
+
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+struct evhttp *demo_http_listen_shared(struct event_base *base, const char *listen, bool reuseport)
+{
 	char host[64];
 	uint16_t port;
 	struct evhttp *http;
@@ -136,7 +169,17 @@ struct evhttp *demo_http_listen(struct event_base *base, const char *listen)
 	evhttp_set_max_body_size(http, 1 << 20);
 	evhttp_set_max_headers_size(http, 64 << 10);
 	evhttp_set_timeout(http, 120);
-	if (!evhttp_bind_socket_with_handle(http, host, port)) {
+	if (reuseport) {
+		evutil_socket_t fd = listen_reuseport(host, port);
+		if (fd < 0 || !evhttp_accept_socket_with_handle(http, fd)) {
+			log_error("cannot listen on %s:%u (SO_REUSEPORT): %s", host, port,
+				  strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			evhttp_free(http);
+			return NULL;
+		}
+	} else if (!evhttp_bind_socket_with_handle(http, host, port)) {
 		log_error("cannot listen on %s:%u: %s", host, port, strerror(errno));
 		evhttp_free(http);
 		return NULL;
@@ -278,7 +321,8 @@ struct demo_upstream {
 	unsigned max_conns;
 	struct demo_endpoint **eps; /* current endpoints, file order */
 	unsigned neps;
-	unsigned rr;
+	uint64_t rr_local;
+	uint64_t *rr; /* the round-robin counter: rr_local, or shared by processes */
 	struct demo_endpoint *retired; /* removed but still busy */
 };
 
@@ -376,8 +420,7 @@ static void set_endpoints(struct demo_upstream *u, const char *text)
 	free(u->eps);
 	u->eps = neweps;
 	u->neps = n;
-	if (u->rr >= n)
-		u->rr = 0;
+	/* the counter goes on: picks take it modulo the new number of endpoints */
 }
 
 unsigned demo_upstream_refresh(struct demo_upstream *u)
@@ -435,6 +478,7 @@ struct demo_upstream *demo_upstream_new(struct event_base *base, const char *spe
 	struct demo_upstream *u = xcalloc(1, sizeof(*u));
 
 	u->base = base;
+	u->rr = &u->rr_local;
 	u->spec = xstrdup(spec);
 	u->timeout_s = timeout_s > 0 ? timeout_s : 10;
 	u->max_conns = max_conns ? max_conns : 1;
@@ -479,8 +523,9 @@ struct demo_endpoint *demo_upstream_pick(struct demo_upstream *u, const struct d
 	if (u->neps == 0)
 		return NULL;
 	for (unsigned i = 0; i < u->neps; i++) {
-		struct demo_endpoint *ep = u->eps[u->rr];
-		u->rr = (u->rr + 1) % u->neps;
+		/* relaxed is enough: every pick takes the next number exactly once */
+		uint64_t k = __atomic_fetch_add(u->rr, 1, __ATOMIC_RELAXED);
+		struct demo_endpoint *ep = u->eps[k % u->neps];
 		if (ep == avoid && u->neps > 1)
 			continue;
 		if (ep->down_until_ms > now) {
@@ -491,6 +536,11 @@ struct demo_endpoint *demo_upstream_pick(struct demo_upstream *u, const struct d
 		return ep;
 	}
 	return fallback ? fallback : u->eps[0];
+}
+
+void demo_upstream_share_rr(struct demo_upstream *u, uint64_t *counter)
+{
+	u->rr = counter;
 }
 
 void demo_endpoint_mark_down(struct demo_endpoint *ep, int ms)

@@ -41,6 +41,9 @@ int demo_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *por
 /* Bind an evhttp server on "IP:PORT"; all methods allowed, 1 MiB bodies,
  * 120 s idle timeout. Logs and returns NULL on failure. */
 struct evhttp *demo_http_listen(struct event_base *base, const char *listen);
+/* Like demo_http_listen; with reuseport, the socket has SO_REUSEPORT so that
+ * worker processes listening on the same address share its connections. */
+struct evhttp *demo_http_listen_shared(struct event_base *base, const char *listen, bool reuseport);
 /* Parse a positive integer option value or die with one clear line. */
 int64_t demo_parse_num(const char *opt, const char *value);
 
@@ -93,6 +96,9 @@ unsigned demo_upstream_refresh(struct demo_upstream *u);
 /* The next endpoint in strict round-robin order, skipping endpoints marked
  * down (unless all are) and `avoid` (unless it is the only one). NULL when
  * there is none. */
+/* Use *counter (e.g. in MAP_SHARED memory) as the round-robin position, so that
+ * processes picking from the same endpoints keep one strict rotation. */
+void demo_upstream_share_rr(struct demo_upstream *u, uint64_t *counter);
 struct demo_endpoint *demo_upstream_pick(struct demo_upstream *u,
 					 const struct demo_endpoint *avoid);
 /* Mark an endpoint down for ms milliseconds after a connection failure. */

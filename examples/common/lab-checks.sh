@@ -75,6 +75,10 @@ lab_gateway() {
 	check_gateway_spread "$gw/users/%d" 300 3
 	check_gateway_spread "$gw/orders/%d" 10 2
 	check_gateway_kill "$gw/users/%d" "kill -9 $(pod_pid users 1)"
+	local st
+	st=$(curl -fs "$gw/gateway/status")
+	echo "gateway status: $(echo "$st" | jq -c '{workers, requests, failures,
+		routes: [.routes[] | {prefix, endpoints: (.endpoints | length), retries, failures}]}')"
 	demo_delete gateway
 }
 

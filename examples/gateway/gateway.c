@@ -9,20 +9,31 @@
  * endpoint is skipped for --eject-ms (doubling with each consecutive failure,
  * up to 16x), so a killed replica costs no failed client request. --timeout
  * (3 s) bounds a backend request, connect included: an endpoint on a node
- * that vanished without a reset costs one slow request, not many. GET /gateway/status shows routes, endpoints and counters;
- * GET /healthz is the readiness probe.
+ * that vanished without a reset costs one slow request, not many. GET /gateway/status shows routes,
+ * endpoints and counters (of all workers); GET /healthz is the readiness probe.
+ *
+ * --workers N runs N processes (one event loop each) on the same address with
+ * SO_REUSEPORT, like nginx's worker_processes. The round-robin counter of each
+ * route lives in shared memory, so the rotation stays strict across workers;
+ * a worker that exits ends the gateway (its container restarts it whole).
  *
  *   gateway [--listen IP:PORT] [--route PREFIX=SERVICE]... [--retries N]
- *           [--eject-ms MS] [--timeout S] [--conns N]
+ *           [--eject-ms MS] [--timeout S] [--conns N] [--workers N]
  *   env: PORT (default 8080), GATEWAY_ROUTES ("/users/=users,/orders/=orders"),
+ *        GATEWAY_WORKERS (default 1),
  *        <SERVICE>_SERVICE_ENDPOINTS or SKIFF_ENDPOINTS_DIR for discovery.
  * SERVICE may also be a fixed "IP:PORT,IP:PORT" list.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -32,25 +43,36 @@
 #include "log.h"
 #include "util.h"
 
+/* A route's counters; with --workers they live in shared memory. */
+struct counters {
+	uint64_t rr; /* the round-robin position */
+	uint64_t requests, retries, failures;
+};
+
 struct route {
 	char *prefix;
 	char *service;
 	struct demo_upstream *up;
-	uint64_t requests, retries, failures;
+	struct counters *c;
 };
+
+#define COUNT(x) __atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
+#define READ(x)	 ((json_int_t)__atomic_load_n(&(x), __ATOMIC_RELAXED))
 
 static struct route *routes;
 static unsigned nroutes;
 static int max_retries = 3;
 static int eject_ms = 2000;
-static uint64_t total_requests, total_failures;
+static struct counters *totals; /* rr unused */
+static int nworkers = 1, worker_index;
+static int exit_code;
 
 struct proxied {
 	struct evhttp_request *client;
 	struct route *route;
 	enum evhttp_cmd_type method;
-	char *uri;
-	struct evbuffer *body;
+	const char *uri;       /* the client request's, valid until its reply */
+	struct evbuffer *body; /* the client request's input buffer, likewise */
 	int attempts;
 	struct demo_endpoint *last;
 };
@@ -88,8 +110,6 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to)
 
 static void proxied_free(struct proxied *p)
 {
-	free(p->uri);
-	evbuffer_free(p->body);
 	free(p);
 }
 
@@ -108,13 +128,13 @@ static void on_reply(struct evhttp_request *resp, struct demo_endpoint *ep, void
 		log_warn("%s %s: endpoint %s failed (attempt %d)", demo_method_name(p->method),
 			 p->uri, ep->name, p->attempts);
 		if (idempotent(p->method) && p->attempts <= max_retries) {
-			p->route->retries++;
+			COUNT(p->route->c->retries);
 			p->last = ep;
 			forward(p);
 			return;
 		}
-		p->route->failures++;
-		total_failures++;
+		COUNT(p->route->c->failures);
+		COUNT(totals->failures);
 		demo_reply_error(p->client, 502, "upstream %s (%s) failed", p->route->service,
 				 ep->name);
 		proxied_free(p);
@@ -136,8 +156,8 @@ static void forward(struct proxied *p)
 	struct evhttp_request *req;
 
 	if (!ep) {
-		p->route->failures++;
-		total_failures++;
+		COUNT(p->route->c->failures);
+		COUNT(totals->failures);
 		demo_reply_error(p->client, 503, "service %s has no ready endpoint",
 				 p->route->service);
 		proxied_free(p);
@@ -176,13 +196,14 @@ static void status(struct evhttp_request *req)
 		json_array_append_new(
 		    rs, json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "prefix", r->prefix, "service",
 				  r->service, "source", demo_upstream_spec(r->up), "endpoints", eps,
-				  "requests", (json_int_t)r->requests, "retries",
-				  (json_int_t)r->retries, "failures", (json_int_t)r->failures));
+				  "requests", READ(r->c->requests), "retries", READ(r->c->retries),
+				  "failures", READ(r->c->failures)));
 	}
 	demo_reply_json(req, 200,
-			json_pack("{s:s,s:I,s:I,s:o}", "pod", demo_pod_name(), "requests",
-				  (json_int_t)total_requests, "failures",
-				  (json_int_t)total_failures, "routes", rs));
+			json_pack("{s:s,s:i,s:i,s:I,s:I,s:o}", "pod", demo_pod_name(), "worker",
+				  worker_index, "workers", nworkers, "requests",
+				  READ(totals->requests), "failures", READ(totals->failures),
+				  "routes", rs));
 }
 
 static void handle(struct evhttp_request *req, void *arg)
@@ -204,21 +225,60 @@ static void handle(struct evhttp_request *req, void *arg)
 		if (skiff_startswith(path, routes[i].prefix) &&
 		    (!best || strlen(routes[i].prefix) > strlen(best->prefix)))
 			best = &routes[i];
-	total_requests++;
+	COUNT(totals->requests);
 	if (!best) {
-		total_failures++;
+		COUNT(totals->failures);
 		demo_reply_error(req, 404, "no route for %s", path);
 		return;
 	}
-	best->requests++;
+	COUNT(best->c->requests);
 	struct proxied *p = xcalloc(1, sizeof(*p));
 	p->client = req;
 	p->route = best;
 	p->method = evhttp_request_get_command(req);
-	p->uri = xstrdup(uri);
-	p->body = evbuffer_new();
-	evbuffer_add_buffer(p->body, evhttp_request_get_input_buffer(req));
+	p->uri = uri;
+	p->body = evhttp_request_get_input_buffer(req);
 	forward(p);
+}
+
+static void on_child_exit(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		log_error("gateway worker %d exited (status 0x%x): stopping the gateway", (int)pid,
+			  status);
+		exit_code = 1;
+		event_base_loopbreak(arg);
+	}
+}
+
+/* Fork the workers 1..n-1 (the caller is worker 0); each child gets SIGTERM
+ * when the first process goes. Returns the children's pids. */
+static pid_t *start_workers(int n)
+{
+	pid_t parent = getpid();
+	pid_t *kids = xcalloc((size_t)n, sizeof(*kids));
+
+	for (int i = 1; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_error_errno(-errno, "fork of gateway worker %d: %m", i);
+			exit(1);
+		}
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(0);
+			worker_index = i;
+			free(kids);
+			return NULL;
+		}
+		kids[i] = pid;
+	}
+	return kids;
 }
 
 static void add_route(const char *spec)
@@ -252,6 +312,7 @@ int main(int argc, char **argv)
 		{ "eject-ms", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "conns", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -279,31 +340,75 @@ int main(int argc, char **argv)
 		case 'c':
 			conns = (int)demo_parse_num("--conns", optarg);
 			break;
+		case 'w':
+			nworkers = (int)demo_parse_num("--workers", optarg);
+			break;
 		default:
-			fprintf(stderr,
-				"usage: gateway [--listen IP:PORT] [--route PREFIX=SERVICE]... "
-				"[--retries N] [--eject-ms MS] [--timeout S] [--conns N]\n");
+			fprintf(
+			    stderr,
+			    "usage: gateway [--listen IP:PORT] [--route PREFIX=SERVICE]... "
+			    "[--retries N] [--eject-ms MS] [--timeout S] [--conns N] [--workers N]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (nroutes == 0)
 		add_routes(demo_env("GATEWAY_ROUTES", "/users/=users,/orders/=orders"));
+	if (nworkers == 1 && getenv("GATEWAY_WORKERS"))
+		nworkers = (int)demo_parse_num("GATEWAY_WORKERS", getenv("GATEWAY_WORKERS"));
+	if (nworkers < 1 || nworkers > 64) {
+		log_error("--workers %d: must be 1..64", nworkers);
+		return 2;
+	}
+
+	/* the counters (totals, then one per route), shared by the workers */
+	size_t csize = (nroutes + 1) * sizeof(struct counters);
+	struct counters *ctr =
+	    mmap(NULL, csize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctr == MAP_FAILED) {
+		log_error_errno(-errno, "shared counters: %m");
+		return 1;
+	}
+	totals = &ctr[0];
+	for (unsigned i = 0; i < nroutes; i++)
+		routes[i].c = &ctr[i + 1];
+	pid_t *kids = nworkers > 1 ? start_workers(nworkers) : NULL;
 
 	struct event_base *base = demo_base_new("gateway");
+	struct event *sigchld = NULL;
+	if (kids) {
+		sigchld = evsignal_new(base, SIGCHLD, on_child_exit, base);
+		event_add(sigchld, NULL);
+	}
 	for (unsigned i = 0; i < nroutes; i++) {
 		routes[i].up =
 		    demo_upstream_new(base, routes[i].service, timeout_s, (unsigned)conns);
-		log_info("route %s -> %s (%s)", routes[i].prefix, routes[i].service,
-			 demo_upstream_spec(routes[i].up));
+		demo_upstream_share_rr(routes[i].up, &routes[i].c->rr);
+		if (worker_index == 0)
+			log_info("route %s -> %s (%s)", routes[i].prefix, routes[i].service,
+				 demo_upstream_spec(routes[i].up));
 	}
-	struct evhttp *http = demo_http_listen(base, listen);
+	struct evhttp *http = demo_http_listen_shared(base, listen, nworkers > 1);
 	if (!http)
-		return 1;
-	evhttp_set_gencb(http, handle, NULL);
-	event_base_dispatch(base);
-	evhttp_free(http);
+		exit_code = 1;
+	else {
+		evhttp_set_gencb(http, handle, NULL);
+		event_base_dispatch(base);
+		evhttp_free(http);
+	}
 	for (unsigned i = 0; i < nroutes; i++)
 		demo_upstream_free(routes[i].up);
+	if (sigchld)
+		event_free(sigchld);
 	demo_base_free(base);
-	return 0;
+	if (kids) {
+		for (int i = 1; i < nworkers; i++)
+			if (kids[i] > 0)
+				kill(kids[i], SIGTERM);
+		for (int i = 1; i < nworkers; i++)
+			if (kids[i] > 0)
+				waitpid(kids[i], NULL, 0);
+		free(kids);
+	}
+	munmap(ctr, csize);
+	return exit_code;
 }

@@ -40,4 +40,21 @@ check_gateway_kill "$GW/users/%d" \
 	"SKIFF_POD_NAME=users-2b demo_start users-2b $DEMO_BIN/echo-svc --listen 127.0.0.1:$((P + 3)) --service users; sleep 0.2; write_endpoints $EP/users 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 3))"
 check_gateway_spread "$GW/users/%d" 300 3
 curl -fs $GW/gateway/status | grep -q '"retries":[1-9]' || fail "no retry was counted: $(curl -s $GW/gateway/status)"
+
+# 2 worker processes (SO_REUSEPORT) keep one strict rotation and shared
+# counters; a killed replica still costs no failed request
+demo_start gateway2 "$DEMO_BIN/gateway" --listen 127.0.0.1:$((P + 21)) --workers 2
+GW2=http://127.0.0.1:$((P + 21))
+wait_http $GW2/healthz
+check_gateway_spread "$GW2/users/%d" 300 3
+check_gateway_spread "$GW2/orders/%d" 10 2
+check_gateway_kill "$GW2/users/%d" \
+	"demo_kill users-2b; (sleep 0.5; write_endpoints $EP/users 127.0.0.1:$P 127.0.0.1:$((P + 1))) &" \
+	"SKIFF_POD_NAME=users-2c demo_start users-2c $DEMO_BIN/echo-svc --listen 127.0.0.1:$((P + 4)) --service users; sleep 0.2; write_endpoints $EP/users 127.0.0.1:$P 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 4))"
+check_gateway_spread "$GW2/users/%d" 300 3
+st=$(curl -fs $GW2/gateway/status)
+echo "$st" | grep -q '"workers":2' || fail "the gateway does not report 2 workers: $st"
+echo "$st" | grep -q '"retries":[1-9]' || fail "no retry was counted by the 2 workers: $st"
+# 300 + 10 + the stream's (> 1000) + 300, counted by both workers together
+[ "$(echo "$st" | json requests)" -gt 1610 ] || fail "the workers' shared request count is off: $st"
 echo "gateway: ok"
