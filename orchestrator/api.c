@@ -293,7 +293,9 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 				c.items[i].obj = views[i] =
 				    node_view(d, (ProtobufCMessage *)c.items[i].obj);
 			}
-			total += protobuf_c_message_get_packed_size(c.items[i].obj) + 16;
+			/* only whether it all fits matters (cheap on big lists) */
+			if (total <= LIST_PAGE_BYTES)
+				total += protobuf_c_message_get_packed_size(c.items[i].obj) + 16;
 		}
 		bool paged = l->limit || after || total > LIST_PAGE_BYTES;
 		if (c.n)
