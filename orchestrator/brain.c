@@ -15,11 +15,11 @@
 #include "util.h"
 
 /* The stored objects are kept unpacked, read-only, each in ONE malloc()ed
- * block: a first unpack into a scratch buffer measures the bytes
- * protobuf-c asks for, a second unpacks into a block of exactly that size
- * (the allocations are the same, in the same order, and the first is the
- * message itself, so the block starts with it). This saves the per-piece
- * malloc overhead (about 20 allocations per pod) and frees with one free(). */
+ * block: protobuf-c unpacks into a scratch buffer, then a deep copy walks
+ * the descriptors twice (measure, copy) into a block of exactly that size,
+ * pointing pods' repeated short strings at interned copies. This saves the
+ * per-piece malloc overhead (about 20 allocations per pod) and frees with
+ * one free(). */
 struct bump {
 	uint8_t *base;
 	size_t used, cap;
@@ -42,6 +42,153 @@ static void bump_free(void *userdata, void *p)
 {
 	(void)userdata;
 	(void)p;
+}
+
+/* ---- interned strings of stored pods -------------------------------------
+ * Pods repeat the same short strings (owner, template hash, image, node,
+ * phase, labels, container names…): a stored pod points at one shared copy
+ * instead of carrying its own. Names, uids, pod IPs and messages are unique
+ * or vary and are copied; the table is capped (the shared copies live as
+ * long as the process, they are few). */
+#define INTERN_MAX     20000
+#define INTERN_MAX_LEN 96
+static struct skiff_map *interned;
+
+static bool internable(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
+{
+	if (d == &skiff__object_meta__descriptor)
+		return streq(f->name, "labels") || streq(f->name, "annotations");
+	if (d == &skiff__pod_status__descriptor)
+		return !streq(f->name, "pod_ip") && !streq(f->name, "message");
+	return !streq(f->name, "message");
+}
+
+static const char *intern_get(const char *s)
+{
+	if (strlen(s) > INTERN_MAX_LEN)
+		return NULL;
+	if (!interned)
+		interned = skiff_map_new();
+	const char *v = skiff_map_get(interned, s);
+	if (v || skiff_map_size(interned) >= INTERN_MAX)
+		return v;
+	char *copy = xstrdup(s);
+	skiff_map_put(interned, s, copy);
+	return copy;
+}
+
+static void *bump_take(struct bump *b, size_t n)
+{
+	size_t off = (b->used + 7) & ~(size_t)7;
+	b->used = off + n;
+	return b->base ? b->base + off : NULL;
+}
+
+static char *copy_str(struct bump *b, const char *s, bool intern)
+{
+	if (!s || s == protobuf_c_empty_string)
+		return (char *)s;
+	const char *shared = intern ? intern_get(s) : NULL;
+	if (shared)
+		return (char *)shared;
+	size_t n = strlen(s) + 1;
+	char *d = bump_take(b, n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static size_t elem_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+/* Deep copy of src into b (b->base NULL: only measure), strings of pods
+ * interned where internable(). Returns the copy (NULL when measuring). */
+static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, bool pod)
+{
+	const ProtobufCMessageDescriptor *d = src->descriptor;
+	ProtobufCMessage *m = bump_take(b, d->sizeof_message);
+	if (m)
+		memcpy(m, src, d->sizeof_message);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *sp = (const char *)src + f->offset;
+		char *mp = m ? (char *)m + f->offset : NULL;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)src + f->quantifier_offset) != f->id)
+			continue;
+		bool intern = pod && internable(d, f);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)src + f->quantifier_offset);
+			const void *arr = *(void *const *)sp;
+			if (!n || !arr)
+				continue;
+			size_t esz = elem_size(f);
+			void *na = bump_take(b, n * esz);
+			if (na)
+				memcpy(na, arr, n * esz);
+			for (size_t j = 0; j < n; j++) {
+				void *ne = na ? (char *)na + j * esz : NULL;
+				const void *se = (const char *)arr + j * esz;
+				if (f->type == PROTOBUF_C_TYPE_STRING) {
+					char *c = copy_str(b, *(char *const *)se, intern);
+					if (ne)
+						*(char **)ne = c;
+				} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+					ProtobufCMessage *c =
+					    copy_msg(b, *(ProtobufCMessage *const *)se, pod);
+					if (ne)
+						*(ProtobufCMessage **)ne = c;
+				} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+					const ProtobufCBinaryData *bd = se;
+					void *c = bd->len ? bump_take(b, bd->len) : NULL;
+					if (c)
+						memcpy(c, bd->data, bd->len);
+					if (ne)
+						((ProtobufCBinaryData *)ne)->data = c;
+				}
+			}
+			if (mp)
+				*(void **)mp = na;
+			continue;
+		}
+		if (f->type == PROTOBUF_C_TYPE_STRING) {
+			char *c = copy_str(b, *(char *const *)sp, intern);
+			if (mp)
+				*(char **)mp = c;
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			const ProtobufCMessage *sm = *(ProtobufCMessage *const *)sp;
+			ProtobufCMessage *c = sm ? copy_msg(b, sm, pod) : NULL;
+			if (mp)
+				*(ProtobufCMessage **)mp = c;
+		} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+			const ProtobufCBinaryData *bd = (const ProtobufCBinaryData *)sp;
+			void *c = bd->len && bd->data ? bump_take(b, bd->len) : NULL;
+			if (c)
+				memcpy(c, bd->data, bd->len);
+			if (mp)
+				((ProtobufCBinaryData *)mp)->data = c;
+		}
+	}
+	return m;
 }
 
 static void *decode_obj(int kind, const uint8_t *data, size_t len)
@@ -67,12 +214,15 @@ static void *decode_obj(int kind, const uint8_t *data, size_t len)
 	}
 	if (!m)
 		return NULL;
-	struct bump exact = { xmalloc(scratch.used), 0, scratch.used, false };
-	ProtobufCAllocator a = { bump_alloc, bump_free, &exact };
-	m = protobuf_c_message_unpack(desc, &a, len, data);
-	if (!m || (void *)m != (void *)exact.base)
-		abort(); /* the same bytes unpack the same way */
-	return m;
+	/* measure, then copy into one block of exactly that size */
+	bool pod = kind == SKIFF_KIND_POD;
+	struct bump measure = { NULL, 0, 0, false };
+	(void)copy_msg(&measure, m, pod);
+	struct bump exact = { xmalloc(measure.used ? measure.used : 1), 0, measure.used, false };
+	ProtobufCMessage *copy = copy_msg(&exact, m, pod);
+	if ((void *)copy != (void *)exact.base || exact.used != measure.used)
+		abort(); /* the same walk takes the same sizes */
+	return copy;
 }
 
 static uint8_t *encode_obj(int kind, const void *obj, size_t *ret_len)
