@@ -431,6 +431,9 @@ static void tls_on_close(struct skiff_rpc_conn *conn, int reason, void *userdata
 	tls_closed = reason;
 }
 
+#ifndef STEP_MS
+#define STEP_MS 80
+#endif
 START_TEST(test_handshake_with_busy_server)
 {
 	SSL_CTX *sctx = NULL;
@@ -442,45 +445,57 @@ START_TEST(test_handshake_with_busy_server)
 	SSL_CTX_free(sctx);
 	SSL_CTX *cctx = client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30);
 	struct event_base *base = event_base_new();
-	int a_up = 0, b_up = 0;
+	int a_up = 0;
 	struct skiff_rpc_client_config cfg = {
 		.server = ts->addr, .tls = cctx, .keepalive_ms = 10000, .on_close = tls_on_close
 	};
-	struct skiff_rpc_conn *a = NULL, *b = NULL, *b_ready = NULL;
+	struct skiff_rpc_conn *a = NULL;
+	enum { NB = 12 };
+	struct skiff_rpc_conn *b[NB] = { NULL }, *b_ready[NB] = { NULL };
+	int b_up[NB] = { 0 };
+	struct event *b_ev[NB];
+	struct timeval every = { 0, 20 * 1000 };
 
 	cfg.userdata = &a_up;
 	ck_assert_int_eq(skiff_rpc_connect(base, &cfg, tls_connected, &a), 0);
 	ck_assert(LOOP_UNTIL(base, a_up == 1, 3000));
-	struct event *ca_ev = event_new(base, -1, EV_PERSIST, tls_chatter, &a);
-	struct event *cb_ev = event_new(base, -1, EV_PERSIST, tls_chatter, &b_ready);
-	struct timeval every = { 0, 20 * 1000 };
-	event_add(ca_ev, &every);
-	event_add(cb_ev, &every);
+	struct event *a_ev = event_new(base, -1, EV_PERSIST, tls_chatter, &a);
+	event_add(a_ev, &every);
 
 	Skiff__Heartbeat hb = SKIFF__HEARTBEAT__INIT;
 	hb.node = (char *)"block-steps";
 	hb.time_ms = 1600;
-	hb.epoch = 80;
+	hb.epoch = STEP_MS;
 	ck_assert_int_eq(skiff_rpc_request(a, SKIFF__MSG_TYPE__MSG_TEST_ECHO, &hb.base, 5000,
 					   tls_ignore, NULL, NULL),
 			 0);
 	LOOP_UNTIL(base, false, 50);
-	cfg.userdata = &b_up;
-	ck_assert_int_eq(skiff_rpc_connect(base, &cfg, tls_connected, &b), 0);
+	/* NB clients connect at once: their handshakes span the busy loop's
+	 * iterations; once up, each sends a request every 20 ms */
+	for (int i = 0; i < NB; i++) {
+		cfg.userdata = &b_up[i];
+		ck_assert_int_eq(skiff_rpc_connect(base, &cfg, tls_connected, &b[i]), 0);
+		b_ev[i] = event_new(base, -1, EV_PERSIST, tls_chatter, &b_ready[i]);
+		event_add(b_ev[i], &every);
+	}
 	int64_t end = skiff_mono_ms() + 2000;
 	while (skiff_mono_ms() < end && tls_closed == 1) {
 		LOOP_UNTIL(base, false, 20);
-		if (b_up)
-			b_ready = b;
+		for (int i = 0; i < NB; i++)
+			if (b_up[i])
+				b_ready[i] = b[i];
 	}
-	ck_assert_int_eq(b_up, 1);
+	for (int i = 0; i < NB; i++)
+		ck_assert_msg(b_up[i] == 1, "client %d never connected", i);
 	ck_assert_msg(atomic_load(&ts->closes) == 0, "server dropped %d peer(s) (reason %d)",
 		      atomic_load(&ts->closes), atomic_load(&ts->last_close_reason));
 	ck_assert_int_eq(tls_closed, 1);
-	event_free(ca_ev);
-	event_free(cb_ev);
+	event_free(a_ev);
 	skiff_rpc_conn_close(a);
-	skiff_rpc_conn_close(b);
+	for (int i = 0; i < NB; i++) {
+		event_free(b_ev[i]);
+		skiff_rpc_conn_close(b[i]);
+	}
 	event_base_free(base);
 	SSL_CTX_free(cctx);
 	test_server_stop(ts);
