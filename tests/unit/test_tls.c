@@ -478,9 +478,14 @@ START_TEST(test_handshake_with_busy_server)
 		b_ev[i] = event_new(base, -1, EV_PERSIST, tls_chatter, &b_ready[i]);
 		event_add(b_ev[i], &every);
 	}
-	int64_t end = skiff_mono_ms() + 2000;
+	/* the clients are slow too (a loaded machine): their loop runs 5 ms
+	 * in every 95 for the first 600 ms, so each handshake spans several
+	 * of the server's busy iterations, the peer never silent for 150 ms */
+	int64_t start = skiff_mono_ms(), end = start + 2000;
 	while (skiff_mono_ms() < end && tls_closed == 1) {
-		LOOP_UNTIL(base, false, 20);
+		LOOP_UNTIL(base, false, 5);
+		if (skiff_mono_ms() < start + 600)
+			usleep(90 * 1000);
 		for (int i = 0; i < NB; i++)
 			if (b_up[i])
 				b_ready[i] = b[i];
