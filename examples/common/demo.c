@@ -538,6 +538,11 @@ struct demo_endpoint *demo_upstream_pick(struct demo_upstream *u, const struct d
 	return fallback ? fallback : u->eps[0];
 }
 
+const struct demo_endpoint *demo_upstream_endpoint(const struct demo_upstream *u, unsigned i)
+{
+	return i < u->neps ? u->eps[i] : NULL;
+}
+
 void demo_upstream_share_rr(struct demo_upstream *u, uint64_t *counter)
 {
 	u->rr = counter;

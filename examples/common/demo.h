@@ -96,6 +96,9 @@ unsigned demo_upstream_refresh(struct demo_upstream *u);
 /* The next endpoint in strict round-robin order, skipping endpoints marked
  * down (unless all are) and `avoid` (unless it is the only one). NULL when
  * there is none. */
+/* The i-th current endpoint in file order (NULL past the end); does not
+ * move the round-robin position. */
+const struct demo_endpoint *demo_upstream_endpoint(const struct demo_upstream *u, unsigned i);
 /* Use *counter (e.g. in MAP_SHARED memory) as the round-robin position, so that
  * processes picking from the same endpoints keep one strict rotation. */
 void demo_upstream_share_rr(struct demo_upstream *u, uint64_t *counter);

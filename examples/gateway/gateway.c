@@ -190,8 +190,9 @@ static void status(struct evhttp_request *req)
 		json_t *eps = json_array();
 		unsigned n = demo_upstream_refresh(r->up);
 		for (unsigned k = 0; k < n; k++) {
-			struct demo_endpoint *ep = demo_upstream_pick(r->up, NULL);
-			json_array_append_new(eps, json_string(ep->name));
+			const struct demo_endpoint *ep = demo_upstream_endpoint(r->up, k);
+			if (ep)
+				json_array_append_new(eps, json_string(ep->name));
 		}
 		json_array_append_new(
 		    rs, json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "prefix", r->prefix, "service",
