@@ -50,6 +50,19 @@ skip() {
 # --- set-up and teardown -------------------------------------------------------
 
 # e2e_start BUDGET_SECONDS
+# Another test's lab in DIR is alive: one of its processes (brain or agent:
+# the brain may be restarting) runs, or it is being brought up (its dir file,
+# written before the network and the brain, is under 30 s old).
+e2e_lab_alive() { # DIR
+	local f pid made
+	for f in "$1"/run/*.pid; do
+		pid=$(cat "$f" 2>/dev/null || true)
+		[ -n "$pid" ] && grep -qF "$1/" "/proc/$pid/cmdline" 2>/dev/null && return 0
+	done
+	made=$(stat -c %Y /run/skiff-lab.dir 2>/dev/null || echo 0)
+	[ $(($(date +%s) - made)) -lt 30 ]
+}
+
 e2e_start() {
 	local budget=${1:-120} t
 	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, cgroups)"
@@ -66,12 +79,11 @@ e2e_start() {
 	trap 'echo "$E2E_NAME: budget of '"$budget"'s exceeded" >&2; exit 124' TERM
 	# one lab per machine: wait (60 s at most) for another test's lab (under
 	# /tmp, its brain alive) to go; a demo's or a dead one goes at once
-	local other pid i
+	local other i
 	for ((i = 0; i < 600; i++)); do
 		other=$(cat /run/skiff-lab.dir 2>/dev/null || true)
 		[ -n "$other" ] && [ "$other" != "$E2E_LAB" ] && [[ $other == /tmp/* ]] || break
-		pid=$(cat "$other/run/brain.pid" 2>/dev/null || true)
-		[ -n "$pid" ] && grep -qF "$other/brain" "/proc/$pid/cmdline" 2>/dev/null || break
+		e2e_lab_alive "$other" || break
 		[ "$i" = 0 ] && step "waiting (60 s at most) for the lab in $other to go down"
 		sleep 0.1
 	done
