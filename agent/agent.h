@@ -82,6 +82,13 @@ struct pod {
 	enum pod_state state;
 	bool desired; /* listed in the latest Assignment */
 	bool held;    /* a start waits for the first Assignment (agent_hold) */
+	/* One struct pod per container of a pod: the units of a pod share uid,
+	 * name, IP and (with several containers) the network namespace
+	 * STATE/pods/<uid>/netns; each has its own container, restarts and
+	 * probes. ci is the container's index in the spec (0: the unit that
+	 * speaks for the pod in REGISTER). */
+	int ci;
+	int n_ctr;
 
 	/* the current container attempt */
 	int attempt;
@@ -184,7 +191,9 @@ int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret
 int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key);
 char *state_pod_dir(struct agent *a, const char *uid);
 int state_save_pod(struct pod *p);     /* pod.pb and run */
-int state_save_pod_run(struct pod *p); /* run only */
+int state_save_pod_run(struct pod *p); /* run only (run.<ci> for container ci > 0) */
+/* run.<ci> of a pod's container ci > 0 ("" when missing; owned) */
+char *state_read_run(struct agent *a, const char *uid, int ci);
 int state_remove_pod(struct agent *a, const char *uid);
 int state_load_pods(struct agent *a,
 		    int (*fn)(struct agent *a, Skiff__Pod *spec, const char *run, void *ud),
@@ -224,6 +233,13 @@ void shim_delete(struct agent *a, const char *id);
 /* Resolve "NAME[:TAG]" to a rootfs directory (owned by caller); on failure
  * *ret_errmsg is the status message. */
 int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg);
+
+/* podnet.c — the network namespace of a pod with several containers */
+char *podnet_path(struct agent *a, const char *uid);
+/* Make sure STATE/pods/<uid>/netns is a network namespace with eth0 = ip on
+ * the node bridge (created once for the pod's life). */
+int podnet_ensure(struct agent *a, const char *uid, const char *ip);
+void podnet_remove(struct agent *a, const char *uid);
 
 /* ipam.c */
 int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);

@@ -230,6 +230,26 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 				     a->cfg.name);
 		goto out;
 	}
+	/* a pod with several containers: the one named, else the first */
+	if (p->n_ctr > 1) {
+		struct pod *pick = NULL;
+		for (struct pod *q = a->pods; q; q = q->next) {
+			if (!streq(q->uid, p->uid))
+				continue;
+			const char *qn = (size_t)q->ci < q->spec->spec->n_containers
+					     ? q->spec->spec->containers[q->ci]->name
+					     : "";
+			if (req->container && req->container[0] ? streq(qn, req->container)
+								: q->ci == 0)
+				pick = q;
+		}
+		if (!pick) {
+			skiff_rpc_call_error(call, ENOENT, "pod %s has no container '%s'", p->name,
+					     req->container ? req->container : "");
+			goto out;
+		}
+		p = pick;
+	}
 	int attempt = req->previous ? p->attempt - 1 : p->attempt;
 	if (attempt < 1 || !p->container_id[0]) {
 		skiff_rpc_call_error(call, ENOENT, "pod %s: no %scontainer has run yet", p->name,
@@ -237,7 +257,9 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		goto out;
 	}
 	id = attempt_id(p, attempt);
-	const char *cname = p->spec->spec->n_containers ? p->spec->spec->containers[0]->name : "";
+	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
+				? p->spec->spec->containers[p->ci]->name
+				: "";
 	size_t len, log_len = 0;
 	data = read_logs(a, id, req->tail_lines, &len, &log_len);
 	if (send_bytes(call, p->name, cname, data, len) < 0) {
@@ -282,8 +304,11 @@ out:
 
 void logs_container_changed(struct agent *a, struct pod *p)
 {
+	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
+				? p->spec->spec->containers[p->ci]->name
+				: "";
 	for (struct log_follower *f = a->followers; f; f = f->next) {
-		if (!streq(f->pod_uid, p->uid))
+		if (!streq(f->pod_uid, p->uid) || !streq(f->container, cname))
 			continue;
 		if (f->fd >= 0)
 			pump(f);

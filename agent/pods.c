@@ -76,7 +76,19 @@ static const char *restart_policy(struct pod *p)
 
 static Skiff__Container *pod_container(struct pod *p)
 {
-	return p->spec->spec->n_containers ? p->spec->spec->containers[0] : NULL;
+	return (size_t)p->ci < p->spec->spec->n_containers ? p->spec->spec->containers[p->ci]
+							   : NULL;
+}
+
+static bool same_pod(const struct pod *p, const struct pod *q)
+{
+	return p != q && streq(p->uid, q->uid);
+}
+
+/* the pod's network is its own namespace, shared by its containers */
+static bool shared_net(const struct pod *p)
+{
+	return p->n_ctr > 1;
 }
 
 static const char *container_name(struct pod *p)
@@ -94,7 +106,10 @@ static void make_container_id(struct pod *p, int attempt, char *buf, size_t len)
 		    (*s >= '0' && *s <= '9') || *s == '-')
 			uid[n++] = *s;
 	uid[n] = 0;
-	snprintf(buf, len, "%s-%d", uid, attempt);
+	if (p->ci)
+		snprintf(buf, len, "%s-c%d-%d", uid, p->ci, attempt);
+	else
+		snprintf(buf, len, "%s-%d", uid, attempt);
 }
 
 struct pod *pods_find_name(struct agent *a, const char *name)
@@ -113,9 +128,11 @@ static struct pod *pods_find_uid(struct agent *a, const char *uid)
 	return NULL;
 }
 
-static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
+static struct pod *pod_new_unit(struct agent *a, Skiff__Pod *spec, int ci)
 {
 	struct pod *p = xcalloc(1, sizeof(*p));
+	p->ci = ci;
+	p->n_ctr = spec->spec->n_containers > 0 ? (int)spec->spec->n_containers : 1;
 	p->agent = a;
 	p->spec = spec;
 	p->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
@@ -127,6 +144,11 @@ static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
 	p->next = a->pods;
 	a->pods = p;
 	return p;
+}
+
+static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
+{
+	return pod_new_unit(a, spec, 0);
 }
 
 static void close_watch(struct event **ev, int *fd)
@@ -196,32 +218,14 @@ static const char *pod_phase(struct pod *p)
 	return "Unknown";
 }
 
-Skiff__PodStatus *pods_build_status(struct pod *p)
+/* One container's status (the unit u). */
+static Skiff__ContainerStatus *unit_status(struct pod *p)
 {
-	Skiff__PodStatus *st = xmalloc(sizeof(*st));
-	skiff__pod_status__init(st);
 	Skiff__ContainerStatus *cs = xmalloc(sizeof(*cs));
 	skiff__container_status__init(cs);
-
-	st->phase = xstrdup(pod_phase(p));
-	st->pod_ip = xstrdup(p->ip);
-	st->host_ip = xstrdup(p->agent->cfg.address ? p->agent->cfg.address : "");
-	st->start_ms = p->first_start_ms;
-	st->node_epoch = p->agent->epoch;
-	st->ready = p->state == POD_RUNNING && p->ready;
-	bool waiting = p->state != POD_RUNNING && p->state != POD_DONE && p->state != POD_STOPPING;
-	st->reason = xstrdup(waiting && p->reason && p->state != POD_STARTING ? p->reason : "");
-	st->message = xstrdup(waiting && p->message ? p->message : "");
-	if (p->state == POD_DONE && p->reason) {
-		free(st->reason);
-		st->reason = xstrdup(p->reason);
-		free(st->message);
-		st->message = xstrdup(p->message ? p->message : "");
-	}
-
 	cs->name = xstrdup(container_name(p));
 	cs->restart_count = p->restarts;
-	cs->ready = st->ready;
+	cs->ready = p->state == POD_RUNNING && p->ready;
 	cs->pid = p->state == POD_RUNNING ? p->pid : 0;
 	cs->started_ms = p->started_ms;
 	cs->last_exit_code = p->last_exit_code;
@@ -249,9 +253,84 @@ Skiff__PodStatus *pods_build_status(struct pod *p)
 		cs->message = xstrdup(p->message ? p->message : "");
 		break;
 	}
-	st->n_container_statuses = 1;
-	st->container_statuses = xmalloc(sizeof(cs));
-	st->container_statuses[0] = cs;
+	return cs;
+}
+
+/* The pod-level reason and message one container gives ("" when none). */
+static void unit_reason(struct pod *p, const char **reason, const char **message)
+{
+	bool waiting = p->state != POD_RUNNING && p->state != POD_DONE && p->state != POD_STOPPING;
+	*reason = waiting && p->reason && p->state != POD_STARTING ? p->reason : "";
+	*message = waiting && p->message ? p->message : "";
+	if (p->state == POD_DONE && p->reason) {
+		*reason = p->reason;
+		*message = p->message ? p->message : "";
+	}
+}
+
+/* The pod's status: one ContainerStatus per container (unit), in spec order;
+ * the pod is Running while any container runs (or will run again), done
+ * when all are, Failed if one of them failed; ready when all are ready. */
+Skiff__PodStatus *pods_build_status(struct pod *p)
+{
+	struct agent *a = p->agent;
+	Skiff__PodStatus *st = xmalloc(sizeof(*st));
+	skiff__pod_status__init(st);
+	struct pod *units[64];
+	int n = 0;
+	for (int ci = 0; ci < p->n_ctr && ci < 64; ci++) {
+		struct pod *u = NULL;
+		if (p->ci == ci)
+			u = p;
+		for (struct pod *q = a->pods; q && !u; q = q->next)
+			if (same_pod(p, q) && q->ci == ci)
+				u = q;
+		if (u)
+			units[n++] = u;
+	}
+	const char *phase, *reason = "", *message = "";
+	bool ready = n > 0, running = false, all_done = true, pending = true;
+	int64_t first = 0;
+	for (int i = 0; i < n; i++) {
+		struct pod *u = units[i];
+		const char *ph = pod_phase(u);
+		ready = ready && u->state == POD_RUNNING && u->ready;
+		running = running || streq(ph, "Running");
+		all_done = all_done && u->state == POD_DONE;
+		pending = pending && streq(ph, "Pending");
+		if (u->first_start_ms && (!first || u->first_start_ms < first))
+			first = u->first_start_ms;
+		const char *r, *m;
+		unit_reason(u, &r, &m);
+		if (!reason[0] && r[0]) {
+			reason = r;
+			message = m;
+		}
+	}
+	if (n == 1)
+		phase = pod_phase(units[0]);
+	else if (all_done) {
+		phase = "Succeeded";
+		for (int i = 0; i < n; i++)
+			if (streq(pod_phase(units[i]), "Failed"))
+				phase = "Failed";
+	} else if (running || !pending)
+		phase = "Running";
+	else
+		phase = "Pending";
+
+	st->phase = xstrdup(phase);
+	st->pod_ip = xstrdup(p->ip);
+	st->host_ip = xstrdup(a->cfg.address ? a->cfg.address : "");
+	st->start_ms = first;
+	st->node_epoch = a->epoch;
+	st->ready = ready;
+	st->reason = xstrdup(reason);
+	st->message = xstrdup(message);
+	st->n_container_statuses = (size_t)n;
+	st->container_statuses = xmalloc((n ? (size_t)n : 1) * sizeof(*st->container_statuses));
+	for (int i = 0; i < n; i++)
+		st->container_statuses[i] = unit_status(units[i]);
 	return st;
 }
 
@@ -291,8 +370,16 @@ void pods_flush_now(struct agent *a)
 			continue;
 		if (p->state != POD_STOPPING)
 			state_save_pod_run(p);
-		if (session_send_status(a, p))
+		if (session_send_status(a, p)) {
 			p->status_dirty = false;
+			/* the status is the whole pod's: its other containers too */
+			for (struct pod *q = a->pods; q; q = q->next)
+				if (same_pod(p, q) && !q->exit_pending) {
+					if (q->status_dirty && q->state != POD_STOPPING)
+						state_save_pod_run(q);
+					q->status_dirty = false;
+				}
+		}
 	}
 	while (a->events && session_connected(a)) {
 		struct queued_event *e = a->events;
@@ -507,12 +594,9 @@ static void pod_start(struct pod *p)
 		return;
 	}
 	p->queued = 0;
-	if (ps->n_containers != 1) {
-		_cleanup_free_ char *m =
-		    xasprintf("MultipleContainers: skiff-agent runs one container "
-			      "per pod; pod %s has %zu",
-			      p->name, ps->n_containers);
-		pod_setup_failed(p, "MultipleContainers", m, false);
+	if (!c) {
+		_cleanup_free_ char *m = xasprintf("InvalidSpec: pod %s has no container", p->name);
+		pod_setup_failed(p, "InvalidSpec", m, false);
 		return;
 	}
 	if (c->n_command == 0 && c->n_args == 0) {
@@ -547,6 +631,11 @@ static void pod_start(struct pod *p)
 		strv_push(&args, xasprintf("%" PRId64, a->cfg.log_max));
 	}
 
+	/* several containers: one IP and network namespace for all of them */
+	if (shared_net(p) && !p->ip[0])
+		for (struct pod *q = a->pods; q; q = q->next)
+			if (same_pod(p, q) && q->ip[0])
+				copy_str(p->ip, sizeof(p->ip), q->ip);
 	/* network: a pod IP from the node's pod CIDR on the node bridge */
 	if (a->pod_cidr[0]) {
 		char gw[64];
@@ -567,12 +656,32 @@ static void pod_start(struct pod *p)
 			return;
 		}
 		ipam_gateway(a->pod_cidr, gw, sizeof(gw), &prefix);
-		strv_push(&args, xstrdup("--net"));
-		strv_push(&args,
-			  xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip, prefix, gw));
-	} else {
+		if (!shared_net(p)) {
+			strv_push(&args, xstrdup("--net"));
+			strv_push(&args, xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip,
+						   prefix, gw));
+		}
+	} else if (!shared_net(p)) {
 		strv_push(&args, xstrdup("--net"));
 		strv_push(&args, xstrdup("none"));
+	}
+
+	if (shared_net(p)) {
+		for (struct pod *q = a->pods; q; q = q->next)
+			if (same_pod(p, q) && !q->ip[0])
+				copy_str(q->ip, sizeof(q->ip), p->ip);
+		r = podnet_ensure(a, p->uid, p->ip);
+		if (r < 0) {
+			strv_free(&args);
+			_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up the "
+							   "network namespace of pod %s: %s",
+							   p->name, strerror(-r));
+			pod_setup_failed(p, "NetworkError", m, true);
+			return;
+		}
+		_cleanup_free_ char *ns = podnet_path(a, p->uid);
+		strv_push(&args, xstrdup("--net"));
+		strv_push(&args, xasprintf("ns:%s", ns));
 	}
 
 	/* environment: SKIFF_*, services, then the container's own */
@@ -1074,7 +1183,16 @@ static void pod_stop(struct pod *p)
 		make_container_id(p, i, id, sizeof(id));
 		shim_delete(a, id);
 	}
+	bool last = true;
+	for (struct pod *q = a->pods; q; q = q->next)
+		last = last && !same_pod(p, q);
+	if (!last) { /* the pod's other containers remove the pod */
+		pod_free(p);
+		return;
+	}
 	logs_pod_gone(a, p);
+	if (shared_net(p))
+		podnet_remove(a, p->uid);
 	state_remove_pod(a, p->uid);
 	log_info("pod %s: removed", p->name);
 	pod_free(p);
@@ -1193,8 +1311,9 @@ static void reconcile(struct agent *a)
 			    want->metadata->uid[0] ? want->metadata->uid : want->metadata->name;
 			struct pod *p = pods_find_uid(a, uid);
 			if (p) {
-				if (p->state != POD_STOPPING)
-					p->desired = true;
+				for (struct pod *q = a->pods; q; q = q->next)
+					if (streq(q->uid, uid) && q->state != POD_STOPPING)
+						q->desired = true;
 				continue;
 			}
 			if (pods_find_name(a, want->metadata->name))
@@ -1209,7 +1328,20 @@ static void reconcile(struct agent *a)
 				log_warn_errno(r, "pod %s: cannot save its state: %m", p->name);
 			pods_report_event(a, p, "Normal", "Scheduled", "pod %s bound to node %s",
 					  p->name, a->cfg.name);
-			pod_start(p);
+			/* one unit per further container, each with its own run file */
+			struct pod *units[64] = { p };
+			int n = 1;
+			for (int ci = 1; ci < p->n_ctr && ci < 64; ci++) {
+				Skiff__Pod *c2 = pod_copy(want);
+				if (!c2)
+					continue;
+				struct pod *u = pod_new_unit(a, c2, ci);
+				u->desired = true;
+				state_save_pod_run(u);
+				units[n++] = u;
+			}
+			for (int k = 0; k < n; k++)
+				pod_start(units[k]);
 		}
 	} else {
 		log_warn("brain says this node's epoch %" PRIu64 " is fenced: stopping every pod",
@@ -1233,7 +1365,7 @@ void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep
 	req->pods = xcalloc(n ? n : 1, sizeof(*req->pods));
 	req->n_pods = 0;
 	for (struct pod *p = a->pods; p; p = p->next) {
-		if (p->state == POD_STOPPING)
+		if (p->state == POD_STOPPING || p->ci)
 			continue;
 		Skiff__RunningPod *rp = xmalloc(sizeof(*rp));
 		skiff__running_pod__init(rp);
@@ -1248,11 +1380,9 @@ void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep
 
 /* ---- re-adoption after an agent restart ---------------------------------- */
 
-static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *ud)
+static void fill_unit(struct pod *p, const char *run)
 {
 	char buf[256];
-	(void)ud;
-	struct pod *p = pod_new(a, spec);
 	if (state_run_get(run, "attempt", buf, sizeof(buf)))
 		p->attempt = atoi(buf);
 	if (state_run_get(run, "container_id", buf, sizeof(buf)))
@@ -1272,6 +1402,21 @@ static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *u
 	if (state_run_get(run, "next_backoff_ms", buf, sizeof(buf)))
 		p->next_backoff_ms = strtoll(buf, NULL, 10);
 	p->desired = true;
+}
+
+static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *ud)
+{
+	(void)ud;
+	struct pod *p = pod_new(a, spec);
+	fill_unit(p, run);
+	for (int ci = 1; ci < p->n_ctr; ci++) {
+		Skiff__Pod *copy = pod_copy(spec);
+		if (!copy)
+			continue;
+		struct pod *u = pod_new_unit(a, copy, ci);
+		_cleanup_free_ char *r = state_read_run(a, p->uid, ci);
+		fill_unit(u, r);
+	}
 	return 0;
 }
 

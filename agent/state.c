@@ -147,7 +147,9 @@ char *state_pod_dir(struct agent *a, const char *uid)
 int state_save_pod_run(struct pod *p)
 {
 	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
-	_cleanup_free_ char *path = xasprintf("%s/run", dir);
+	/* one run file per container: run, run.1, run.2 ... */
+	_cleanup_free_ char *path =
+	    p->ci ? xasprintf("%s/run.%d", dir, p->ci) : xasprintf("%s/run", dir);
 	_cleanup_free_ char *data =
 	    xasprintf("attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
 		      "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
@@ -156,6 +158,16 @@ int state_save_pod_run(struct pod *p)
 		      p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
 		      p->next_backoff_ms);
 	return write_replace(path, data, strlen(data));
+}
+
+char *state_read_run(struct agent *a, const char *uid, int ci)
+{
+	_cleanup_free_ char *dir = state_pod_dir(a, uid);
+	_cleanup_free_ char *path = xasprintf("%s/run.%d", dir, ci);
+	char *run = NULL;
+	if (skiff_read_file(path, 64 * 1024, &run, NULL) < 0)
+		return xstrdup("");
+	return run;
 }
 
 int state_save_pod(struct pod *p)

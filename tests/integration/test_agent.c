@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -358,8 +359,9 @@ struct pod_def {
 	const char *cmd[8];
 	const char *policy;
 	Skiff__Probe *liveness, *readiness;
-	const char *volume; /* "emptydir" or a hostPath, mounted at /data */
-	int64_t memory;	    /* limits.memory */
+	const char *volume;  /* "emptydir" or a hostPath, mounted at /data */
+	int64_t memory;	     /* limits.memory */
+	const char *cmd2[8]; /* a second container "side" (same image and volume) */
 };
 
 static Skiff__Pod *make_pod(const struct pod_def *d)
@@ -415,9 +417,23 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 		c->volume_mounts[0] = m;
 	}
 	c->readiness_probe = d->readiness;
-	p->spec->n_containers = 1;
-	p->spec->containers = xcalloc(1, sizeof(Skiff__Container *));
+	p->spec->n_containers = d->cmd2[0] ? 2 : 1;
+	p->spec->containers = xcalloc(2, sizeof(Skiff__Container *));
 	p->spec->containers[0] = c;
+	if (d->cmd2[0]) {
+		Skiff__Container *c2 = xcalloc(1, sizeof(*c2));
+		skiff__container__init(c2);
+		c2->name = "side";
+		c2->image = c->image;
+		n = 0;
+		while (d->cmd2[n])
+			n++;
+		c2->n_command = n;
+		c2->command = (char **)d->cmd2;
+		c2->n_volume_mounts = c->n_volume_mounts;
+		c2->volume_mounts = c->volume_mounts;
+		p->spec->containers[1] = c2;
+	}
 	return p;
 }
 
@@ -437,6 +453,8 @@ static void free_pod(Skiff__Pod *p)
 	}
 	free(p->metadata->uid);
 	free(p->metadata);
+	if (p->spec->n_containers > 1)
+		free(p->spec->containers[1]);
 	free(p->spec->containers[0]);
 	free(p->spec->containers);
 	free(p->spec);
@@ -539,7 +557,7 @@ static Skiff__PodStatus *wait_status(const char *name, status_pred pred, const v
 	int64_t end = skiff_mono_ms() + timeout_ms;
 	do {
 		Skiff__PodStatus *st = status_of(name);
-		if (st && st->n_container_statuses == 1 && pred(st, arg))
+		if (st && st->n_container_statuses >= 1 && pred(st, arg))
 			return st;
 		if (st)
 			skiff__pod_status__free_unpacked(st, NULL);
@@ -561,6 +579,18 @@ static bool is_running(const Skiff__PodStatus *st, const void *arg)
 	(void)arg;
 	return streq(st->phase, "Running") && streq(st->container_statuses[0]->state, "Running") &&
 	       st->container_statuses[0]->pid > 0;
+}
+
+static bool all_running(const Skiff__PodStatus *st, const void *arg)
+{
+	size_t n = (size_t)(uintptr_t)arg;
+	if (!streq(st->phase, "Running") || st->n_container_statuses != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq(st->container_statuses[i]->state, "Running") ||
+		    st->container_statuses[i]->pid <= 0)
+			return false;
+	return true;
 }
 
 static bool restarted_from(const Skiff__PodStatus *st, const void *arg)
@@ -775,6 +805,8 @@ static void cleanup_node(void)
 		}
 	}
 	remove_test_cgroups();
+	_cleanup_free_ char *ns = xasprintf("%s/pods/uid-duo/netns", state_dir);
+	umount2(ns, MNT_DETACH);
 }
 
 static bool cgroups_empty_below_parent(void)
@@ -1358,6 +1390,110 @@ START_TEST(t08b_volumes_and_garbage)
 }
 END_TEST
 
+/* A pod of two containers: one network (namespace STATE/pods/<uid>/netns,
+ * one IP, 127.0.0.1 shared), one status per container, and a container's
+ * restart leaves the other one running in the same network. */
+static const struct pod_def DUO = {
+	.name = "duo",
+	.volume = "emptydir",
+	.cmd = { "sh", "-c", "while true; do echo pong | nc -l -p 9000; done", NULL },
+	.cmd2 = { "sh", "-c",
+		  "while true; do nc 127.0.0.1 9000 </dev/null >/data/got.tmp 2>/dev/null; "
+		  "[ -s /data/got.tmp ] && mv /data/got.tmp /data/got; sleep 0.1; done",
+		  NULL },
+};
+
+static bool wait_file(const char *path, const char *want, int timeout_ms)
+{
+	int64_t end = skiff_mono_ms() + timeout_ms;
+	do {
+		_cleanup_free_ char *data = NULL;
+		if (skiff_read_file(path, 4096, &data, NULL) == 0 && streq(data, want))
+			return true;
+		usleep(50000);
+	} while (skiff_mono_ms() < end);
+	return false;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+START_TEST(t08c_two_containers)
+{
+	struct pod_def defs[2] = { WEB, DUO };
+	assign(defs, 2);
+	Skiff__PodStatus *st = wait_status("duo", all_running, (void *)(uintptr_t)2, 10000);
+	ck_assert_msg(st, "the two containers of pod duo never ran");
+	ck_assert_str_eq(st->container_statuses[0]->name, "main");
+	ck_assert_str_eq(st->container_statuses[1]->name, "side");
+	ck_assert_str_ne(st->pod_ip, "");
+	_cleanup_free_ char *ip = xstrdup(st->pod_ip);
+	pid_t p0 = st->container_statuses[0]->pid, p1 = st->container_statuses[1]->pid;
+	skiff__pod_status__free_unpacked(st, NULL);
+	/* side reaches main over 127.0.0.1: they share one network namespace,
+	 * the pod's (kept by the agent, not by either container) */
+	_cleanup_free_ char *got = xasprintf("%s/pods/uid-duo/volumes/data/got", state_dir);
+	ck_assert_msg(wait_file(got, "pong\n", 5000), "side never reached main on 127.0.0.1");
+	_cleanup_free_ char *ns = xasprintf("%s/pods/uid-duo/netns", state_dir);
+	_cleanup_free_ char *ns0 = xasprintf("/proc/%d/ns/net", p0);
+	_cleanup_free_ char *ns1 = xasprintf("/proc/%d/ns/net", p1);
+	ck_assert_msg(same_file(ns, ns0) && same_file(ns, ns1), "not the pod's netns");
+
+	/* killing one container restarts only that one, in the same network */
+	int old[2] = { p0, 0 };
+	ck_assert_int_eq(kill(p0, SIGKILL), 0);
+	st = wait_status("duo", restarted_from, old, 5000);
+	ck_assert_msg(st, "container main of duo not restarted");
+	ck_assert_int_eq(st->n_container_statuses, 2);
+	ck_assert_int_eq(st->container_statuses[1]->pid, p1);
+	ck_assert_int_eq(st->container_statuses[1]->restart_count, 0);
+	ck_assert_str_eq(st->pod_ip, ip);
+	pid_t p0b = st->container_statuses[0]->pid;
+	skiff__pod_status__free_unpacked(st, NULL);
+	ck_assert(pid_alive(p1));
+	_cleanup_free_ char *ns0b = xasprintf("/proc/%d/ns/net", p0b);
+	ck_assert_msg(same_file(ns, ns0b), "the restarted container is not in the pod's netns");
+	ck_assert_int_eq(unlink(got), 0);
+	ck_assert_msg(wait_file(got, "pong\n", 5000), "side cannot reach the restarted main");
+
+	/* a restarted agent re-adopts both containers as they are */
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	agent_kill(SIGKILL);
+	pthread_mutex_lock(&B.mu);
+	int seen = B.statuses_seen;
+	pthread_mutex_unlock(&B.mu);
+	agent_start();
+	ck_assert(wait_int(&B.registers, regs + 1, 10000));
+	ck_assert(wait_int(&B.statuses_seen, seen + 1, 5000));
+	usleep(1000000);
+	ck_assert(pid_alive(p0b) && pid_alive(p1));
+	st = wait_status("duo", all_running, (void *)(uintptr_t)2, 5000);
+	ck_assert_msg(st, "duo not re-adopted");
+	ck_assert_int_eq(st->container_statuses[0]->pid, p0b);
+	ck_assert_int_eq(st->container_statuses[1]->pid, p1);
+	ck_assert_int_eq(st->container_statuses[0]->restart_count, 1);
+	skiff__pod_status__free_unpacked(st, NULL);
+}
+END_TEST
+
+/* Mounts below the test's temp dir (the pods' netns files). */
+static int count_mounts(void)
+{
+	_cleanup_free_ char *mi = NULL;
+	int n = 0;
+	if (skiff_read_file("/proc/self/mountinfo", 1 << 20, &mi, NULL) < 0)
+		return -1;
+	for (char *p = strstr(mi, tmpdir); p; p = strstr(p + 1, tmpdir))
+		n++;
+	return n;
+}
+
 START_TEST(t09_removal_cleans_up)
 {
 	assign(NULL, 0);
@@ -1374,6 +1510,7 @@ START_TEST(t09_removal_cleans_up)
 	ck_assert(cgroups_empty_below_parent());
 	/* lo and skiff0 only: no veth left */
 	ck_assert_int_eq(count_links(), 0);
+	ck_assert_int_eq(count_mounts(), 0);
 	ck_assert(pid_alive(agent_pid));
 }
 END_TEST
@@ -1520,6 +1657,7 @@ int main(void)
 		tcase_add_test(tc, t07_probes);
 		tcase_add_test(tc, t08_bad_input);
 		tcase_add_test(tc, t08b_volumes_and_garbage);
+		tcase_add_test(tc, t08c_two_containers);
 		tcase_add_test(tc, t09_removal_cleans_up);
 	}
 	suite_add_tcase(s, tc);
