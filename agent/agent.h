@@ -269,6 +269,9 @@ bool session_connected(struct agent *a);
 bool session_talking(struct agent *a);
 /* Send when connected; false means "not now" (caller keeps it queued). */
 bool session_send_status(struct agent *a, struct pod *p);
+/* The pod is stopped and removed (PodStatusReport.stopped): the brain drops a
+ * Terminating pod at once. Not connected: a later REGISTER without it says so. */
+bool session_send_stopped(struct agent *a, struct pod *p);
 bool session_send_event(struct agent *a, const uint8_t *packed, size_t len);
 
 /* probes.c */

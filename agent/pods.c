@@ -1195,6 +1195,7 @@ static void pod_stop(struct pod *p)
 		podnet_remove(a, p->uid);
 	state_remove_pod(a, p->uid);
 	log_info("pod %s: removed", p->name);
+	session_send_stopped(a, p);
 	pod_free(p);
 	reconcile_later(a);
 }

@@ -174,11 +174,12 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 			  on_reply_checked, s, NULL);
 }
 
-bool session_send_status(struct agent *a, struct pod *p)
+static bool send_report(struct agent *a, struct pod *p, bool stopped)
 {
 	if (!session_connected(a))
 		return false;
 	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+	rep.stopped = stopped;
 	rep.node = a->cfg.name;
 	rep.epoch = a->epoch;
 	rep.pod = p->name;
@@ -188,6 +189,16 @@ bool session_send_status(struct agent *a, struct pod *p)
 				  SKIFF_RPC_DEFAULT_TIMEOUT_MS, on_reply_checked, a->session, NULL);
 	pods_status_free(rep.status);
 	return r >= 0;
+}
+
+bool session_send_status(struct agent *a, struct pod *p)
+{
+	return send_report(a, p, false);
+}
+
+bool session_send_stopped(struct agent *a, struct pod *p)
+{
+	return send_report(a, p, true);
 }
 
 bool session_send_event(struct agent *a, const uint8_t *packed, size_t len)

@@ -54,6 +54,7 @@ struct status_rec {
 	char name[64];
 	uint8_t *packed; /* PodStatus */
 	size_t len;
+	bool stopped; /* a report said the pod is stopped and removed */
 };
 
 struct event_rec {
@@ -178,6 +179,8 @@ static void brain_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, 
 			s = &B.status[B.n_status++];
 			snprintf(s->name, sizeof(s->name), "%s", r->pod);
 		}
+		if (s)
+			s->stopped = r->stopped;
 		if (s && r->status) {
 			free(s->packed);
 			s->len = skiff__pod_status__get_packed_size(r->status);
@@ -1511,6 +1514,17 @@ START_TEST(t09_removal_cleans_up)
 	/* lo and skiff0 only: no veth left */
 	ck_assert_int_eq(count_links(), 0);
 	ck_assert_int_eq(count_mounts(), 0);
+	/* the brain was told each removed pod is gone (PodStatusReport.stopped) */
+	const char *gone[] = { "web", "duo" };
+	for (size_t i = 0; i < ARRAY_SIZE(gone); i++) {
+		bool stopped = false;
+		pthread_mutex_lock(&B.mu);
+		for (int j = 0; j < B.n_status; j++)
+			if (streq(B.status[j].name, gone[i]))
+				stopped = B.status[j].stopped;
+		pthread_mutex_unlock(&B.mu);
+		ck_assert_msg(stopped, "no stopped report for pod %s", gone[i]);
+	}
 	ck_assert(pid_alive(agent_pid));
 }
 END_TEST
