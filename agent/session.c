@@ -5,7 +5,7 @@
  * already running, the last epoch), heartbeats every heartbeat_ms, pod status
  * and events as they happen, and the brain's MSG_ASSIGN pushes and
  * MSG_AGENT_LOGS requests. When the connection drops, reconnect with a
- * jittered exponential backoff (200 ms doubling, capped at 5 s): nothing else
+ * jittered exponential backoff (200 ms doubling, capped at 2 s, so an agent is back within 3 s of the brain): nothing else
  * in the agent waits for the brain.
  */
 #include <errno.h>
@@ -26,7 +26,7 @@
 #include "util.h"
 
 #define RECONNECT_FIRST_MS 200
-#define RECONNECT_MAX_MS   5000
+#define RECONNECT_MAX_MS   2000
 
 struct session {
 	struct agent *agent;

@@ -289,8 +289,11 @@ static int init_node_rt(const struct skiff_store_obj *o, void *userdata)
 {
 	struct brain *b = userdata;
 	struct brain_node *n = brain_node_rt(b, o->name);
-	/* After a restart every agent gets the grace to come back. */
-	n->deadline_mono = brain_now_mono(b) + b->cfg.node_grace_ms;
+	/* After a restart every agent gets the grace plus its reconnect backoff
+	 * (at most 3 s) and a margin to come back (Kubernetes' startup grace):
+	 * a brain that was down must not evict healthy nodes whose agents are
+	 * still between two connection attempts. */
+	n->deadline_mono = brain_now_mono(b) + b->cfg.node_grace_ms + SKIFF_NODE_STARTUP_EXTRA_MS;
 	n->last_heartbeat_mono = brain_now_mono(b);
 	return 0;
 }

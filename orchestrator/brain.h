@@ -21,6 +21,8 @@
 #include "store.h"
 
 #define SKIFF_DEFAULT_NODE_GRACE_MS 3000
+/* Extra time every node gets after a brain restart before it can be lost. */
+#define SKIFF_NODE_STARTUP_EXTRA_MS 5000
 #define SKIFF_DEFAULT_HEARTBEAT_MS  1000
 #define SKIFF_DEFAULT_CLUSTER_CIDR  "10.244.0.0/16"
 #define SKIFF_MAX_EVENTS	    5000
