@@ -32,7 +32,7 @@ cleanup() {
 	runc delete -f skb-runc >/dev/null 2>&1
 	ip netns del skb-$$ 2>/dev/null
 	ip link del "$BR" 2>/dev/null
-	for c in memory cpu pids cpuset devices freezer blkio cpuacct hugetlb systemd; do
+	for c in memory cpu pids cpuset devices freezer blkio cpuacct hugetlb systemd unified; do
 		[ -d /sys/fs/cgroup/$c/$CGP ] && find /sys/fs/cgroup/$c/$CGP -depth -type d -exec rmdir {} + 2>/dev/null
 	done
 	if [ -n "$HUGETLB_MOUNTED" ]; then
