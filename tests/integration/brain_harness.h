@@ -1,0 +1,132 @@
+/* brain_harness.h — a real skiff-orchestrator for integration tests: a temp
+ * data dir, a free loopback port, start/stop by pid, an admin connection that
+ * retries while the brain starts, and its log on failure. Included by
+ * test_brain*.c; define BRAIN_HARNESS_TMP (a mkdtemp template) first. */
+#ifndef SKIFF_BRAIN_HARNESS_H
+#define SKIFF_BRAIN_HARNESS_H
+
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "pki.h"
+#include "rpc.h"
+#include "util.h"
+
+#ifndef BRAIN_HARNESS_TMP
+#error "define BRAIN_HARNESS_TMP before including brain_harness.h"
+#endif
+
+static char tmpdir[64];
+static char listen_addr[64];
+static atomic_int brain_pid;
+
+static inline int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static inline void start_brain(const char *grace)
+{
+	const char *bin = getenv("SKIFF_BIN");
+	_cleanup_free_ char *path = xasprintf("%s/skiff-orchestrator", bin ? bin : "build/bin");
+	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
+	_cleanup_free_ char *data = xasprintf("%s/data", tmpdir);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, path, "--data-dir", data, "--listen", listen_addr, "--node-grace",
+		      grace, "--heartbeat", "200ms", "--log-level", "info", (char *)NULL);
+		_exit(127);
+	}
+	atomic_store(&brain_pid, pid);
+}
+
+static inline int stop_brain(int sig)
+{
+	pid_t pid = atomic_exchange(&brain_pid, 0);
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+static inline void setup(void)
+{
+	strcpy(tmpdir, BRAIN_HARNESS_TMP);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%d", free_port());
+	skiff_log_set_level(SKIFF_LOG_ERROR);
+}
+
+static inline void teardown(void)
+{
+	stop_brain(SIGKILL);
+	if (getenv("SKIFF_KEEP_TMP"))
+		return;
+	skiff_rm_rf(tmpdir);
+}
+
+static inline void dump_log(void)
+{
+	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (skiff_read_file(log, 1 << 20, &data, &len) == 0)
+		fprintf(stderr, "---- brain log (last 3000 bytes) ----\n%s\n",
+			len > 3000 ? data + len - 3000 : data);
+}
+
+/* Connect as admin (admin.conf), retrying while the brain starts. */
+static inline struct skiff_rpc_sync *connect_admin(int timeout_ms)
+{
+	_cleanup_free_ char *conf = xasprintf("%s/data/admin.conf", tmpdir);
+	int64_t deadline = skiff_mono_ms() + timeout_ms;
+	for (;;) {
+		struct skiff_client_config cfg = { 0 };
+		_cleanup_free_ char *err = NULL;
+		if (skiff_client_config_read(conf, &cfg, &err) == 0) {
+			SSL_CTX *tls = NULL;
+			ck_assert_int_eq(
+			    skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls), 0);
+			struct skiff_rpc_client_config cc = { .server = listen_addr,
+							      .tls = tls,
+							      .connect_timeout_ms = 1000 };
+			struct skiff_rpc_sync *s = NULL;
+			_cleanup_free_ char *cerr = NULL;
+			int r = skiff_rpc_sync_connect(&cc, &s, &cerr);
+			SSL_CTX_free(tls);
+			skiff_client_config_clear(&cfg);
+			if (r == 0)
+				return s;
+		}
+		if (skiff_mono_ms() > deadline) {
+			dump_log();
+			ck_abort_msg("cannot connect to the brain at %s", listen_addr);
+		}
+		usleep(20000);
+	}
+}
+
+#endif
