@@ -26,6 +26,9 @@ SKIFF_LAB_DIR=$E2E_LAB
 SKIFF_CONFIG=$E2E_LAB/admin.conf
 export SKIFF_BIN SKIFF_LAB_DIR SKIFF_CONFIG
 E2E_WATCHDOG=
+E2E_LOCK=${E2E_LOCK:-/run/skiff-e2e.lock}
+E2E_LOCK_WAIT=${E2E_LOCK_WAIT:-600}
+E2E_LOCK_FD=
 E2E_T0=$(date +%s%3N)
 E2E_TMP=
 
@@ -66,13 +69,23 @@ e2e_lab_alive() { # DIR
 e2e_start() {
 	local budget=${1:-120} t
 	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, cgroups)"
-	for t in ip nsenter jq timeout; do
+	for t in ip nsenter jq timeout flock; do
 		command -v "$t" >/dev/null || skip "'$t' is not installed (run 'make deps')"
 	done
 	[ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup on this machine"
 	for t in skiff-orchestrator skiff-agent skiff-runtime skiffctl; do
 		[ -x "$SKIFF_BIN/$t" ] || fail "$SKIFF_BIN/$t is not built (run 'make')"
 	done
+	# one lab per machine (its names are fixed): every scenario and lab bench
+	# holds this lock from here to its exit, so two runs at once (two
+	# checkouts, two sessions) take turns instead of taking each other's lab
+	# down. The daemons the lab starts do not inherit it (see lab()).
+	exec {E2E_LOCK_FD}>>"$E2E_LOCK"
+	if ! flock -n "$E2E_LOCK_FD"; then
+		step "waiting (${E2E_LOCK_WAIT} s at most) for another scenario's lab ($E2E_LOCK)"
+		flock -w "$E2E_LOCK_WAIT" "$E2E_LOCK_FD" ||
+			fail "another scenario held $E2E_LOCK for ${E2E_LOCK_WAIT} s"
+	fi
 	E2E_TMP=$(mktemp -d /tmp/skiff-e2e-tmp.XXXXXX)
 	trap e2e_exit EXIT
 	trap 'echo "$E2E_NAME: interrupted" >&2; exit 130' INT
@@ -97,7 +110,7 @@ e2e_start() {
 	(
 		sleep "$budget"
 		kill -TERM $$ 2>/dev/null
-	) </dev/null >/dev/null 2>&1 &
+	) </dev/null >/dev/null 2>&1 {E2E_LOCK_FD}>&- &
 	E2E_WATCHDOG=$!
 }
 
@@ -165,7 +178,8 @@ nothing_left() {
 
 # --- the lab and skiffctl ------------------------------------------------------
 
-lab() { "$E2E_ROOT/scripts/skiff-lab" "$@"; }
+# (the lab's brain and agents outlive this call: they must not hold the lock)
+lab() { "$E2E_ROOT/scripts/skiff-lab" "$@" {E2E_LOCK_FD}>&-; }
 
 ctl() { timeout 20 "$SKIFF_BIN/skiffctl" "$@"; }
 
