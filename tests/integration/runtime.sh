@@ -312,6 +312,25 @@ kill -0 "$spid" 2>/dev/null && fail "shim still running after its container ende
 "$R" list --state "$S" --json | grep -q '"id":"orphan"' || fail "list --json"
 assert_clean "shim exit"
 
+# run itself killed (kill -9): its container dies with it and run's guard
+# removes the cgroup that nothing else would.
+"${RUN[@]}" --id runkilled --memory 32Mi -- /bin/sleep 30 >/dev/null 2>&1 &
+rpid=$!
+STARTED_PIDS+=("$rpid")
+d=$(cg memory "$CGP/runkilled")
+for i in $(seq 50); do [ -s "$d/cgroup.procs" ] && break; sleep 0.1; done
+cpids=$(cat "$d/cgroup.procs" 2>/dev/null)
+[ -n "$cpids" ] || fail "run --id runkilled: no process in $d"
+kill -9 "$rpid"
+wait "$rpid" 2>/dev/null
+for i in $(seq 50); do [ -d "$d" ] || break; sleep 0.1; done
+[ -d "$d" ] && fail "kill -9 of run left its cgroup $d" || ok "kill -9 of run: cgroup removed"
+for p in $cpids; do # (a zombie waiting for init to reap it is gone)
+	st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ] && fail "container process $p outlived kill -9 of run"
+done
+assert_clean "kill -9 of run"
+
 # The shim itself killed: delete --force still removes container and cgroup.
 pid=$("${SHIM[@]}" --id lost --memory 32Mi -- /bin/sleep 30)
 spid=$(sed -E 's/.*"shim_pid":([0-9]+).*/\1/' "$S/lost/state")
