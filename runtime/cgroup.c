@@ -46,22 +46,25 @@ int skiff_cgroup_detect(const char *root)
 	return fs.f_type == CGROUP2_SUPER_MAGIC ? 1 : 0;
 }
 
-int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
+/* mkdir -p of rel's parent below base (which must exist); returns how many
+ * of the deepest ancestors it created (those are ours to remove). With
+ * subtree_control (v2) it also enables the controllers in base and in each
+ * ancestor (never in the leaf: "no internal processes"). */
+static int make_parents(const char *base, const char *rel, bool subtree_control)
 {
-	_cleanup_free_ char *path = xstrdup(root);
 	_cleanup_free_ char *copy = xstrdup(rel);
+	_cleanup_free_ char *path = xstrdup(base);
 	char *save = NULL, *comp, *next;
 	int r, level = 0, first_made = -1;
 
-	/* Create every ancestor of the leaf and enable the controllers in root
-	 * and in each of them (never in the leaf: "no internal processes"). The
-	 * leaf itself is left to the caller. */
 	comp = strtok_r(copy, "/", &save);
 	while (comp) {
 		next = strtok_r(NULL, "/", &save);
-		r = write_str(path, "cgroup.subtree_control", "+memory +cpu +pids");
-		if (r < 0)
-			return r;
+		if (subtree_control) {
+			r = write_str(path, "cgroup.subtree_control", "+memory +cpu +pids");
+			if (r < 0)
+				return r;
+		}
 		if (!next)
 			break;
 		char *p = xasprintf("%s/%s", path, comp);
@@ -79,33 +82,9 @@ int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
 	return first_made < 0 ? 0 : level - first_made;
 }
 
-/* mkdir -p of dir's parent below base (which must exist); returns how many
- * of the deepest ancestors it created (those are ours to remove). */
-static int make_parents(const char *base, const char *rel)
+int skiff_cgroup_v2_enable_controllers(const char *root, const char *rel)
 {
-	_cleanup_free_ char *copy = xstrdup(rel);
-	_cleanup_free_ char *path = xstrdup(base);
-	char *save = NULL, *comp, *next;
-	int level = 0, first_made = -1;
-
-	comp = strtok_r(copy, "/", &save);
-	while (comp) {
-		next = strtok_r(NULL, "/", &save);
-		if (!next)
-			break;
-		char *p = xasprintf("%s/%s", path, comp);
-		free(path);
-		path = p;
-		if (mkdir(path, 0755) == 0) {
-			if (first_made < 0)
-				first_made = level;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		level++;
-		comp = next;
-	}
-	return first_made < 0 ? 0 : level - first_made;
+	return make_parents(root, rel, true);
 }
 
 /* Remove the n deepest ancestors of base/rel's leaf that we created, while
@@ -233,7 +212,7 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 		_cleanup_free_ char *base = xasprintf("%s/%s", root, v1_controllers[i]);
 		/* as for v2: retry when a parent vanished under us */
 		for (int tries = 0;; tries++) {
-			r = make_parents(base, rel);
+			r = make_parents(base, rel, false);
 			if (r == -ENOENT && tries < 10 && access(base, F_OK) == 0)
 				continue;
 			if (r < 0)

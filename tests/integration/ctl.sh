@@ -4,57 +4,9 @@
 # nothing, get/describe/scale/rollout/delete, -o yaml round trip, exit codes.
 # The brain runs with a temporary data dir and is killed by pid at the end.
 set -u
-BIN=${SKIFF_BIN:-$PWD/build/bin}
-CTL=$BIN/skiffctl
-BRAIN=$BIN/skiff-orchestrator
-[ -x "$CTL" ] && [ -x "$BRAIN" ] || { echo "skip: $CTL or $BRAIN not built"; exit 77; }
-
-T=$(mktemp -d /tmp/skiff-ctl-test.XXXXXX)
-brain_pid=
-cleanup() {
-	if [ -n "$brain_pid" ]; then
-		kill "$brain_pid" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$brain_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$brain_pid" 2>/dev/null
-		wait "$brain_pid" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- last output:"; cat "$T/out" "$T/err" 2>/dev/null | tail -n 20
-	echo "--- brain log:"; tail -n 20 "$T/brain.log"
-	exit 1
-}
-# run EXPECTED_RC skiffctl ARGS… : output in $T/out, $T/err
-run() {
-	local want=$1; shift
-	"$CTL" "$@" >"$T/out" 2>"$T/err" </dev/null
-	local rc=$?
-	[ "$rc" = "$want" ] || fail "skiffctl $* exited $rc, expected $want"
-}
-has() { grep -q -- "$2" "$T/$1" || fail "$1 of the last command lacks: $2"; }
-
-# a port below the ephemeral range; another test may hold it, so retry
-up=
-for attempt in 1 2 3 4 5; do
-	port=$((17000 + RANDOM % 1000))
-	export SKIFF_CONFIG=$T/brain$attempt/admin.conf
-	"$BRAIN" --data-dir "$T/brain$attempt" --listen "127.0.0.1:$port" >"$T/brain.log" 2>&1 &
-	brain_pid=$!
-	for _ in $(seq 100); do
-		kill -0 "$brain_pid" 2>/dev/null || break
-		[ -s "$SKIFF_CONFIG" ] && "$CTL" version >/dev/null 2>&1 && { up=1; break; }
-		sleep 0.1
-	done
-	[ -n "$up" ] && break
-	kill "$brain_pid" 2>/dev/null
-	wait "$brain_pid" 2>/dev/null
-	brain_pid=
-done
-[ -n "$up" ] || fail "the brain did not come up"
+. "$(dirname "$0")/lib/ctlbrain.sh"
+ctl_init skiff-ctl-test
+brain_up 17000
 run 0 version
 has out "Client Version: "
 has out "Server Version: "

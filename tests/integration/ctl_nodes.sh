@@ -5,70 +5,16 @@
 # logs, describe of a node and of an unschedulable pod, cordon, uncordon,
 # drain. Every process is started here and killed by pid at the end.
 set -u
-BIN=${SKIFF_BIN:-$PWD/build/bin}
-CTL=$BIN/skiffctl
-BRAIN=$BIN/skiff-orchestrator
+. "$(dirname "$0")/lib/ctlbrain.sh"
 HOLLOW=$BIN/skiff-hollow
-for b in "$CTL" "$BRAIN" "$HOLLOW"; do
-	[ -x "$b" ] || { echo "skip: $b not built"; exit 77; }
-done
+hollow_log() { echo "--- hollow log:"; tail -n 5 "$T/hollow.log"; }
+CTL_FAIL_EXTRA=hollow_log
+ctl_init skiff-ctl-nodes "$HOLLOW"
+brain_up 18000
 
-T=$(mktemp -d /tmp/skiff-ctl-nodes.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- last output:"; cat "$T/out" "$T/err" 2>/dev/null | tail -n 20
-	echo "--- brain log:"; tail -n 20 "$T/brain.log"
-	echo "--- hollow log:"; tail -n 5 "$T/hollow.log"
-	exit 1
-}
-run() {
-	local want=$1; shift
-	"$CTL" "$@" >"$T/out" 2>"$T/err" </dev/null
-	local rc=$?
-	[ "$rc" = "$want" ] || fail "skiffctl $* exited $rc, expected $want"
-}
-has() { grep -q -- "$2" "$T/$1" || fail "$1 of the last command lacks: $2"; }
-# wait_for SECONDS CMD…: until CMD succeeds
-wait_for() {
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
-up=
-for attempt in 1 2 3 4 5; do
-	port=$((18000 + RANDOM % 1000))
-	export SKIFF_CONFIG=$T/brain$attempt/admin.conf
-	"$BRAIN" --data-dir "$T/brain$attempt" --listen "127.0.0.1:$port" >"$T/brain.log" 2>&1 &
-	brain_pid=$!
-	for _ in $(seq 100); do
-		kill -0 "$brain_pid" 2>/dev/null || break
-		[ -s "$SKIFF_CONFIG" ] && "$CTL" version >/dev/null 2>&1 && { up=1; break; }
-		sleep 0.1
-	done
-	[ -n "$up" ] && break
-	kill "$brain_pid" 2>/dev/null
-	wait "$brain_pid" 2>/dev/null
-done
-[ -n "$up" ] || fail "the brain did not come up"
-pids+=("$brain_pid")
-
-"$HOLLOW" nodes --server "127.0.0.1:$port" --token "$(cat "$T/brain$attempt/join-token")" \
+"$HOLLOW" nodes --server "127.0.0.1:$port" --token "$(cat "$brain_dir/join-token")" \
 	--count 2 --cpu 4 --memory 8Gi >"$T/hollow.log" 2>&1 &
-pids+=("$!")
+ctl_started "$!"
 ready_nodes() { [ "$("$CTL" get nodes 2>/dev/null | grep -c ' Ready ')" = 2 ]; }
 wait_for 10 ready_nodes || fail "two hollow nodes did not become Ready"
 run 0 get nodes -o wide
@@ -128,7 +74,7 @@ has out "^        - v1$"
 # watch: the list, then a line per change
 "$CTL" get deployments -w >"$T/watch" 2>&1 &
 watch_pid=$!
-pids+=("$watch_pid")
+ctl_started "$watch_pid"
 sleep 0.5
 run 0 scale deployment web --replicas 2
 scaled() { grep -q "^web  *[0-9]/2 " "$T/watch"; }

@@ -340,42 +340,6 @@ static void agent_free(struct fake_agent *a)
 	free(a->ca);
 }
 
-static void apply_deployment(struct skiff_rpc_sync *s, const char *name, int replicas)
-{
-	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
-	Skiff__DeploymentSpec spec = SKIFF__DEPLOYMENT_SPEC__INIT;
-	Skiff__PodTemplate t = SKIFF__POD_TEMPLATE__INIT;
-	Skiff__PodSpec ps = SKIFF__POD_SPEC__INIT;
-	Skiff__Container c = SKIFF__CONTAINER__INIT, *cs[1] = { &c };
-	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
-	m.name = (char *)name;
-	kv.key = (char *)"app";
-	kv.value = (char *)name;
-	tm.labels = kvs;
-	tm.n_labels = 1;
-	c.name = (char *)"main";
-	c.image = (char *)"skiff-demo:1";
-	ps.containers = cs;
-	ps.n_containers = 1;
-	t.metadata = &tm;
-	t.spec = &ps;
-	spec.replicas = replicas;
-	spec.selector = kvs;
-	spec.n_selector = 1;
-	spec.template_ = &t;
-	d.metadata = &m;
-	d.spec = &spec;
-	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
-	Skiff__Object obj = SKIFF__OBJECT__INIT;
-	obj.deployment = &d;
-	req.object = &obj;
-	_cleanup_free_ char *err = NULL;
-	ck_assert_msg(
-	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &req.base, 5000, NULL, &err) == 0,
-	    "apply: %s", err);
-}
-
 /* Pump the agent's connection (heartbeats) until its Assignment has n pods. */
 static bool wait_pods(struct fake_agent *a, size_t n, int timeout_ms)
 {
@@ -418,7 +382,7 @@ START_TEST(test_agent_protocol_node_loss)
 	    skiff_rpc_sync_call(a.s, SKIFF__MSG_TYPE__MSG_SCALE, &sr.base, 5000, NULL, &err),
 	    -EACCES);
 
-	apply_deployment(admin, "web", 4);
+	apply_deployment(admin, "web", 4, 5000);
 	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
 	ck_assert_msg(wait_pods(&b, 2, 5000), "vm2 did not get 2 pods");
 	ck_assert_uint_eq(a.last->n_nodes, 2);
@@ -524,7 +488,7 @@ START_TEST(test_graceful_pod_deletion)
 	agent_join(&a, "vm1");
 	_cleanup_free_ char *err = NULL;
 	ck_assert_msg(agent_connect_register(&a, &err) == 0, "register: %s", err);
-	apply_deployment(admin, "web", 2);
+	apply_deployment(admin, "web", 2, 5000);
 	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
 	char victim[64], uid[40];
 	snprintf(victim, sizeof(victim), "%s", a.last->pods[0]->metadata->name);

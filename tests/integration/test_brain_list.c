@@ -33,42 +33,6 @@
 #define BRAIN_HARNESS_TMP "/tmp/skiff-test-brainlist-XXXXXX"
 #include "brain_harness.h"
 
-static void apply_deployment(struct skiff_rpc_sync *s, const char *name, int replicas)
-{
-	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
-	Skiff__DeploymentSpec spec = SKIFF__DEPLOYMENT_SPEC__INIT;
-	Skiff__PodTemplate t = SKIFF__POD_TEMPLATE__INIT;
-	Skiff__PodSpec ps = SKIFF__POD_SPEC__INIT;
-	Skiff__Container c = SKIFF__CONTAINER__INIT, *cs[1] = { &c };
-	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
-	m.name = (char *)name;
-	kv.key = (char *)"app";
-	kv.value = (char *)name;
-	tm.labels = kvs;
-	tm.n_labels = 1;
-	c.name = (char *)"main";
-	c.image = (char *)"skiff-demo:1";
-	ps.containers = cs;
-	ps.n_containers = 1;
-	t.metadata = &tm;
-	t.spec = &ps;
-	spec.replicas = replicas;
-	spec.selector = kvs;
-	spec.n_selector = 1;
-	spec.template_ = &t;
-	d.metadata = &m;
-	d.spec = &spec;
-	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
-	Skiff__Object obj = SKIFF__OBJECT__INIT;
-	obj.deployment = &d;
-	req.object = &obj;
-	_cleanup_free_ char *err = NULL;
-	ck_assert_msg(
-	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &req.base, 60000, NULL, &err) == 0,
-	    "apply: %s", err);
-}
-
 /* One LIST page; returns 0 or the error (message in *ret_err). */
 static int list_page(struct skiff_rpc_sync *s, uint32_t limit, const char *cont,
 		     Skiff__ListResponse **ret, size_t *ret_bytes, char **ret_err)
@@ -104,7 +68,7 @@ START_TEST(test_list_pages)
 {
 	start_brain("3s");
 	struct skiff_rpc_sync *s = connect_admin(10000);
-	apply_deployment(s, "big", NPODS);
+	apply_deployment(s, "big", NPODS, 60000);
 
 	/* wait until the controller created them all */
 	int64_t deadline = skiff_mono_ms() + 60000;
