@@ -53,31 +53,11 @@ static int nlerr(int e)
 	}
 }
 
-static void sock_freep(struct nl_sock **s)
-{
-	if (*s)
-		nl_socket_free(*s);
-}
-static void link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-static void addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-static void rtaddr_putp(struct rtnl_addr **a)
-{
-	if (*a)
-		rtnl_addr_put(*a);
-}
-static void route_putp(struct rtnl_route **r)
-{
-	if (*r)
-		rtnl_route_put(*r);
-}
+DEFINE_CLEANUP_FUNC(struct nl_sock, nl_socket_free)
+DEFINE_CLEANUP_FUNC(struct rtnl_link, rtnl_link_put)
+DEFINE_CLEANUP_FUNC(struct nl_addr, nl_addr_put)
+DEFINE_CLEANUP_FUNC(struct rtnl_addr, rtnl_addr_put)
+DEFINE_CLEANUP_FUNC(struct rtnl_route, rtnl_route_put)
 
 static int sock_open(struct nl_sock **ret)
 {
@@ -152,8 +132,8 @@ static int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret
 
 int skiff_netlink_link_exists(const char *name)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *l = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
 	int r;
 
 	r = sock_open(&sk);
@@ -167,7 +147,7 @@ int skiff_netlink_link_exists(const char *name)
 
 static int link_set_up(struct nl_sock *sk, struct rtnl_link *l)
 {
-	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+	_cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
 
 	if (!change)
 		return -ENOMEM;
@@ -179,8 +159,8 @@ static int link_set_up(struct nl_sock *sk, struct rtnl_link *l)
 
 int skiff_netlink_link_up(const char *name)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *l = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
 	int r;
 
 	r = sock_open(&sk);
@@ -195,8 +175,8 @@ int skiff_netlink_link_up(const char *name)
 /* Add addr_cidr to ifindex; an address already there is fine. */
 static int addr_add(struct nl_sock *sk, int ifindex, const char *addr_cidr)
 {
-	_cleanup_(rtaddr_putp) struct rtnl_addr *a = NULL;
-	_cleanup_(addr_putp) struct nl_addr *local = NULL;
+	_cleanup_(rtnl_addr_putp) struct rtnl_addr *a = NULL;
+	_cleanup_(nl_addr_putp) struct nl_addr *local = NULL;
 	uint32_t ip;
 	int prefix, r;
 
@@ -221,8 +201,8 @@ static int addr_add(struct nl_sock *sk, int ifindex, const char *addr_cidr)
 
 int skiff_netlink_bridge_ensure(const char *name, const char *addr_cidr)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *l = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
 	int r;
 
 	r = skiff_netlink_ifname_valid(name);
@@ -240,7 +220,7 @@ int skiff_netlink_bridge_ensure(const char *name, const char *addr_cidr)
 		return r;
 	r = link_get(sk, name, &l);
 	if (r == -ENODEV) {
-		_cleanup_(link_putp) struct rtnl_link *nb = rtnl_link_bridge_alloc();
+		_cleanup_(rtnl_link_putp) struct rtnl_link *nb = rtnl_link_bridge_alloc();
 		if (!nb)
 			return -ENOMEM;
 		rtnl_link_set_name(nb, name);
@@ -264,8 +244,8 @@ int skiff_netlink_bridge_ensure(const char *name, const char *addr_cidr)
 
 int skiff_netlink_link_delete(const char *name)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *l = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
 	int r;
 
 	r = sock_open(&sk);
@@ -280,10 +260,10 @@ int skiff_netlink_link_delete(const char *name)
 
 static int route_change(const char *cidr, const char *via, bool add)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(route_putp) struct rtnl_route *rt = NULL;
-	_cleanup_(addr_putp) struct nl_addr *dst = NULL;
-	_cleanup_(addr_putp) struct nl_addr *gw = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_route_putp) struct rtnl_route *rt = NULL;
+	_cleanup_(nl_addr_putp) struct nl_addr *dst = NULL;
+	_cleanup_(nl_addr_putp) struct nl_addr *gw = NULL;
 	struct rtnl_nexthop *nh;
 	uint32_t ip;
 	int prefix, r;
@@ -362,9 +342,9 @@ struct inner_args {
 static int configure_inside(void *p)
 {
 	struct inner_args *a = p;
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *lo = NULL;
-	_cleanup_(link_putp) struct rtnl_link *eth = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *eth = NULL;
 	int r;
 
 	r = sock_open(&sk);
@@ -403,9 +383,9 @@ int skiff_netlink_netns_lo_up(pid_t pid)
 int skiff_netlink_veth_into_netns(const char *host_if, const char *bridge, pid_t pid,
 				  const char *ctr_if, const char *addr_cidr, const char *gw)
 {
-	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
-	_cleanup_(link_putp) struct rtnl_link *veth = NULL;
-	_cleanup_(link_putp) struct rtnl_link *br = NULL;
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *br = NULL;
 	struct rtnl_link *peer;
 	struct inner_args a = { ctr_if, addr_cidr, gw };
 	int r;
