@@ -2,9 +2,11 @@
 # self_healing.sh — e2e on a 3-node lab: 6 replicas spread 2/2/2 and Running;
 # kill -9 of a container's main process restarts the same pod on the same
 # node (restart count +1, an event recorded); kill -9 of an agent stops no
-# container, and the restarted agent restarts none (same pids).
+# container, and the restarted agent restarts none (same pids); in a pod of
+# two containers the sidecar reaches the other over the pod's localhost, and
+# a kill -9 of one restarts that one only.
 . "$(dirname "$0")/lib.sh"
-e2e_start 100
+e2e_start 130
 # a long grace: the agent is away on purpose for a few seconds below, and
 # this scenario is about the node healing itself, not about node loss
 lab_up 3 --node-grace 15s
@@ -74,3 +76,54 @@ while read -r name node pid restarts uid; do
 	pid_alive "$pid" || fail "container of $name (pid $pid) is gone after the agent restart"
 done <"$E2E_TMP/after"
 step "after the agent restart: same 6 pods, same pids, same restart counts"
+
+# --- a pod of two containers (a sidecar) -----------------------------------------
+# web serves a token made at its start on 127.0.0.1:8080 of the pod; probe,
+# the sidecar, prints what it fetches there every 0.2 s
+cat >"$E2E_TMP/side.yaml" <<EOF
+apiVersion: skiff/v1
+kind: Deployment
+metadata:
+  name: side
+  labels: {app: side}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: side}
+  template:
+    metadata:
+      labels: {app: side}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+        - name: web
+          image: $E2E_IMAGE
+          command: ["sh", "-c", $(yaml_quote 'mkdir -p /tmp/www && echo "token-$(cat /proc/sys/kernel/random/uuid)" >/tmp/www/index.html && trap "exit 0" TERM && httpd -f -p 127.0.0.1:8080 -h /tmp/www & wait $!')]
+        - name: probe
+          image: $E2E_IMAGE
+          command: ["sh", "-c", $(yaml_quote 'trap "exit 0" TERM; while :; do wget -qO- http://127.0.0.1:8080/ 2>/dev/null; sleep 0.2 & wait $!; done')]
+EOF
+ctl apply -f "$E2E_TMP/side.yaml" >/dev/null || fail "apply of a two-container pod: $(ctl apply -f "$E2E_TMP/side.yaml" 2>&1)"
+wait_until "the two-container pod Running" 30 all_running app=side 1
+side=$(q pods '.[0].metadata.name' -l app=side)
+cstat() { # cstat CONTAINER -> "restarts pid"
+	q pods '.[0].status.containerStatuses[] | select(.name == "'"$1"'")
+		| "\(.restartCount // 0) \(.pid // 0)"' -l app=side
+}
+last_token() { ctl logs "$side" -c probe --tail 1 2>/dev/null | grep -o 'token-[0-9a-f-]*'; }
+wait_until "the sidecar to reach web over the pod's localhost" 15 last_token
+token=$(last_token)
+read -r web_r web_pid <<<"$(cstat web)"
+read -r probe_r probe_pid <<<"$(cstat probe)"
+step "$side: probe fetched $token from web over localhost; kill -9 web (pid $web_pid)"
+web_back() {
+	local r p
+	read -r r p <<<"$(cstat web)"
+	[ "$r" = $((web_r + 1)) ] && [ "$p" != "$web_pid" ] && pid_alive "$p"
+}
+kill -9 "$web_pid"
+wait_until "the web container of $side to restart" 15 web_back
+new_token() { local t; t=$(last_token) && [ "$t" != "$token" ]; }
+wait_until "the sidecar to reach the restarted web" 15 new_token
+[ "$(cstat probe)" = "$probe_r $probe_pid" ] || fail "the sidecar restarted with web: $(cstat probe), was $probe_r $probe_pid"
+step "web restarted alone (restart count $((web_r + 1))); the sidecar, untouched, fetches $(last_token)"
