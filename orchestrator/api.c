@@ -134,8 +134,11 @@ static void handle_get(struct daemon *d, struct skiff_rpc_call *call, const Skif
 }
 
 struct list_item {
-	const ProtobufCMessage *obj;
-	ProtobufCMessage *owned; /* decoded here (an old version), freed after the reply */
+	const char *name;
+	const uint8_t *data; /* packed (pods: unpacked only when they go out) */
+	size_t len;
+	const ProtobufCMessage *obj; /* NULL until unpacked */
+	ProtobufCMessage *owned;     /* decoded here, freed after the reply */
 };
 
 struct list_ctx {
@@ -153,18 +156,32 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 	if (c->after && strcmp(o->name, c->after) <= 0)
 		return 0;
 	ProtobufCMessage *owned = NULL;
-	const ProtobufCMessage *obj = o->decoded;
-	if (!obj && o->data)
-		obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
-	if (!obj)
-		return 0;
-	const Skiff__ObjectMeta *m = SKIFF_META(obj);
+	const ProtobufCMessage *obj = NULL;
+	if (c->kind == SKIFF_KIND_POD) {
+		/* pods are stored packed: filter on the summary when there is
+		 * one, unpack for a label selector or an old version */
+		const struct brain_pod *sum = o->decoded;
+		if (sum && *c->req->node_name && !streq(sum->node, c->req->node_name))
+			return 0;
+		if ((!sum || c->req->n_label_selector) && o->data) {
+			obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
+			if (!obj)
+				return 0;
+		}
+	} else {
+		obj = o->decoded;
+		if (!obj && o->data)
+			obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
+		if (!obj)
+			return 0;
+	}
 	bool keep = true;
-	if (c->req->n_label_selector &&
+	const Skiff__ObjectMeta *m = obj ? SKIFF_META(obj) : NULL;
+	if (obj && c->req->n_label_selector &&
 	    (!m || !skiff_selector_match(c->req->label_selector, c->req->n_label_selector,
 					 m->labels, m->n_labels)))
 		keep = false;
-	if (keep && *c->req->node_name && c->kind == SKIFF_KIND_POD &&
+	if (keep && obj && *c->req->node_name && c->kind == SKIFF_KIND_POD &&
 	    !streq(skiff_pod_node((const Skiff__Pod *)obj), c->req->node_name))
 		keep = false;
 	if (keep && *c->req->object_name && c->kind == SKIFF_KIND_EVENT &&
@@ -178,14 +195,19 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
 	}
-	c->items[c->n++] = (struct list_item){ obj, owned };
+	c->items[c->n++] = (struct list_item){ o->name, o->data, o->len, obj, owned };
 	return 0;
 }
 
 static int cmp_by_name(const void *a, const void *b)
 {
 	const struct list_item *x = a, *y = b;
-	return strcmp(SKIFF_META(x->obj)->name, SKIFF_META(y->obj)->name);
+	return strcmp(x->name, y->name);
+}
+
+static size_t item_size(const struct list_item *it)
+{
+	return (it->obj ? protobuf_c_message_get_packed_size(it->obj) : it->len) + 16;
 }
 
 static int cmp_event_time(const void *a, const void *b)
@@ -295,7 +317,7 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 			}
 			/* only whether it all fits matters (cheap on big lists) */
 			if (total <= LIST_PAGE_BYTES)
-				total += protobuf_c_message_get_packed_size(c.items[i].obj) + 16;
+				total += item_size(&c.items[i]);
 		}
 		bool paged = l->limit || after || total > LIST_PAGE_BYTES;
 		if (c.n)
@@ -303,7 +325,7 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 			      kind == SKIFF_KIND_EVENT && !paged ? cmp_event_time : cmp_by_name);
 		size_t take = 0, bytes = 0;
 		while (take < c.n && (!l->limit || take < l->limit)) {
-			size_t sz = protobuf_c_message_get_packed_size(c.items[take].obj) + 16;
+			size_t sz = item_size(&c.items[take]);
 			if (take > 0 && bytes + sz > LIST_PAGE_BYTES)
 				break;
 			bytes += sz;
@@ -312,16 +334,23 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 		Skiff__ListResponse resp = SKIFF__LIST_RESPONSE__INIT;
 		Skiff__Object *objs = xcalloc(take + 1, sizeof(*objs));
 		Skiff__Object **ptrs = xcalloc(take + 1, sizeof(*ptrs));
+		size_t nobjs = 0;
 		for (size_t i = 0; i < take; i++) {
-			skiff_obj_wrap(&objs[i], kind, (ProtobufCMessage *)c.items[i].obj);
-			ptrs[i] = &objs[i];
+			struct list_item *it = &c.items[i];
+			if (!it->obj)
+				it->obj = it->owned = skiff_obj_unpack(kind, it->data, it->len);
+			if (!it->obj)
+				continue; /* the store holds only bytes it could decode */
+			skiff_obj_wrap(&objs[nobjs], kind, (ProtobufCMessage *)it->obj);
+			ptrs[nobjs] = &objs[nobjs];
+			nobjs++;
 		}
 		resp.items = ptrs;
-		resp.n_items = take;
+		resp.n_items = nobjs;
 		resp.revision = rev;
 		_cleanup_free_ char *tok = NULL;
 		if (take < c.n) {
-			tok = continue_token(rev, SKIFF_META(c.items[take - 1].obj)->name);
+			tok = continue_token(rev, c.items[take - 1].name);
 			resp.continue_ = tok;
 			resp.remaining = c.n - take;
 			skiff_store_history_keep(st, skiff_mono_ms() + LIST_CONTINUE_MS);

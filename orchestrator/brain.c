@@ -3,6 +3,7 @@
  * cordon/uncordon/drain, rollout undo) and the Assignment pushed to agents.
  * The control loops live in scheduler.c, deployment.c, nodes.c, endpoints.c. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,15 +12,19 @@
 
 #include "brain.h"
 #include "cleanup.h"
+#include "intern.h"
 #include "log.h"
 #include "util.h"
 
-/* The stored objects are kept unpacked, read-only, each in ONE malloc()ed
- * block: protobuf-c unpacks into a scratch buffer, then a deep copy walks
- * the descriptors twice (measure, copy) into a block of exactly that size,
- * pointing pods' repeated short strings at interned copies. This saves the
- * per-piece malloc overhead (about 20 allocations per pod) and frees with
- * one free(). */
+/* Stored objects other than pods are kept unpacked, read-only, each in ONE
+ * malloc()ed block: protobuf-c unpacks into a scratch buffer, then a deep
+ * copy walks the descriptors twice (measure, copy) into a block of exactly
+ * that size (saves the per-piece malloc overhead, frees with one free()).
+ *
+ * Pods, the objects there are 100,000 of, are kept packed (the store keeps
+ * their bytes, about a quarter of the unpacked size) plus a struct
+ * brain_pod summary of what the scheduler and the controllers read, whose
+ * repeated strings are shared (intern.h). Pods are unpacked on demand. */
 struct bump {
 	uint8_t *base;
 	size_t used, cap;
@@ -44,39 +49,6 @@ static void bump_free(void *userdata, void *p)
 	(void)p;
 }
 
-/* ---- interned strings of stored pods -------------------------------------
- * Pods repeat the same short strings (owner, template hash, image, node,
- * phase, labels, container names…): a stored pod points at one shared copy
- * instead of carrying its own. Names, uids, pod IPs and messages are unique
- * or vary and are copied; the table is capped (the shared copies live as
- * long as the process, they are few). */
-#define INTERN_MAX     20000
-#define INTERN_MAX_LEN 96
-static struct skiff_map *interned;
-
-static bool internable(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
-{
-	if (d == &skiff__object_meta__descriptor)
-		return streq(f->name, "labels") || streq(f->name, "annotations");
-	if (d == &skiff__pod_status__descriptor)
-		return !streq(f->name, "pod_ip") && !streq(f->name, "message");
-	return !streq(f->name, "message");
-}
-
-static const char *intern_get(const char *s)
-{
-	if (strlen(s) > INTERN_MAX_LEN)
-		return NULL;
-	if (!interned)
-		interned = skiff_map_new();
-	const char *v = skiff_map_get(interned, s);
-	if (v || skiff_map_size(interned) >= INTERN_MAX)
-		return v;
-	char *copy = xstrdup(s);
-	skiff_map_put(interned, s, copy);
-	return copy;
-}
-
 static void *bump_take(struct bump *b, size_t n)
 {
 	size_t off = (b->used + 7) & ~(size_t)7;
@@ -84,13 +56,10 @@ static void *bump_take(struct bump *b, size_t n)
 	return b->base ? b->base + off : NULL;
 }
 
-static char *copy_str(struct bump *b, const char *s, bool intern)
+static char *copy_str(struct bump *b, const char *s)
 {
 	if (!s || s == protobuf_c_empty_string)
 		return (char *)s;
-	const char *shared = intern ? intern_get(s) : NULL;
-	if (shared)
-		return (char *)shared;
 	size_t n = strlen(s) + 1;
 	char *d = bump_take(b, n);
 	if (d)
@@ -120,9 +89,9 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
 	}
 }
 
-/* Deep copy of src into b (b->base NULL: only measure), strings of pods
- * interned where internable(). Returns the copy (NULL when measuring). */
-static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, bool pod)
+/* Deep copy of src into b (b->base NULL: only measure). Returns the copy
+ * (NULL when measuring). */
+static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src)
 {
 	const ProtobufCMessageDescriptor *d = src->descriptor;
 	ProtobufCMessage *m = bump_take(b, d->sizeof_message);
@@ -135,7 +104,6 @@ static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, b
 		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 		    *(const uint32_t *)((const char *)src + f->quantifier_offset) != f->id)
 			continue;
-		bool intern = pod && internable(d, f);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)src + f->quantifier_offset);
 			const void *arr = *(void *const *)sp;
@@ -149,12 +117,12 @@ static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, b
 				void *ne = na ? (char *)na + j * esz : NULL;
 				const void *se = (const char *)arr + j * esz;
 				if (f->type == PROTOBUF_C_TYPE_STRING) {
-					char *c = copy_str(b, *(char *const *)se, intern);
+					char *c = copy_str(b, *(char *const *)se);
 					if (ne)
 						*(char **)ne = c;
 				} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 					ProtobufCMessage *c =
-					    copy_msg(b, *(ProtobufCMessage *const *)se, pod);
+					    copy_msg(b, *(ProtobufCMessage *const *)se);
 					if (ne)
 						*(ProtobufCMessage **)ne = c;
 				} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
@@ -171,12 +139,12 @@ static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, b
 			continue;
 		}
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
-			char *c = copy_str(b, *(char *const *)sp, intern);
+			char *c = copy_str(b, *(char *const *)sp);
 			if (mp)
 				*(char **)mp = c;
 		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			const ProtobufCMessage *sm = *(ProtobufCMessage *const *)sp;
-			ProtobufCMessage *c = sm ? copy_msg(b, sm, pod) : NULL;
+			ProtobufCMessage *c = sm ? copy_msg(b, sm) : NULL;
 			if (mp)
 				*(ProtobufCMessage **)mp = c;
 		} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
@@ -191,13 +159,14 @@ static ProtobufCMessage *copy_msg(struct bump *b, const ProtobufCMessage *src, b
 	return m;
 }
 
-static void *decode_obj(int kind, const uint8_t *data, size_t len)
+/* Unpack into a scratch buffer reused by every call: valid until the next
+ * call, never freed by the caller. */
+static ProtobufCMessage *unpack_scratch(int kind, const uint8_t *data, size_t len)
 {
 	static struct bump scratch;
 	const ProtobufCMessageDescriptor *desc = skiff_obj_descriptor(kind);
 	if (!desc)
 		return NULL;
-	ProtobufCMessage *m;
 	for (;;) {
 		if (!scratch.base) {
 			scratch.cap = 64 * 1024;
@@ -206,20 +175,65 @@ static void *decode_obj(int kind, const uint8_t *data, size_t len)
 		scratch.used = 0;
 		scratch.overflow = false;
 		ProtobufCAllocator a = { bump_alloc, bump_free, &scratch };
-		m = protobuf_c_message_unpack(desc, &a, len, data);
+		ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a, len, data);
 		if (m || !scratch.overflow)
-			break;
+			return m;
 		scratch.cap *= 2;
 		scratch.base = xrealloc(scratch.base, scratch.cap);
 	}
+}
+
+uint64_t brain_str_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a, 64 bits */
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	return h;
+}
+
+static struct brain_pod *pod_summary(const Skiff__Pod *p)
+{
+	struct brain_pod *s = xcalloc(1, sizeof(*s));
+	s->node = skiff_intern(skiff_pod_node(p));
+	s->owner = skiff_intern(p->owner);
+	s->template_hash = skiff_intern(p->template_hash);
+	s->phase = skiff_intern(skiff_pod_phase(p));
+	if (p->metadata) {
+		s->created_ms = p->metadata->created_ms;
+		s->terminating = p->metadata->deleted_ms > 0;
+	}
+	skiff_pod_requests(p, &s->cpu_milli, &s->memory);
+	s->ready = skiff_pod_ready(p);
+	if (p->status) {
+		s->has_ip = p->status->pod_ip && *p->status->pod_ip;
+		s->unschedulable = streq_ptr(p->status->reason, "Unschedulable");
+		s->message_hash = brain_str_hash(p->status->message);
+	}
+	s->has_selector = p->spec && p->spec->n_node_selector > 0;
+	return s;
+}
+
+static void pod_summary_free(struct brain_pod *s)
+{
+	skiff_intern_release(s->node);
+	skiff_intern_release(s->owner);
+	skiff_intern_release(s->template_hash);
+	skiff_intern_release(s->phase);
+	free(s);
+}
+
+static void *decode_obj(int kind, const uint8_t *data, size_t len)
+{
+	ProtobufCMessage *m = unpack_scratch(kind, data, len);
 	if (!m)
 		return NULL;
+	if (kind == SKIFF_KIND_POD)
+		return pod_summary((const Skiff__Pod *)m);
 	/* measure, then copy into one block of exactly that size */
-	bool pod = kind == SKIFF_KIND_POD;
 	struct bump measure = { NULL, 0, 0, false };
-	(void)copy_msg(&measure, m, pod);
+	(void)copy_msg(&measure, m);
 	struct bump exact = { xmalloc(measure.used ? measure.used : 1), 0, measure.used, false };
-	ProtobufCMessage *copy = copy_msg(&exact, m, pod);
+	ProtobufCMessage *copy = copy_msg(&exact, m);
 	if ((void *)copy != (void *)exact.base || exact.used != measure.used)
 		abort(); /* the same walk takes the same sizes */
 	return copy;
@@ -227,14 +241,16 @@ static void *decode_obj(int kind, const uint8_t *data, size_t len)
 
 static uint8_t *encode_obj(int kind, const void *obj, size_t *ret_len)
 {
-	(void)kind;
+	assert(kind != SKIFF_KIND_POD); /* pods keep their bytes */
 	return skiff_obj_pack(obj, ret_len);
 }
 
 static void free_obj(int kind, void *obj)
 {
-	(void)kind;
-	free(obj); /* one block, see decode_obj() */
+	if (kind == SKIFF_KIND_POD)
+		pod_summary_free(obj);
+	else
+		free(obj); /* one block, see decode_obj() */
 }
 
 static int64_t default_mono(void)
@@ -302,8 +318,8 @@ static int init_node_rt(const struct skiff_store_obj *o, void *userdata)
 static int init_terminating(const struct skiff_store_obj *o, void *userdata)
 {
 	struct brain *b = userdata;
-	const Skiff__Pod *p = o->decoded;
-	if (p && p->metadata && p->metadata->deleted_ms > 0)
+	const struct brain_pod *p = o->decoded;
+	if (p && p->terminating)
 		free(skiff_map_put(b->terminating, o->name, xcalloc(1, sizeof(int64_t))));
 	return 0;
 }
@@ -338,6 +354,7 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 		.decode = decode_obj,
 		.free_decoded = free_obj,
 		.encode = encode_obj,
+		.keep_bytes = 1u << SKIFF_KIND_POD,
 	};
 	r = skiff_store_open(data_dir, &o, &b->store);
 	if (r < 0) {
@@ -363,6 +380,8 @@ void brain_free(struct brain *b)
 {
 	if (!b)
 		return;
+	brain_release_views(b);
+	free(b->views);
 	skiff_store_free(b->store);
 	skiff_map_free(b->nodes, free_node_rt);
 	skiff_map_free(b->terminating, free);
@@ -396,12 +415,42 @@ void brain_mark_node_dirty(struct brain *b, const char *node)
 
 /* ---- objects ------------------------------------------------------------ */
 
+const struct brain_pod *brain_pod_get(struct brain *b, const char *name)
+{
+	struct skiff_store_obj o;
+	if (!name || skiff_store_get(b->store, SKIFF_KIND_POD, name, &o) < 0)
+		return NULL;
+	return o.decoded;
+}
+
 const void *brain_get(struct brain *b, int kind, const char *name)
 {
 	struct skiff_store_obj o;
 	if (!name || skiff_store_get(b->store, kind, name, &o) < 0)
 		return NULL;
-	return o.decoded;
+	if (kind != SKIFF_KIND_POD)
+		return o.decoded;
+	ProtobufCMessage *view = skiff_obj_unpack(kind, o.data, o.len);
+	if (!view)
+		return NULL;
+	if (b->n_views == b->views_cap) {
+		b->views_cap = b->views_cap ? b->views_cap * 2 : 16;
+		b->views = xrealloc(b->views, b->views_cap * sizeof(*b->views));
+	}
+	b->views[b->n_views++] = view;
+	return view;
+}
+
+void brain_release_views(struct brain *b)
+{
+	for (size_t i = 0; i < b->n_views; i++)
+		skiff_obj_free(b->views[i]);
+	b->n_views = 0;
+	if (b->views_cap > 1024) { /* a burst of GETs: do not keep its array */
+		free(b->views);
+		b->views = NULL;
+		b->views_cap = 0;
+	}
 }
 
 void *brain_copy(struct brain *b, int kind, const char *name)
@@ -409,17 +458,22 @@ void *brain_copy(struct brain *b, int kind, const char *name)
 	struct skiff_store_obj o;
 	if (!name || skiff_store_get(b->store, kind, name, &o) < 0)
 		return NULL;
-	return o.decoded ? skiff_obj_copy(kind, o.decoded) : skiff_obj_unpack(kind, o.data, o.len);
+	if (kind != SKIFF_KIND_POD && o.decoded)
+		return skiff_obj_copy(kind, o.decoded);
+	return skiff_obj_unpack(kind, o.data, o.len);
 }
 
-static void mark_dirty_for(struct brain *b, int kind, const ProtobufCMessage *obj)
+/* Mark the agents whose Assignment a change of the stored object name
+ * (before or after the change) touches. */
+static void mark_dirty_for(struct brain *b, int kind, const char *name)
 {
-	if (!obj)
-		return;
 	switch (kind) {
-	case SKIFF_KIND_POD:
-		brain_mark_node_dirty(b, skiff_pod_node((const Skiff__Pod *)obj));
+	case SKIFF_KIND_POD: {
+		const struct brain_pod *p = brain_pod_get(b, name);
+		if (p)
+			brain_mark_node_dirty(b, p->node);
 		break;
+	}
 	case SKIFF_KIND_NODE:
 	case SKIFF_KIND_SERVICE:
 		b->all_nodes_dirty = true;
@@ -430,32 +484,32 @@ static void mark_dirty_for(struct brain *b, int kind, const ProtobufCMessage *ob
 int brain_put(struct brain *b, int kind, ProtobufCMessage *msg)
 {
 	Skiff__ObjectMeta *m = skiff_meta_ensure(msg);
-	mark_dirty_for(b, kind, brain_get(b, kind, m->name));
+	mark_dirty_for(b, kind, m->name);
 	m->revision = skiff_store_next_revision(b->store);
 	size_t len;
 	_cleanup_free_ uint8_t *buf = skiff_obj_pack(msg, &len);
 	int r = skiff_store_put(b->store, kind, m->name, buf, len, NULL);
 	if (r < 0)
 		return r;
-	mark_dirty_for(b, kind, msg);
+	mark_dirty_for(b, kind, m->name);
 	return 0;
 }
 
 int brain_delete(struct brain *b, int kind, const char *name)
 {
-	mark_dirty_for(b, kind, brain_get(b, kind, name));
+	mark_dirty_for(b, kind, name);
 	return skiff_store_delete(b->store, kind, name, NULL);
 }
 
 int brain_pod_terminate(struct brain *b, const char *name)
 {
-	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+	const struct brain_pod *p = brain_pod_get(b, name);
 	if (!p)
 		return -ENOENT;
-	if (p->metadata && p->metadata->deleted_ms > 0)
+	if (p->terminating)
 		return 0;
-	const char *node = skiff_pod_node(p);
-	const char *phase = skiff_pod_phase(p);
+	const char *node = p->node;
+	const char *phase = p->phase;
 	struct brain_node *rt = *node ? brain_node_rt(b, node) : NULL;
 	if (!rt || !rt->connected || streq(phase, "Succeeded") || streq(phase, "Failed")) {
 		/* nothing runs it, or its agent is away (a returning agent gets
@@ -495,11 +549,15 @@ int brain_terminating_tick(struct brain *b)
 	const char *k;
 	while (skiff_map_next(b->terminating, &i, &cur, &k, &v)) {
 		int64_t *deadline = v;
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, k);
-		if (p && p->metadata && p->metadata->deleted_ms > 0) {
+		const struct brain_pod *p = brain_pod_get(b, k);
+		if (p && p->terminating) {
 			if (*deadline == 0) { /* tracked at start-up */
-				int64_t grace = p->spec && p->spec->termination_grace_ms > 0
-						    ? p->spec->termination_grace_ms
+				_cleanup_(skiff_obj_freep) ProtobufCMessage *full =
+				    brain_copy(b, SKIFF_KIND_POD, k);
+				const Skiff__PodSpec *spec =
+				    full ? ((Skiff__Pod *)full)->spec : NULL;
+				int64_t grace = spec && spec->termination_grace_ms > 0
+						    ? spec->termination_grace_ms
 						    : 10000;
 				*deadline = now + grace + SKIFF_TERMINATION_MARGIN_MS;
 			}
@@ -511,8 +569,8 @@ int brain_terminating_tick(struct brain *b)
 	}
 	int removed = 0;
 	for (size_t j = 0; j < n; j++) {
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, done[j]);
-		if (p && p->metadata && p->metadata->deleted_ms > 0) {
+		const struct brain_pod *p = brain_pod_get(b, done[j]);
+		if (p && p->terminating) {
 			log_info("pod %s: still terminating after its grace; removed", done[j]);
 			if (brain_pod_finalize(b, done[j]) >= 0)
 				removed++;
@@ -739,8 +797,8 @@ struct owned_pods {
 static int collect_owned(const struct skiff_store_obj *o, void *userdata)
 {
 	struct owned_pods *c = userdata;
-	const Skiff__Pod *p = o->decoded;
-	if (p && p->owner && streq(p->owner, c->owner)) {
+	const struct brain_pod *p = o->decoded;
+	if (p && streq(p->owner, c->owner)) {
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 16;
 			c->names = xrealloc(c->names, c->cap * sizeof(char *));
@@ -753,12 +811,11 @@ static int collect_owned(const struct skiff_store_obj *o, void *userdata)
 int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
 		 char **ret_err)
 {
-	const ProtobufCMessage *cur = brain_get(b, kind, name);
-	if (!cur) {
+	ProtobufCMessage *copy = brain_copy(b, kind, name);
+	if (!copy) {
 		*ret_err = xasprintf("%s '%s' not found", skiff_kind_name(kind), name ? name : "");
 		return -ENOENT;
 	}
-	ProtobufCMessage *copy = skiff_obj_copy(kind, cur);
 	if (kind == SKIFF_KIND_DEPLOYMENT) {
 		/* Cascade: the deployment's pods go with it. */
 		struct owned_pods c = { .owner = name };
@@ -772,10 +829,10 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 	int r;
 	if (kind == SKIFF_KIND_POD) {
 		r = brain_pod_terminate(b, name);
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
-		if (r >= 0 && p) { /* the reply shows it Terminating */
+		ProtobufCMessage *now = r >= 0 ? brain_copy(b, SKIFF_KIND_POD, name) : NULL;
+		if (now) { /* the reply shows it Terminating */
 			skiff_obj_free(copy);
-			copy = skiff_obj_copy(kind, &p->base);
+			copy = now;
 		}
 	} else
 		r = brain_delete(b, kind, name);
@@ -830,8 +887,8 @@ struct pods_on_node {
 static int collect_on_node(const struct skiff_store_obj *o, void *userdata)
 {
 	struct pods_on_node *c = userdata;
-	const Skiff__Pod *p = o->decoded;
-	if (p && streq(skiff_pod_node(p), c->node)) {
+	const struct brain_pod *p = o->decoded;
+	if (p && streq(p->node, c->node)) {
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 16;
 			c->names = xrealloc(c->names, c->cap * sizeof(char *));
@@ -965,18 +1022,21 @@ static void assign_add_pod(Skiff__Assignment *a, Skiff__Pod *p)
 static int assign_pod(const struct skiff_store_obj *o, void *userdata)
 {
 	struct assign_ctx *c = userdata;
-	Skiff__Pod *p = o->decoded;
+	const struct brain_pod *p = o->decoded;
 	if (!p)
 		return 0;
-	const char *node = skiff_pod_node(p);
+	const char *node = p->node;
 	if (!*node || (c->only && !streq(node, c->only)))
 		return 0;
-	if (p->metadata && p->metadata->deleted_ms > 0)
+	if (p->terminating)
 		return 0; /* terminating: its agent stops it (agents that ignore
 			   * deleted_ms too) and reports it gone */
 	Skiff__Assignment *a = skiff_map_get(c->by_node, node);
-	if (a)
-		assign_add_pod(a, p);
+	if (!a)
+		return 0;
+	Skiff__Pod *full = (Skiff__Pod *)skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
+	if (full)
+		assign_add_pod(a, full);
 	return 0;
 }
 
@@ -1020,6 +1080,8 @@ void brain_assignment_free(Skiff__Assignment *a)
 {
 	if (!a)
 		return;
+	for (size_t i = 0; i < a->n_pods; i++)
+		skiff_obj_free(&a->pods[i]->base);
 	free(a->pods);
 	free(a->nodes);
 	free(a->services);

@@ -43,6 +43,27 @@ struct brain_node {
 	void *session;		     /* the agent connection (agents.c) */
 };
 
+/* What the scheduler and the controllers read of a stored pod, kept next
+ * to its packed bytes (the store's decoded form of a pod: o->decoded in
+ * skiff_store_foreach()/skiff_store_get() for SKIFF_KIND_POD). The strings
+ * are shared copies (intern.h). Everything else is read by unpacking the
+ * bytes: brain_get()/brain_copy(). */
+struct brain_pod {
+	const char *node;	   /* spec.node_name; "" while unbound */
+	const char *owner;	   /* deployment; "" for a bare pod */
+	const char *template_hash; /* "" for a bare pod */
+	const char *phase;	   /* status.phase, "Pending" when empty */
+	int64_t created_ms;
+	int64_t cpu_milli; /* sum of the containers' requests */
+	int64_t memory;
+	uint64_t message_hash;	/* FNV-1a of status.message */
+	bool terminating : 1;	/* metadata.deleted_ms set */
+	bool ready : 1;		/* Running and ready (skiff_pod_ready()) */
+	bool has_ip : 1;	/* status.pod_ip set */
+	bool has_selector : 1;	/* spec.node_selector not empty */
+	bool unschedulable : 1; /* status.reason is Unschedulable */
+};
+
 struct brain_config {
 	int64_t node_grace_ms;
 	int heartbeat_ms;
@@ -78,6 +99,8 @@ struct brain {
 	/* Called for each dirty node with a session by brain_push_assignments. */
 	void (*push)(struct brain *b, struct brain_node *n, Skiff__Assignment *a, void *userdata);
 	void *push_userdata;
+	ProtobufCMessage **views; /* pods unpacked by brain_get() */
+	size_t n_views, views_cap;
 	/* statistics */
 	uint64_t placements;
 };
@@ -89,8 +112,18 @@ int64_t brain_now_ms(struct brain *b);
 
 /* ---- objects ------------------------------------------------------------ */
 
-/* The stored, decoded object (read-only; valid until the next write). */
+/* The stored, decoded object (read-only). Pods are stored packed: a pod is
+ * unpacked into a view that stays valid until brain_release_views() (the
+ * daemon calls it after every loop round); code that walks many pods reads
+ * their summaries (brain_pod_get(), skiff_store_foreach()) instead. Other
+ * kinds: valid until the next write of that object. */
 const void *brain_get(struct brain *b, int kind, const char *name);
+/* A stored pod's summary (valid until the next write), NULL when missing. */
+const struct brain_pod *brain_pod_get(struct brain *b, const char *name);
+/* Free the pod views brain_get() made. */
+void brain_release_views(struct brain *b);
+/* 64-bit FNV-1a of s ("" for NULL): struct brain_pod.message_hash. */
+uint64_t brain_str_hash(const char *s);
 /* A private mutable copy (skiff_obj_free()), NULL when missing. */
 void *brain_copy(struct brain *b, int kind, const char *name);
 /* Store msg (stamps metadata.revision). */
@@ -147,8 +180,9 @@ int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev
 int brain_nodes_tick(struct brain *b);
 struct brain_node *brain_node_rt(struct brain *b, const char *name);
 
-/* The Assignment for a node. It borrows the stored objects (valid until the
- * next write): pack it at once and free it with brain_assignment_free(). */
+/* The Assignment for a node. Its pods are unpacked copies; its nodes and
+ * services are borrowed (valid until the next write): pack it at once and
+ * free it with brain_assignment_free(). */
 Skiff__Assignment *brain_assignment(struct brain *b, const char *node);
 void brain_assignment_free(Skiff__Assignment *a);
 /* Delete every pod bound to node (graceful: brain_pod_terminate(), for a

@@ -40,8 +40,8 @@ struct owned {
 static int group_pod(const struct skiff_store_obj *o, void *userdata)
 {
 	struct skiff_map *by_owner = userdata;
-	const Skiff__Pod *p = o->decoded;
-	if (!p || !p->owner || !*p->owner)
+	const struct brain_pod *p = o->decoded;
+	if (!p || !*p->owner)
 		return 0;
 	struct owned *ow = skiff_map_get(by_owner, p->owner);
 	if (!ow) {
@@ -54,13 +54,12 @@ static int group_pod(const struct skiff_store_obj *o, void *userdata)
 	}
 	struct opod *op = &ow->pods[ow->n++];
 	op->name = xstrdup(o->name);
-	snprintf(op->hash, sizeof(op->hash), "%s", p->template_hash ? p->template_hash : "");
-	op->created_ms = p->metadata ? p->metadata->created_ms : 0;
-	op->ready = skiff_pod_ready(p);
-	op->bound = *skiff_pod_node(p) != 0;
-	const char *phase = skiff_pod_phase(p);
-	op->finished = streq(phase, "Succeeded") || streq(phase, "Failed");
-	op->terminating = p->metadata && p->metadata->deleted_ms > 0;
+	snprintf(op->hash, sizeof(op->hash), "%s", p->template_hash);
+	op->created_ms = p->created_ms;
+	op->ready = p->ready;
+	op->bound = *p->node != 0;
+	op->finished = streq(p->phase, "Succeeded") || streq(p->phase, "Failed");
+	op->terminating = p->terminating;
 	return 0;
 }
 
@@ -103,7 +102,7 @@ static int create_pod(struct brain *b, const Skiff__Deployment *d, const char *h
 		free(name);
 		skiff_random_suffix(suffix, 5);
 		name = xasprintf("%s-%s-%s", d->metadata->name, hash, suffix);
-	} while (brain_get(b, SKIFF_KIND_POD, name));
+	} while (brain_pod_get(b, name));
 	skiff_set_str(&m->name, name);
 	if (skiff_random_bytes(r, sizeof(r)) < 0)
 		memset(r, 0, sizeof(r));

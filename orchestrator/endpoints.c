@@ -18,12 +18,17 @@ struct ep_ctx {
 static int match_pod(const struct skiff_store_obj *o, void *userdata)
 {
 	struct ep_ctx *c = userdata;
-	const Skiff__Pod *p = o->decoded;
+	const struct brain_pod *sum = o->decoded;
 	const Skiff__ServiceSpec *spec = c->svc->spec;
-	if (!p || !p->metadata || !skiff_pod_ready(p) || !*p->status->pod_ip ||
-	    p->metadata->deleted_ms > 0) /* terminating pods get no traffic */
+	if (!sum || !sum->ready || !sum->has_ip ||
+	    sum->terminating) /* terminating pods get no traffic */
 		return 0;
-	if (!skiff_selector_match(spec->selector, spec->n_selector, p->metadata->labels,
+	/* only ready pods with an address are unpacked (for labels and IP) */
+	_cleanup_(skiff_obj_freep) ProtobufCMessage *full =
+	    skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
+	const Skiff__Pod *p = (const Skiff__Pod *)full;
+	if (!p || !p->metadata || !p->status ||
+	    !skiff_selector_match(spec->selector, spec->n_selector, p->metadata->labels,
 				  p->metadata->n_labels))
 		return 0;
 	for (size_t i = 0; i < spec->n_ports; i++) {

@@ -54,6 +54,7 @@ static void commit_now(struct daemon *d)
 	daemon_send_deferred(d);
 	daemon_watch_feed(d);
 	brain_push_assignments(d->brain);
+	brain_release_views(d->brain);
 	if (skiff_store_want_snapshot(d->brain->store))
 		(void)skiff_store_snapshot(d->brain->store);
 }
@@ -61,10 +62,24 @@ static void commit_now(struct daemon *d)
 static void reconcile(struct daemon *d)
 {
 	last_reconcile_ms = skiff_mono_ms();
-	int writes = brain_reconcile(d->brain);
-	/* a big pass leaves freed scratch memory behind: give it back */
-	if (writes > 1000)
-		malloc_trim(0);
+	(void)brain_reconcile(d->brain);
+}
+
+/* A burst of changes (a pass over 100,000 pods, their Assignments packed
+ * for every node, the WAL buffer of the round) leaves freed memory behind
+ * in the heap: give it back to the system, at most once a second and only
+ * after 1,000 changes, from the tick (pushes have drained by then). */
+static void trim_heap(struct daemon *d)
+{
+	static uint64_t trimmed_rev;
+	static int64_t trimmed_ms;
+	uint64_t rev = skiff_store_revision(d->brain->store);
+	int64_t now = skiff_mono_ms();
+	if (rev - trimmed_rev < 1000 || now - trimmed_ms < 1000)
+		return;
+	malloc_trim(0);
+	trimmed_rev = rev;
+	trimmed_ms = now;
 }
 
 static void commit_cb(evutil_socket_t fd, short what, void *userdata)
@@ -87,6 +102,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *userdata)
 	struct daemon *d = userdata;
 	reconcile(d);
 	commit_now(d);
+	trim_heap(d);
 }
 
 void daemon_kick(struct daemon *d)

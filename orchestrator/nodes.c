@@ -93,9 +93,11 @@ struct gone_ctx {
 
 static void collect_gone(struct brain *b, const char *name, struct gone_ctx *g)
 {
+	const struct brain_pod *sum = brain_pod_get(b, name);
+	if (!sum || !sum->terminating || !streq(sum->node, g->node))
+		return;
 	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
-	if (!p || !p->metadata || p->metadata->deleted_ms <= 0 ||
-	    !streq(skiff_pod_node(p), g->node))
+	if (!p || !p->metadata)
 		return;
 	for (size_t i = 0; i < g->req->n_pods; i++)
 		if (streq(g->req->pods[i]->name, name) &&
@@ -203,11 +205,14 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 	/* adopt the status of pods still bound here */
 	for (size_t i = 0; i < req->n_pods; i++) {
 		const Skiff__RunningPod *rp = req->pods[i];
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, rp->name);
-		if (!p || !rp->status || !streq(skiff_pod_node(p), name) ||
-		    !streq(p->metadata->uid, rp->uid))
+		const struct brain_pod *sum = brain_pod_get(b, rp->name);
+		if (!sum || !rp->status || !streq(sum->node, name))
 			continue;
 		Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, rp->name);
+		if (!np || !np->metadata || !streq(np->metadata->uid, rp->uid)) {
+			skiff_obj_free((ProtobufCMessage *)np);
+			continue;
+		}
 		skiff_obj_free((ProtobufCMessage *)np->status);
 		np->status = (Skiff__PodStatus *)skiff_msg_copy(&rp->status->base);
 		np->status->node_epoch = epoch;
@@ -298,7 +303,9 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 	int r = check_epoch(b, rep->node, rep->epoch, ret_err);
 	if (r < 0)
 		return r;
-	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, rep->pod);
+	/* a private copy: a busy round handles thousands of reports */
+	_cleanup_(skiff_obj_freep) ProtobufCMessage *cur = brain_copy(b, SKIFF_KIND_POD, rep->pod);
+	const Skiff__Pod *p = (const Skiff__Pod *)cur;
 	if (!p || !streq(skiff_pod_node(p), rep->node) ||
 	    (*rep->uid && !streq(p->metadata->uid, rep->uid))) {
 		*ret_err = xasprintf("pod %s is not assigned to node %s", rep->pod, rep->node);
@@ -374,8 +381,8 @@ int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev
 	}
 	const char *kind = *ev->object_kind ? ev->object_kind : "pod";
 	if (streq(kind, "pod")) {
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, ev->object_name);
-		if (p && !streq(skiff_pod_node(p), node)) {
+		const struct brain_pod *p = brain_pod_get(b, ev->object_name);
+		if (p && !streq(p->node, node)) {
 			*ret_err =
 			    xasprintf("pod %s is not assigned to node %s", ev->object_name, node);
 			return -EPERM;

@@ -99,32 +99,28 @@ static int *spread_counts(struct sched *s, const char *owner)
 static int collect_pod(const struct skiff_store_obj *o, void *userdata)
 {
 	struct sched *s = userdata;
-	const Skiff__Pod *p = o->decoded;
+	const struct brain_pod *p = o->decoded;
 	if (!p)
 		return 0;
-	const char *node = skiff_pod_node(p);
+	const char *node = p->node;
 	if (!*node) {
 		if (s->npending == s->cap) {
 			s->cap = s->cap ? s->cap * 2 : 64;
 			s->pending = xrealloc(s->pending, s->cap * sizeof(*s->pending));
 		}
-		s->pending[s->npending++] =
-		    (struct spod){ o->name, p->metadata ? p->metadata->created_ms : 0 };
+		s->pending[s->npending++] = (struct spod){ o->name, p->created_ms };
 		return 0;
 	}
-	const char *phase = skiff_pod_phase(p);
-	if (streq(phase, "Succeeded") || streq(phase, "Failed"))
+	if (streq(p->phase, "Succeeded") || streq(p->phase, "Failed"))
 		return 0; /* finished pods hold no resources */
 	uintptr_t idx = (uintptr_t)skiff_map_get(s->node_index, node);
 	if (!idx)
 		return 0;
 	struct snode *sn = &s->nodes[idx - 1];
-	int64_t cpu, mem;
-	skiff_pod_requests(p, &cpu, &mem);
-	sn->used_cpu += cpu;
-	sn->used_mem += mem;
+	sn->used_cpu += p->cpu_milli;
+	sn->used_mem += p->memory;
 	sn->used_pods++;
-	if (p->owner && *p->owner)
+	if (*p->owner)
 		spread_counts(s, p->owner)[idx - 1]++;
 	return 0;
 }
@@ -147,13 +143,14 @@ enum misfit {
 	MISFIT_MEMORY,
 };
 
-static enum misfit node_fits(const struct snode *sn, const Skiff__Pod *p, int64_t cpu, int64_t mem)
+/* spec: the pod's spec when it has a node selector, else NULL */
+static enum misfit node_fits(const struct snode *sn, const Skiff__PodSpec *spec, int64_t cpu,
+			     int64_t mem)
 {
 	if (!sn->ready)
 		return MISFIT_NOT_READY;
 	if (!sn->schedulable)
 		return MISFIT_CORDONED;
-	const Skiff__PodSpec *spec = p->spec;
 	if (spec && spec->n_node_selector) {
 		const Skiff__ObjectMeta *m = sn->node->metadata;
 		if (!m || !skiff_selector_match(spec->node_selector, spec->n_node_selector,
@@ -171,7 +168,7 @@ static enum misfit node_fits(const struct snode *sn, const Skiff__Pod *p, int64_
 
 /* "0/3 nodes fit: vm1 insufficient memory (need 512Mi, free 100Mi), vm2
  * cordoned, vm3 not ready" */
-static char *misfit_message(struct sched *s, const Skiff__Pod *p, int64_t cpu, int64_t mem)
+static char *misfit_message(struct sched *s, const Skiff__PodSpec *spec, int64_t cpu, int64_t mem)
 {
 	if (s->nnodes == 0)
 		return xstrdup("0/0 nodes fit: no nodes are registered");
@@ -190,7 +187,7 @@ static char *misfit_message(struct sched *s, const Skiff__Pod *p, int64_t cpu, i
 		}
 		char a[32], f[32];
 		_cleanup_free_ char *why = NULL;
-		switch (node_fits(sn, p, cpu, mem)) {
+		switch (node_fits(sn, spec, cpu, mem)) {
 		case FIT:
 			why = xstrdup("fits");
 			break;
@@ -242,9 +239,10 @@ static void free_counts(void *p)
 
 static int set_unschedulable(struct brain *b, const char *name, const char *msg)
 {
-	const Skiff__Pod *cur = brain_get(b, SKIFF_KIND_POD, name);
-	if (cur->status && streq_ptr(cur->status->reason, "Unschedulable") &&
-	    streq_ptr(cur->status->message, msg))
+	/* most passes find the same pods unschedulable for the same reason:
+	 * told by the summary (a 64-bit hash of the message), no unpacking */
+	const struct brain_pod *cur = brain_pod_get(b, name);
+	if (cur->unschedulable && cur->message_hash == brain_str_hash(msg))
 		return 0;
 	Skiff__Pod *p = brain_copy(b, SKIFF_KIND_POD, name);
 	Skiff__PodStatus *st = skiff_pod_status_ensure(p);
@@ -282,27 +280,30 @@ int brain_schedule(struct brain *b)
 		/* pending[i].name points into the store entry, which a write
 		 * to this very pod replaces: copy the name first. */
 		_cleanup_free_ char *name = xstrdup(s.pending[i].name);
-		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, name);
+		const struct brain_pod *p = brain_pod_get(b, name);
 		if (!p)
 			continue;
-		int64_t cpu, mem;
-		skiff_pod_requests(p, &cpu, &mem);
-		const char *owner = p->owner && *p->owner ? p->owner : NULL;
+		int64_t cpu = p->cpu_milli, mem = p->memory;
+		const char *owner = *p->owner ? p->owner : NULL;
 		_cleanup_free_ char *fkey =
-		    owner ? xasprintf("%s/%s", owner, p->template_hash ? p->template_hash : "")
-			  : NULL;
+		    owner ? xasprintf("%s/%s", owner, p->template_hash) : NULL;
 		const char *cached = fkey ? skiff_map_get(failed, fkey) : NULL;
 		if (cached) {
 			set_unschedulable(b, name, cached);
 			continue;
 		}
+		/* the pod as it will be written; its spec for the node selector */
+		Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, name);
+		if (!np)
+			continue;
+		const Skiff__PodSpec *spec = p->has_selector ? np->spec : NULL;
 		int *counts = owner ? spread_counts(&s, owner) : zero;
 		ssize_t best = -1;
 		int best_count = 0;
 		double best_util = 0;
 		for (size_t k = 0; k < s.nnodes; k++) {
 			struct snode *sn = &s.nodes[k];
-			if (node_fits(sn, p, cpu, mem) != FIT)
+			if (node_fits(sn, spec, cpu, mem) != FIT)
 				continue;
 			int c = owner ? counts[k] : 0;
 			double util = 0;
@@ -318,14 +319,14 @@ int brain_schedule(struct brain *b)
 			}
 		}
 		if (best < 0) {
-			_cleanup_free_ char *msg = misfit_message(&s, p, cpu, mem);
+			_cleanup_free_ char *msg = misfit_message(&s, spec, cpu, mem);
+			skiff_obj_free(&np->base);
 			set_unschedulable(b, name, msg);
 			if (fkey)
 				skiff_map_put(failed, fkey, xstrdup(msg));
 			continue;
 		}
 		struct snode *sn = &s.nodes[best];
-		Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, name);
 		skiff_set_str(&skiff_pod_spec_ensure(np)->node_name, sn->name);
 		Skiff__PodStatus *st = skiff_pod_status_ensure(np);
 		skiff_set_str(&st->phase, "Pending");

@@ -22,6 +22,8 @@
 #define SNAP_MAGIC   "SKIFSNP1"
 #define SNAP_END     "SKIFEND1"
 #define NAME_MAX_LEN 253u
+/* WAL buffer capacity kept between syncs (a bigger one is freed) */
+#define PENDING_KEEP_BYTES (1u << 20)
 
 static const char *const kind_names[SKIFF_KIND_MAX] = {
 	[SKIFF_KIND_NODE] = "node",
@@ -239,6 +241,7 @@ struct skiff_store {
 	void *(*decode)(int kind, const uint8_t *data, size_t len);
 	void (*free_decoded)(int kind, void *decoded);
 	uint8_t *(*encode)(int kind, const void *decoded, size_t *ret_len);
+	unsigned keep_bytes; /* kinds whose bytes stay next to the decoded form */
 	/* history (skiff_store_history_keep): readable revisions >= hist_from */
 	bool hist_on;
 	uint64_t hist_from;
@@ -293,7 +296,7 @@ static void entry_decode(struct skiff_store *s, int kind, struct entry *e)
 	entry_free_decoded(s, kind, e);
 	if (s->decode)
 		e->decoded = s->decode(kind, e->val->data, e->val->len);
-	if (e->decoded && s->encode) {
+	if (e->decoded && s->encode && !(s->keep_bytes & (1u << kind))) {
 		/* keep one form only: the bytes come back from encode() */
 		blob_unref(e->val);
 		e->val = NULL;
@@ -610,6 +613,7 @@ int skiff_store_open(const char *dir, const struct skiff_store_options *opts,
 	s->decode = opts->decode;
 	s->free_decoded = opts->free_decoded;
 	s->encode = opts->decode ? opts->encode : NULL;
+	s->keep_bytes = opts->keep_bytes;
 	s->wal_fd = open(s->wal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->wal_fd < 0) {
 		r = log_error_errno(errno, "store: cannot open %s: %m", s->wal_path);
@@ -896,6 +900,12 @@ int skiff_store_sync(struct skiff_store *s)
 	s->wal_bytes += s->pending.len;
 	s->pending.len = 0;
 	s->npending = 0;
+	if (s->pending.cap > PENDING_KEEP_BYTES) {
+		/* a burst (100,000 pods created in one round) must not pin its
+		 * buffer for the life of the process */
+		free(s->pending.data);
+		s->pending = (struct buf){ 0 };
+	}
 	s->synced_revision = s->revision;
 	return 0;
 }

@@ -100,6 +100,10 @@ struct skiff_store_options {
 	 * bytes are re-made by encode() for snapshots and deletions); objects
 	 * then have data NULL and len 0. The watch ring keeps bytes. */
 	uint8_t *(*encode)(int kind, const void *decoded, size_t *ret_len);
+	/* Kinds (bits 1u << kind) whose bytes are kept next to the decoded
+	 * form even with encode: their decoded form is a summary, not the
+	 * object (the brain keeps pods packed plus a small summary). */
+	unsigned keep_bytes;
 };
 
 int skiff_store_open(const char *dir, const struct skiff_store_options *opts,

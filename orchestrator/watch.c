@@ -126,9 +126,17 @@ struct initial {
 static int send_initial(const struct skiff_store_obj *o, void *userdata)
 {
 	struct initial *in = userdata;
-	if (!matches(in->w, in->kind, o->decoded))
+	ProtobufCMessage *obj = o->decoded;
+	_cleanup_(skiff_obj_freep) ProtobufCMessage *owned = NULL;
+	if (in->kind == SKIFF_KIND_POD) { /* stored packed, with a summary */
+		const struct brain_pod *sum = o->decoded;
+		if (sum && in->w->node && !streq(sum->node, in->w->node))
+			return 0;
+		obj = owned = skiff_obj_unpack(in->kind, o->data, o->len);
+	}
+	if (!matches(in->w, in->kind, obj))
 		return 0;
-	if (send_event(in->w, "ADDED", in->kind, o->decoded, o->revision) < 0)
+	if (send_event(in->w, "ADDED", in->kind, obj, o->revision) < 0)
 		return -EIO;
 	return 0;
 }

@@ -185,7 +185,12 @@ struct pod_list {
 static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdata)
 {
 	struct pod_list *l = userdata;
-	const Skiff__Pod *p = o->decoded;
+	/* pods are stored packed next to a summary: read the pod itself and
+	 * check that the summary the controllers use agrees with it */
+	const struct brain_pod *sum = o->decoded;
+	Skiff__Pod *p = (Skiff__Pod *)skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(sum);
 	ck_assert_uint_lt(l->n, 4096);
 	l->names[l->n] = xstrdup(o->name);
 	snprintf(l->nodes[l->n], 32, "%s", skiff_pod_node(p));
@@ -193,6 +198,18 @@ static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdat
 	l->created[l->n] = p->metadata->created_ms;
 	l->ready[l->n] = skiff_pod_ready(p);
 	l->terminating[l->n] = p->metadata->deleted_ms > 0;
+	ck_assert_str_eq(sum->node, skiff_pod_node(p));
+	ck_assert_str_eq(sum->owner, p->owner);
+	ck_assert_str_eq(sum->template_hash, p->template_hash);
+	ck_assert_str_eq(sum->phase, skiff_pod_phase(p));
+	ck_assert_int_eq(sum->created_ms, p->metadata->created_ms);
+	ck_assert_int_eq(sum->ready, l->ready[l->n]);
+	ck_assert_int_eq(sum->terminating, l->terminating[l->n]);
+	int64_t cpu, mem;
+	skiff_pod_requests(p, &cpu, &mem);
+	ck_assert_int_eq(sum->cpu_milli, cpu);
+	ck_assert_int_eq(sum->memory, mem);
+	skiff_obj_free(&p->base);
 	l->n++;
 	return 0;
 }

@@ -246,6 +246,7 @@ START_TEST(test_many_pods_one_pass)
 	size_t heap1 = mallinfo2().uordblks;
 	report_many_running(b);
 	ck_assert_int_eq(skiff_store_sync(b->store), 0);
+	brain_release_views(b); /* what the daemon does after every round */
 	size_t heap2 = mallinfo2().uordblks;
 	/* a figure for docs/architecture.md (bench/brain.sh measures RSS);
 	 * sanitizer builds have their own allocator (mallinfo2 says 0) */
