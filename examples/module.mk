@@ -22,7 +22,7 @@ EX_LDFLAGS := $(LDFLAGS)
 else
 EX_LDFLAGS := $(LDFLAGS) -static -Wl,-w
 endif
-EX_LIBS := -levent_extra -levent_core -ljansson -lm
+EX_LIBS := -levent_extra -levent_core -ljansson -lhttp_parser -lm
 
 $(BUILD)/examples/%.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
 

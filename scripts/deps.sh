@@ -13,6 +13,9 @@ busybox-static iproute2 clang libclang-rt-14-dev clang-format openssl curl"
 # the lab, the demo and the e2e tests read skiffctl's JSON with jq
 PKGS="$PKGS jq"
 
+# the gateway demo parses HTTP/1.1 with nodejs' http_parser
+PKGS="$PKGS libhttp-parser-dev"
+
 missing=""
 for p in $PKGS "$@"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -127,9 +127,9 @@ struct evhttp *demo_http_listen(struct event_base *base, const char *listen)
 	return demo_http_listen_shared(base, listen, false);
 }
 
-/* A listening socket with SO_REUSEPORT: processes that each bind one share
- * the incoming connections (the kernel spreads them). */
-static evutil_socket_t listen_reuseport(const char *host, uint16_t port)
+/* A listening socket; with reuseport, processes that each bind one share the
+ * incoming connections (the kernel spreads them). */
+static evutil_socket_t listen_socket(const char *host, uint16_t port, bool reuseport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int one = 1;
@@ -142,13 +142,30 @@ static evutil_socket_t listen_reuseport(const char *host, uint16_t port)
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
 		return -1;
 	}
+	return fd;
+}
+
+int demo_listen_fd(const char *listen, bool reuseport)
+{
+	char host[64];
+	uint16_t port;
+
+	if (demo_parse_hostport(listen, host, sizeof(host), &port) < 0) {
+		log_error("listen address '%s' is not IP:PORT", listen);
+		return -EINVAL;
+	}
+	int fd = listen_socket(host, port, reuseport);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot listen on %s:%u%s: %m", host, port,
+				       reuseport ? " (SO_REUSEPORT)" : "");
+	log_info("listening on http://%s:%u", host, port);
 	return fd;
 }
 
@@ -170,7 +187,7 @@ struct evhttp *demo_http_listen_shared(struct event_base *base, const char *list
 	evhttp_set_max_headers_size(http, 64 << 10);
 	evhttp_set_timeout(http, 120);
 	if (reuseport) {
-		evutil_socket_t fd = listen_reuseport(host, port);
+		evutil_socket_t fd = listen_socket(host, port, true);
 		if (fd < 0 || !evhttp_accept_socket_with_handle(http, fd)) {
 			log_error("cannot listen on %s:%u (SO_REUSEPORT): %s", host, port,
 				  strerror(errno));
@@ -324,6 +341,7 @@ struct demo_upstream {
 	uint64_t rr_local;
 	uint64_t *rr; /* the round-robin counter: rr_local, or shared by processes */
 	struct demo_endpoint *retired; /* removed but still busy */
+	void (*on_free)(struct demo_endpoint *ep);
 };
 
 static struct demo_endpoint *endpoint_new(struct demo_upstream *u, const char *host, uint16_t port)
@@ -340,6 +358,8 @@ static struct demo_endpoint *endpoint_new(struct demo_upstream *u, const char *h
 
 static void endpoint_free(struct demo_endpoint *ep)
 {
+	if (ep->up->on_free)
+		ep->up->on_free(ep);
 	for (unsigned i = 0; i < ep->nconns; i++)
 		evhttp_connection_free(ep->conns[i].evcon);
 	free(ep->conns);
@@ -551,6 +571,23 @@ void demo_upstream_share_rr(struct demo_upstream *u, uint64_t *counter)
 void demo_endpoint_mark_down(struct demo_endpoint *ep, int ms)
 {
 	ep->down_until_ms = skiff_mono_ms() + ms;
+}
+
+void demo_endpoint_hold(struct demo_endpoint *ep)
+{
+	ep->inflight++;
+}
+
+void demo_endpoint_release(struct demo_endpoint *ep)
+{
+	ep->inflight--;
+	if (ep->retired && ep->inflight == 0)
+		reap_retired(ep->up);
+}
+
+void demo_upstream_on_free(struct demo_upstream *u, void (*fn)(struct demo_endpoint *ep))
+{
+	u->on_free = fn;
 }
 
 static struct demo_conn *pick_conn(struct demo_endpoint *ep)

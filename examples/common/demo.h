@@ -44,6 +44,9 @@ struct evhttp *demo_http_listen(struct event_base *base, const char *listen);
 /* Like demo_http_listen; with reuseport, the socket has SO_REUSEPORT so that
  * worker processes listening on the same address share its connections. */
 struct evhttp *demo_http_listen_shared(struct event_base *base, const char *listen, bool reuseport);
+/* A listening TCP socket (non-blocking, SO_REUSEADDR, and SO_REUSEPORT when
+ * asked) on "IP:PORT": the fd, or -errno after logging one line. */
+int demo_listen_fd(const char *listen, bool reuseport);
 /* Parse a positive integer option value or die with one clear line. */
 int64_t demo_parse_num(const char *opt, const char *value);
 
@@ -78,6 +81,7 @@ struct demo_endpoint {
 	unsigned nconns;
 	struct demo_upstream *up;
 	struct demo_endpoint *next;
+	void *data; /* the caller's (e.g. its own connection pool); see demo_upstream_on_free */
 };
 
 struct demo_upstream;
@@ -106,6 +110,13 @@ struct demo_endpoint *demo_upstream_pick(struct demo_upstream *u,
 					 const struct demo_endpoint *avoid);
 /* Mark an endpoint down for ms milliseconds after a connection failure. */
 void demo_endpoint_mark_down(struct demo_endpoint *ep, int ms);
+/* Keep ep valid while the caller uses it (e.g. a request in flight): an
+ * endpoint that leaves the endpoints file is freed only once no hold is left. */
+void demo_endpoint_hold(struct demo_endpoint *ep);
+/* Drop a hold; ep may be freed by the call. */
+void demo_endpoint_release(struct demo_endpoint *ep);
+/* fn(ep) runs just before an endpoint is freed (to free ep->data). */
+void demo_upstream_on_free(struct demo_upstream *u, void (*fn)(struct demo_endpoint *ep));
 
 /* Called once per request: resp is NULL (or has code 0) when the connection
  * failed; resp and ep stay valid only during the call. */
