@@ -2,7 +2,8 @@
  *
  * Answers every request with JSON naming the service, the pod that served it
  * and how many requests this process has served:
- *   {"service":"users","pod":"users-7f9c-0","count":42,"method":"GET","path":"/users/7"}
+ *   {"service":"users","pod":"users-7f9c-0","count":42,"method":"GET","path":"/users/7","bytes":0}
+ * ("bytes": the length of the request body, so proxies' body handling can be checked).
  * GET /healthz answers {"ok":true} (the readiness probe) and is not counted.
  *
  *   echo-svc [--listen IP:PORT] [--service NAME] [--delay-ms N]
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "cleanup.h"
 #include "demo.h"
@@ -50,9 +53,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	count++;
-	body = json_pack("{s:s,s:s,s:I,s:s,s:s}", "service", service, "pod", demo_pod_name(),
+	body = json_pack("{s:s,s:s,s:I,s:s,s:s,s:I}", "service", service, "pod", demo_pod_name(),
 			 "count", (json_int_t)count, "method",
-			 demo_method_name(evhttp_request_get_command(req)), "path", path);
+			 demo_method_name(evhttp_request_get_command(req)), "path", path, "bytes",
+			 (json_int_t)evbuffer_get_length(evhttp_request_get_input_buffer(req)));
 	free(path);
 	if (delay_ms > 0) {
 		struct delayed *d = xcalloc(1, sizeof(*d));

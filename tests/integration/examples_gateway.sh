@@ -1,7 +1,7 @@
 #!/bin/bash
 # examples_gateway.sh — the gateway demo standalone on 127.0.0.1: strict
 # round-robin (300 requests -> 100/100/100 over 3 users replicas, 2 orders
-# replicas even), live endpoint changes, and a users replica killed (some of
+# replicas even), HTTP/1.1 details of the proxy path, live endpoint changes, and a users replica killed (some of
 # its requests in flight) during a steady stream -> zero failed requests.
 . "$(dirname "$0")/../../examples/common/testlib.sh"
 [ -x "$DEMO_BIN/gateway" ] || { echo "demo programs not built (make all)"; exit 77; }
@@ -27,6 +27,30 @@ wait_http $GW/healthz
 
 check_gateway_spread "$GW/users/%d" 300 3
 check_gateway_spread "$GW/orders/%d" 10 2
+
+# HTTP/1.1 through the proxy path: bodies (Content-Length, with Expect:
+# 100-continue, chunked), HEAD, HTTP/1.0, pipelining, the gateway's own errors
+head -c 3000 /dev/zero | tr '\0' x >"$DEMO_TMP/body"
+r=$(curl -fsS -X POST --data-binary @"$DEMO_TMP/body" $GW/orders/big) || fail "POST with a 3000-byte body (Expect: 100-continue) failed"
+[ "$(echo "$r" | json bytes)" = 3000 ] && [ "$(echo "$r" | json method)" = POST ] || fail "POST body not passed on: $r"
+r=$(curl -fsS -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$DEMO_TMP/body" $GW/orders/chunked) || fail "chunked PUT failed"
+[ "$(echo "$r" | json bytes)" = 3000 ] || fail "chunked body not passed on: $r"
+h=$(curl -fsS -I $GW/orders/head $GW/orders/after-head) || fail "HEAD (then a GET on the same connection) failed"
+echo "$h" | grep -qi '^x-upstream: 127.0.0.1:' || fail "no X-Upstream header in: $h"
+r=$(curl -fsS -0 $GW/orders/old) || fail "HTTP/1.0 request failed"
+[ "$(echo "$r" | json path)" = /orders/old ] || fail "HTTP/1.0 answer: $r"
+exec 3<>/dev/tcp/127.0.0.1/$((P + 20))
+printf 'GET /orders/p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /orders/p2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+r=$(timeout 5 cat <&3)
+exec 3<&-
+[ "$(echo "$r" | grep -c '^HTTP/1.1 200')" = 2 ] && echo "$r" | grep -q '/orders/p1' && echo "$r" | grep -q '/orders/p2' ||
+	fail "two pipelined requests did not get two answers in order: $r"
+[ "$(curl -s -o /dev/null -w '%{http_code}' $GW/nowhere)" = 404 ] || fail "no 404 for an unrouted path"
+head -c $((2 << 20)) /dev/zero >"$DEMO_TMP/huge"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$DEMO_TMP/huge" $GW/orders/huge)" = 413 ] || fail "no 413 for a 2 MiB body"
+printf 'NOT HTTP\r\n\r\n' >"$DEMO_TMP/junk"
+r=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$((P + 20)); cat $DEMO_TMP/junk >&3; cat <&3")
+echo "$r" | grep -q '^HTTP/1.1 400' || fail "no 400 for a malformed request: $r"
 
 # live endpoint change: drop users-0 from the file -> 2 replicas share 100 requests
 write_endpoints "$EP/users" 127.0.0.1:$((P + 1)) 127.0.0.1:$((P + 2))
