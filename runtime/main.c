@@ -14,6 +14,8 @@ static void usage(FILE *f)
 	    "       skiff-runtime list --state DIR [--json]\n"
 	    "       skiff-runtime kill --state DIR ID [SIGNAL]\n"
 	    "       skiff-runtime delete --state DIR ID [--force]\n"
+	    "       skiff-runtime exec --state DIR [-e K=V] [-w DIR] [-u UID[:GID]] ID -- CMD "
+	    "[ARG...]\n"
 	    "options: --name NAME --hostname H --env K=V --workdir DIR --user UID[:GID]\n"
 	    "         --memory 64Mi --cpus 0.5 --pids 128 --volume SRC:DST[:ro] --read-only\n"
 	    "         --net none|host|ns:PATH|bridge:BR,ip=CIDR[,gw=IP] --cap-add CAP\n"
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
 		{ "run", skiff_cmd_run },     { "shim", skiff_cmd_shim },
 		{ "state", skiff_cmd_state }, { "list", skiff_cmd_list },
 		{ "kill", skiff_cmd_kill },   { "delete", skiff_cmd_delete },
+		{ "exec", skiff_cmd_exec },
 	};
 
 	skiff_log_set_component("skiff-runtime");
@@ -51,6 +54,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			return cmds[i].fn(argc - 1, argv + 1);
-	log_error("unknown command '%s' (run, shim, state, list, kill, delete)", argv[1]);
+	log_error("unknown command '%s' (run, shim, state, list, kill, delete, exec)", argv[1]);
 	return SKIFF_EXIT_RUNTIME;
 }

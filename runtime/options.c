@@ -90,6 +90,11 @@ static void env_add(struct skiff_config *c, const char *kv)
 	c->env[c->n_env] = NULL;
 }
 
+void skiff_config_setenv(struct skiff_config *c, const char *kv)
+{
+	env_add(c, kv);
+}
+
 static bool env_has(const struct skiff_config *c, const char *key)
 {
 	size_t klen = strlen(key);

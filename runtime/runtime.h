@@ -75,6 +75,8 @@ void skiff_config_free(struct skiff_config *c);
 /* Parse `run`/`shim` options from argv (argv[0] is the sub-command). Writes
  * one error line to *ret_err (caller frees) on bad input. */
 int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_err);
+/* Set or replace one "K=V" of c->env. */
+void skiff_config_setenv(struct skiff_config *c, const char *kv);
 /* Parse "UID[:GID]". */
 int skiff_parse_user(const char *s, uid_t *uid, gid_t *gid);
 bool skiff_id_valid(const char *id);
@@ -204,5 +206,12 @@ int skiff_cmd_state(int argc, char **argv);
 int skiff_cmd_list(int argc, char **argv);
 int skiff_cmd_kill(int argc, char **argv);
 int skiff_cmd_delete(int argc, char **argv);
+int skiff_cmd_exec(int argc, char **argv);
+
+/* ---- cmd-exec.c ---- */
+/* DIR/ID/config: the shim's own arguments (NUL-separated), so that `exec`
+ * gives its command the container's env, user, workdir, capabilities and
+ * seccomp profile by parsing them again. */
+int skiff_exec_config_save(const char *cdir, int argc, char **argv);
 
 #endif

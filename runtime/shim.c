@@ -248,6 +248,13 @@ int skiff_cmd_shim(int argc, char **argv)
 		skiff_config_free(&c);
 		return SKIFF_EXIT_RUNTIME;
 	}
+	r = skiff_exec_config_save(cdir, argc, argv);
+	if (r < 0) {
+		log_error_errno(r, "shim: cannot write %s/config: %m", cdir);
+		(void)skiff_rm_rf(cdir);
+		skiff_config_free(&c);
+		return SKIFF_EXIT_RUNTIME;
+	}
 	if (pipe2(rp, O_CLOEXEC) < 0) {
 		log_error("shim: pipe: %s", strerror(errno));
 		(void)skiff_rm_rf(cdir);

@@ -1,0 +1,471 @@
+/* cmd-exec.c — `skiff-runtime exec`: run one more command in a running
+ * shim-run container, as `docker exec` / `crun exec` do.
+ *
+ * The container is found from DIR/ID/state (its pid 1, checked against the
+ * recorded start time so a reused pid is never entered) and its settings from
+ * DIR/ID/config, the shim's own arguments parsed again: the command gets the
+ * container's env, user, working directory, capability bounding set,
+ * no_new_privs and seccomp profile (-e/-w/-u override like docker exec's).
+ *
+ * The exec process joins the container's cgroup, then all its namespaces at
+ * once through a pidfd (setns(pidfd, mnt|pid|net|uts|ipc|cgroup); the mount
+ * namespace gives it the container's root as the container sees it), and
+ * forks: the child is in the container's pid namespace, locks itself down
+ * like the container's process and execs the command in a new session. The
+ * parent stays outside the pid namespace, forwards SIGINT/SIGTERM/SIGHUP/
+ * SIGQUIT to the command's process group (SIGKILL 2 s later if it is still
+ * there), dies with its caller (PR_SET_PDEATHSIG) and exits with the
+ * command's code: 126 cannot execute, 127 not found, 128+N killed by signal N,
+ * 125 when the exec itself failed (container not running, unknown id…).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+extern char **environ;
+
+#define CONFIG_MAX (1 << 20)
+
+/* --error-fd N: exec's own errors (and 126/127) go there as bare lines, so a
+ * caller (the agent) tells them from the command's stderr. */
+static int error_fd = -1;
+
+static void exec_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void exec_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (error_fd < 0) {
+		log_error("%s", msg);
+		return;
+	}
+	size_t n = strlen(msg);
+	msg[n++] = '\n';
+	(void)skiff_write_full(error_fd, msg, n);
+}
+#define KILL_AFTER 2 /* seconds between a forwarded signal and SIGKILL */
+
+int skiff_exec_config_save(const char *cdir, int argc, char **argv)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config", cdir);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < argc; i++) {
+		int r = skiff_write_full(fd, argv[i], strlen(argv[i]) + 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The container's config from DIR/ID/config. *ret_args owns the strings
+ * c->argv points into (free both). */
+static int config_load(const char *dir, const char *id, struct skiff_config *c, char ***ret_args,
+		       char **ret_err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s/config", dir, id);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0, n = 0;
+	int r;
+
+	r = skiff_read_file(path, CONFIG_MAX, &data, &len);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot read %s (%s): was the container started by an older "
+				     "skiff-runtime?",
+				     path, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < len; i++)
+		n += data[i] == 0;
+	if (n == 0 || data[len - 1] != 0) {
+		*ret_err = xasprintf("%s: not a list of arguments", path);
+		return -EBADMSG;
+	}
+	char **args = xcalloc(n + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t off = 0; off < len; off += strlen(data + off) + 1)
+		args[k++] = xstrdup(data + off);
+	_cleanup_free_ char *perr = NULL;
+	r = skiff_config_parse((int)n, args, true, c, &perr);
+	if (r < 0) {
+		*ret_err = xasprintf("%s: %s", path, perr ? perr : strerror(-r));
+		skiff_config_free(c);
+		for (size_t i = 0; i < n; i++)
+			free(args[i]);
+		free(args);
+		return r;
+	}
+	*ret_args = args;
+	return 0;
+}
+
+/* The cgroup.procs files of the container's cgroup, opened now (before the
+ * mount namespace hides the host's /sys) for the child to write itself to:
+ * only the command joins the cgroup, not this waiting parent. Returns how
+ * many (>= 1) or -errno (-ENOENT: the cgroup is gone). */
+static int open_cgroup_procs(const char *rel, int fds[3])
+{
+	static const char *const v1[] = { "memory", "cpu", "pids" };
+	int v2 = skiff_cgroup_detect("/sys/fs/cgroup"), n = 0;
+
+	if (v2 < 0)
+		return v2;
+	for (size_t i = 0; i < (v2 ? 1 : ARRAY_SIZE(v1)); i++) {
+		_cleanup_free_ char *p =
+		    v2 ? xasprintf("/sys/fs/cgroup/%s/cgroup.procs", rel)
+		       : xasprintf("/sys/fs/cgroup/%s/%s/cgroup.procs", v1[i], rel);
+		fds[n] = open(p, O_WRONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			int r = -errno;
+			while (n > 0)
+				close(fds[--n]);
+			return r;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* The namespaces of pid at once through its pidfd; kernels before 5.8 take
+ * them one by one from /proc/PID/ns (mnt last: the paths resolve in the
+ * current root). The cgroup namespace is the child's to join, after it joined
+ * the cgroup (a cgroup namespace only lets processes move below its root). */
+static int join_namespaces(int pidfd, pid_t pid)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} ns[] = { { "ipc", CLONE_NEWIPC },
+		   { "uts", CLONE_NEWUTS },
+		   { "net", CLONE_NEWNET },
+		   { "pid", CLONE_NEWPID },
+		   { "mnt", CLONE_NEWNS } };
+	int fds[ARRAY_SIZE(ns)];
+	int all = 0, r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+		all |= ns[i].flag;
+	if (setns(pidfd, all) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0 && r == 0)
+			r = -errno;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ns) && r == 0; i++)
+		if (setns(fds[i], ns[i].flag) < 0)
+			r = -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
+/* The child, in the container's namespaces: never returns. */
+static _Noreturn void exec_child(const struct skiff_config *c, const struct skiff_bpf *bpf,
+				 char **cmd, const int *cg_fds, int n_cg, int cgns_fd)
+{
+	struct rlimit nofile = { 1048576, 1048576 };
+	sigset_t none;
+	int r, e, code;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* the parent is outside our pid namespace (ppid 0); an orphan would
+	 * have the container's init as its parent */
+	if (getppid() != 0)
+		_exit(SKIFF_EXIT_RUNTIME);
+	for (int i = 0; i < n_cg; i++)
+		if (write(cg_fds[i], "0", 1) < 0) {
+			exec_error("exec: cannot join the cgroup of container %s: %s", c->id,
+				   strerror(errno));
+			_exit(SKIFF_EXIT_RUNTIME);
+		}
+	if (setns(cgns_fd, CLONE_NEWCGROUP) < 0) {
+		exec_error("exec: cannot join the cgroup namespace of container %s: %s", c->id,
+			   strerror(errno));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
+	setsid();
+	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) {
+		nofile.rlim_cur = nofile.rlim_max = 65536;
+		(void)setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		exec_error("exec: no_new_privs: %s", strerror(errno));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
+	r = skiff_caps_apply(c->cap_add);
+	if (r < 0) {
+		exec_error("exec: cannot set capabilities: %s", strerror(-r));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
+	r = skiff_seccomp_load(bpf);
+	if (r < 0) {
+		exec_error("exec: cannot load the seccomp filter: %s", strerror(-r));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
+	if (c->uid != 0 || c->gid != 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+		    setresuid(c->uid, c->uid, c->uid) < 0) {
+			exec_error("exec: cannot switch to user %u:%u: %s", c->uid, c->gid,
+				   strerror(errno));
+			_exit(SKIFF_EXIT_RUNTIME);
+		}
+	}
+	if (chdir(c->workdir ? c->workdir : "/") < 0) {
+		exec_error("exec: workdir %s: %s", c->workdir, strerror(errno));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	environ = c->env;
+	execvp(cmd[0], cmd);
+	e = errno;
+	code = (e == ENOENT || e == ENOTDIR) ? SKIFF_EXIT_NOTFOUND : SKIFF_EXIT_CANNOT;
+	exec_error("exec: %s '%s' in container %s: %s",
+		   code == SKIFF_EXIT_NOTFOUND ? "command not found:" : "cannot execute", cmd[0],
+		   c->id, strerror(e));
+	_exit(code);
+}
+
+/* Wait for the child, forwarding termination signals to its process group
+ * (it leads one: setsid). Returns the exit code in Docker convention. */
+static int wait_child(pid_t child)
+{
+	sigset_t all;
+	bool killing = false;
+
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si), st;
+		if (sig < 0)
+			continue;
+		if (sig == SIGALRM) {
+			kill(-child, SIGKILL);
+			kill(child, SIGKILL);
+			continue;
+		}
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+			kill(-child, sig);
+			kill(child, sig);
+			if (!killing)
+				alarm(KILL_AFTER);
+			killing = true;
+			continue;
+		}
+		if (sig != SIGCHLD)
+			continue;
+		pid_t p = waitpid(child, &st, WNOHANG);
+		if (p != child)
+			continue;
+		/* what the command left behind in its group goes with it */
+		if (killing)
+			kill(-child, SIGKILL);
+		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	}
+}
+
+static void usage(void)
+{
+	exec_error("usage: skiff-runtime exec --state DIR [-e K=V]... [-w DIR] [-u UID[:GID]] ID "
+		   "-- CMD [ARG...]");
+}
+
+int skiff_cmd_exec(int argc, char **argv)
+{
+	const char *dir = NULL, *id = NULL, *workdir = NULL, *user = NULL;
+	_cleanup_free_ char *err = NULL, *cgns_path = NULL;
+	_cleanup_free_ const char **envs = xcalloc((size_t)argc + 1, sizeof(char *));
+	struct skiff_state st = { 0 };
+	struct skiff_config c = { 0 };
+	struct skiff_bpf bpf = { 0 };
+	char **args = NULL, **cmd = NULL;
+	int n_env = 0, code = SKIFF_EXIT_RUNTIME, r;
+	_cleanup_close_ int pidfd = -EBADF, cgns_fd = -EBADF;
+	int cg_fds[3], n_cg = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (streq(a, "--")) {
+			cmd = argv + i + 1;
+			break;
+		}
+		if (i + 1 < argc && streq(a, "--state"))
+			dir = argv[++i];
+		else if (skiff_startswith(a, "--state="))
+			dir = a + 8;
+		else if (i + 1 < argc && (streq(a, "-e") || streq(a, "--env")))
+			envs[n_env++] = argv[++i];
+		else if (i + 1 < argc && (streq(a, "-w") || streq(a, "--workdir")))
+			workdir = argv[++i];
+		else if (i + 1 < argc && (streq(a, "-u") || streq(a, "--user")))
+			user = argv[++i];
+		else if (i + 1 < argc && streq(a, "--error-fd")) {
+			int64_t fd;
+			if (skiff_parse_int64(argv[++i], &fd) < 0 || fd < 3 || fd > 1024 ||
+			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+				log_error("exec: --error-fd '%s': not an open file descriptor",
+					  argv[i]);
+				return SKIFF_EXIT_RUNTIME;
+			}
+			error_fd = (int)fd;
+		} else if (a[0] == '-' || id) {
+			usage();
+			return SKIFF_EXIT_RUNTIME;
+		} else
+			id = a;
+	}
+	if (!dir || !id || !cmd || !cmd[0]) {
+		usage();
+		return SKIFF_EXIT_RUNTIME;
+	}
+	if (geteuid() != 0) {
+		exec_error("exec: skiff-runtime must run as root (uid is %u)", (unsigned)geteuid());
+		return SKIFF_EXIT_RUNTIME;
+	}
+	if (!skiff_id_valid(id)) {
+		exec_error("exec: '%s' is not a container id", id);
+		return SKIFF_EXIT_RUNTIME;
+	}
+	r = skiff_state_read(dir, id, &st);
+	if (r < 0) {
+		if (r == -ENOENT)
+			exec_error("exec: no container '%s' in %s", id, dir);
+		else
+			exec_error("exec: cannot read the state of container '%s' in %s: %s", id,
+				   dir, strerror(-r));
+		return SKIFF_EXIT_RUNTIME;
+	}
+	if (!streq(st.status, "running")) {
+		exec_error("exec: container '%s' is not running (%s%s%s, exit code %d)", id,
+			   st.status, st.reason ? ": " : "", st.reason ? st.reason : "",
+			   st.exit_code);
+		goto out;
+	}
+	/* A pidfd first, then the start time: the pidfd then surely names the
+	 * container's pid 1 and not a process that reused its pid. */
+	pidfd = (int)syscall(SYS_pidfd_open, st.pid, 0);
+	if (pidfd < 0 || (st.pid_starttime && skiff_proc_starttime(st.pid) != st.pid_starttime)) {
+		exec_error("exec: container '%s' is not running (its process %d is gone)", id,
+			   (int)st.pid);
+		goto out;
+	}
+	r = config_load(dir, id, &c, &args, &err);
+	if (r < 0) {
+		exec_error("exec: container '%s': %s", id, err);
+		goto out;
+	}
+	for (int i = 0; i < n_env; i++) {
+		if (!strchr(envs[i], '=') || envs[i][0] == '=') {
+			exec_error("exec: --env '%s': expected KEY=VALUE", envs[i]);
+			goto out;
+		}
+		skiff_config_setenv(&c, envs[i]);
+	}
+	if (workdir) {
+		if (workdir[0] != '/') {
+			exec_error("exec: --workdir '%s': must be an absolute path", workdir);
+			goto out;
+		}
+		free(c.workdir);
+		c.workdir = xstrdup(workdir);
+	}
+	if (user && skiff_parse_user(user, &c.uid, &c.gid) < 0) {
+		exec_error("exec: --user '%s': expected UID[:GID] (numbers)", user);
+		goto out;
+	}
+	r = skiff_seccomp_prepare(&c, &bpf);
+	if (r < 0) {
+		exec_error("exec: cannot build the seccomp filter of container '%s': %s", id,
+			   strerror(-r));
+		goto out;
+	}
+
+	/* From here on the process holds the container's inside: nobody
+	 * in it may open our /proc entries (CVE-2019-5736), and we go when
+	 * our caller goes. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pid_t caller = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (getppid() != caller)
+		goto out;
+	n_cg = open_cgroup_procs(st.cgroup, cg_fds);
+	if (n_cg < 0) {
+		if (n_cg == -ENOENT)
+			exec_error("exec: container '%s' is not running (cgroup %s is gone)", id,
+				   st.cgroup);
+		else
+			exec_error("exec: cannot open cgroup %s of container '%s': %s", st.cgroup,
+				   id, strerror(-n_cg));
+		goto out;
+	}
+	cgns_path = xasprintf("/proc/%d/ns/cgroup", (int)st.pid);
+	cgns_fd = open(cgns_path, O_RDONLY | O_CLOEXEC);
+	if (cgns_fd < 0) {
+		exec_error("exec: container '%s' is not running (%s: %s)", id, cgns_path,
+			   strerror(errno));
+		goto out;
+	}
+	r = join_namespaces(pidfd, st.pid);
+	if (r < 0) {
+		if (r == -ESRCH)
+			exec_error("exec: container '%s' is not running (it just ended)", id);
+		else
+			exec_error("exec: cannot join the namespaces of container '%s': %s", id,
+				   strerror(-r));
+		goto out;
+	}
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		exec_error("exec: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (child == 0)
+		exec_child(&c, &bpf, cmd, cg_fds, n_cg, cgns_fd);
+	code = wait_child(child);
+out:
+	for (int i = 0; i < n_cg; i++)
+		close(cg_fds[i]);
+	skiff_bpf_done(&bpf);
+	skiff_state_done(&st);
+	if (args) {
+		for (size_t i = 0; args[i]; i++)
+			free(args[i]);
+		free(args);
+	}
+	skiff_config_free(&c);
+	return code;
+}
