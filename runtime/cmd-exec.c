@@ -258,23 +258,35 @@ static _Noreturn void exec_child(const struct skiff_config *c, const struct skif
 
 /* Wait for the child, forwarding termination signals to its process group
  * (it leads one: setsid). Returns the exit code in Docker convention. */
+static void wait_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaddset(set, sigs[i]);
+}
+
 static int wait_child(pid_t child)
 {
-	sigset_t all;
+	sigset_t set;
 	bool killing = false;
+	int st;
 
-	sigfillset(&all);
+	wait_signals(&set);
 	for (;;) {
 		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si), st;
-		if (sig < 0)
+		int sig = sigwaitinfo(&set, &si);
+		if (sig < 0 && errno == EINTR)
 			continue;
+		if (sig < 0)
+			break; /* cannot wait for signals: just wait for the child */
 		if (sig == SIGALRM) {
 			kill(-child, SIGKILL);
 			kill(child, SIGKILL);
 			continue;
 		}
-		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+		if (sig != SIGCHLD) {
 			kill(-child, sig);
 			kill(child, sig);
 			if (!killing)
@@ -282,16 +294,18 @@ static int wait_child(pid_t child)
 			killing = true;
 			continue;
 		}
-		if (sig != SIGCHLD)
-			continue;
 		pid_t p = waitpid(child, &st, WNOHANG);
-		if (p != child)
-			continue;
-		/* what the command left behind in its group goes with it */
-		if (killing)
-			kill(-child, SIGKILL);
-		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		if (p == child)
+			goto done;
 	}
+	while (waitpid(child, &st, 0) < 0)
+		if (errno != EINTR)
+			return SKIFF_EXIT_RUNTIME;
+done:
+	/* what the command left behind in its group goes with it */
+	if (killing)
+		kill(-child, SIGKILL);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
 static void usage(void)
@@ -312,6 +326,7 @@ int skiff_cmd_exec(int argc, char **argv)
 	int n_env = 0, code = SKIFF_EXIT_RUNTIME, r;
 	_cleanup_close_ int pidfd = -EBADF, cgns_fd = -EBADF;
 	int cg_fds[3], n_cg = 0;
+	bool joined = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -416,9 +431,9 @@ int skiff_cmd_exec(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	pid_t caller = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
+	sigset_t block;
+	wait_signals(&block);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	if (getppid() != caller)
 		goto out;
 	n_cg = open_cgroup_procs(st.cgroup, cg_fds);
@@ -438,6 +453,7 @@ int skiff_cmd_exec(int argc, char **argv)
 			   strerror(errno));
 		goto out;
 	}
+	joined = true;
 	r = join_namespaces(pidfd, st.pid);
 	if (r < 0) {
 		if (r == -ESRCH)
@@ -467,5 +483,12 @@ out:
 		free(args);
 	}
 	skiff_config_free(&c);
+	if (joined) {
+		/* Our new children would be born in the container's pid
+		 * namespace: LeakSanitizer's exit-time tracer (a sanitized
+		 * build) could not see us from there and would wait forever. */
+		fflush(NULL);
+		_exit(code);
+	}
 	return code;
 }

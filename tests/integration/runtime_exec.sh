@@ -58,7 +58,8 @@ shim() { # ID [OPTIONS] -- CMD: starts a container, prints its pid
 	shift
 	"$R" shim --state "$S" --id "$id" --rootfs "$T/img" --cgroup-parent "$CGP" "$@"
 }
-EXEC=("$R" exec --state "$S")
+# every exec is bounded: a hang fails the test instead of blocking it
+EXEC=(timeout -k 5 20 "$R" exec --state "$S")
 
 pid=$(shim c1 --hostname box --env FOO=bar --workdir /tmp -- /bin/sleep 1000) ||
 	{ fail "shim c1 did not start"; exit 1; }
