@@ -158,12 +158,15 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 	ProtobufCMessage *owned = NULL;
 	const ProtobufCMessage *obj = NULL;
 	if (c->kind == SKIFF_KIND_POD) {
-		/* pods are stored packed: filter on the summary when there is
-		 * one, unpack for a label selector or an old version */
+		/* pods are stored packed: filter on the summary, unpack only
+		 * an old version (a paged list's history) */
 		const struct brain_pod *sum = o->decoded;
 		if (sum && *c->req->node_name && !streq(sum->node, c->req->node_name))
 			return 0;
-		if ((!sum || c->req->n_label_selector) && o->data) {
+		if (sum && c->req->n_label_selector &&
+		    !brain_pod_labels_match(sum, c->req->label_selector, c->req->n_label_selector))
+			return 0;
+		if (!sum && o->data) {
 			obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
 			if (!obj)
 				return 0;

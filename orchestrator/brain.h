@@ -53,6 +53,7 @@ struct brain_pod {
 	const char *owner;	   /* deployment; "" for a bare pod */
 	const char *template_hash; /* "" for a bare pod */
 	const char *phase;	   /* status.phase, "Pending" when empty */
+	const char *labels;	   /* metadata.labels, see brain_pod_labels_match() */
 	int64_t created_ms;
 	int64_t cpu_milli; /* sum of the containers' requests */
 	int64_t memory;
@@ -122,6 +123,9 @@ const void *brain_get(struct brain *b, int kind, const char *name);
 const struct brain_pod *brain_pod_get(struct brain *b, const char *name);
 /* Free the pod views brain_get() made. */
 void brain_release_views(struct brain *b);
+/* A label selector against a pod summary's labels (as skiff_selector_match():
+ * every pair present; an empty selector matches nothing). */
+bool brain_pod_labels_match(const struct brain_pod *p, Skiff__KeyValue *const *sel, size_t nsel);
 /* 64-bit FNV-1a of s ("" for NULL): struct brain_pod.message_hash. */
 uint64_t brain_str_hash(const char *s);
 /* A private mutable copy (skiff_obj_free()), NULL when missing. */

@@ -21,15 +21,14 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 	const struct brain_pod *sum = o->decoded;
 	const Skiff__ServiceSpec *spec = c->svc->spec;
 	if (!sum || !sum->ready || !sum->has_ip ||
-	    sum->terminating) /* terminating pods get no traffic */
+	    sum->terminating || /* terminating pods get no traffic */
+	    !brain_pod_labels_match(sum, spec->selector, spec->n_selector))
 		return 0;
-	/* only ready pods with an address are unpacked (for labels and IP) */
+	/* only the endpoints are unpacked (for their IP) */
 	_cleanup_(skiff_obj_freep) ProtobufCMessage *full =
 	    skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
 	const Skiff__Pod *p = (const Skiff__Pod *)full;
-	if (!p || !p->metadata || !p->status ||
-	    !skiff_selector_match(spec->selector, spec->n_selector, p->metadata->labels,
-				  p->metadata->n_labels))
+	if (!p || !p->status)
 		return 0;
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		if (c->n == c->cap) {

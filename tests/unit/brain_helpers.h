@@ -209,6 +209,8 @@ static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdat
 	skiff_pod_requests(p, &cpu, &mem);
 	ck_assert_int_eq(sum->cpu_milli, cpu);
 	ck_assert_int_eq(sum->memory, mem);
+	ck_assert_int_eq(brain_pod_labels_match(sum, p->metadata->labels, p->metadata->n_labels),
+			 p->metadata->n_labels > 0);
 	skiff_obj_free(&p->base);
 	l->n++;
 	return 0;
