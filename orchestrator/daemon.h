@@ -28,6 +28,7 @@ struct daemon {
 	char *data_dir;
 	char *cluster_cidr;
 	struct event *commit_ev;
+	struct event *reconcile_ev; /* controllers, after the replies went out */
 	struct event *tick_ev;
 	struct event *sig_term, *sig_int;
 	struct deferred *deferred_head, **deferred_tail;

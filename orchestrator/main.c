@@ -87,12 +87,25 @@ static void commit_cb(evutil_socket_t fd, short what, void *userdata)
 	(void)fd;
 	(void)what;
 	struct daemon *d = userdata;
-	/* answer what arrived first: replies never wait for the controllers */
+	/* answer what arrived first: replies never wait for the controllers.
+	 * The controllers run from their own event of the lowest priority:
+	 * the replies just queued are written out first (socket events have
+	 * a higher priority), so an APPLY of 100,000 replicas is acknowledged
+	 * before the pass that creates them, not seconds later. */
 	commit_now(d);
-	if (exit_code == 0 && skiff_mono_ms() - last_reconcile_ms >= 20) {
-		reconcile(d);
-		commit_now(d);
-	}
+	if (exit_code == 0 && skiff_mono_ms() - last_reconcile_ms >= 20)
+		event_active(d->reconcile_ev, EV_WRITE, 0);
+}
+
+static void reconcile_cb(evutil_socket_t fd, short what, void *userdata)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = userdata;
+	if (exit_code != 0)
+		return;
+	reconcile(d);
+	commit_now(d);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *userdata)
@@ -351,6 +364,8 @@ int main(int argc, char **argv)
 	}
 	d.commit_ev = event_new(d.base, -1, 0, commit_cb, &d);
 	event_priority_set(d.commit_ev, 2);
+	d.reconcile_ev = event_new(d.base, -1, 0, reconcile_cb, &d);
+	event_priority_set(d.reconcile_ev, 2);
 	d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
 	struct timeval tv = { 0, 100 * 1000 };
 	event_add(d.tick_ev, &tv);
@@ -380,6 +395,7 @@ int main(int argc, char **argv)
 	skiff_rpc_server_free(d.server);
 	SSL_CTX_free(tls);
 	event_free(d.commit_ev);
+	event_free(d.reconcile_ev);
 	event_free(d.tick_ev);
 	event_free(d.sig_term);
 	event_free(d.sig_int);
