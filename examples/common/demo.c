@@ -235,6 +235,60 @@ void demo_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
 	demo_reply_json(req, code, json_pack("{s:s}", "error", msg));
 }
 
+bool demo_valid_name(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 80)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+bool demo_handle_healthz(struct evhttp_request *req, const char *path)
+{
+	if (!streq(path, "/healthz"))
+		return false;
+	demo_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+	return true;
+}
+
+struct sync_reply {
+	struct evhttp_request *req;
+	int code;
+	json_t *body;
+	void (*then)(void *arg);
+	void *arg;
+};
+
+static void reply_after_sync(int err, void *arg)
+{
+	struct sync_reply *p = arg;
+	if (err < 0) {
+		json_decref(p->body);
+		demo_reply_error(p->req, 500, "cannot write the log: %s", strerror(-err));
+	} else {
+		demo_reply_json(p->req, p->code, p->body);
+		if (p->then)
+			p->then(p->arg);
+	}
+	free(p);
+}
+
+void demo_log_sync_reply(struct demo_log *l, struct evhttp_request *req, int code, json_t *body,
+			 void (*then)(void *arg), void *arg)
+{
+	struct sync_reply *p = xcalloc(1, sizeof(*p));
+	p->req = req;
+	p->code = code;
+	p->body = body;
+	p->then = then;
+	p->arg = arg;
+	demo_log_sync(l, reply_after_sync, p);
+}
+
 static char *buffer_string(struct evbuffer *buf, size_t *ret_len)
 {
 	size_t len = buf ? evbuffer_get_length(buf) : 0;

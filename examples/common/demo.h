@@ -57,6 +57,10 @@ void demo_reply_json(struct evhttp_request *req, int code, json_t *body);
 /* {"error": "..."} with the given status. */
 void demo_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A resource name (queue, topic, subscription): 1-80 of [A-Za-z0-9._-]. */
+bool demo_valid_name(const char *n);
+/* {"ok":true} to GET /healthz (the readiness probe); true when path was it. */
+bool demo_handle_healthz(struct evhttp_request *req, const char *path);
 /* The request body as a malloc'd NUL-terminated string (never NULL). */
 char *demo_request_body(struct evhttp_request *req, size_t *ret_len);
 /* The decoded path of the request URI (malloc'd), without the query. */
@@ -174,6 +178,12 @@ uint64_t demo_log_records(const struct demo_log *l);
  * demo_log_append*) into a new file that atomically replaces the log. */
 int demo_log_rewrite(struct demo_log *l, void (*fn)(struct demo_log *nl, void *arg), void *arg);
 
+/* Answer req with code and body (consumed) once everything appended to l so
+ * far is durable, then call then(arg) (when set): a write is acknowledged
+ * only after its record is fsync'ed. A failed sync answers 500 instead and
+ * skips then. */
+void demo_log_sync_reply(struct demo_log *l, struct evhttp_request *req, int code, json_t *body,
+			 void (*then)(void *arg), void *arg);
 /* Replay helper: parse a record as JSON (NULL if it is not). */
 json_t *demo_record_json(const char *rec, size_t len);
 

@@ -322,29 +322,12 @@ static void emit_live(struct demo_log *nl, void *arg)
 
 /* --- HTTP ----------------------------------------------------------------------------------- */
 
-struct pub_reply {
-	struct evhttp_request *req;
-	struct topic *t;
-	uint64_t seq;
-	int nsubs;
-};
-
-static void after_publish_sync(int err, void *arg)
+/* deliver only what is durable */
+static void deliver_all(void *arg)
 {
-	struct pub_reply *p = arg;
-	if (err < 0) {
-		demo_reply_error(p->req, 500, "cannot write the topic log: %s", strerror(-err));
-	} else {
-		char id[32];
-		snprintf(id, sizeof(id), "%llu", (unsigned long long)p->seq);
-		demo_reply_json(p->req, 201,
-				json_pack("{s:s,s:s,s:i}", "MessageId", id, "Topic", p->t->name,
-					  "Subscriptions", p->nsubs));
-		/* deliver only what is durable */
-		for (struct sub *s = p->t->subs; s; s = s->next)
-			deliver(s);
-	}
-	free(p);
+	struct topic *t = arg;
+	for (struct sub *s = t->subs; s; s = s->next)
+		deliver(s);
 }
 
 static void publish(struct evhttp_request *req, struct topic *t)
@@ -363,13 +346,15 @@ static void publish(struct evhttp_request *req, struct topic *t)
 	json_decref(r);
 	add_event(t, seq, body, len);
 	t->published++;
-	struct pub_reply *p = xcalloc(1, sizeof(*p));
-	p->req = req;
-	p->t = t;
-	p->seq = seq;
+	int nsubs = 0;
 	for (struct sub *s = t->subs; s; s = s->next)
-		p->nsubs += !s->removed;
-	demo_log_sync(tlog, after_publish_sync, p);
+		nsubs += !s->removed;
+	char id[32];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)seq);
+	demo_log_sync_reply(
+	    tlog, req, 201,
+	    json_pack("{s:s,s:s,s:i}", "MessageId", id, "Topic", t->name, "Subscriptions", nsubs),
+	    deliver_all, t);
 }
 
 static json_t *topics_json(void)
@@ -412,17 +397,6 @@ static void compact_tick(evutil_socket_t fd, short what, void *arg)
 			 (unsigned long long)demo_log_size(tlog));
 }
 
-static bool valid_name(const char *n)
-{
-	if (!*n || strlen(n) > 80)
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-	return true;
-}
-
 static void handle(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
@@ -430,16 +404,14 @@ static void handle(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	char tn[128], sn[128], rest[128];
 
-	if (streq(path, "/healthz")) {
-		demo_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+	if (demo_handle_healthz(req, path))
 		return;
-	}
 	if (streq(path, "/topics") || streq(path, "/topics/")) {
 		demo_reply_json(req, 200, topics_json());
 		return;
 	}
 	rest[0] = sn[0] = 0;
-	if (sscanf(path, "/topics/%127[^/]%127s", tn, rest) < 2 || !valid_name(tn)) {
+	if (sscanf(path, "/topics/%127[^/]%127s", tn, rest) < 2 || !demo_valid_name(tn)) {
 		demo_reply_error(req, 404,
 				 "use /topics, /topics/T/publish, /topics/T/subscriptions/S");
 		return;
@@ -448,7 +420,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		publish(req, get_topic(tn));
 		return;
 	}
-	if (sscanf(rest, "/subscriptions/%127[^/]", sn) != 1 || !valid_name(sn)) {
+	if (sscanf(rest, "/subscriptions/%127[^/]", sn) != 1 || !demo_valid_name(sn)) {
 		demo_reply_error(req, 404, "no such resource %s", path);
 		return;
 	}
@@ -458,7 +430,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		json_t *j = json_loads(body, 0, NULL);
 		const char *q = j ? json_string_value(json_object_get(j, "Queue")) : NULL;
 		const char *srv = j ? json_string_value(json_object_get(j, "Server")) : NULL;
-		if (!q || !valid_name(q)) {
+		if (!q || !demo_valid_name(q)) {
 			json_decref(j);
 			demo_reply_error(req, 400,
 					 "body must be {\"Queue\":\"NAME\"[,\"Server\":\"SPEC\"]}");
@@ -493,7 +465,7 @@ static void subscribe_spec(const char *spec)
 	/* TOPIC:SUB=QUEUE[@SERVER] */
 	char tn[128], sn[128], q[128], srv[256] = "";
 	if (sscanf(spec, "%127[^:]:%127[^=]=%127[^@]@%255s", tn, sn, q, srv) < 3 ||
-	    !valid_name(tn) || !valid_name(sn) || !valid_name(q)) {
+	    !demo_valid_name(tn) || !demo_valid_name(sn) || !demo_valid_name(q)) {
 		log_error("subscription '%s' is not TOPIC:SUB=QUEUE[@SERVER]", spec);
 		exit(2);
 	}

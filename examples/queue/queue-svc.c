@@ -123,18 +123,6 @@ static struct queue *find_queue(const char *name)
 	return NULL;
 }
 
-static bool valid_name(const char *n)
-{
-	size_t len = strlen(n);
-	if (len == 0 || len > 80)
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-	return true;
-}
-
 static void log_queue(struct queue *q)
 {
 	json_t *r = json_pack("{s:s,s:s,s:i,s:i}", "o", "q", "q", q->name, "vis", q->visibility_s,
@@ -568,31 +556,9 @@ static json_t *queue_json(struct queue *q)
 	return j;
 }
 
-struct pending_reply {
-	struct evhttp_request *req;
-	int code;
-	json_t *body;
-};
-
-static void reply_after_sync(int err, void *arg)
-{
-	struct pending_reply *p = arg;
-	if (err < 0) {
-		json_decref(p->body);
-		demo_reply_error(p->req, 500, "cannot write the queue log: %s", strerror(-err));
-	} else {
-		demo_reply_json(p->req, p->code, p->body);
-	}
-	free(p);
-}
-
 static void sync_then_reply(struct evhttp_request *req, int code, json_t *body)
 {
-	struct pending_reply *p = xcalloc(1, sizeof(*p));
-	p->req = req;
-	p->code = code;
-	p->body = body;
-	demo_log_sync(qlog, reply_after_sync, p);
+	demo_log_sync_reply(qlog, req, code, body, NULL, NULL);
 }
 
 static void do_send(struct evhttp_request *req, struct queue *q)
@@ -759,10 +725,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	char name[128], rest[256];
 
-	if (streq(path, "/healthz")) {
-		demo_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+	if (demo_handle_healthz(req, path))
 		return;
-	}
 	if (streq(path, "/queues") || streq(path, "/queues/")) {
 		json_t *arr = json_array();
 		for (struct queue *q = queues; q; q = q->next)
@@ -779,7 +743,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		demo_reply_error(req, 404, "no such resource %s (see /queues)", path);
 		return;
 	}
-	if (!valid_name(name)) {
+	if (!demo_valid_name(name)) {
 		demo_reply_error(req, 400, "queue name '%s' must be 1-80 of [A-Za-z0-9._-]", name);
 		return;
 	}
@@ -824,7 +788,7 @@ static void declare_queue(const char *spec)
 	_cleanup_free_ char *copy = xstrdup(spec);
 	char *save = NULL;
 	char *name = strtok_r(copy, ",", &save);
-	if (!name || !valid_name(name)) {
+	if (!name || !demo_valid_name(name)) {
 		log_error("queue spec '%s': the name must be 1-80 of [A-Za-z0-9._-]", spec);
 		exit(2);
 	}
