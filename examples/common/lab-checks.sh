@@ -96,15 +96,38 @@ lab_queue() {
 	kill -9 "$(pod_pid email 0)"
 	sleep 1
 	kill -9 "$(pod_pid queue)"
+	local killed up_ms=
+	killed=$(date +%s%3N)
+	echo "queue killed at $(date +%T.%3N)"
+	for ((i = 0; i < 600; i++)); do
+		curl -fs -o /dev/null --max-time 0.5 "$qurl/healthz" && { up_ms=$(($(date +%s%3N) - killed)); break; }
+		sleep 0.05
+	done
+	echo "queue answering again ${up_ms:-?} ms after the kill"
+	if [ -z "$up_ms" ] || [ "$up_ms" -gt 3000 ]; then
+		local qp
+		qp=$(pod_names queue | head -n 1)
+		echo "--- slow queue restart: pod $qp (previous and current logs, events)"
+		ctl logs --previous "pod/$qp" 2>&1 | tail -n 8
+		ctl logs "pod/$qp" 2>&1 | head -n 12
+		ctl get events 2>&1 | grep -i "queue" | tail -n 12
+		local ip=${qurl#http://} ns
+		ip=${ip%:*}
+		for ns in $(ip netns list 2>/dev/null | awk '/skiff/ { print $1 }'); do
+			ip -n "$ns" neigh show to "$ip" 2>/dev/null | sed "s/^/neighbour in $ns: /"
+		done
+	fi
 	wait $lp || fail "orders not acknowledged: $(cat "$DEMO_TMP/produce.json")"
-	echo "produced: $(cat "$DEMO_TMP/produce.json") at $(date +%T.%N)"
-	for ((i = 0; i < 120; i++)); do
+	echo "produced: $(cat "$DEMO_TMP/produce.json") at $(date +%T.%3N), producer $(curl -fs "$prod/stats")"
+	for ((i = 0; i < 240; i++)); do
 		all_logs email >"$DEMO_TMP/email.out"
 		got=$(count_processed order "queue=orders" "$DEMO_TMP/email.out")
 		[ "${got% *}" -ge 1000 ] && break
-		echo "$(date +%T.%N) processed ${got}"
-		sleep 1
+		((i % 10 == 0)) && echo "$(date +%T.%3N) processed ${got}: queue $(curl -fs --max-time 1 "$qurl/queues/orders")"
+		sleep 0.1
 	done
+	echo "all processed $(($(date +%s%3N) - killed)) ms after the queue was killed"
+	grep -h "warn\|again\|error" "$DEMO_TMP/email.out" | head -20
 	echo "orders processed: ${got% *} distinct of 1000, $((${got#* } - ${got% *})) duplicates"
 	[ "${got% *}" = 1000 ] || fail "only ${got% *} of 1000 orders processed"
 	demo_delete queue
