@@ -437,6 +437,7 @@ struct demo_upstream {
 	uint64_t *rr; /* the round-robin counter: rr_local, or shared by processes */
 	struct demo_endpoint *retired; /* removed but still busy */
 	void (*on_free)(struct demo_endpoint *ep);
+	struct demo_call *calls; /* in flight; freed with the upstream (at exit) */
 };
 
 static struct demo_endpoint *endpoint_new(struct demo_upstream *u, const char *host, uint16_t port)
@@ -618,6 +619,12 @@ void demo_upstream_free(struct demo_upstream *u)
 		u->retired = ep->next;
 		endpoint_free(ep);
 	}
+	/* freeing the connections dropped their requests without callbacks */
+	while (u->calls) {
+		struct demo_call *c = u->calls;
+		u->calls = c->next;
+		free(c);
+	}
 	free(u->eps);
 	free(u->spec);
 	free(u->file);
@@ -708,6 +715,13 @@ static void call_done(struct evhttp_request *resp, void *arg)
 	struct demo_call *c = arg;
 	struct demo_endpoint *ep = c->ep;
 
+	struct demo_upstream *u = ep->up;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		u->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	c->conn->inflight--;
 	ep->inflight--;
 	c->cb(resp, ep, c->arg);
@@ -723,6 +737,10 @@ struct demo_call *demo_endpoint_request(struct demo_endpoint *ep, demo_reply_fn 
 	c->ep = ep;
 	c->cb = cb;
 	c->arg = arg;
+	c->next = ep->up->calls;
+	if (c->next)
+		c->next->prev = c;
+	ep->up->calls = c;
 	c->req = evhttp_request_new(call_done, c);
 	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Host", ep->name);
 	return c;

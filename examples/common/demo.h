@@ -133,6 +133,7 @@ struct demo_call {
 	struct demo_conn *conn;
 	demo_reply_fn cb;
 	void *arg;
+	struct demo_call *prev, *next; /* the upstream's calls in flight */
 };
 struct demo_call *demo_endpoint_request(struct demo_endpoint *ep, demo_reply_fn cb, void *arg);
 /* Send it; on failure cb runs at once with resp NULL. The call is freed
