@@ -11,6 +11,8 @@
  *   queue-worker --queue NAME [--server SPEC] [--batch N] [--wait S]
  *                [--visibility S] [--work-ms MS] [--poison TEXT]
  *   SPEC: a service name (default "queue"; env QUEUE_SERVICE) or IP:PORT.
+ *   --visibility S: how long a received batch stays invisible (default: the
+ *   queue's VisibilityTimeout, 10 s in the demos' manifests).
  *   --poison TEXT: messages whose body contains TEXT are never deleted (they
  *   end in the dead-letter queue after MaxReceiveCount receives).
  *   env: QUEUE_NAME, SKIFF_POD_NAME
@@ -28,7 +30,7 @@
 static struct event_base *base;
 static struct demo_upstream *up;
 static const char *queue, *poison;
-static int64_t batch = 10, wait_s = 10, visibility = 30, work_ms;
+static int64_t batch = 10, wait_s = 10, visibility = -1, work_ms;
 static struct event *timer;
 static json_t *pending_acks; /* receipt handles of the batch being processed */
 static uint64_t processed, polls;
@@ -126,9 +128,12 @@ static void on_messages(struct evhttp_request *resp, struct demo_endpoint *ep, v
 
 static void poll_queue(void)
 {
-	_cleanup_free_ char *uri =
-	    xasprintf("/queues/%s/messages?max=%lld&wait=%lld&visibility=%lld", queue,
-		      (long long)batch, (long long)wait_s, (long long)visibility);
+	/* without --visibility, the queue's own VisibilityTimeout applies */
+	char vis[32] = "";
+	if (visibility >= 0)
+		snprintf(vis, sizeof(vis), "&visibility=%lld", (long long)visibility);
+	_cleanup_free_ char *uri = xasprintf("/queues/%s/messages?max=%lld&wait=%lld%s", queue,
+					     (long long)batch, (long long)wait_s, vis);
 	polls++;
 	demo_upstream_call(up, EVHTTP_REQ_GET, uri, NULL, 0, on_messages, NULL);
 }
