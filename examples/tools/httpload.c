@@ -8,7 +8,8 @@
  *    "p50_ms":0.6,"p99_ms":1.9,"max_ms":3.1,"counts":{"users-0":100,...}}
  * ok counts 2xx answers. --count FIELD tallies that field of JSON answers.
  * --retries K retries a request that failed (connection error or 5xx) up to
- * K times with 100 ms backoff per attempt; without it a failure is final.
+ * K times, waiting 100 ms more per attempt (at most 1 s); without it a failure
+ * is final.
  * Exit status: 0 when every request succeeded, 1 otherwise.
  *
  *   httpload [-n N | -d SECONDS] [-c CONNS] [-r RATE] [-X METHOD] [-b BODY]
@@ -142,11 +143,12 @@ static void on_response(struct evhttp_request *resp, void *arg)
 	if ((code == 0 || code >= 500) && s->attempt < retries) {
 		s->attempt++;
 		retried++;
-		struct timeval tv = { 0, 100000 * s->attempt };
-		if (tv.tv_usec >= 1000000) {
-			tv.tv_sec = tv.tv_usec / 1000000;
-			tv.tv_usec %= 1000000;
-		}
+		/* 100 ms more per attempt, at most 1 s: a service back after an
+		 * outage gets its retried requests within a second */
+		int64_t wait_ms = 100 * (int64_t)s->attempt;
+		if (wait_ms > 1000)
+			wait_ms = 1000;
+		struct timeval tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
 		evtimer_add(s->timer, &tv);
 		return;
 	}
