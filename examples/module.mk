@@ -51,12 +51,20 @@ $(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh
 # The manifests are checked with skiffctl's own parser.
 $(BUILD)/tests/integration/test_examples_manifests.o: CFLAGS += -Ictl
 
-# The durable log's test links the demos' shared code.
+# The durable log's test links the demos' shared code (all of it: http1.o
+# needs http_parser too).
 $(BUILD)/tests/integration/test_examples_dlog.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
 $(BUILD)/tests/integration/test_examples_dlog: $(BUILD)/tests/integration/test_examples_dlog.o \
 		$(EX_COMMON_OBJS) $(LIBSKIFF)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson -lhttp_parser
+
+# The gateway's HTTP/1.1 messages' test, likewise.
+$(BUILD)/tests/integration/test_examples_http1.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
+$(BUILD)/tests/integration/test_examples_http1: $(BUILD)/tests/integration/test_examples_http1.o \
+		$(EX_COMMON_OBJS) $(LIBSKIFF)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson -lhttp_parser
 
 # tests/e2e/demos.sh runs the demos on the lab: `make check` builds the image.
 CHECK_EXTRA += $(IMAGE_STAMP)

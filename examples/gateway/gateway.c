@@ -55,6 +55,7 @@
 
 #include "cleanup.h"
 #include "demo.h"
+#include "http1.h"
 #include "log.h"
 #include "util.h"
 
@@ -75,7 +76,6 @@ struct route {
 #define COUNT(x) __atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
 #define READ(x)	 ((json_int_t)__atomic_load_n(&(x), __ATOMIC_RELAXED))
 
-#define MAX_HEADERS  100
 #define MAX_BODY     (1 << 20) /* request bodies, as demo_http_listen */
 #define MAX_HEAD     (64 << 10)
 #define READ_SIZE    16384
@@ -93,232 +93,18 @@ static int exit_code;
 static struct event_base *evb;
 static const struct timeval *tv_upstream, *tv_idle;
 
-/* --- buffers ----------------------------------------------------------------- */
-
-/* Bytes [off, len) are pending (off > 0 only for output being written). */
-struct buf {
-	char *p;
-	size_t len, cap, off;
-};
-
-static void buf_reserve(struct buf *b, size_t more)
-{
-	if (b->cap - b->len >= more)
-		return;
-	size_t n = b->cap ? b->cap : 4096;
-	while (n - b->len < more)
-		n *= 2;
-	b->p = xrealloc(b->p, n);
-	b->cap = n;
-}
-
-static void buf_add(struct buf *b, const void *d, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_addf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	buf_reserve(b, 256);
-	for (;;) {
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			abort();
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		buf_reserve(b, (size_t)n + 1);
-	}
-}
-
-/* Remove the first n bytes. */
-static void buf_drop(struct buf *b, size_t n)
-{
-	if (n < b->len)
-		memmove(b->p, b->p + n, b->len - n);
-	b->len -= n < b->len ? n : b->len;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	*b = (struct buf){ 0 };
-}
-
-/* --- HTTP/1.1 messages (http_parser) ---------------------------------------------
- *
- * A message is parsed in place in its connection's input buffer: the parser
- * records offsets of the request target or status reason and of each header,
- * pauses once the header block is complete (head_end) and once the message
- * is (end), so pipelined bytes after it stay in the buffer. */
-
-struct span {
-	uint32_t off, len;
-};
-
-struct hmsg {
-	http_parser p;
-	const char *base;      /* the buffer during http_parser_execute() */
-	struct buf *body_sink; /* when set, decoded body bytes go there (de-chunking) */
-	struct span first;     /* request target, or status reason */
-	struct span field[MAX_HEADERS], value[MAX_HEADERS];
-	unsigned n;
-	bool in_value, headers_done, complete, keep_alive, skip_body;
-	size_t parsed;	 /* bytes of the buffer fed to the parser */
-	size_t head_end; /* offset of the body, once headers_done */
-	size_t end;	 /* offset past the message, once complete */
-};
-
-static void span_extend(struct hmsg *m, struct span *s, const char *at, size_t len)
-{
-	if (s->len == 0)
-		s->off = (uint32_t)(at - m->base);
-	s->len += (uint32_t)len;
-}
-
-static int on_first(http_parser *p, const char *at, size_t len)
-{
-	struct hmsg *m = p->data;
-	span_extend(m, &m->first, at, len);
-	return 0;
-}
-
-static int on_field(http_parser *p, const char *at, size_t len)
-{
-	struct hmsg *m = p->data;
-	if (m->in_value || m->n == 0) {
-		if (m->n == MAX_HEADERS)
-			return -1;
-		m->n++;
-		m->in_value = false;
-	}
-	span_extend(m, &m->field[m->n - 1], at, len);
-	return 0;
-}
-
-static int on_value(http_parser *p, const char *at, size_t len)
-{
-	struct hmsg *m = p->data;
-	m->in_value = true;
-	if (m->n)
-		span_extend(m, &m->value[m->n - 1], at, len);
-	return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-	struct hmsg *m = p->data;
-	m->headers_done = true;
-	m->keep_alive = http_should_keep_alive(p);
-	http_parser_pause(p, 1);
-	return m->skip_body ? 1 : 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-	struct hmsg *m = p->data;
-	if (m->body_sink)
-		buf_add(m->body_sink, at, len);
-	return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-	struct hmsg *m = p->data;
-	m->complete = true;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static const http_parser_settings request_settings = {
-	.on_url = on_first,
-	.on_header_field = on_field,
-	.on_header_value = on_value,
-	.on_headers_complete = on_headers_complete,
-	.on_message_complete = on_message_complete,
-};
-
-static const http_parser_settings response_settings = {
-	.on_status = on_first,
-	.on_header_field = on_field,
-	.on_header_value = on_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-};
-
-static void hmsg_init(struct hmsg *m, enum http_parser_type type)
-{
-	*m = (struct hmsg){ 0 };
-	http_parser_init(&m->p, type);
-	m->p.data = m;
-}
-
-/* Feed b's bytes not yet parsed (and the end of the stream when eof); stops
- * once the header block is complete and once the message is, so the caller
- * can look at the headers before the body goes through the parser. 0, or -1
- * when the bytes are not HTTP (or eof comes before the message's end). */
-static int hmsg_feed(struct hmsg *m, const http_parser_settings *s, struct buf *b, bool eof)
-{
-	m->base = b->p;
-	if (m->complete)
-		return 0;
-	size_t avail = b->len - m->parsed;
-	if (avail == 0 && !eof)
-		return 0;
-	bool was_done = m->headers_done;
-	size_t n = http_parser_execute(&m->p, s, b->p + m->parsed, avail);
-	enum http_errno e = HTTP_PARSER_ERRNO(&m->p);
-	if (e == HPE_PAUSED) {
-		http_parser_pause(&m->p, 0);
-		if (m->headers_done && !was_done) {
-			/* paused on the header block's last LF, which is parsed again */
-			m->head_end = m->parsed + n + 1;
-		}
-	} else if (e != HPE_OK || m->p.upgrade || n != avail) {
-		return -1;
-	}
-	m->parsed += n;
-	if (m->complete)
-		m->end = m->parsed;
-	if (avail == 0)
-		return m->complete ? 0 : -1;
-	if (eof && !m->complete)
-		return hmsg_feed(m, s, b, eof);
-	return 0;
-}
-
-static bool span_is(const char *base, struct span s, const char *name)
-{
-	size_t n = strlen(name);
-	return s.len == n && strncasecmp(base + s.off, name, n) == 0;
-}
-
 /* Connection-level headers a proxy does not pass on (and Host, X-Forwarded-For,
  * Expect, which the gateway sets or answers itself). */
-static bool hop_by_hop(const char *base, struct span f, bool request)
+static bool hop_by_hop(const char *base, struct demo_span f, bool request)
 {
 	static const char *const names[] = {
 		"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
 		"Trailer",    "Upgrade",    "Proxy-Connection"
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (span_is(base, f, names[i]))
+		if (demo_span_is(base, f, names[i]))
 			return true;
-	return request && (span_is(base, f, "Host") || span_is(base, f, "Expect"));
+	return request && (demo_span_is(base, f, "Host") || demo_span_is(base, f, "Expect"));
 }
 
 static bool idempotent(unsigned m)
@@ -357,8 +143,8 @@ static const char *reason(int code)
 struct client {
 	int fd;
 	struct event *rev, *wev, *idle;
-	struct buf in, out;
-	struct hmsg req;
+	struct demo_buf in, out;
+	struct demo_hmsg req;
 	bool checked;	  /* the request's headers were checked */
 	bool busy;	  /* a request is being answered */
 	bool close_after; /* close once out is written */
@@ -379,8 +165,8 @@ struct upconn {
 	struct event *rev, *wev, *timer;
 	struct demo_endpoint *ep;
 	struct client *c; /* NULL when idle */
-	struct buf out, in;
-	struct hmsg resp;
+	struct demo_buf out, in;
+	struct demo_hmsg resp;
 	bool connected, writing, reading, head_sent, to_eof;
 	struct upconn *prev, *next; /* the pool's idle list, else all busy ones */
 };
@@ -422,8 +208,8 @@ static void upconn_free(struct upconn *u)
 	event_free(u->wev);
 	event_free(u->timer);
 	close(u->fd);
-	buf_free(&u->in);
-	buf_free(&u->out);
+	demo_buf_free(&u->in);
+	demo_buf_free(&u->out);
 	free(u);
 }
 
@@ -474,8 +260,8 @@ static void client_free(struct client *c)
 	event_free(c->wev);
 	event_free(c->idle);
 	close(c->fd);
-	buf_free(&c->in);
-	buf_free(&c->out);
+	demo_buf_free(&c->in);
+	demo_buf_free(&c->out);
 	free(c);
 }
 
@@ -529,8 +315,8 @@ static void request_done(struct client *c)
 		set_event(c->rev, &c->reading, false, NULL);
 		return;
 	}
-	buf_drop(&c->in, c->req.end);
-	hmsg_init(&c->req, HTTP_REQUEST);
+	demo_buf_drop(&c->in, c->req.end);
+	demo_hmsg_init(&c->req, HTTP_REQUEST);
 	c->checked = false;
 	event_add(c->idle, tv_idle);
 	set_event(c->rev, &c->reading, true, NULL);
@@ -544,7 +330,7 @@ static void reply(struct client *c, int code, json_t *body)
 	char *s = json_dumps(body ? body : json_object(), JSON_COMPACT);
 	size_t len = strlen(s) + 1;
 	json_decref(body);
-	buf_addf(
+	demo_buf_addf(
 	    &c->out,
 	    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
 	    code, reason(code), len,
@@ -554,8 +340,8 @@ static void reply(struct client *c, int code, json_t *body)
 	if (code == 400 || code == 413 || code == 431)
 		c->close_after = true;
 	if (c->req.p.method != HTTP_HEAD || !c->req.headers_done) {
-		buf_add(&c->out, s, len - 1);
-		buf_add(&c->out, "\n", 1);
+		demo_buf_add(&c->out, s, len - 1);
+		demo_buf_add(&c->out, "\n", 1);
 	}
 	free(s);
 	client_flush(c);
@@ -687,7 +473,7 @@ static void upconn_write_cb(evutil_socket_t fd, short what, void *arg)
  * headers without hop-by-hop ones, X-Upstream, and how the connection goes on. */
 static void response_head(struct upconn *u, struct client *c)
 {
-	const struct hmsg *m = &u->resp;
+	const struct demo_hmsg *m = &u->resp;
 	const char *b = u->in.p;
 	bool chunked = m->p.flags & F_CHUNKED;
 	bool client10 = c->req.p.http_major == 1 && c->req.p.http_minor == 0;
@@ -699,20 +485,20 @@ static void response_head(struct upconn *u, struct client *c)
 		u->resp.body_sink = &c->out;
 	if (u->to_eof || u->resp.body_sink)
 		c->req.keep_alive = false; /* the body ends when the connection does */
-	buf_addf(&c->out, "HTTP/1.1 %u %.*s\r\n", m->p.status_code, (int)m->first.len,
-		 b + m->first.off);
+	demo_buf_addf(&c->out, "HTTP/1.1 %u %.*s\r\n", m->p.status_code, (int)m->first.len,
+		      b + m->first.off);
 	for (unsigned i = 0; i < m->n; i++) {
 		if (hop_by_hop(b, m->field[i], false) ||
-		    (u->resp.body_sink && span_is(b, m->field[i], "Transfer-Encoding")))
+		    (u->resp.body_sink && demo_span_is(b, m->field[i], "Transfer-Encoding")))
 			continue;
-		buf_add(&c->out, b + m->field[i].off, m->field[i].len);
-		buf_add(&c->out, ": ", 2);
-		buf_add(&c->out, b + m->value[i].off, m->value[i].len);
-		buf_add(&c->out, "\r\n", 2);
+		demo_buf_add(&c->out, b + m->field[i].off, m->field[i].len);
+		demo_buf_add(&c->out, ": ", 2);
+		demo_buf_add(&c->out, b + m->value[i].off, m->value[i].len);
+		demo_buf_add(&c->out, "\r\n", 2);
 	}
-	buf_addf(&c->out, "X-Upstream: %s\r\n%s\r\n", u->ep->name,
-		 !c->req.keep_alive ? "Connection: close\r\n"
-				    : (client10 ? "Connection: keep-alive\r\n" : ""));
+	demo_buf_addf(&c->out, "X-Upstream: %s\r\n%s\r\n", u->ep->name,
+		      !c->req.keep_alive ? "Connection: close\r\n"
+					 : (client10 ? "Connection: keep-alive\r\n" : ""));
 	u->head_sent = true;
 }
 
@@ -729,7 +515,7 @@ static void upconn_read_cb(evutil_socket_t fd, short what, void *arg)
 		upconn_free(u);
 		return;
 	}
-	buf_reserve(&u->in, READ_SIZE);
+	demo_buf_reserve(&u->in, READ_SIZE);
 	ssize_t n = read(fd, u->in.p + u->in.len, u->in.cap - u->in.len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -740,7 +526,7 @@ static void upconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	u->in.len += (size_t)n;
 	size_t from = 0;
 	while (!u->head_sent) {
-		if (hmsg_feed(&u->resp, &response_settings, &u->in, n == 0) < 0) {
+		if (demo_hmsg_feed(&u->resp, &u->in, n == 0) < 0) {
 			upconn_failed(u, "sent no valid HTTP response");
 			return;
 		}
@@ -756,21 +542,21 @@ static void upconn_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		/* 1xx: an interim response, not passed on; the real one follows */
-		hmsg_feed(&u->resp, &response_settings, &u->in, false);
-		buf_drop(&u->in, u->resp.head_end);
-		hmsg_init(&u->resp, HTTP_RESPONSE);
+		demo_hmsg_feed(&u->resp, &u->in, false);
+		demo_buf_drop(&u->in, u->resp.head_end);
+		demo_hmsg_init(&u->resp, HTTP_RESPONSE);
 		u->resp.skip_body = c->req.p.method == HTTP_HEAD;
 	}
 	/* the body, through the parser to find its end */
-	if (hmsg_feed(&u->resp, &response_settings, &u->in, n == 0) < 0) {
+	if (demo_hmsg_feed(&u->resp, &u->in, n == 0) < 0) {
 		upconn_failed(u, "sent a broken HTTP body");
 		return;
 	}
 	size_t to = u->resp.parsed;
 	if (!u->resp.body_sink && to > from)
-		buf_add(&c->out, u->in.p + from, to - from);
+		demo_buf_add(&c->out, u->in.p + from, to - from);
 	bool extra = u->in.len > to;
-	buf_drop(&u->in, to);
+	demo_buf_drop(&u->in, to);
 	u->resp.parsed -= to;
 	client_flush(c);
 	if (!u->resp.complete) {
@@ -830,7 +616,7 @@ static struct upconn *upconn_new(struct demo_endpoint *ep)
 static void forward(struct client *c)
 {
 	struct demo_endpoint *ep = demo_upstream_pick(c->route->up, c->last);
-	const struct hmsg *m = &c->req;
+	const struct demo_hmsg *m = &c->req;
 	const char *b = c->in.p;
 	struct upconn *u;
 
@@ -857,21 +643,21 @@ static void forward(struct client *c)
 	list_push_up(&busy_ups, u);
 	u->c = c;
 	c->up = u;
-	hmsg_init(&u->resp, HTTP_RESPONSE);
+	demo_hmsg_init(&u->resp, HTTP_RESPONSE);
 	u->resp.skip_body = m->p.method == HTTP_HEAD;
 	u->out.len = u->out.off = 0;
-	buf_addf(&u->out, "%s %.*s HTTP/1.1\r\n", http_method_str(m->p.method), (int)m->first.len,
-		 b + m->first.off);
+	demo_buf_addf(&u->out, "%s %.*s HTTP/1.1\r\n", http_method_str(m->p.method),
+		      (int)m->first.len, b + m->first.off);
 	for (unsigned i = 0; i < m->n; i++) {
 		if (hop_by_hop(b, m->field[i], true))
 			continue;
-		buf_add(&u->out, b + m->field[i].off, m->field[i].len);
-		buf_add(&u->out, ": ", 2);
-		buf_add(&u->out, b + m->value[i].off, m->value[i].len);
-		buf_add(&u->out, "\r\n", 2);
+		demo_buf_add(&u->out, b + m->field[i].off, m->field[i].len);
+		demo_buf_add(&u->out, ": ", 2);
+		demo_buf_add(&u->out, b + m->value[i].off, m->value[i].len);
+		demo_buf_add(&u->out, "\r\n", 2);
 	}
-	buf_addf(&u->out, "Host: %s\r\nX-Forwarded-For: %s\r\n\r\n", ep->name, c->peer);
-	buf_add(&u->out, b + m->head_end, m->end - m->head_end);
+	demo_buf_addf(&u->out, "Host: %s\r\nX-Forwarded-For: %s\r\n\r\n", ep->name, c->peer);
+	demo_buf_add(&u->out, b + m->head_end, m->end - m->head_end);
 	event_add(u->timer, tv_upstream);
 	if (u->connected)
 		upconn_flush(u);
@@ -956,9 +742,9 @@ static void dispatch(struct client *c)
 /* Parse what c->in holds; dispatch a complete request. */
 static void client_process(struct client *c)
 {
-	struct hmsg *m = &c->req;
+	struct demo_hmsg *m = &c->req;
 
-	if (hmsg_feed(m, &request_settings, &c->in, false) < 0) {
+	if (demo_hmsg_feed(m, &c->in, false) < 0) {
 		enum http_errno e = HTTP_PARSER_ERRNO(&m->p);
 		if (m->p.upgrade)
 			reply_error(c, 501, "protocol upgrades are not proxied");
@@ -985,12 +771,12 @@ static void client_process(struct client *c)
 			return;
 		}
 		for (unsigned i = 0; body_waits && i < m->n; i++)
-			if (span_is(c->in.p, m->field[i], "Expect") &&
-			    span_is(c->in.p, m->value[i], "100-continue")) {
-				buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+			if (demo_span_is(c->in.p, m->field[i], "Expect") &&
+			    demo_span_is(c->in.p, m->value[i], "100-continue")) {
+				demo_buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 				client_flush(c);
 			}
-		if (hmsg_feed(m, &request_settings, &c->in, false) < 0) {
+		if (demo_hmsg_feed(m, &c->in, false) < 0) {
 			reply_error(c, 400, "malformed request body");
 			return;
 		}
@@ -1008,7 +794,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 
 	if (what & EV_READ) {
-		buf_reserve(&c->in, READ_SIZE);
+		demo_buf_reserve(&c->in, READ_SIZE);
 		ssize_t n = read(fd, c->in.p + c->in.len, c->in.cap - c->in.len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -1079,7 +865,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
 			  sizeof(c->peer));
-	hmsg_init(&c->req, HTTP_REQUEST);
+	demo_hmsg_init(&c->req, HTTP_REQUEST);
 	c->rev = event_new(evb, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	c->wev = event_new(evb, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	c->idle = evtimer_new(evb, client_idle_cb, c);
