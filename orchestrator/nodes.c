@@ -365,7 +365,14 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 		skiff_set_str(&st->phase, "Pending");
 	skiff_obj_free((ProtobufCMessage *)np->status);
 	np->status = st;
+	/* Only the status changed: the node's Assignment (specs, deletions) is
+	 * the same, so this put does not make the brain push it again (100 pods
+	 * starting on a node would otherwise mean 100 pushes of 100 pods). */
+	struct brain_node *rt = skiff_map_get(b->nodes, rep->node);
+	bool was_dirty = rt && rt->dirty;
 	r = brain_put(b, SKIFF_KIND_POD, &np->base);
+	if (rt && !was_dirty)
+		rt->dirty = false;
 	skiff_obj_free(&np->base);
 	if (r < 0)
 		*ret_err = xasprintf("store: %s", strerror(-r));
