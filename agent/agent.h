@@ -105,6 +105,8 @@ struct pod {
 	struct event *ev_old_shim;
 	char old_container_id[192];
 	bool old_unhealthy;
+	int old_wd;	   /* inotify watch on its directory (-1: none) */
+	bool old_reported; /* its exit record was read before the shim exited */
 	/* status held back until the old shim's record gives the exit's
 	 * details (at most a second), so the brain never sees a restart
 	 * without its reason */
@@ -174,6 +176,8 @@ struct agent {
 	/* no --address: the local address of the route to the brain */
 	bool address_auto;
 	char address_buf[64];
+	int exit_inotify_fd; /* the old shims' exit records (pods.c) */
+	struct event *ev_exit_inotify;
 	int starting;	    /* shims being started */
 	uint64_t queue_seq; /* last start-queue ticket */
 };

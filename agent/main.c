@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 {
 	struct agent *a = &agent_g;
 	struct agent_config *c = &a->cfg;
+	a->exit_inotify_fd = -EBADF;
 	enum {
 		O_SERVER = 256,
 		O_TOKEN,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -140,6 +141,7 @@ static struct pod *pod_new_unit(struct agent *a, Skiff__Pod *spec, int ci)
 	p->shim_pidfd = -EBADF;
 	p->ctr_pidfd = -EBADF;
 	p->old_shim_pidfd = -EBADF;
+	p->old_wd = -1;
 	p->state = POD_NEW;
 	p->next = a->pods;
 	a->pods = p;
@@ -168,6 +170,8 @@ static void pod_unwatch(struct pod *p)
 	close_watch(&p->ev_ctr, &p->ctr_pidfd);
 }
 
+static void old_watch_stop(struct pod *p);
+
 static void pod_free(struct pod *p)
 {
 	struct agent *a = p->agent;
@@ -179,6 +183,7 @@ static void pod_free(struct pod *p)
 	probes_stop(p);
 	pod_unwatch(p);
 	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
+	old_watch_stop(p);
 	if (p->starter)
 		a->starting--;
 	spawn_cancel(p->starter);
@@ -1015,7 +1020,84 @@ static void handle_exit(struct pod *p, const struct shim_state *st)
 	}
 }
 
-/* The previous attempt's shim has cleaned up: its state has the exit. */
+/* ---- the previous attempt's exit record ---------------------------------
+ * After a fast restart the old shim first records the exit (DIR/ID/state,
+ * renamed into place) and only then removes the container's cgroup, veth and
+ * writable layer, which on a busy node takes hundreds of ms. An inotify
+ * watch on its directory hands the record over as soon as it is written, so
+ * the restart's status (with its reason) does not wait for that cleanup. */
+
+static void old_watch_stop(struct pod *p)
+{
+	if (p->old_wd >= 0 && p->agent->exit_inotify_fd >= 0)
+		inotify_rm_watch(p->agent->exit_inotify_fd, p->old_wd);
+	p->old_wd = -1;
+}
+
+static void old_exit_recorded(struct pod *p, const struct shim_state *st)
+{
+	old_watch_stop(p);
+	p->exit_pending = false;
+	if (p->ev_pending)
+		evtimer_del(p->ev_pending);
+	report_exit(p, st, true, p->old_unhealthy);
+}
+
+/* true when the old shim's record says "exited" (now reported) */
+static bool old_exit_check(struct pod *p)
+{
+	struct shim_state st;
+	if (!p->exit_pending || p->old_reported ||
+	    shim_state_read(p->agent, p->old_container_id, &st) < 0 || !streq(st.status, "exited"))
+		return false;
+	p->old_reported = true;
+	old_exit_recorded(p, &st);
+	return true;
+}
+
+static void on_exit_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	(void)what;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (char *e = buf; e < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)e;
+			e += sizeof(*ev) + ev->len;
+			if (!ev->len || !streq(ev->name, "state"))
+				continue;
+			for (struct pod *p = a->pods; p; p = p->next)
+				if (p->old_wd == ev->wd) {
+					old_exit_check(p);
+					break;
+				}
+		}
+	}
+}
+
+static void old_watch_start(struct pod *p)
+{
+	struct agent *a = p->agent;
+	p->old_reported = false;
+	if (a->exit_inotify_fd < 0) {
+		int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (fd < 0)
+			return; /* the shim's exit still reports it */
+		a->exit_inotify_fd = fd;
+		a->ev_exit_inotify =
+		    event_new(a->base, fd, EV_READ | EV_PERSIST, on_exit_inotify, a);
+		event_add(a->ev_exit_inotify, NULL);
+	}
+	_cleanup_free_ char *dir = xasprintf("%s/%s", a->containers_dir, p->old_container_id);
+	p->old_wd = inotify_add_watch(a->exit_inotify_fd, dir, IN_MOVED_TO);
+	old_exit_check(p); /* recorded before the watch was there */
+}
+
+/* The previous attempt's shim has cleaned up: its state has the exit (unless
+ * its record was read already). */
 static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 {
 	struct pod *p = arg;
@@ -1023,16 +1105,16 @@ static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	close_watch(&p->ev_old_shim, &p->old_shim_pidfd);
-	p->exit_pending = false;
-	if (p->ev_pending)
-		evtimer_del(p->ev_pending);
+	old_watch_stop(p);
+	if (p->old_reported)
+		return;
 	if (shim_state_read(p->agent, p->old_container_id, &st) < 0 ||
 	    !streq(st.status, "exited")) {
 		memset(&st, 0, sizeof(st));
 		copy_str(st.reason, sizeof(st.reason), "ShimDied");
 		st.exit_code = 255;
 	}
-	report_exit(p, &st, true, p->old_unhealthy);
+	old_exit_recorded(p, &st);
 }
 
 static void on_exit_pending_timeout(evutil_socket_t fd, short what, void *arg)
@@ -1074,6 +1156,7 @@ static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 1, 0 };
 	evtimer_add(p->ev_pending, &tv);
 	schedule_restart(p, true);
+	old_watch_start(p);
 }
 
 static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
