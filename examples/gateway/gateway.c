@@ -46,6 +46,7 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,6 +181,12 @@ struct pool {
 };
 
 static struct client *clients;
+/* Client connections are capped (like nginx's worker_connections) below the
+ * open-file limit, leaving room for one backend connection each: at the cap
+ * the listener pauses until a client leaves, instead of failing accept()s. */
+static unsigned nclients, max_clients;
+static struct evconnlistener *listener;
+static bool accept_paused;
 static struct upconn *busy_ups;
 
 static void list_unlink_up(struct upconn **head, struct upconn *u)
@@ -263,6 +270,11 @@ static void client_free(struct client *c)
 	demo_buf_free(&c->in);
 	demo_buf_free(&c->out);
 	free(c);
+	nclients--;
+	if (accept_paused && listener && nclients < max_clients) {
+		evconnlistener_enable(listener);
+		accept_paused = false;
+	}
 }
 
 static void set_event(struct event *ev, bool *on, bool want, const struct timeval *tv)
@@ -875,6 +887,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	clients = c;
 	set_event(c->rev, &c->reading, true, NULL);
 	event_add(c->idle, tv_idle);
+	if (++nclients >= max_clients && !accept_paused) {
+		log_warn("%u client connections: not accepting more until one closes", nclients);
+		evconnlistener_disable(l);
+		accept_paused = true;
+	}
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and the like: the connection waits in the backlog */
+	log_warn("accept: %s", strerror(errno));
 }
 
 /* At exit: every connection (idle ones are freed with their endpoints). */
@@ -1044,10 +1069,20 @@ int main(int argc, char **argv)
 				 demo_upstream_spec(routes[i].up));
 	}
 	int fd = demo_listen_fd(listen, nworkers > 1);
+	struct rlimit rl;
+	max_clients = 4096;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rl.rlim_cur - 32) / 2 < max_clients)
+		max_clients = rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 32) / 2 : 16;
 	struct evconnlistener *lis =
 	    fd < 0 ? NULL
 		   : evconnlistener_new(evb, on_accept, NULL,
 					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	listener = lis;
+	if (lis) {
+		evconnlistener_set_error_cb(lis, on_accept_error);
+		log_info("at most %u client connections", max_clients);
+	}
 	if (!lis) {
 		if (fd >= 0)
 			close(fd);
@@ -1055,6 +1090,7 @@ int main(int argc, char **argv)
 	} else {
 		event_base_dispatch(evb);
 		evconnlistener_free(lis);
+		listener = NULL;
 	}
 	free_connections();
 	for (unsigned i = 0; i < nroutes; i++)

@@ -81,4 +81,19 @@ echo "$st" | grep -q '"workers":2' || fail "the gateway does not report 2 worker
 echo "$st" | grep -q '"retries":[1-9]' || fail "no retry was counted by the 2 workers: $st"
 # 300 + 10 + the stream's (> 1000) + 300, counted by both workers together
 [ "$(echo "$st" | json requests)" -gt 1610 ] || fail "the workers' shared request count is off: $st"
+# client connections are capped below the open-file limit (64 -> 16): the
+# 17th waits in the backlog, unanswered, until a client leaves
+demo_start gateway3 bash -c "ulimit -n 64; exec $DEMO_BIN/gateway --listen 127.0.0.1:$((P + 22))"
+GW3=http://127.0.0.1:$((P + 22))
+wait_http $GW3/healthz
+fds=()
+for ((i = 0; i < 16; i++)); do
+	exec {fd}<>/dev/tcp/127.0.0.1/$((P + 22)) || fail "connection $i to the capped gateway"
+	fds+=("$fd")
+done
+sleep 0.2
+curl -fs --max-time 1 -o /dev/null $GW3/orders/over-cap && fail "a 17th client was served over the cap of 16"
+for fd in "${fds[@]}"; do exec {fd}<&-; done
+curl -fs --max-time 3 -o /dev/null $GW3/orders/after-cap || fail "the capped gateway did not accept again after clients left"
+grep -q "not accepting more" "$DEMO_TMP/gateway3.log" || fail "the cap was not logged"
 echo "gateway: ok"
