@@ -9,6 +9,7 @@
  *   ipam.c      pod IPs from the node's pod CIDR
  *   probes.c    liveness/readiness probes (exec, TCP, HTTP GET)
  *   logs.c      MSG_AGENT_LOGS from the shim's log files (tail, follow)
+ *   exec.c      MSG_AGENT_EXEC: `skiff-runtime exec` with streamed output
  *   endpoints.c the per-pod read-only endpoints directory
  *   routes.c    node bridge and routes to other nodes' pod subnets
  *   state.c     the state dir: pods, epoch, certificates
@@ -287,6 +288,9 @@ struct skiff_rpc_call;
 void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
 void logs_container_changed(struct agent *a, struct pod *p);
 void logs_pod_gone(struct agent *a, struct pod *p);
+
+/* exec.c */
+void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
 
 /* endpoints.c */
 char *endpoints_dir(struct agent *a, const char *uid);

@@ -211,7 +211,7 @@ static int on_log_chunk(const Skiff__Frame *item, void *userdata)
 }
 
 /* A deployment's pod to read: a running one, the first by name. */
-static int pick_pod(const char *deployment, char **ret)
+int ctl_pick_pod(const char *deployment, char **ret)
 {
 	Skiff__Object *obj = NULL;
 	Skiff__ListResponse *list = NULL;
@@ -292,7 +292,7 @@ int cmd_logs(int argc, char **argv)
 			return ctl_usage_error(
 			    "logs", "logs come from pods or deployments, not \"%s\"", ks);
 		if (streq(k->name, "deployment")) {
-			int r = pick_pod(slash + 1, &pod);
+			int r = ctl_pick_pod(slash + 1, &pod);
 			if (r)
 				return r;
 		} else {

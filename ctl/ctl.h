@@ -64,6 +64,11 @@ int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Objec
 int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
 	     const char *node_name, const char *object_name, Skiff__ListResponse **ret);
 
+/* One pod of a deployment (a running one, the first by name), as kubectl
+ * picks for logs and exec; says which on stderr when there are several.
+ * *ret is owned by the caller. CTL_FAIL (printed) when there is none. */
+int ctl_pick_pod(const char *deployment, char **ret);
+
 /* verbs */
 int cmd_apply(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
@@ -72,6 +77,7 @@ int cmd_describe(int argc, char **argv);
 int cmd_scale(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 int cmd_node_action(int argc, char **argv); /* cordon, uncordon, drain */
 int cmd_version(int argc, char **argv);
 

@@ -55,6 +55,22 @@ static const struct verb verbs[] = {
 	  "For deployment/NAME one of its pods is chosen (a running one).\n\n"
 	  "Example:\n  skiffctl logs -f deployment/gateway\n"
 	  "  skiffctl logs --tail 20 web-5d8f9-x2k1q\n" },
+	{ "exec", cmd_exec,
+	  "exec [-i] [-c CONTAINER] [--timeout D] POD|deployment/NAME -- COMMAND [ARGS…]",
+	  "Run a command in a running container of a pod",
+	  "The command runs in the container's namespaces, root, cgroup, env, user and\n"
+	  "working directory, with its capabilities and seccomp profile. Its stdout and\n"
+	  "stderr arrive here as they are written; skiffctl exits with its exit code (126\n"
+	  "cannot execute, 127 not found, 128+N killed by signal N). No TTY. For\n"
+	  "deployment/NAME one of its pods is chosen (a running one). -c picks the\n"
+	  "container (default: the pod's first). -i sends skiffctl's stdin (read to its\n"
+	  "end first, at most 2 MiB) to the command; without it the command's stdin is\n"
+	  "empty. --timeout kills the command after D (e.g. 30s; default: no limit).\n"
+	  "Errors (no such pod or container, pod not running, node not connected, timed\n"
+	  "out, agent lost) are one line on stderr and exit code 1.\n\n"
+	  "Example:\n  skiffctl exec web-5d8f9-x2k1q -- cat /etc/hostname\n"
+	  "  skiffctl exec deployment/users -c app -- sh -c 'ls /data | wc -l'\n"
+	  "  echo hello | skiffctl exec -i deployment/users -- cat\n" },
 	{ "cordon", cmd_node_action, "cordon NODE", "Mark a node unschedulable",
 	  "Example:\n  skiffctl cordon vm2\n" },
 	{ "uncordon", cmd_node_action, "uncordon NODE", "Mark a node schedulable again",
@@ -102,19 +118,22 @@ int main(int argc, char **argv)
 {
 	/* --config may come anywhere; take it out before the verb parses */
 	int n = 1;
-	for (int i = 1; i < argc; i++) {
-		if (streq(argv[i], "--config") || streq(argv[i], "--kubeconfig")) {
-			if (i + 1 >= argc)
+	int k;
+	for (k = 1; k < argc && !streq(argv[k], "--"); k++) {
+		if (streq(argv[k], "--config") || streq(argv[k], "--kubeconfig")) {
+			if (k + 1 >= argc)
 				return ctl_usage_error(NULL, "--config needs a FILE");
-			ctl_config_flag = argv[++i];
+			ctl_config_flag = argv[++k];
 			continue;
 		}
-		if (skiff_startswith(argv[i], "--config=")) {
-			ctl_config_flag = argv[i] + strlen("--config=");
+		if (skiff_startswith(argv[k], "--config=")) {
+			ctl_config_flag = argv[k] + strlen("--config=");
 			continue;
 		}
-		argv[n++] = argv[i];
+		argv[n++] = argv[k];
 	}
+	while (k < argc) /* after "--" everything is the verb's (exec's command) */
+		argv[n++] = argv[k++];
 	argc = n;
 	argv[argc] = NULL;
 

@@ -993,6 +993,11 @@ size_t skiff_rpc_conn_output_pending(struct skiff_rpc_conn *conn)
 	return conn->bev ? evbuffer_get_length(bufferevent_get_output(conn->bev)) : 0;
 }
 
+bool skiff_rpc_conn_is_open(struct skiff_rpc_conn *conn)
+{
+	return conn_usable(conn);
+}
+
 /* ---- construction ------------------------------------------------------- */
 
 /* Writes to a peer that went away must fail with EPIPE, not kill the

@@ -135,6 +135,9 @@ void *skiff_rpc_conn_get_userdata(struct skiff_rpc_conn *conn);
 /* Bytes queued for sending (for producers that should slow down; a peer
  * that lets more than 64 MiB pile up is disconnected). */
 size_t skiff_rpc_conn_output_pending(struct skiff_rpc_conn *conn);
+/* false once the connection is closing: a reply callback that gets an error
+ * tells "the peer said no" (open) from "the connection is gone" (closing). */
+bool skiff_rpc_conn_is_open(struct skiff_rpc_conn *conn);
 
 /* ---- server ------------------------------------------------------------ */
 

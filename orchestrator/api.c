@@ -708,6 +708,12 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 		protobuf_c_message_free_unpacked(&lr->base, NULL);
 		return;
 	}
+	case SKIFF__MSG_TYPE__MSG_EXEC: { /* admin only (the default above) */
+		UNPACK(Skiff__ExecRequest, skiff__exec_request, er);
+		daemon_exec(d, call, er);
+		protobuf_c_message_free_unpacked(&er->base, NULL);
+		return;
+	}
 	case SKIFF__MSG_TYPE__MSG_CLUSTER_INFO:
 		handle_cluster_info(d, call);
 		return;

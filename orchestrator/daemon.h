@@ -60,4 +60,7 @@ void daemon_push_assignment(struct brain *b, struct brain_node *n, Skiff__Assign
 			    void *userdata);
 int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req);
 
+/* exec.c: MSG_EXEC proxied to the pod's agent. */
+int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__ExecRequest *req);
+
 #endif

@@ -1,0 +1,487 @@
+/* exec.c — MSG_AGENT_EXEC: run a command in a running container of a pod
+ * (`skiffctl exec`) through `skiff-runtime exec`, and stream its stdout and
+ * stderr back as ExecOutput items while it runs, then one item with its exit
+ * code.
+ *
+ * The runtime's own errors (container not running, cannot join it) arrive on
+ * a separate pipe (--error-fd 3) and end the stream with an error; "command
+ * not found" (127) and "cannot execute" (126) are the command's result, sent
+ * on its stderr with the code, as `docker exec` does. stdin is the request's
+ * bytes in a memfd (or /dev/null). A timeout, the brain cancelling the stream
+ * (skiffctl went away) and the agent's own death all send SIGTERM to the
+ * runtime, which kills the command's process group (SIGKILL 2 s later); the
+ * agent adds SIGKILL 5 s later. While the brain connection's output queue is
+ * long, the pipes are not read, so a fast command waits for a slow reader
+ * instead of filling the agent's memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "log.h"
+#include "rpc.h"
+#include "util.h"
+
+extern char **environ;
+
+#define EXEC_CHUNK	     (32 * 1024)
+#define EXEC_MAX_PENDING     (4u << 20) /* brain connection bytes queued before we pause */
+#define EXEC_KILL_AFTER_MS   5000
+#define EXEC_ERROR_MAX	     4096
+#define EXEC_RESUME_AFTER_MS 20
+
+struct exec_run {
+	struct agent *agent;
+	struct skiff_rpc_call *call; /* NULL once the brain cancelled */
+	char *pod, *container;
+	char container_id[192];
+	pid_t pid;
+	int pidfd;
+	int fds[3]; /* stdout, stderr, runtime errors; -1 at EOF */
+	struct event *ev_fd[3];
+	struct event *ev_pid, *ev_timeout, *ev_kill, *ev_resume;
+	char errors[EXEC_ERROR_MAX];
+	size_t errors_len;
+	int timeout_ms;
+	bool paused;
+	bool timed_out;
+	bool stopping;
+};
+
+static void run_free(struct exec_run *x)
+{
+	for (int i = 0; i < 3; i++) {
+		if (x->ev_fd[i])
+			event_free(x->ev_fd[i]);
+		if (x->fds[i] >= 0)
+			close(x->fds[i]);
+	}
+	if (x->ev_pid)
+		event_free(x->ev_pid);
+	if (x->ev_timeout)
+		event_free(x->ev_timeout);
+	if (x->ev_kill)
+		event_free(x->ev_kill);
+	if (x->ev_resume)
+		event_free(x->ev_resume);
+	if (x->pidfd >= 0)
+		close(x->pidfd);
+	free(x->pod);
+	free(x->container);
+	free(x);
+}
+
+static int send_output(struct exec_run *x, int fd, const char *data, size_t len)
+{
+	Skiff__ExecOutput o = SKIFF__EXEC_OUTPUT__INIT;
+	o.fd = fd;
+	o.data.data = (uint8_t *)data;
+	o.data.len = len;
+	return skiff_rpc_call_stream(x->call, &o.base);
+}
+
+/* SIGTERM now (the runtime kills the command's group), SIGKILL later. */
+static void stop(struct exec_run *x)
+{
+	if (x->stopping)
+		return;
+	x->stopping = true;
+	pidfd_signal(x->pidfd, SIGTERM);
+	struct timeval tv = { EXEC_KILL_AFTER_MS / 1000, 0 };
+	event_add(x->ev_kill, &tv);
+}
+
+/* Read what fd i has (at most a few chunks per wake-up, so one busy
+ * command does not starve the loop); forward it unless nobody listens. */
+static void pump(struct exec_run *x, int i, bool to_end)
+{
+	char buf[EXEC_CHUNK];
+	for (int rounds = 0; x->fds[i] >= 0 && (to_end || rounds < 4); rounds++) {
+		ssize_t n = read(x->fds[i], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return; /* EAGAIN */
+		if (n == 0) {
+			event_del(x->ev_fd[i]);
+			close(x->fds[i]);
+			x->fds[i] = -1;
+			return;
+		}
+		if (i == 2) {
+			size_t keep = (size_t)n;
+			if (keep > sizeof(x->errors) - 1 - x->errors_len)
+				keep = sizeof(x->errors) - 1 - x->errors_len;
+			memcpy(x->errors + x->errors_len, buf, keep);
+			x->errors_len += keep;
+			continue;
+		}
+		if (x->call && send_output(x, i + 1, buf, (size_t)n) < 0) {
+			/* the brain connection is gone: its cancel follows */
+			stop(x);
+			return;
+		}
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg);
+
+/* Stop reading the command's output while the brain has not taken what
+ * we sent (its connection's queue is long). */
+static void flow_control(struct exec_run *x)
+{
+	if (!x->call)
+		return;
+	struct skiff_rpc_conn *conn = skiff_rpc_call_conn(x->call);
+	bool full = conn && skiff_rpc_conn_output_pending(conn) > EXEC_MAX_PENDING;
+	if (full && !x->paused) {
+		x->paused = true;
+		for (int i = 0; i < 2; i++)
+			if (x->fds[i] >= 0)
+				event_del(x->ev_fd[i]);
+	}
+	if (x->paused) {
+		struct timeval tv = { 0, EXEC_RESUME_AFTER_MS * 1000 };
+		event_add(x->ev_resume, &tv);
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *x = arg;
+	(void)fd;
+	(void)what;
+	struct skiff_rpc_conn *conn = x->call ? skiff_rpc_call_conn(x->call) : NULL;
+	if (conn && skiff_rpc_conn_output_pending(conn) > EXEC_MAX_PENDING) {
+		struct timeval tv = { 0, EXEC_RESUME_AFTER_MS * 1000 };
+		event_add(x->ev_resume, &tv);
+		return;
+	}
+	x->paused = false;
+	for (int i = 0; i < 2; i++)
+		if (x->fds[i] >= 0)
+			event_add(x->ev_fd[i], NULL);
+}
+
+static void on_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *x = arg;
+	(void)what;
+	for (int i = 0; i < 3; i++)
+		if (x->fds[i] == fd) {
+			pump(x, i, false);
+			break;
+		}
+	flow_control(x);
+}
+
+/* The runtime's error line for people: "exec: command not found: 'x' in
+ * container <id>: …" becomes "command not found: 'x' in pod P container C: …"
+ * (with a newline; owned by the caller). */
+static char *people_line(struct exec_run *x)
+{
+	const char *msg = skiff_startswith(x->errors, "exec: ") ? x->errors + 6 : x->errors;
+	_cleanup_free_ char *needle = xasprintf("container %s", x->container_id);
+	_cleanup_free_ char *who = xasprintf("pod %s container %s", x->pod, x->container);
+	const char *at = strstr(msg, needle);
+	if (!at) { /* some lines quote it: container 'ID' */
+		free(needle);
+		needle = xasprintf("container '%s'", x->container_id);
+		at = strstr(msg, needle);
+	}
+	if (!at)
+		return xasprintf("%s: %s\n", who, msg);
+	return xasprintf("%.*s%s%s\n", (int)(at - msg), msg, who, at + strlen(needle));
+}
+
+static void on_exit_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *x = arg;
+	int status = 0;
+	(void)fd;
+	(void)what;
+	if (waitpid(x->pid, &status, WNOHANG) <= 0)
+		return;
+	/* The runtime is gone: what is left in the pipes is the end of the
+	 * output (a background child of the command may still hold them; we
+	 * do not wait for it, as docker exec does not). */
+	for (int i = 0; i < 3; i++) {
+		skiff_fd_nonblock(x->fds[i], true);
+		pump(x, i, true);
+	}
+	int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	struct skiff_rpc_call *call = TAKE_PTR(x->call);
+	if (call) {
+		skiff_rpc_call_set_cancel(call, NULL, NULL);
+		while (x->errors_len > 0 && x->errors[x->errors_len - 1] == '\n')
+			x->errors_len--;
+		x->errors[x->errors_len] = 0;
+		if (x->timed_out) {
+			_cleanup_free_ char *m = xasprintf(
+			    "pod %s container %s: the command timed out after %d ms and was killed",
+			    x->pod, x->container, x->timeout_ms);
+			skiff_rpc_call_end(call, -ETIMEDOUT, m);
+		} else if (code == 125 && x->errors_len) {
+			/* the runtime could not run it: its reason, one line */
+			char *nl = strchr(x->errors, '\n');
+			if (nl)
+				*nl = 0;
+			_cleanup_free_ char *m = people_line(x);
+			m[strcspn(m, "\n")] = 0;
+			skiff_rpc_call_end(call, strstr(m, "not running") ? -ESRCH : -EIO, m);
+		} else {
+			if (x->errors_len) { /* 126/127: the command's result */
+				_cleanup_free_ char *line = people_line(x);
+				Skiff__ExecOutput e = SKIFF__EXEC_OUTPUT__INIT;
+				e.fd = 2;
+				e.data.data = (uint8_t *)line;
+				e.data.len = strlen(line);
+				skiff_rpc_call_stream(call, &e.base);
+			}
+			Skiff__ExecOutput o = SKIFF__EXEC_OUTPUT__INIT;
+			o.exited = true;
+			o.exit_code = code;
+			o.container = x->container;
+			skiff_rpc_call_stream(call, &o.base);
+			skiff_rpc_call_end(call, 0, NULL);
+		}
+	}
+	log_debug("exec in pod %s container %s ended with %d%s", x->pod, x->container, code,
+		  x->timed_out ? " (timed out)" : "");
+	run_free(x);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *x = arg;
+	(void)fd;
+	(void)what;
+	x->timed_out = true;
+	stop(x);
+}
+
+static void on_kill(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *x = arg;
+	(void)fd;
+	(void)what;
+	pidfd_signal(x->pidfd, SIGKILL);
+}
+
+static void on_cancel(struct skiff_rpc_call *call, void *userdata)
+{
+	struct exec_run *x = userdata;
+	(void)call;
+	x->call = NULL;
+	stop(x);
+}
+
+/* The unit running the named container of the pod (the first without a name). */
+static struct pod *find_unit(struct agent *a, const char *pod, const char *container,
+			     bool *ret_pod_found)
+{
+	*ret_pod_found = false;
+	for (struct pod *q = a->pods; q; q = q->next) {
+		if (!streq(q->name, pod))
+			continue;
+		*ret_pod_found = true;
+		const char *qn = (size_t)q->ci < q->spec->spec->n_containers
+				     ? q->spec->spec->containers[q->ci]->name
+				     : "";
+		if (container && *container ? streq(qn, container) : q->ci == 0)
+			return q;
+	}
+	return NULL;
+}
+
+static const char *state_name(const struct pod *p)
+{
+	switch (p->state) {
+	case POD_NEW:
+		return "not started yet";
+	case POD_STARTING:
+		return "starting";
+	case POD_RUNNING:
+		return "running";
+	case POD_BACKOFF:
+		return "waiting to be restarted";
+	case POD_DONE:
+		return "exited";
+	case POD_STOPPING:
+		return "stopping";
+	}
+	return "unknown";
+}
+
+static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest *req)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, errs[2] = { -1, -1 }, in = -1, r;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+
+	if (req->has_stdin) {
+		in = memfd_create("skiff-exec-stdin", MFD_CLOEXEC);
+		if (in < 0)
+			return -errno;
+		r = skiff_write_full(in, req->stdin.data, req->stdin.len);
+		if (r < 0 || lseek(in, 0, SEEK_SET) < 0) {
+			close(in);
+			return r < 0 ? r : -errno;
+		}
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, errs[1], 3);
+	posix_spawnattr_init(&attr);
+	sigset_t none, def;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = -posix_spawn(&x->pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r < 0)
+		goto fail;
+	close(out[1]);
+	close(err[1]);
+	close(errs[1]);
+	if (in >= 0)
+		close(in);
+	x->fds[0] = out[0];
+	x->fds[1] = err[0];
+	x->fds[2] = errs[0];
+	x->pidfd = pidfd_open_pid(x->pid);
+	if (x->pidfd < 0) {
+		r = x->pidfd;
+		kill(x->pid, SIGKILL);
+		waitpid(x->pid, NULL, 0);
+		return r;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (err[i] >= 0)
+			close(err[i]);
+		if (errs[i] >= 0)
+			close(errs[i]);
+	}
+	if (in >= 0)
+		close(in);
+	return r;
+}
+
+void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request)
+{
+	if (!call || (request->flags & SKIFF__FRAME_FLAG__FLAG_ONEWAY))
+		return;
+	Skiff__ExecRequest *req =
+	    skiff__exec_request__unpack(NULL, request->payload.len, request->payload.data);
+	if (!req) {
+		skiff_rpc_call_error(call, -EBADMSG, "ExecRequest does not unpack");
+		return;
+	}
+	struct exec_run *x = NULL;
+	char **argv = NULL;
+	bool pod_found;
+	struct pod *p = find_unit(a, req->pod, req->container, &pod_found);
+	if (!p) {
+		if (pod_found)
+			skiff_rpc_call_error(call, -ENOENT, "pod %s has no container '%s'",
+					     req->pod, req->container);
+		else
+			skiff_rpc_call_error(call, -ENOENT, "pod %s does not run on node %s",
+					     req->pod, a->cfg.name);
+		goto out;
+	}
+	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
+				? p->spec->spec->containers[p->ci]->name
+				: "";
+	if (req->n_command == 0) {
+		skiff_rpc_call_error(call, -EINVAL, "exec: no command given");
+		goto out;
+	}
+	if (p->state != POD_RUNNING || !p->container_id[0]) {
+		skiff_rpc_call_error(call, -ESRCH, "pod %s container %s is not running (%s%s%s)",
+				     p->name, cname, state_name(p), p->reason ? ": " : "",
+				     p->reason ? p->reason : "");
+		goto out;
+	}
+	size_t n = 0;
+	argv = xcalloc(req->n_command + 10, sizeof(char *));
+	argv[n++] = a->cfg.runtime;
+	argv[n++] = "exec";
+	argv[n++] = "--state";
+	argv[n++] = a->containers_dir;
+	argv[n++] = "--error-fd";
+	argv[n++] = "3";
+	argv[n++] = p->container_id;
+	argv[n++] = "--";
+	for (size_t i = 0; i < req->n_command; i++)
+		argv[n++] = req->command[i];
+
+	x = xcalloc(1, sizeof(*x));
+	x->agent = a;
+	x->pidfd = -1;
+	for (int i = 0; i < 3; i++)
+		x->fds[i] = -1;
+	x->pod = xstrdup(p->name);
+	x->timeout_ms = req->timeout_ms;
+	copy_str(x->container_id, sizeof(x->container_id), p->container_id);
+	x->container = xstrdup(cname);
+	int r = spawn_exec(x, argv, req);
+	if (r < 0) {
+		skiff_rpc_call_error(call, r, "cannot run %s: %s", a->cfg.runtime, strerror(-r));
+		run_free(x);
+		goto out;
+	}
+	x->call = call;
+	for (int i = 0; i < 3; i++) {
+		skiff_fd_nonblock(x->fds[i], true);
+		x->ev_fd[i] = event_new(a->base, x->fds[i], EV_READ | EV_PERSIST, on_fd, x);
+		event_add(x->ev_fd[i], NULL);
+	}
+	x->ev_pid = event_new(a->base, x->pidfd, EV_READ, on_exit_fd, x);
+	event_add(x->ev_pid, NULL);
+	x->ev_kill = evtimer_new(a->base, on_kill, x);
+	x->ev_resume = evtimer_new(a->base, on_resume, x);
+	x->ev_timeout = evtimer_new(a->base, on_timeout, x);
+	if (req->timeout_ms > 0) {
+		struct timeval tv = { req->timeout_ms / 1000, (req->timeout_ms % 1000) * 1000 };
+		event_add(x->ev_timeout, &tv);
+	}
+	skiff_rpc_call_set_cancel(call, on_cancel, x);
+	/* the first item says "started" (the brain waits for it with a timeout) */
+	Skiff__ExecOutput first = SKIFF__EXEC_OUTPUT__INIT;
+	first.container = x->container;
+	skiff_rpc_call_stream(call, &first.base);
+	log_info("exec in pod %s container %s: %s%s", x->pod, x->container, req->command[0],
+		 req->n_command > 1 ? " …" : "");
+out:
+	free(argv);
+	skiff__exec_request__free_unpacked(req, NULL);
+}

@@ -1,0 +1,179 @@
+/* cmd_exec.c — skiffctl exec: run a command in a running container of a pod
+ * (MSG_EXEC, proxied by the brain to the pod's agent). The command's stdout
+ * and stderr are written here as their ExecOutput items arrive; the exit
+ * code is the command's. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "quantity.h"
+#include "util.h"
+
+#define EXEC_STDIN_MAX (2u << 20)
+
+struct exec_state {
+	bool exited;
+	int exit_code;
+};
+
+static int on_output(const Skiff__Frame *item, void *userdata)
+{
+	struct exec_state *st = userdata;
+	Skiff__ExecOutput *o =
+	    skiff__exec_output__unpack(NULL, item->payload.len, item->payload.data);
+	if (!o)
+		return 0;
+	if (o->data.len) {
+		FILE *f = o->fd == 2 ? stderr : stdout;
+		fwrite(o->data.data, 1, o->data.len, f);
+		fflush(f);
+	}
+	if (o->exited) {
+		st->exited = true;
+		st->exit_code = o->exit_code;
+	}
+	skiff__exec_output__free_unpacked(o, NULL);
+	return 0;
+}
+
+static int read_stdin(uint8_t **ret, size_t *ret_len)
+{
+	size_t len = 0, cap = 65536;
+	uint8_t *buf = xmalloc(cap);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= EXEC_STDIN_MAX + 1) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		ssize_t n = read(0, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > EXEC_STDIN_MAX) {
+			free(buf);
+			return -EFBIG;
+		}
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option options[] = { { "container", required_argument, NULL, 'c' },
+						 { "stdin", no_argument, NULL, 'i' },
+						 { "timeout", required_argument, NULL, 't' },
+						 {} };
+	Skiff__ExecRequest req = SKIFF__EXEC_REQUEST__INIT;
+	_cleanup_free_ uint8_t *in = NULL;
+	_cleanup_free_ char *pod = NULL;
+	bool want_stdin = false;
+	int c, dash = argc;
+
+	/* "--" ends skiffctl's arguments; without it (docker's habit) the
+	 * first word after the pod starts the command */
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "--")) {
+			dash = i;
+			break;
+		}
+	optind = 1;
+	while ((c = getopt_long(dash, argv, dash < argc ? "c:it:" : "+c:it:", options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			req.container = optarg;
+			break;
+		case 'i':
+			want_stdin = true;
+			break;
+		case 't': {
+			int64_t ms;
+			if (skiff_parse_duration(optarg, &ms) < 0 || ms <= 0 || ms > INT32_MAX)
+				return ctl_usage_error("exec",
+						       "--timeout '%s': expected a duration like "
+						       "30s, 500ms or 2m",
+						       optarg);
+			req.timeout_ms = (int32_t)ms;
+			break;
+		}
+		default:
+			return ctl_usage_error("exec", "unknown option");
+		}
+	}
+	char **cmd;
+	size_t n_cmd;
+	if (dash < argc) {
+		if (optind + 1 != dash)
+			return ctl_usage_error("exec", "expected one POD or deployment/NAME before "
+						       "--");
+		cmd = argv + dash + 1;
+		n_cmd = (size_t)(argc - dash - 1);
+	} else {
+		if (optind >= argc)
+			return ctl_usage_error("exec", "expected POD -- COMMAND [ARGS…]");
+		cmd = argv + optind + 1;
+		n_cmd = (size_t)(argc - optind - 1);
+	}
+	if (n_cmd == 0)
+		return ctl_usage_error("exec", "no command given (POD -- COMMAND [ARGS…])");
+	const char *target = argv[optind], *slash = strchr(target, '/');
+	if (slash) {
+		_cleanup_free_ char *ks = xstrndup(target, (size_t)(slash - target));
+		const struct skiff_kind *k = skiff_kind_lookup(ks);
+		if (!k || (!streq(k->name, "pod") && !streq(k->name, "deployment")))
+			return ctl_usage_error("exec",
+					       "exec runs in pods or deployments, not \"%s\"", ks);
+		if (streq(k->name, "deployment")) {
+			int r = ctl_pick_pod(slash + 1, &pod);
+			if (r)
+				return r;
+		} else {
+			pod = xstrdup(slash + 1);
+		}
+	} else {
+		pod = xstrdup(target);
+	}
+	if (want_stdin) {
+		size_t len = 0;
+		int r = read_stdin(&in, &len);
+		if (r == -EFBIG)
+			return ctl_error("exec -i: stdin is larger than %u MiB (it is sent whole "
+					 "before the command starts)",
+					 EXEC_STDIN_MAX >> 20);
+		if (r < 0)
+			return ctl_error("exec -i: cannot read stdin: %s", strerror(-r));
+		req.has_stdin = true;
+		req.stdin.data = in;
+		req.stdin.len = len;
+	}
+	req.pod = pod;
+	req.command = cmd;
+	req.n_command = n_cmd;
+	struct exec_state st = { 0 };
+	int r = ctl_stream(SKIFF__MSG_TYPE__MSG_EXEC, &req.base, on_output, &st);
+	fflush(stdout);
+	if (r)
+		return r;
+	if (!st.exited)
+		return ctl_error("exec in pod %s: the stream ended without the command's exit code",
+				 pod);
+	return st.exit_code;
+}

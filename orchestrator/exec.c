@@ -1,0 +1,117 @@
+/* exec.c — skiffctl's MSG_EXEC proxied to the agent of the pod's node as
+ * MSG_AGENT_EXEC over the agent's long-lived connection, the way MSG_LOGS is
+ * (agents.c): the ExecOutput items stream back as they come. skiffctl going
+ * away cancels the agent's stream (the agent then stops the command); the
+ * agent going away mid-exec ends skiffctl's stream with an error that says
+ * so, never with a silent end. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+/* how long the agent has to start the command (its first item) */
+#define EXEC_START_TIMEOUT_MS 30000
+
+struct exec_proxy {
+	struct skiff_rpc_call *client; /* NULL once skiffctl went away */
+	struct skiff_rpc_conn *agent;
+	uint64_t agent_id;
+	bool agent_done;
+	char *node;
+	char *pod;
+};
+
+static void exec_proxy_free(struct exec_proxy *p)
+{
+	free(p->node);
+	free(p->pod);
+	free(p);
+}
+
+static void exec_client_cancel(struct skiff_rpc_call *call, void *userdata)
+{
+	(void)call;
+	struct exec_proxy *p = userdata;
+	p->client = NULL;
+	if (!p->agent_done)
+		skiff_rpc_cancel(p->agent, p->agent_id); /* its callback frees p */
+	else
+		exec_proxy_free(p);
+}
+
+static void exec_from_agent(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+			    const Skiff__Frame *frame, void *userdata)
+{
+	struct exec_proxy *p = userdata;
+	if (err == 0 && frame && (frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM) &&
+	    !(frame->flags & SKIFF__FRAME_FLAG__FLAG_END)) {
+		if (p->client) {
+			Skiff__ExecOutput *o = skiff__exec_output__unpack(NULL, frame->payload.len,
+									  frame->payload.data);
+			if (o) {
+				skiff_rpc_call_stream(p->client, &o->base);
+				skiff__exec_output__free_unpacked(o, NULL);
+			}
+		}
+		return;
+	}
+	/* the end: FLAG_END, an error from the agent, or the connection */
+	p->agent_done = true;
+	if (p->client) {
+		skiff_rpc_call_set_cancel(p->client, NULL, NULL);
+		_cleanup_free_ char *m = NULL;
+		if (err < 0 && !skiff_rpc_conn_is_open(conn)) {
+			m = xasprintf("node %s: the agent's connection was lost during exec in "
+				      "pod '%s'",
+				      p->node, p->pod);
+			err = -EHOSTDOWN;
+		} else if (err == -ETIMEDOUT && !errmsg) {
+			m = xasprintf("node %s did not start the command in pod '%s' within %d s",
+				      p->node, p->pod, EXEC_START_TIMEOUT_MS / 1000);
+		} else if (err < 0) {
+			m = xstrdup(errmsg ? errmsg : strerror(-err));
+		}
+		skiff_rpc_call_end(p->client, err < 0 ? err : 0, m);
+		p->client = NULL;
+	}
+	exec_proxy_free(p);
+}
+
+int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__ExecRequest *req)
+{
+	if (req->n_command == 0)
+		return skiff_rpc_call_error(call, -EINVAL, "exec: no command given");
+	const Skiff__Pod *pod = brain_get(d->brain, SKIFF_KIND_POD, req->pod);
+	if (!pod)
+		return skiff_rpc_call_error(call, -ENOENT, "pod '%s' not found", req->pod);
+	const char *node = skiff_pod_node(pod);
+	if (!*node)
+		return skiff_rpc_call_error(call, -EAGAIN,
+					    "pod '%s' is not running: not scheduled to a node yet",
+					    req->pod);
+	struct brain_node *rt = skiff_map_get(d->brain->nodes, node);
+	if (!rt || !rt->session)
+		return skiff_rpc_call_error(call, -EHOSTDOWN,
+					    "node %s (running pod '%s') is not connected", node,
+					    req->pod);
+	struct exec_proxy *p = xcalloc(1, sizeof(*p));
+	p->client = call;
+	p->agent = rt->session;
+	p->node = xstrdup(node);
+	p->pod = xstrdup(req->pod);
+	int r = skiff_rpc_request(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC, &req->base,
+				  EXEC_START_TIMEOUT_MS, exec_from_agent, p, &p->agent_id);
+	if (r < 0) {
+		exec_proxy_free(p);
+		return skiff_rpc_call_error(call, r, "cannot ask node %s to exec: %s", node,
+					    strerror(-r));
+	}
+	skiff_rpc_call_set_cancel(call, exec_client_cancel, p);
+	log_info("exec in pod %s on node %s by %s: %s%s", req->pod, node,
+		 skiff_rpc_call_peer(call)->name, req->command[0], req->n_command > 1 ? " …" : "");
+	return 0;
+}

@@ -1,0 +1,82 @@
+#!/bin/bash
+# exec.sh — e2e of `skiffctl exec` through the whole stack (skiffctl → brain →
+# the node's agent → skiff-runtime exec) on a 1-node lab: output and exit
+# code of a command in a pod and in deployment/NAME, stdout and stderr apart,
+# output streamed while the command runs, stdin with -i, 127 for a missing
+# command, --timeout, and one-line errors with exit 1 for a pod that does not
+# exist, a container that does not exist, an agent lost mid-exec and a node
+# whose agent is not connected.
+. "$(dirname "$0")/lib.sh"
+e2e_start 60
+lab_up 1
+
+apply_deployment web 1 v1
+wait_until "1 web pod Running" 30 all_running app=web 1
+pod=$(q pods '.[] | select(.status.phase == "Running") | .metadata.name' -l app=web)
+
+# --- output, exit code, namespaces -------------------------------------------------
+out=$(ctl exec "$pod" -- hostname) || fail "exec hostname failed ($?): $out"
+[ "$out" = "$pod" ] || fail "exec hostname: want '$pod', got '$out'"
+out=$(ctl exec "$pod" -- sh -c 'tr "\0" " " </proc/1/cmdline') || fail "exec /proc/1/cmdline: $?"
+[[ $out == "sh -c "*v1* ]] || fail "exec: /proc/1 is not the container's init: '$out'"
+rc=0
+out=$(ctl exec deployment/web -- sh -c 'echo out; echo err >&2; exit 7' 2>"$E2E_TMP/err") || rc=$?
+[ "$rc" = 7 ] || fail "exec deployment/web ... exit 7: skiffctl exited $rc"
+[ "$out" = out ] || fail "exec: stdout '$out'"
+grep -qx err "$E2E_TMP/err" || fail "exec: stderr '$(cat "$E2E_TMP/err")'"
+step "exec in $pod and deployment/web: output, stderr apart, exit code 7"
+out=$(printf 'a\nb\nc\n' | ctl exec -i "$pod" -- wc -l) || fail "exec -i failed"
+[ "$(echo $out)" = 3 ] || fail "exec -i: wc -l got '$out'"
+
+# streamed: the first line is here while the command still runs
+ctl exec "$pod" -- sh -c 'echo first; sleep 3; echo second' >"$E2E_TMP/stream" &
+sp=$!
+first_seen() { grep -qx first "$E2E_TMP/stream"; }
+wait_until "exec output streamed before the command ends" 2 first_seen
+grep -q second "$E2E_TMP/stream" && fail "exec: 'second' arrived before 3 s"
+wait $sp || fail "streaming exec failed"
+[ "$(cat "$E2E_TMP/stream")" = $'first\nsecond' ] || fail "stream: '$(cat "$E2E_TMP/stream")'"
+step "exec output streamed (first line in $WAITED_MS ms)"
+
+rc=0
+ctl exec "$pod" -- /nosuch 2>"$E2E_TMP/err" || rc=$?
+[ "$rc" = 127 ] || fail "exec of a missing command: exit $rc, want 127"
+grep -q "command not found" "$E2E_TMP/err" || fail "missing command: '$(cat "$E2E_TMP/err")'"
+t=$(now_ms)
+rc=0
+ctl exec --timeout 1s "$pod" -- sleep 30 2>"$E2E_TMP/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "timed out" "$E2E_TMP/err" ||
+	fail "exec --timeout 1s: exit $rc, '$(cat "$E2E_TMP/err")'"
+[ $(($(now_ms) - t)) -lt 8000 ] || fail "exec --timeout 1s took $(($(now_ms) - t)) ms"
+left=$(ctl exec "$pod" -- sh -c 'ps -o comm | grep -c "^sleep$" || true')
+[ "$left" -le 1 ] || fail "the timed-out 'sleep 30' still runs in the pod ($left sleeps)"
+step "127 for a missing command; --timeout 1s killed the command"
+
+# --- errors: one line, exit 1 ------------------------------------------------------
+one_line_error() { # WHAT PATTERN CMD...: exit 1 and one line matching PATTERN
+	local what=$1 pat=$2 rc=0
+	shift 2
+	"$@" >/dev/null 2>"$E2E_TMP/err" || rc=$?
+	[ "$rc" = 1 ] || fail "$what: exit $rc, want 1 ($(cat "$E2E_TMP/err"))"
+	[ "$(wc -l <"$E2E_TMP/err")" = 1 ] && grep -q "$pat" "$E2E_TMP/err" ||
+		fail "$what: want one line with '$pat', got '$(cat "$E2E_TMP/err")'"
+}
+one_line_error "exec into a pod that does not exist" "pod 'nosuch' not found" \
+	ctl exec nosuch -- true
+one_line_error "exec into a container that does not exist" "has no container 'nope'" \
+	ctl exec -c nope "$pod" -- true
+step "no such pod / container: one line, exit 1"
+
+# the agent dies mid-exec: skiffctl says so at once instead of hanging
+ctl exec "$pod" -- sleep 20 >/dev/null 2>"$E2E_TMP/lost" &
+lp=$!
+sleep 1
+t=$(now_ms)
+lab kill vm1 >/dev/null
+rc=0
+wait $lp || rc=$?
+[ "$rc" = 1 ] && grep -q "connection was lost" "$E2E_TMP/lost" ||
+	fail "exec while the agent is killed: exit $rc, '$(cat "$E2E_TMP/lost")'"
+step "agent killed mid-exec: skiffctl failed in $(($(now_ms) - t)) ms: $(cat "$E2E_TMP/lost")"
+one_line_error "exec while the node's agent is down" "is not connected" ctl exec "$pod" -- true
+step "exec to a node whose agent is down: one line, exit 1"
