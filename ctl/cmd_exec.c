@@ -4,6 +4,7 @@
  * code is the command's. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define EXEC_STDIN_MAX (2u << 20)
 
 struct exec_state {
+	bool broken; /* writing our output failed */
 	bool exited;
 	int exit_code;
 };
@@ -30,8 +32,13 @@ static int on_output(const Skiff__Frame *item, void *userdata)
 		return 0;
 	if (o->data.len) {
 		FILE *f = o->fd == 2 ? stderr : stdout;
-		fwrite(o->data.data, 1, o->data.len, f);
-		fflush(f);
+		if (fwrite(o->data.data, 1, o->data.len, f) != o->data.len || fflush(f) != 0) {
+			/* our reader went away (`… | head`): stop the command, as
+			 * a pipeline would (skiffctl ignores SIGPIPE) */
+			st->broken = true;
+			skiff__exec_output__free_unpacked(o, NULL);
+			return CTL_STREAM_STOP;
+		}
 	}
 	if (o->exited) {
 		st->exited = true;
@@ -172,6 +179,8 @@ int cmd_exec(int argc, char **argv)
 	fflush(stdout);
 	if (r)
 		return r;
+	if (st.broken)
+		return 128 + SIGPIPE;
 	if (!st.exited)
 		return ctl_error("exec in pod %s: the stream ended without the command's exit code",
 				 pod);

@@ -2,7 +2,8 @@
 # exec.sh — e2e of `skiffctl exec` through the whole stack (skiffctl → brain →
 # the node's agent → skiff-runtime exec) on a 1-node lab: output and exit
 # code of a command in a pod and in deployment/NAME, stdout and stderr apart,
-# output streamed while the command runs, stdin with -i, 127 for a missing
+# output streamed while the command runs, stdin with -i, large output, a
+# reader that goes away, -c in a two-container pod, 127 for a missing
 # command, --timeout, and one-line errors with exit 1 for a pod that does not
 # exist, a container that does not exist, an agent lost mid-exec and a node
 # whose agent is not connected.
@@ -11,6 +12,24 @@ e2e_start 60
 lab_up 1
 
 apply_deployment web 1 v1
+cat >"$E2E_TMP/duo.yaml" <<EOF
+apiVersion: skiff/v1
+kind: Pod
+metadata:
+  name: duo
+  labels:
+    app: duo
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: first
+      image: $E2E_IMAGE
+      command: ["sh", "-c", $(yaml_quote "$E2E_SLEEPER"), "one"]
+    - name: second
+      image: $E2E_IMAGE
+      command: ["sh", "-c", $(yaml_quote "$E2E_SLEEPER"), "two"]
+EOF
+ctl apply -f "$E2E_TMP/duo.yaml" >/dev/null || fail "skiffctl apply of pod duo failed"
 wait_until "1 web pod Running" 30 all_running app=web 1
 pod=$(q pods '.[] | select(.status.phase == "Running") | .metadata.name' -l app=web)
 
@@ -27,6 +46,19 @@ grep -qx err "$E2E_TMP/err" || fail "exec: stderr '$(cat "$E2E_TMP/err")'"
 step "exec in $pod and deployment/web: output, stderr apart, exit code 7"
 out=$(printf 'a\nb\nc\n' | ctl exec -i "$pod" -- wc -l) || fail "exec -i failed"
 [ "$(echo $out)" = 3 ] || fail "exec -i: wc -l got '$out'"
+out=$(ctl exec "$pod" -- sh -c 'echo "$@"' sh --config x -- y) || fail "exec: arguments after -- failed"
+[ "$out" = "--config x -- y" ] || fail "exec: the command's arguments after -- came as '$out'"
+n=$(ctl exec "$pod" -- head -c 3000000 /dev/zero | wc -c)
+[ "$n" = 3000000 ] || fail "exec: 3,000,000 bytes of output arrived as $n"
+{ ctl exec "$pod" -- yes || true; } | head -n 2 >/dev/null
+no_yes() { [ "$(ctl exec "$pod" -- sh -c 'ps -o comm | grep -c "^yes$"; true')" = 0 ]; }
+wait_until "'yes' stopped after skiffctl's reader left" 5 no_yes
+wait_until "pod duo's 2 containers Running" 30 all_running app=duo 1
+out=$(ctl exec -c second duo -- sh -c 'tr "\0" " " </proc/1/cmdline') || fail "exec -c second failed"
+[[ $out == *" two " ]] || fail "exec -c second ran in another container: '$out'"
+out=$(ctl exec duo -- sh -c 'tr "\0" " " </proc/1/cmdline') || fail "exec into duo failed"
+[[ $out == *" one " ]] || fail "exec without -c did not use the first container: '$out'"
+step "exec -i, arguments after --, 3 MB of output, a reader that left, -c in a 2-container pod"
 
 # streamed: the first line is here while the command still runs
 ctl exec "$pod" -- sh -c 'echo first; sleep 3; echo second' >"$E2E_TMP/stream" &
