@@ -291,6 +291,8 @@ void logs_pod_gone(struct agent *a, struct pod *p);
 
 /* exec.c */
 void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
+/* MSG_AGENT_EXEC_INPUT (one-way): stdin for a running exec. */
+void exec_input(struct agent *a, const Skiff__Frame *request);
 
 /* endpoints.c */
 char *endpoints_dir(struct agent *a, const char *uid);

@@ -6,10 +6,11 @@
  * The runtime's own errors (container not running, cannot join it) arrive on
  * a separate pipe (--error-fd 3) and end the stream with an error; "command
  * not found" (127) and "cannot execute" (126) are the command's result, sent
- * on its stderr with the code, as `docker exec` does. stdin is the request's
- * bytes in a memfd (or /dev/null). A timeout, the brain cancelling the stream
- * (skiffctl went away) and the agent's own death all send SIGTERM to the
- * runtime, which kills the command's process group (SIGKILL 2 s later); the
+ * on its stderr with the code, as `docker exec` does. stdin is a pipe fed
+ * by MSG_AGENT_EXEC_INPUT frames as they come (stdin_stream; at most 16 MiB
+ * waiting), the request's bytes in a memfd (has_stdin), or /dev/null. A
+ * timeout, the brain cancelling the stream (skiffctl went away) and the
+ * agent's own death all send SIGTERM to the runtime, which kills the command's process group (SIGKILL 2 s later); the
  * agent adds SIGKILL 5 s later. While the brain connection's output queue is
  * long, the pipes are not read, so a fast command waits for a slow reader
  * instead of filling the agent's memory.
@@ -25,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "agent.h"
 #include "cleanup.h"
 #include "log.h"
@@ -33,14 +36,21 @@
 
 extern char **environ;
 
-#define EXEC_CHUNK	     (32 * 1024)
-#define EXEC_MAX_PENDING     (4u << 20) /* brain connection bytes queued before we pause */
-#define EXEC_KILL_AFTER_MS   5000
-#define EXEC_ERROR_MAX	     4096
-#define EXEC_RESUME_AFTER_MS 20
+#define EXEC_CHUNK	      (32 * 1024)
+#define EXEC_MAX_PENDING      (4u << 20) /* brain connection bytes queued before we pause */
+#define EXEC_KILL_AFTER_MS    5000
+#define EXEC_ERROR_MAX	      4096
+#define EXEC_RESUME_AFTER_MS  20
+#define EXEC_STDIN_MAX_QUEUED (16u << 20) /* stdin bytes the command has not read yet */
 
 struct exec_run {
+	struct exec_run *next;
 	struct agent *agent;
+	uint64_t id; /* the MSG_AGENT_EXEC request's id (MSG_AGENT_EXEC_INPUT names it) */
+	int in_fd;   /* streamed stdin: our end of the command's stdin pipe (-1: none) */
+	struct evbuffer *in_buf;
+	struct event *ev_in;
+	bool in_eof;
 	struct skiff_rpc_call *call; /* NULL once the brain cancelled */
 	char *pod, *container;
 	char container_id[192];
@@ -57,8 +67,32 @@ struct exec_run {
 	bool stopping;
 };
 
+/* live runs, for MSG_AGENT_EXEC_INPUT to find theirs */
+static struct exec_run *runs;
+
+static void stdin_close(struct exec_run *x)
+{
+	if (x->ev_in)
+		event_del(x->ev_in);
+	if (x->in_fd >= 0)
+		close(x->in_fd);
+	x->in_fd = -1;
+	if (x->in_buf)
+		evbuffer_drain(x->in_buf, evbuffer_get_length(x->in_buf));
+}
+
 static void run_free(struct exec_run *x)
 {
+	for (struct exec_run **pp = &runs; *pp; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	stdin_close(x);
+	if (x->ev_in)
+		event_free(x->ev_in);
+	if (x->in_buf)
+		evbuffer_free(x->in_buf);
 	for (int i = 0; i < 3; i++) {
 		if (x->ev_fd[i])
 			event_free(x->ev_fd[i]);
@@ -182,6 +216,58 @@ static void on_fd(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 	flow_control(x);
+}
+
+/* Write what the command has not read of its stdin; close it after eof. */
+static void stdin_flush(struct exec_run *x)
+{
+	while (x->in_fd >= 0 && evbuffer_get_length(x->in_buf) > 0) {
+		int n = evbuffer_write(x->in_buf, x->in_fd);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			event_add(x->ev_in, NULL);
+			return;
+		}
+		if (n < 0) { /* EPIPE: the command closed its stdin */
+			stdin_close(x);
+			return;
+		}
+	}
+	if (x->in_fd >= 0 && x->in_eof)
+		stdin_close(x);
+}
+
+static void on_stdin_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stdin_flush(arg);
+}
+
+void exec_input(struct agent *a, const Skiff__Frame *request)
+{
+	(void)a;
+	Skiff__ExecInput *in =
+	    skiff__exec_input__unpack(NULL, request->payload.len, request->payload.data);
+	if (!in)
+		return;
+	struct exec_run *x = runs;
+	while (x && x->id != in->exec_id)
+		x = x->next;
+	if (x && x->in_fd >= 0) {
+		if (evbuffer_get_length(x->in_buf) + in->data.len > EXEC_STDIN_MAX_QUEUED) {
+			log_warn("exec in pod %s container %s: more than %u MiB of stdin not read "
+				 "by the command; its stdin is closed",
+				 x->pod, x->container, EXEC_STDIN_MAX_QUEUED >> 20);
+			stdin_close(x);
+		} else {
+			evbuffer_add(x->in_buf, in->data.data, in->data.len);
+			x->in_eof |= in->eof;
+			stdin_flush(x);
+		}
+	}
+	skiff__exec_input__free_unpacked(in, NULL);
 }
 
 /* The runtime's error line for people: "exec: command not found: 'x' in
@@ -338,6 +424,12 @@ static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest 
 			return r < 0 ? r : -errno;
 		}
 	}
+	int inp[2] = { -1, -1 };
+	if (req->stdin_stream && !req->has_stdin) {
+		if (pipe2(inp, O_CLOEXEC) < 0)
+			return -errno;
+		in = inp[0];
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
 		r = -errno;
 		goto fail;
@@ -370,6 +462,7 @@ static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest 
 	close(errs[1]);
 	if (in >= 0)
 		close(in);
+	x->in_fd = inp[1];
 	x->fds[0] = out[0];
 	x->fds[1] = err[0];
 	x->fds[2] = errs[0];
@@ -392,6 +485,8 @@ fail:
 	}
 	if (in >= 0)
 		close(in);
+	if (inp[1] >= 0)
+		close(inp[1]);
 	return r;
 }
 
@@ -447,6 +542,8 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	x = xcalloc(1, sizeof(*x));
 	x->agent = a;
 	x->pidfd = -1;
+	x->in_fd = -1;
+	x->id = skiff_rpc_call_id(call);
 	for (int i = 0; i < 3; i++)
 		x->fds[i] = -1;
 	x->pod = xstrdup(p->name);
@@ -465,6 +562,13 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		x->ev_fd[i] = event_new(a->base, x->fds[i], EV_READ | EV_PERSIST, on_fd, x);
 		event_add(x->ev_fd[i], NULL);
 	}
+	if (x->in_fd >= 0) {
+		skiff_fd_nonblock(x->in_fd, true);
+		x->in_buf = evbuffer_new();
+		x->ev_in = event_new(a->base, x->in_fd, EV_WRITE, on_stdin_writable, x);
+	}
+	x->next = runs;
+	runs = x;
 	x->ev_pid = event_new(a->base, x->pidfd, EV_READ, on_exit_fd, x);
 	event_add(x->ev_pid, NULL);
 	x->ev_kill = evtimer_new(a->base, on_kill, x);

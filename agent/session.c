@@ -137,6 +137,9 @@ static void on_request(struct skiff_rpc_call *call, const Skiff__Frame *req, voi
 	case SKIFF__MSG_TYPE__MSG_AGENT_EXEC: /* exec.c */
 		exec_serve(a, call, req);
 		return;
+	case SKIFF__MSG_TYPE__MSG_AGENT_EXEC_INPUT:
+		exec_input(a, req);
+		return;
 	default:
 		if (call && !(req->flags & SKIFF__FRAME_FLAG__FLAG_ONEWAY))
 			skiff_rpc_call_error(call, EOPNOTSUPP,

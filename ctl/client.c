@@ -152,6 +152,11 @@ int ctl_call(Skiff__MsgType type, const ProtobufCMessage *msg,
 	return 0;
 }
 
+struct skiff_rpc_sync *ctl_sync(void)
+{
+	return conn;
+}
+
 int ctl_stream(Skiff__MsgType type, const ProtobufCMessage *msg,
 	       int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata)
 {

@@ -1,17 +1,24 @@
 /* cmd_exec.c — skiffctl exec: run a command in a running container of a pod
  * (MSG_EXEC, proxied by the brain to the pod's agent). The command's stdout
  * and stderr are written here as their ExecOutput items arrive; the exit
- * code is the command's. */
+ * code is the command's. With -i, stdin is streamed as one-way
+ * MSG_EXEC_INPUT frames while the command runs (read from the same event
+ * loop as the answer); stdin that cannot be polled (a regular file) is read
+ * whole and sent with the request. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "cleanup.h"
 #include "ctl.h"
+#include "rpc.h"
 #include "quantity.h"
 #include "util.h"
 
@@ -46,6 +53,72 @@ static int on_output(const Skiff__Frame *item, void *userdata)
 	}
 	skiff__exec_output__free_unpacked(o, NULL);
 	return 0;
+}
+
+#define EXEC_STDIN_CHUNK       (64 * 1024)
+#define EXEC_STDIN_MAX_PENDING (1u << 20) /* bytes queued to the brain before we wait */
+
+struct stdin_pump {
+	struct skiff_rpc_sync *sync;
+	struct event *ev, *resume;
+	bool done;
+};
+
+static void send_input(struct stdin_pump *p, const uint8_t *data, size_t len, bool eof)
+{
+	struct skiff_rpc_conn *c = skiff_rpc_sync_conn(p->sync);
+	Skiff__ExecInput in = SKIFF__EXEC_INPUT__INIT;
+	in.data.data = (uint8_t *)data;
+	in.data.len = len;
+	in.eof = eof;
+	if (!c || skiff_rpc_send_oneway(c, SKIFF__MSG_TYPE__MSG_EXEC_INPUT, &in.base) < 0)
+		p->done = true;
+}
+
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct stdin_pump *p = arg;
+	uint8_t buf[EXEC_STDIN_CHUNK];
+	(void)what;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0) {
+		send_input(p, buf, (size_t)n, false);
+	} else { /* end of stdin (or an error reading it): the command's ends too */
+		send_input(p, NULL, 0, true);
+		p->done = true;
+	}
+	struct skiff_rpc_conn *c = skiff_rpc_sync_conn(p->sync);
+	if (p->done) {
+		event_del(p->ev);
+	} else if (c && skiff_rpc_conn_output_pending(c) > EXEC_STDIN_MAX_PENDING) {
+		/* the brain is slower than our stdin: wait for it */
+		event_del(p->ev);
+		struct timeval tv = { 0, 10000 };
+		evtimer_add(p->resume, &tv);
+	}
+}
+
+static void quiet_log(int severity, const char *msg)
+{
+	(void)severity;
+	(void)msg;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct stdin_pump *p = arg;
+	(void)fd;
+	(void)what;
+	struct skiff_rpc_conn *c = skiff_rpc_sync_conn(p->sync);
+	if (c && skiff_rpc_conn_output_pending(c) > EXEC_STDIN_MAX_PENDING) {
+		struct timeval tv = { 0, 10000 };
+		evtimer_add(p->resume, &tv);
+		return;
+	}
+	if (c)
+		event_add(p->ev, NULL);
 }
 
 static int read_stdin(uint8_t **ret, size_t *ret_len)
@@ -158,7 +231,29 @@ int cmd_exec(int argc, char **argv)
 	} else {
 		pod = xstrdup(target);
 	}
+	struct stdin_pump pump = { 0 };
 	if (want_stdin) {
+		int r = ctl_connect();
+		if (r)
+			return r;
+		pump.sync = ctl_sync();
+		struct event_base *base = skiff_rpc_sync_base(pump.sync);
+		pump.ev = event_new(base, 0, EV_READ | EV_PERSIST, on_stdin, &pump);
+		pump.resume = evtimer_new(base, on_resume, &pump);
+		struct stat sb;
+		bool pollable = fstat(0, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
+		/* (libevent would warn about a refused fd: it is not an error here) */
+		event_set_log_callback(quiet_log);
+		pollable = pollable && event_add(pump.ev, NULL) == 0;
+		event_set_log_callback(NULL);
+		if (pollable) {
+			req.stdin_stream = true;
+		} else { /* a regular file or /dev/null: epoll refuses them */
+			event_free(pump.ev);
+			pump.ev = NULL;
+		}
+	}
+	if (want_stdin && !req.stdin_stream) {
 		size_t len = 0;
 		int r = read_stdin(&in, &len);
 		if (r == -EFBIG)
@@ -177,6 +272,10 @@ int cmd_exec(int argc, char **argv)
 	struct exec_state st = { 0 };
 	int r = ctl_stream(SKIFF__MSG_TYPE__MSG_EXEC, &req.base, on_output, &st);
 	fflush(stdout);
+	if (pump.ev)
+		event_free(pump.ev);
+	if (pump.resume)
+		event_free(pump.resume);
 	if (r)
 		return r;
 	if (st.broken)

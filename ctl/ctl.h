@@ -46,6 +46,10 @@ int ctl_call_quiet(Skiff__MsgType type, const ProtobufCMessage *msg,
 int ctl_stream(Skiff__MsgType type, const ProtobufCMessage *msg,
 	       int (*on_item)(const Skiff__Frame *item, void *userdata), void *userdata);
 
+/* The connection of ctl_connect() (NULL before or after it). */
+struct skiff_rpc_sync;
+struct skiff_rpc_sync *ctl_sync(void);
+
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* CTL_FAIL */
 int ctl_usage_error(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3))); /* CTL_USAGE */

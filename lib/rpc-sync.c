@@ -250,6 +250,16 @@ int skiff_rpc_sync_stream(struct skiff_rpc_sync *s, Skiff__MsgType type,
 	return 0;
 }
 
+struct event_base *skiff_rpc_sync_base(struct skiff_rpc_sync *s)
+{
+	return s->base;
+}
+
+struct skiff_rpc_conn *skiff_rpc_sync_conn(struct skiff_rpc_sync *s)
+{
+	return s->conn;
+}
+
 const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s)
 {
 	return s->conn ? skiff_rpc_conn_peer(s->conn) : NULL;

@@ -209,6 +209,10 @@ int skiff_rpc_sync_stream(struct skiff_rpc_sync *s, Skiff__MsgType type,
 			  char **ret_errmsg);
 /* The server's identity (from its certificate); NULL once disconnected. */
 const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s);
+/* Its event_base and connection (NULL once disconnected), for a caller that
+ * watches more fds (skiffctl exec's stdin) while a stream runs. */
+struct event_base *skiff_rpc_sync_base(struct skiff_rpc_sync *s);
+struct skiff_rpc_conn *skiff_rpc_sync_conn(struct skiff_rpc_sync *s);
 void skiff_rpc_sync_free(struct skiff_rpc_sync *s);
 
 #endif

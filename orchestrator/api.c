@@ -714,6 +714,12 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 		protobuf_c_message_free_unpacked(&er->base, NULL);
 		return;
 	}
+	case SKIFF__MSG_TYPE__MSG_EXEC_INPUT: {
+		UNPACK(Skiff__ExecInput, skiff__exec_input, ei);
+		daemon_exec_input(call, ei);
+		protobuf_c_message_free_unpacked(&ei->base, NULL);
+		return;
+	}
 	case SKIFF__MSG_TYPE__MSG_CLUSTER_INFO:
 		handle_cluster_info(d, call);
 		return;

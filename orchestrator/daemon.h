@@ -62,5 +62,7 @@ int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Logs
 
 /* exec.c: MSG_EXEC proxied to the pod's agent. */
 int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__ExecRequest *req);
+/* MSG_EXEC_INPUT (one-way): stdin for the streaming exec of call's connection. */
+void daemon_exec_input(struct skiff_rpc_call *call, const Skiff__ExecInput *in);
 
 #endif

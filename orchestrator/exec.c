@@ -3,7 +3,9 @@
  * (agents.c): the ExecOutput items stream back as they come. skiffctl going
  * away cancels the agent's stream (the agent then stops the command); the
  * agent going away mid-exec ends skiffctl's stream with an error that says
- * so, never with a silent end. */
+ * so, never with a silent end. With stdin_stream, skiffctl's one-way
+ * MSG_EXEC_INPUT frames go to the exec of the same connection and on to the
+ * agent as MSG_AGENT_EXEC_INPUT (in order, on the same connections). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +19,26 @@
 #define EXEC_START_TIMEOUT_MS 30000
 
 struct exec_proxy {
+	struct exec_proxy *next;
 	struct skiff_rpc_call *client; /* NULL once skiffctl went away */
 	struct skiff_rpc_conn *agent;
 	uint64_t agent_id;
 	bool agent_done;
 	char *node;
 	char *pod;
+	bool stdin_stream;
 };
+
+/* live proxies, for MSG_EXEC_INPUT to find its exec (one daemon per process) */
+static struct exec_proxy *proxies;
 
 static void exec_proxy_free(struct exec_proxy *p)
 {
+	for (struct exec_proxy **pp = &proxies; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
 	free(p->node);
 	free(p->pod);
 	free(p);
@@ -103,6 +115,7 @@ int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Exec
 	p->agent = rt->session;
 	p->node = xstrdup(node);
 	p->pod = xstrdup(req->pod);
+	p->stdin_stream = req->stdin_stream;
 	int r = skiff_rpc_request(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC, &req->base,
 				  EXEC_START_TIMEOUT_MS, exec_from_agent, p, &p->agent_id);
 	if (r < 0) {
@@ -111,7 +124,28 @@ int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Exec
 					    strerror(-r));
 	}
 	skiff_rpc_call_set_cancel(call, exec_client_cancel, p);
+	p->next = proxies;
+	proxies = p;
 	log_info("exec in pod %s on node %s by %s: %s%s", req->pod, node,
 		 skiff_rpc_call_peer(call)->name, req->command[0], req->n_command > 1 ? " …" : "");
 	return 0;
+}
+
+void daemon_exec_input(struct skiff_rpc_call *call, const Skiff__ExecInput *in)
+{
+	struct skiff_rpc_conn *from = skiff_rpc_call_conn(call);
+	for (struct exec_proxy *p = proxies; p; p = p->next) {
+		if (!p->client || !p->stdin_stream || p->agent_done ||
+		    skiff_rpc_call_conn(p->client) != from)
+			continue;
+		Skiff__ExecInput fwd = *in;
+		fwd.exec_id = p->agent_id;
+		int r = skiff_rpc_send_oneway(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC_INPUT,
+					      &fwd.base);
+		if (r < 0)
+			log_debug("exec in pod %s: cannot forward stdin to node %s: %s", p->pod,
+				  p->node, strerror(-r));
+		return;
+	}
+	/* no streaming exec on this connection (it ended): input is dropped */
 }

@@ -2,9 +2,9 @@
 # exec.sh — e2e of `skiffctl exec` through the whole stack (skiffctl → brain →
 # the node's agent → skiff-runtime exec) on a 1-node lab: output and exit
 # code of a command in a pod and in deployment/NAME, stdout and stderr apart,
-# output streamed while the command runs, stdin with -i, large output, a
-# reader that goes away, -c in a two-container pod, 127 for a missing
-# command, --timeout, and one-line errors with exit 1 for a pod that does not
+# output streamed while the command runs, stdin with -i (streamed from a
+# pipe, whole from a file), large output, a reader that goes away, -c in a
+# two-container pod, 127 for a missing command, --timeout, and one-line errors with exit 1 for a pod that does not
 # exist, a container that does not exist, an agent lost mid-exec and a node
 # whose agent is not connected.
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +46,18 @@ grep -qx err "$E2E_TMP/err" || fail "exec: stderr '$(cat "$E2E_TMP/err")'"
 step "exec in $pod and deployment/web: output, stderr apart, exit code 7"
 out=$(printf 'a\nb\nc\n' | ctl exec -i "$pod" -- wc -l) || fail "exec -i failed"
 [ "$(echo $out)" = 3 ] || fail "exec -i: wc -l got '$out'"
+printf '1\n2\n3\n4\n' >"$E2E_TMP/in"
+out=$(ctl exec -i "$pod" -- wc -l <"$E2E_TMP/in") || fail "exec -i <file failed"
+[ "$(echo $out)" = 4 ] || fail "exec -i <file: wc -l got '$out'"
+# stdin streams: the command answers the first line before the second is typed
+{ echo one; sleep 2; echo two; } | ctl exec -i "$pod" -- sh -c 'while read l; do echo "got $l"; done' >"$E2E_TMP/echo" &
+ep=$!
+got_one() { grep -qx "got one" "$E2E_TMP/echo"; }
+wait_until "the answer to the first line of a streamed stdin" 2 got_one
+grep -q two "$E2E_TMP/echo" && fail "exec -i: 'two' answered before it was sent"
+wait $ep || fail "exec -i with streamed stdin failed"
+[ "$(cat "$E2E_TMP/echo")" = $'got one\ngot two' ] || fail "exec -i stream: '$(cat "$E2E_TMP/echo")'"
+step "exec -i: stdin streamed (first answer in $WAITED_MS ms), a file sent whole"
 out=$(ctl exec "$pod" -- sh -c 'echo "$@"' sh --config x -- y) || fail "exec: arguments after -- failed"
 [ "$out" = "--config x -- y" ] || fail "exec: the command's arguments after -- came as '$out'"
 n=$(ctl exec "$pod" -- head -c 3000000 /dev/zero | wc -c)
