@@ -22,6 +22,7 @@
 
 #include "cleanup.h"
 #include "netlink.h"
+#include "util.h"
 
 static int nlerr(int e)
 {
@@ -225,6 +226,22 @@ int skiff_netlink_bridge_ensure(const char *name, const char *addr_cidr)
 			return -ENOMEM;
 		rtnl_link_set_name(nb, name);
 		rtnl_link_set_flags(nb, IFF_UP);
+		/* A bridge without a MAC of its own takes the lowest of its
+		 * ports' and changes it as pods come and go; each change
+		 * flushes the node's neighbour entries of every pod behind it.
+		 * A set MAC (02:42 + the bridge's IPv4, or random) stays. */
+		uint8_t mac[6] = { 0x02, 0x42 };
+		uint32_t ip;
+		int prefix;
+		if (addr_cidr && skiff_netlink_parse_cidr(addr_cidr, &ip, &prefix) == 0)
+			memcpy(mac + 2, &ip, 4);
+		else
+			skiff_random_bytes(mac + 2, 4);
+		_cleanup_(nl_addr_putp) struct nl_addr *ll =
+		    nl_addr_build(AF_LLC, mac, sizeof(mac));
+		if (!ll)
+			return -ENOMEM;
+		rtnl_link_set_addr(nb, ll);
 		r = nlerr(rtnl_link_add(sk, nb, NLM_F_CREATE | NLM_F_EXCL));
 		if (r < 0 && r != -EEXIST)
 			return r;
@@ -409,6 +426,29 @@ int skiff_netlink_veth_into_netns(const char *host_if, const char *bridge, pid_t
 	peer = rtnl_link_veth_get_peer(veth);
 	rtnl_link_set_name(peer, ctr_if);
 	rtnl_link_set_ns_pid(peer, pid);
+	if (addr_cidr) {
+		/* The MAC follows from the IP (02:42 + the IPv4 address, as
+		 * Docker does): a container restarted with its pod's IP keeps
+		 * its MAC, so the node's neighbour entry for it stays right. A
+		 * random MAC would leave the node sending to the old one until
+		 * the entry goes stale (15-45 s of silence after every restart). */
+		uint32_t ip;
+		int prefix;
+		r = skiff_netlink_parse_cidr(addr_cidr, &ip, &prefix);
+		if (r < 0) {
+			rtnl_link_put(peer);
+			return r;
+		}
+		uint8_t mac[6] = { 0x02, 0x42 };
+		memcpy(mac + 2, &ip, 4); /* network order: 10.244.0.5 -> 0a:f4:00:05 */
+		_cleanup_(nl_addr_putp) struct nl_addr *ll =
+		    nl_addr_build(AF_LLC, mac, sizeof(mac));
+		if (!ll) {
+			rtnl_link_put(peer);
+			return -ENOMEM;
+		}
+		rtnl_link_set_addr(peer, ll);
+	}
 	rtnl_link_put(peer); /* get_peer took a reference */
 	r = nlerr(rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL));
 	if (r < 0)

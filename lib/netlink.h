@@ -35,7 +35,9 @@ int skiff_netlink_link_up(const char *name);
 /* Create veth pair host_if <-> ctr_if with ctr_if in the network namespace
  * of pid; attach host_if to bridge (may be NULL) and bring it up; then, inside
  * the namespace, bring lo and ctr_if up, add addr_cidr to ctr_if and a default
- * route via gw (may be NULL). On failure nothing is left behind. */
+ * route via gw (may be NULL). With addr_cidr, ctr_if's MAC is 02:42 and the
+ * IPv4 address (stable across restarts with the same IP, as Docker does).
+ * On failure nothing is left behind. */
 int skiff_netlink_veth_into_netns(const char *host_if, const char *bridge, pid_t pid,
 				  const char *ctr_if, const char *addr_cidr, const char *gw);
 
