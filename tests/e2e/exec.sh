@@ -50,10 +50,10 @@ printf '1\n2\n3\n4\n' >"$E2E_TMP/in"
 out=$(ctl exec -i "$pod" -- wc -l <"$E2E_TMP/in") || fail "exec -i <file failed"
 [ "$(echo $out)" = 4 ] || fail "exec -i <file: wc -l got '$out'"
 # stdin streams: the command answers the first line before the second is typed
-{ echo one; sleep 2; echo two; } | ctl exec -i "$pod" -- sh -c 'while read l; do echo "got $l"; done' >"$E2E_TMP/echo" &
+{ echo one; sleep 3; echo two; } | ctl exec -i "$pod" -- sh -c 'while read l; do echo "got $l"; done' >"$E2E_TMP/echo" &
 ep=$!
 got_one() { grep -qx "got one" "$E2E_TMP/echo"; }
-wait_until "the answer to the first line of a streamed stdin" 2 got_one
+wait_until "the answer to the first line of a streamed stdin" 3 got_one
 grep -q two "$E2E_TMP/echo" && fail "exec -i: 'two' answered before it was sent"
 wait $ep || fail "exec -i with streamed stdin failed"
 [ "$(cat "$E2E_TMP/echo")" = $'got one\ngot two' ] || fail "exec -i stream: '$(cat "$E2E_TMP/echo")'"
