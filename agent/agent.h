@@ -32,7 +32,12 @@
 #define AGENT_BACKOFF_MAX_MS	10000
 #define AGENT_STABLE_RUN_MS	10000
 #define AGENT_MAX_QUEUED_EVENTS 256
-#define AGENT_MAX_STARTING	4 /* shims starting at once; more only thrash the CPUs */
+/* Shims starting at once: two per CPU (a start is mostly CPU in the kernel:
+ * namespaces, mounts, veth, cgroups; the second one fills the waits), at
+ * least 4, at most 32. More only thrash the CPUs: on 2 cores 16 at once
+ * started 50 pods slower than 4. */
+#define AGENT_MIN_STARTING 4
+#define AGENT_MAX_STARTING 32
 
 /* Copy src into dst[n], truncating. */
 static inline void copy_str(char *dst, size_t n, const char *src)
@@ -180,6 +185,7 @@ struct agent {
 	int exit_inotify_fd; /* the old shims' exit records (pods.c) */
 	struct event *ev_exit_inotify;
 	int starting;	    /* shims being started */
+	int max_starting;   /* at most this many (AGENT_*_STARTING) */
 	uint64_t queue_seq; /* last start-queue ticket */
 };
 
@@ -256,6 +262,8 @@ void pods_apply_assignment(struct agent *a, Skiff__Assignment *as);
 /* Hold starts until the first Assignment or brain_wait_ms without the brain. */
 void pods_hold_start(struct agent *a);
 void pods_hold_release(struct agent *a, const char *why);
+/* shims started at once: twice the CPUs, within AGENT_{MIN,MAX}_STARTING */
+int pods_max_starting(struct agent *a);
 void pods_mark_dirty(struct pod *p);
 void pods_flush_now(struct agent *a);
 void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *));

@@ -571,6 +571,18 @@ static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, 
 	return 0;
 }
 
+int pods_max_starting(struct agent *a)
+{
+	if (!a->max_starting) {
+		uint64_t cpus = agent_capacity_cpu_milli() / 1000;
+		uint64_t n = 2 * cpus;
+		a->max_starting = n < AGENT_MIN_STARTING   ? AGENT_MIN_STARTING
+				  : n > AGENT_MAX_STARTING ? AGENT_MAX_STARTING
+							   : (int)n;
+	}
+	return a->max_starting;
+}
+
 static void pod_start(struct pod *p)
 {
 	struct agent *a = p->agent;
@@ -591,7 +603,7 @@ static void pod_start(struct pod *p)
 			p->state = POD_NEW;
 		return;
 	}
-	if (a->starting >= AGENT_MAX_STARTING) {
+	if (a->starting >= pods_max_starting(a)) {
 		if (!p->queued)
 			p->queued = ++a->queue_seq;
 		if (p->state != POD_BACKOFF)
@@ -824,7 +836,7 @@ static const char *exit_reason_for_status(int code)
 /* A start slot is free: the longest-waiting pod gets it. */
 static void start_next(struct agent *a)
 {
-	while (a->starting < AGENT_MAX_STARTING) {
+	while (a->starting < pods_max_starting(a)) {
 		struct pod *next = NULL;
 		for (struct pod *q = a->pods; q; q = q->next)
 			if (q->queued && (!next || q->queued < next->queued))
