@@ -85,7 +85,13 @@ echo
 grace=$(. "$E2E_LAB/lab.env" && echo "$GRACE")
 echo "== node loss -> its pods Running elsewhere (node grace $grace, load average $(load))"
 on_vm3=$(q pods '[.[] | select(.spec.nodeName == "vm3")] | length' -l app=bench)
-moved() { all_running app=bench "$REPLICAS" && [[ $(spread app=bench) != *vm3=* ]]; }
+# one snapshot: all REPLICAS pods Running, none of them on vm3 (two queries,
+# one for "all Running" and one for "where", could see two different states)
+moved() {
+	[ "$(q pods 'map(select((.metadata.deletedMs // 0) == 0)) | "\(length) \([.[]
+		| select(.status.phase == "Running" and .spec.nodeName != "vm3")] | length)"' \
+		-l app=bench)" = "$REPLICAS $REPLICAS" ]
+}
 t=$(now_ms)
 lab node-down vm3 >/dev/null
 while ! moved; do
