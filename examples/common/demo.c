@@ -127,45 +127,6 @@ struct evhttp *demo_http_listen(struct event_base *base, const char *listen)
 	return demo_http_listen_shared(base, listen, false);
 }
 
-/* A restarted pod keeps its IP but gets a new veth, with a new MAC address,
- * and the node's neighbour (ARP) cache keeps the old MAC for 15-45 s more
- * (base_reachable_time): every connection to the restarted server is lost
- * until then (the queue demo's queue answered 34-42 s after its restart on
- * the lab). One datagram to the default gateway makes the kernel send an ARP
- * request for it from the new MAC, and a node that receives an ARP request
- * updates its entry for the sender: the pod is reachable again at once. The
- * runtime would do better to announce (gratuitous ARP) or to derive the MAC
- * from the IP, as Docker does; until then every demo server that runs in a
- * Skiff pod (SKIFF_POD_IP set by the agent) announces itself when it starts
- * listening on a non-loopback address. Best effort: no default route, no
- * announcement. */
-static void announce_to_gateway(const char *host)
-{
-	if (!getenv("SKIFF_POD_IP") || strncmp(host, "127.", 4) == 0)
-		return;
-	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
-	char line[256];
-	unsigned dst, gw, flags;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*s %x %x %x", &dst, &gw, &flags) != 3 || dst != 0 || gw == 0)
-			continue;
-		/* /proc/net/route prints addresses as the raw network-order word */
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
-		sa.sin_addr.s_addr = gw;
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    send(fd, "", 1, MSG_DONTWAIT) == 1)
-			log_debug("announced to the default gateway %s", inet_ntoa(sa.sin_addr));
-		close(fd);
-		return;
-	}
-}
-
 /* A listening socket; with reuseport, processes that each bind one share the
  * incoming connections (the kernel spreads them). */
 static evutil_socket_t listen_socket(const char *host, uint16_t port, bool reuseport)
@@ -205,7 +166,6 @@ int demo_listen_fd(const char *listen, bool reuseport)
 		return log_error_errno(-errno, "cannot listen on %s:%u%s: %m", host, port,
 				       reuseport ? " (SO_REUSEPORT)" : "");
 	log_info("listening on http://%s:%u", host, port);
-	announce_to_gateway(host);
 	return fd;
 }
 
@@ -242,7 +202,6 @@ struct evhttp *demo_http_listen_shared(struct event_base *base, const char *list
 		return NULL;
 	}
 	log_info("listening on http://%s:%u", host, port);
-	announce_to_gateway(host);
 	return http;
 }
 
