@@ -48,11 +48,11 @@ void daemon_push_assignment(struct brain *b, struct brain_node *n, Skiff__Assign
 	a->nodes = ptrs;
 	int r = skiff_rpc_send_oneway(conn, SKIFF__MSG_TYPE__MSG_ASSIGN, &a->base);
 	if (r < 0)
-		log_warn("node %s: cannot push its assignment (%zu pods): %s", n->name, a->n_pods,
-			 strerror(-r));
+		log_warn("node %s: cannot push its assignment (%u pods): %s", n->name,
+			 a->base.n_unknown_fields, strerror(-r));
 	else
-		log_debug("node %s: pushed assignment with %zu pods (epoch %llu)", n->name,
-			  a->n_pods, (unsigned long long)a->epoch);
+		log_debug("node %s: pushed assignment with %u pods (epoch %llu)", n->name,
+			  a->base.n_unknown_fields, (unsigned long long)a->epoch);
 	a->nodes = full;
 	free(ptrs);
 	free(slim);

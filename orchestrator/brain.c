@@ -1057,18 +1057,22 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 
 /* ---- assignments -------------------------------------------------------- */
 
-struct assign_ctx {
-	struct brain *b;
-	struct skiff_map *by_node; /* node -> Skiff__Assignment being built */
-	const char *only;	   /* a single node, or NULL: every dirty one */
+/* An Assignment being built: its pods as references to their packed
+ * bytes in the store (valid until the next write). */
+struct assign_build {
+	Skiff__Assignment *a;
+	struct pod_ref {
+		const uint8_t *data;
+		size_t len;
+	} * pods;
+	size_t n, cap;
 };
 
-static void assign_add_pod(Skiff__Assignment *a, Skiff__Pod *p)
-{
-	if ((a->n_pods & (a->n_pods - 1)) == 0 || a->n_pods == 0)
-		a->pods = xrealloc(a->pods, (a->n_pods ? a->n_pods * 2 : 4) * sizeof(*a->pods));
-	a->pods[a->n_pods++] = p;
-}
+struct assign_ctx {
+	struct brain *b;
+	struct skiff_map *by_node; /* node -> struct assign_build */
+	const char *only;	   /* a single node, or NULL: every dirty one */
+};
 
 static int assign_pod(const struct skiff_store_obj *o, void *userdata)
 {
@@ -1082,13 +1086,63 @@ static int assign_pod(const struct skiff_store_obj *o, void *userdata)
 	if (p->terminating)
 		return 0; /* terminating: its agent stops it (agents that ignore
 			   * deleted_ms too) and reports it gone */
-	Skiff__Assignment *a = skiff_map_get(c->by_node, node);
-	if (!a)
+	struct assign_build *ab = skiff_map_get(c->by_node, node);
+	if (!ab)
 		return 0;
-	Skiff__Pod *full = (Skiff__Pod *)skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
-	if (full)
-		assign_add_pod(a, full);
+	if (ab->n == ab->cap) {
+		ab->cap = ab->cap ? ab->cap * 2 : 16;
+		ab->pods = xrealloc(ab->pods, ab->cap * sizeof(*ab->pods));
+	}
+	ab->pods[ab->n++] = (struct pod_ref){ o->data, o->len };
 	return 0;
+}
+
+static size_t varint_size(size_t v)
+{
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+/* Attach the pods, still packed, as what protobuf-c packs verbatim: unknown
+ * fields with the number of Assignment.pods (2), each its length varint
+ * and bytes, so pushing 100,000 pods neither unpacks nor re-packs them
+ * (the receiver sees an ordinary repeated `pods`). Returns the buffer the
+ * fields point into (free() it and the fields after sending). */
+static uint8_t *assign_attach_packed(struct assign_build *ab)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < ab->n; i++)
+		total += varint_size(ab->pods[i].len) + ab->pods[i].len;
+	uint8_t *buf = xmalloc(total ? total : 1), *p = buf;
+	ProtobufCMessageUnknownField *uf = xcalloc(ab->n + 1, sizeof(*uf));
+	for (size_t i = 0; i < ab->n; i++) {
+		uint8_t *start = p;
+		for (size_t v = ab->pods[i].len;; v >>= 7) {
+			*p++ = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+			if (v < 0x80)
+				break;
+		}
+		memcpy(p, ab->pods[i].data, ab->pods[i].len);
+		p += ab->pods[i].len;
+		uf[i].tag = 2; /* Assignment.pods */
+		uf[i].wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+		uf[i].len = (size_t)(p - start);
+		uf[i].data = start;
+	}
+	ab->a->base.unknown_fields = uf;
+	ab->a->base.n_unknown_fields = ab->n;
+	return buf;
+}
+
+static void assign_build_free(struct assign_build *ab)
+{
+	if (!ab)
+		return;
+	brain_assignment_free(ab->a);
+	free(ab->pods);
+	free(ab);
 }
 
 struct list_ctx {
@@ -1136,6 +1190,7 @@ void brain_assignment_free(Skiff__Assignment *a)
 	free(a->pods);
 	free(a->nodes);
 	free(a->services);
+	free(a->base.unknown_fields);
 	free(a);
 }
 
@@ -1145,13 +1200,29 @@ Skiff__Assignment *brain_assignment(struct brain *b, const char *node)
 	skiff_store_foreach(b->store, SKIFF_KIND_NODE, list_collect, &nodes);
 	skiff_store_foreach(b->store, SKIFF_KIND_SERVICE, list_collect, &svcs);
 	struct assign_ctx c = { b, skiff_map_new(), node };
-	Skiff__Assignment *a = assignment_new(b, node, &nodes, &svcs);
-	skiff_map_put(c.by_node, node, a);
+	struct assign_build *ab = xcalloc(1, sizeof(*ab));
+	ab->a = assignment_new(b, node, &nodes, &svcs);
+	skiff_map_put(c.by_node, node, ab);
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, assign_pod, &c);
+	Skiff__Assignment *a = ab->a;
+	a->pods = xcalloc(ab->n + 1, sizeof(*a->pods));
+	for (size_t i = 0; i < ab->n; i++) {
+		ProtobufCMessage *p =
+		    skiff_obj_unpack(SKIFF_KIND_POD, ab->pods[i].data, ab->pods[i].len);
+		if (p)
+			a->pods[a->n_pods++] = (Skiff__Pod *)p;
+	}
+	ab->a = NULL;
+	assign_build_free(ab);
 	skiff_map_free(c.by_node, NULL);
 	free(nodes.items);
 	free(svcs.items);
 	return a;
+}
+
+static void free_assign_build(void *p)
+{
+	assign_build_free(p);
 }
 
 void brain_push_assignments(struct brain *b)
@@ -1181,7 +1252,9 @@ void brain_push_assignments(struct brain *b)
 				skiff_store_foreach(b->store, SKIFF_KIND_SERVICE, list_collect,
 						    &svcs);
 			}
-			skiff_map_put(c.by_node, k, assignment_new(b, k, &nodes, &svcs));
+			struct assign_build *ab = xcalloc(1, sizeof(*ab));
+			ab->a = assignment_new(b, k, &nodes, &svcs);
+			skiff_map_put(c.by_node, k, ab);
 		}
 	}
 	if (skiff_map_size(c.by_node) > 0) {
@@ -1189,15 +1262,16 @@ void brain_push_assignments(struct brain *b)
 		i = 0;
 		cur = NULL;
 		while (skiff_map_next(c.by_node, &i, &cur, &k, &v)) {
+			struct assign_build *ab = v;
 			struct brain_node *n = skiff_map_get(b->nodes, k);
 			n->dirty = false;
-			b->push(b, n, v, b->push_userdata);
-			brain_assignment_free(v);
+			_cleanup_free_ uint8_t *packed = assign_attach_packed(ab);
+			b->push(b, n, ab->a, b->push_userdata);
 		}
 	}
 	if (all)
 		b->all_nodes_dirty = false;
-	skiff_map_free(c.by_node, NULL);
+	skiff_map_free(c.by_node, free_assign_build);
 	free(nodes.items);
 	free(svcs.items);
 }

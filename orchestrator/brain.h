@@ -97,7 +97,10 @@ struct brain {
 	bool resync;	   /* run every controller on the next round */
 	char **event_fifo; /* names of events, oldest first (cap) */
 	size_t event_head, event_count;
-	/* Called for each dirty node with a session by brain_push_assignments. */
+	/* Called for each dirty node with a session by brain_push_assignments.
+	 * The Assignment's pods are attached packed, as unknown fields of
+	 * field number 2 (pods) that protobuf-c packs verbatim (count in
+	 * a->base.n_unknown_fields, a->n_pods is 0): pack it, do not read them. */
 	void (*push)(struct brain *b, struct brain_node *n, Skiff__Assignment *a, void *userdata);
 	void *push_userdata;
 	ProtobufCMessage **views; /* pods unpacked by brain_get() */

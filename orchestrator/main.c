@@ -82,30 +82,48 @@ static void trim_heap(struct daemon *d)
 	trimmed_ms = now;
 }
 
-static void commit_cb(evutil_socket_t fd, short what, void *userdata)
+/* The controllers run from their own event of the lowest priority, asked
+ * for after a commit: the replies that commit just queued are written out
+ * first (socket events have a higher priority), so an APPLY of 100,000
+ * replicas is acknowledged before the pass that creates them, not seconds
+ * later. A pass asked for at the previous tick and still starved by
+ * socket traffic runs from the tick itself. */
+static int64_t reconcile_asked_ms; /* 0: not asked */
+
+static void reconcile_now(struct daemon *d)
 {
-	(void)fd;
-	(void)what;
-	struct daemon *d = userdata;
-	/* answer what arrived first: replies never wait for the controllers.
-	 * The controllers run from their own event of the lowest priority:
-	 * the replies just queued are written out first (socket events have
-	 * a higher priority), so an APPLY of 100,000 replicas is acknowledged
-	 * before the pass that creates them, not seconds later. */
+	reconcile_asked_ms = 0;
+	if (exit_code != 0)
+		return;
+	reconcile(d);
 	commit_now(d);
-	if (exit_code == 0 && skiff_mono_ms() - last_reconcile_ms >= 20)
-		event_active(d->reconcile_ev, EV_WRITE, 0);
 }
 
 static void reconcile_cb(evutil_socket_t fd, short what, void *userdata)
 {
 	(void)fd;
 	(void)what;
-	struct daemon *d = userdata;
+	reconcile_now(userdata);
+}
+
+static void ask_reconcile(struct daemon *d)
+{
 	if (exit_code != 0)
 		return;
-	reconcile(d);
+	if (!reconcile_asked_ms)
+		reconcile_asked_ms = skiff_mono_ms();
+	event_active(d->reconcile_ev, EV_WRITE, 0);
+}
+
+static void commit_cb(evutil_socket_t fd, short what, void *userdata)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = userdata;
+	/* answer what arrived first: replies never wait for the controllers */
 	commit_now(d);
+	if (skiff_mono_ms() - last_reconcile_ms >= 20)
+		ask_reconcile(d);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *userdata)
@@ -113,8 +131,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *userdata)
 	(void)fd;
 	(void)what;
 	struct daemon *d = userdata;
-	reconcile(d);
 	commit_now(d);
+	if (reconcile_asked_ms && skiff_mono_ms() - reconcile_asked_ms >= 100)
+		reconcile_now(d);
+	else
+		ask_reconcile(d);
 	trim_heap(d);
 }
 
