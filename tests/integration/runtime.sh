@@ -9,14 +9,7 @@
 # skiff-test-$$ and the bridge skt$$; the EXIT trap removes all of it, even
 # when a check fails, and only signals processes this script started.
 set -u
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -x /bin/busybox ] || { echo "SKIP: needs busybox-static"; exit 77; }
-BUILD=${BUILD:-build}
-R=${SKIFF_BIN:-$PWD/$BUILD/bin}/skiff-runtime
-PROBE=$BUILD/tests/integration/probe
-[ -x "$R" ] || { echo "FAIL: $R missing"; exit 1; }
-[ -x "$PROBE" ] || { echo "FAIL: $PROBE missing (make $PROBE)"; exit 1; }
-. "$(dirname "$0")/lib/rootfs.sh"
+. "$(dirname "$0")/lib/runtime.sh"
 
 T=$(mktemp -d /tmp/skiff-rt-test.XXXXXX)
 CGP=skiff-test-$$
@@ -25,17 +18,6 @@ S=$T/state
 STARTED_PIDS=()
 RUNS=()
 failures=0
-# cgroup v2 (unified) or v1, as the runtime detects it; cg CONTROLLER REL
-# names a container's cgroup directory either way.
-if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	CGV=2
-	cg() { echo "/sys/fs/cgroup/$2"; }
-	CG_ROOTS=(/sys/fs/cgroup)
-else
-	CGV=1
-	cg() { echo "/sys/fs/cgroup/$1/$2"; }
-	CG_ROOTS=(/sys/fs/cgroup/memory /sys/fs/cgroup/cpu /sys/fs/cgroup/pids)
-fi
 
 cleanup() {
 	local id

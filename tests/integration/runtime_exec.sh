@@ -11,25 +11,13 @@
 # the EXIT trap deletes the containers (by their shims) and all of it, even
 # when a check fails, and only signals processes this script started.
 set -u
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -x /bin/busybox ] || { echo "SKIP: needs busybox-static"; exit 77; }
-BUILD=${BUILD:-build}
-R=${SKIFF_BIN:-$PWD/$BUILD/bin}/skiff-runtime
-PROBE=$BUILD/tests/integration/probe
-[ -x "$R" ] || { echo "FAIL: $R missing"; exit 1; }
-[ -x "$PROBE" ] || { echo "FAIL: $PROBE missing (make $PROBE)"; exit 1; }
-. "$(dirname "$0")/lib/rootfs.sh"
+. "$(dirname "$0")/lib/runtime.sh"
 
 T=$(mktemp -d /tmp/skiff-exec-test.XXXXXX)
 CGP=skiff-test-exec-$$
 S=$T/state
 STARTED_PIDS=()
 failures=0
-if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	CG_ROOTS=(/sys/fs/cgroup)
-else
-	CG_ROOTS=(/sys/fs/cgroup/memory /sys/fs/cgroup/cpu /sys/fs/cgroup/pids)
-fi
 
 cleanup() {
 	local id p c
