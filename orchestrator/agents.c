@@ -66,7 +66,16 @@ struct logs_proxy {
 	struct skiff_rpc_conn *agent;
 	uint64_t agent_id;
 	bool agent_done;
+	char *node;
+	char *pod;
 };
+
+static void logs_proxy_free(struct logs_proxy *p)
+{
+	free(p->node);
+	free(p->pod);
+	free(p);
+}
 
 static void logs_client_cancel(struct skiff_rpc_call *call, void *userdata)
 {
@@ -76,13 +85,12 @@ static void logs_client_cancel(struct skiff_rpc_call *call, void *userdata)
 	if (!p->agent_done)
 		skiff_rpc_cancel(p->agent, p->agent_id); /* its callback frees p */
 	else
-		free(p);
+		logs_proxy_free(p);
 }
 
 static void logs_from_agent(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 			    const Skiff__Frame *frame, void *userdata)
 {
-	(void)conn;
 	struct logs_proxy *p = userdata;
 	if (err == 0 && frame && (frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM) &&
 	    !(frame->flags & SKIFF__FRAME_FLAG__FLAG_END)) {
@@ -100,13 +108,21 @@ static void logs_from_agent(struct skiff_rpc_conn *conn, int err, const char *er
 	p->agent_done = true;
 	if (p->client) {
 		skiff_rpc_call_set_cancel(p->client, NULL, NULL);
-		if (err < 0 && err != -ECANCELED)
+		if (err < 0 && err != -ECANCELED && !skiff_rpc_conn_is_open(conn)) {
+			/* a node lost under `logs -f`: say so, not "connection reset" */
+			_cleanup_free_ char *m = xasprintf(
+			    "node %s: the agent's connection was lost while sending the logs of "
+			    "pod '%s'",
+			    p->node, p->pod);
+			skiff_rpc_call_end(p->client, -EHOSTDOWN, m);
+		} else if (err < 0 && err != -ECANCELED) {
 			skiff_rpc_call_end(p->client, err, errmsg ? errmsg : strerror(-err));
-		else
+		} else {
 			skiff_rpc_call_end(p->client, 0, NULL);
+		}
 		p->client = NULL;
 	}
-	free(p);
+	logs_proxy_free(p);
 }
 
 int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req)
@@ -126,10 +142,12 @@ int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Logs
 	struct logs_proxy *p = xcalloc(1, sizeof(*p));
 	p->client = call;
 	p->agent = rt->session;
+	p->node = xstrdup(node);
+	p->pod = xstrdup(req->pod);
 	int r = skiff_rpc_request(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_LOGS, &req->base,
 				  req->follow ? 0 : 30000, logs_from_agent, p, &p->agent_id);
 	if (r < 0) {
-		free(p);
+		logs_proxy_free(p);
 		return skiff_rpc_call_error(call, r, "cannot ask node %s for the logs: %s", node,
 					    strerror(-r));
 	}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # node_loss.sh — e2e on a 3-node lab with the default node grace (3 s):
 # a node taken away (its agent and containers killed, its link down) has its
-# pods Running on the other nodes within the grace plus a scheduling pass;
-# when it comes back nothing runs twice. Then kill -9 of the brain stops no
+# pods Running on the other nodes within the grace plus a scheduling pass,
+# and a `skiffctl logs -f` of one of its pods ends saying the node's agent was
+# lost; when it comes back nothing runs twice. Then kill -9 of the brain stops no
 # container; restarted, its state is intact, agents reconnect and scaling
 # works again.
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +34,11 @@ moved() { # 6 Running, none on vm2
 	all_running app=web 6 && [[ $(spread app=web) != *vm2=* ]]
 }
 running_pods app=web | grep -v ' vm2 ' >"$E2E_TMP/survivors"
+# a `logs -f` of a pod on vm2 that the loss of vm2 must end with a clear line
+# (bounded by timeout, so it cannot outlive a failed scenario)
+follow_pod=$(running_pods app=web | awk '$2 == "vm2" { print $1; exit }')
+timeout 30 "$SKIFF_BIN/skiffctl" logs -f "$follow_pod" >"$E2E_TMP/follow.out" 2>"$E2E_TMP/follow.err" &
+follow_pid=$!
 step "take vm2 away (agent and containers killed, link down)"
 t=$(now_ms)
 lab node-down vm2 >/dev/null
@@ -42,6 +48,13 @@ step "vm2's pods Running elsewhere $lost_ms ms after the node went away (grace $
 [ "$lost_ms" -le $((GRACE_S * 1000 + 5000)) ] ||
 	fail "pods took $lost_ms ms to move, more than the grace (${GRACE_S}s) plus 5 s"
 [ "$(node_ready vm2)" != True ] || fail "vm2 is still Ready while away"
+follow_ended() { ! kill -0 "$follow_pid" 2>/dev/null; }
+wait_until "skiffctl logs -f of $follow_pod to end after its node went away" 10 follow_ended
+follow_rc=0
+wait "$follow_pid" || follow_rc=$?
+[ "$follow_rc" != 0 ] && grep -q "vm2: the agent's connection was lost" "$E2E_TMP/follow.err" ||
+	fail "logs -f of $follow_pod on the lost node: exit $follow_rc, stderr: $(cat "$E2E_TMP/follow.err")"
+step "logs -f of $follow_pod ended with exit $follow_rc: $(head -n 1 "$E2E_TMP/follow.err")"
 while read -r name node pid restarts uid; do
 	pid_alive "$pid" || fail "$name on $node (pid $pid) stopped though its node stayed"
 done <"$E2E_TMP/survivors"
