@@ -90,10 +90,13 @@ static int apply_service(struct skiff_rpc_sync *s, int i, char **ret_err)
 static atomic_bool stop_killer;
 static atomic_bool writing; /* kill only during the write stream */
 static atomic_int kills;
+static atomic_int acked_writes;
 
-/* Kills the brain at a random instant of each write phase (20-300 ms after
- * writing resumed), at most 12 times, so that a slow (sanitizer) build
- * still finishes the stream. */
+/* Kills the brain at a random instant of each write phase: after a random
+ * 10-150 more acknowledged writes (counted, not timed: a brain that got
+ * faster still gets killed about ten times in 1,000 writes), plus 0-2 ms so
+ * the kill lands anywhere in a write, at most 12 times, so that a slow
+ * (sanitizer) build still finishes the stream. */
 static void *killer(void *arg)
 {
 	(void)arg;
@@ -101,7 +104,11 @@ static void *killer(void *arg)
 	while (!atomic_load(&stop_killer) && atomic_load(&kills) < 12) {
 		while (!atomic_load(&writing) && !atomic_load(&stop_killer))
 			usleep(1000);
-		usleep(20000 + rand_r(&seed) % 280000);
+		int target = atomic_load(&acked_writes) + 10 + (int)(rand_r(&seed) % 141);
+		while (atomic_load(&acked_writes) < target && atomic_load(&writing) &&
+		       !atomic_load(&stop_killer))
+			usleep(200);
+		usleep(rand_r(&seed) % 2000);
 		pid_t pid = atomic_load(&brain_pid);
 		if (pid > 0 && atomic_load(&writing) && !atomic_load(&stop_killer)) {
 			kill(pid, SIGKILL);
@@ -132,6 +139,7 @@ START_TEST(test_sigkill_loses_no_acknowledged_write)
 		if (r == 0) {
 			acked[next] = true;
 			nacked++;
+			atomic_fetch_add(&acked_writes, 1);
 			next++;
 			continue;
 		}
