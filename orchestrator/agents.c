@@ -61,68 +61,77 @@ void daemon_push_assignment(struct brain *b, struct brain_node *n, Skiff__Assign
 	free(st);
 }
 
-struct logs_proxy {
-	struct skiff_rpc_call *client; /* NULL once the client went away */
-	struct skiff_rpc_conn *agent;
-	uint64_t agent_id;
-	bool agent_done;
-	char *node;
-	char *pod;
-};
-
-static void logs_proxy_free(struct logs_proxy *p)
+bool agent_stream_relay(struct agent_stream *s, int err, const Skiff__Frame *frame,
+			const ProtobufCMessageDescriptor *item)
 {
-	free(p->node);
-	free(p->pod);
-	free(p);
+	if (err != 0 || !frame || !(frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM) ||
+	    (frame->flags & SKIFF__FRAME_FLAG__FLAG_END))
+		return false;
+	if (s->client) {
+		ProtobufCMessage *m =
+		    protobuf_c_message_unpack(item, NULL, frame->payload.len, frame->payload.data);
+		if (m) {
+			skiff_rpc_call_stream(s->client, m);
+			protobuf_c_message_free_unpacked(m, NULL);
+		}
+	}
+	return true;
+}
+
+void agent_stream_end(struct agent_stream *s, struct skiff_rpc_conn *conn, int err,
+		      const char *errmsg, const char *doing)
+{
+	s->agent_done = true;
+	if (!s->client)
+		return;
+	skiff_rpc_call_set_cancel(s->client, NULL, NULL);
+	if (err < 0 && err != -ECANCELED && !skiff_rpc_conn_is_open(conn)) {
+		/* a node lost mid-stream: say so, not "connection reset" */
+		_cleanup_free_ char *m = xasprintf(
+		    "node %s: the agent's connection was lost %s pod '%s'", s->node, doing, s->pod);
+		skiff_rpc_call_end(s->client, -EHOSTDOWN, m);
+	} else if (err < 0 && err != -ECANCELED) {
+		skiff_rpc_call_end(s->client, err, errmsg ? errmsg : strerror(-err));
+	} else {
+		skiff_rpc_call_end(s->client, 0, NULL);
+	}
+	s->client = NULL;
+}
+
+bool agent_stream_client_gone(struct agent_stream *s)
+{
+	s->client = NULL;
+	if (s->agent_done)
+		return true;
+	skiff_rpc_cancel(s->agent, s->agent_id);
+	return false;
+}
+
+void agent_stream_done(struct agent_stream *s)
+{
+	free(s->node);
+	free(s->pod);
 }
 
 static void logs_client_cancel(struct skiff_rpc_call *call, void *userdata)
 {
 	(void)call;
-	struct logs_proxy *p = userdata;
-	p->client = NULL;
-	if (!p->agent_done)
-		skiff_rpc_cancel(p->agent, p->agent_id); /* its callback frees p */
-	else
-		logs_proxy_free(p);
+	struct agent_stream *p = userdata;
+	if (agent_stream_client_gone(p)) { /* else the agent's callback frees p */
+		agent_stream_done(p);
+		free(p);
+	}
 }
 
 static void logs_from_agent(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 			    const Skiff__Frame *frame, void *userdata)
 {
-	struct logs_proxy *p = userdata;
-	if (err == 0 && frame && (frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM) &&
-	    !(frame->flags & SKIFF__FRAME_FLAG__FLAG_END)) {
-		if (p->client) {
-			Skiff__LogChunk *c =
-			    skiff__log_chunk__unpack(NULL, frame->payload.len, frame->payload.data);
-			if (c) {
-				skiff_rpc_call_stream(p->client, &c->base);
-				skiff__log_chunk__free_unpacked(c, NULL);
-			}
-		}
+	struct agent_stream *p = userdata;
+	if (agent_stream_relay(p, err, frame, &skiff__log_chunk__descriptor))
 		return;
-	}
-	/* the end: a reply, FLAG_END or an error */
-	p->agent_done = true;
-	if (p->client) {
-		skiff_rpc_call_set_cancel(p->client, NULL, NULL);
-		if (err < 0 && err != -ECANCELED && !skiff_rpc_conn_is_open(conn)) {
-			/* a node lost under `logs -f`: say so, not "connection reset" */
-			_cleanup_free_ char *m = xasprintf(
-			    "node %s: the agent's connection was lost while sending the logs of "
-			    "pod '%s'",
-			    p->node, p->pod);
-			skiff_rpc_call_end(p->client, -EHOSTDOWN, m);
-		} else if (err < 0 && err != -ECANCELED) {
-			skiff_rpc_call_end(p->client, err, errmsg ? errmsg : strerror(-err));
-		} else {
-			skiff_rpc_call_end(p->client, 0, NULL);
-		}
-		p->client = NULL;
-	}
-	logs_proxy_free(p);
+	agent_stream_end(p, conn, err, errmsg, "while sending the logs of");
+	agent_stream_done(p);
+	free(p);
 }
 
 int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req)
@@ -139,7 +148,7 @@ int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Logs
 		return skiff_rpc_call_error(call, -EHOSTDOWN,
 					    "node %s (running pod '%s') is not connected", node,
 					    req->pod);
-	struct logs_proxy *p = xcalloc(1, sizeof(*p));
+	struct agent_stream *p = xcalloc(1, sizeof(*p));
 	p->client = call;
 	p->agent = rt->session;
 	p->node = xstrdup(node);
@@ -147,7 +156,8 @@ int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Logs
 	int r = skiff_rpc_request(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_LOGS, &req->base,
 				  req->follow ? 0 : 30000, logs_from_agent, p, &p->agent_id);
 	if (r < 0) {
-		logs_proxy_free(p);
+		agent_stream_done(p);
+		free(p);
 		return skiff_rpc_call_error(call, r, "cannot ask node %s for the logs: %s", node,
 					    strerror(-r));
 	}

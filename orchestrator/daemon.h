@@ -60,6 +60,32 @@ void daemon_push_assignment(struct brain *b, struct brain_node *n, Skiff__Assign
 			    void *userdata);
 int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req);
 
+/* agents.c: a stream from the agent of a pod's node relayed to a client (logs,
+ * exec): items go on as they come, the client going away cancels the agent's
+ * side, and a lost agent connection ends the client's stream saying so. */
+struct agent_stream {
+	struct skiff_rpc_call *client; /* NULL once the client went away */
+	struct skiff_rpc_conn *agent;
+	uint64_t agent_id;
+	bool agent_done;
+	char *node;
+	char *pod;
+};
+/* From the agent's callback: relays a stream item (described by item) and
+ * returns true, or returns false at the stream's end (then call
+ * agent_stream_end()). */
+bool agent_stream_relay(struct agent_stream *s, int err, const Skiff__Frame *frame,
+			const ProtobufCMessageDescriptor *item);
+/* Ends the client's stream after the agent's ended with err and errmsg (may
+ * be NULL); doing completes "the agent's connection was lost DOING pod P". */
+void agent_stream_end(struct agent_stream *s, struct skiff_rpc_conn *conn, int err,
+		      const char *errmsg, const char *doing);
+/* The client went away: cancels the agent's side, whose callback then ends
+ * it, and returns false; true when that side is over already (free now). */
+bool agent_stream_client_gone(struct agent_stream *s);
+/* Frees what the stream holds (not s itself). */
+void agent_stream_done(struct agent_stream *s);
+
 /* exec.c: MSG_EXEC proxied to the pod's agent. */
 int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__ExecRequest *req);
 /* MSG_EXEC_INPUT (one-way): stdin for the streaming exec of call's connection. */

@@ -19,13 +19,8 @@
 #define EXEC_START_TIMEOUT_MS 30000
 
 struct exec_proxy {
+	struct agent_stream s; /* first: the agent's callbacks get the proxy */
 	struct exec_proxy *next;
-	struct skiff_rpc_call *client; /* NULL once skiffctl went away */
-	struct skiff_rpc_conn *agent;
-	uint64_t agent_id;
-	bool agent_done;
-	char *node;
-	char *pod;
 	bool stdin_stream;
 };
 
@@ -39,8 +34,7 @@ static void exec_proxy_free(struct exec_proxy *p)
 			*pp = p->next;
 			break;
 		}
-	free(p->node);
-	free(p->pod);
+	agent_stream_done(&p->s);
 	free(p);
 }
 
@@ -48,10 +42,7 @@ static void exec_client_cancel(struct skiff_rpc_call *call, void *userdata)
 {
 	(void)call;
 	struct exec_proxy *p = userdata;
-	p->client = NULL;
-	if (!p->agent_done)
-		skiff_rpc_cancel(p->agent, p->agent_id); /* its callback frees p */
-	else
+	if (agent_stream_client_gone(&p->s)) /* else the agent's callback frees p */
 		exec_proxy_free(p);
 }
 
@@ -59,37 +50,14 @@ static void exec_from_agent(struct skiff_rpc_conn *conn, int err, const char *er
 			    const Skiff__Frame *frame, void *userdata)
 {
 	struct exec_proxy *p = userdata;
-	if (err == 0 && frame && (frame->flags & SKIFF__FRAME_FLAG__FLAG_STREAM) &&
-	    !(frame->flags & SKIFF__FRAME_FLAG__FLAG_END)) {
-		if (p->client) {
-			Skiff__ExecOutput *o = skiff__exec_output__unpack(NULL, frame->payload.len,
-									  frame->payload.data);
-			if (o) {
-				skiff_rpc_call_stream(p->client, &o->base);
-				skiff__exec_output__free_unpacked(o, NULL);
-			}
-		}
+	if (agent_stream_relay(&p->s, err, frame, &skiff__exec_output__descriptor))
 		return;
-	}
 	/* the end: FLAG_END, an error from the agent, or the connection */
-	p->agent_done = true;
-	if (p->client) {
-		skiff_rpc_call_set_cancel(p->client, NULL, NULL);
-		_cleanup_free_ char *m = NULL;
-		if (err < 0 && !skiff_rpc_conn_is_open(conn)) {
-			m = xasprintf("node %s: the agent's connection was lost during exec in "
-				      "pod '%s'",
-				      p->node, p->pod);
-			err = -EHOSTDOWN;
-		} else if (err == -ETIMEDOUT && !errmsg) {
-			m = xasprintf("node %s did not start the command in pod '%s' within %d s",
-				      p->node, p->pod, EXEC_START_TIMEOUT_MS / 1000);
-		} else if (err < 0) {
-			m = xstrdup(errmsg ? errmsg : strerror(-err));
-		}
-		skiff_rpc_call_end(p->client, err < 0 ? err : 0, m);
-		p->client = NULL;
-	}
+	_cleanup_free_ char *m = NULL;
+	if (err == -ETIMEDOUT && !errmsg && skiff_rpc_conn_is_open(conn))
+		m = xasprintf("node %s did not start the command in pod '%s' within %d s",
+			      p->s.node, p->s.pod, EXEC_START_TIMEOUT_MS / 1000);
+	agent_stream_end(&p->s, conn, err, m ? m : errmsg, "during exec in");
 	exec_proxy_free(p);
 }
 
@@ -111,13 +79,13 @@ int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Exec
 					    "node %s (running pod '%s') is not connected", node,
 					    req->pod);
 	struct exec_proxy *p = xcalloc(1, sizeof(*p));
-	p->client = call;
-	p->agent = rt->session;
-	p->node = xstrdup(node);
-	p->pod = xstrdup(req->pod);
+	p->s.client = call;
+	p->s.agent = rt->session;
+	p->s.node = xstrdup(node);
+	p->s.pod = xstrdup(req->pod);
 	p->stdin_stream = req->stdin_stream;
-	int r = skiff_rpc_request(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC, &req->base,
-				  EXEC_START_TIMEOUT_MS, exec_from_agent, p, &p->agent_id);
+	int r = skiff_rpc_request(p->s.agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC, &req->base,
+				  EXEC_START_TIMEOUT_MS, exec_from_agent, p, &p->s.agent_id);
 	if (r < 0) {
 		exec_proxy_free(p);
 		return skiff_rpc_call_error(call, r, "cannot ask node %s to exec: %s", node,
@@ -135,16 +103,16 @@ void daemon_exec_input(struct skiff_rpc_call *call, const Skiff__ExecInput *in)
 {
 	struct skiff_rpc_conn *from = skiff_rpc_call_conn(call);
 	for (struct exec_proxy *p = proxies; p; p = p->next) {
-		if (!p->client || !p->stdin_stream || p->agent_done ||
-		    skiff_rpc_call_conn(p->client) != from)
+		if (!p->s.client || !p->stdin_stream || p->s.agent_done ||
+		    skiff_rpc_call_conn(p->s.client) != from)
 			continue;
 		Skiff__ExecInput fwd = *in;
-		fwd.exec_id = p->agent_id;
-		int r = skiff_rpc_send_oneway(p->agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC_INPUT,
+		fwd.exec_id = p->s.agent_id;
+		int r = skiff_rpc_send_oneway(p->s.agent, SKIFF__MSG_TYPE__MSG_AGENT_EXEC_INPUT,
 					      &fwd.base);
 		if (r < 0)
-			log_debug("exec in pod %s: cannot forward stdin to node %s: %s", p->pod,
-				  p->node, strerror(-r));
+			log_debug("exec in pod %s: cannot forward stdin to node %s: %s", p->s.pod,
+				  p->s.node, strerror(-r));
 		return;
 	}
 	/* no streaming exec on this connection (it ended): input is dropped */
