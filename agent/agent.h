@@ -218,7 +218,14 @@ typedef void (*spawn_done_fn)(int status, const char *out, const char *err, void
  * and what it printed (at most 64 KiB each). */
 int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
 		void *userdata, struct spawn **ret);
-/* Kill and forget: the callback never runs. */
+/* `skiff-runtime shim --foreground …` as a child in a session of its own:
+ * done runs with status 0 as soon as it has printed "OK PID" and closed its
+ * stdout (it goes on as the container's shim, reaped here when it ends),
+ * or, when it fails, with its exit status and its "ERR CODE MESSAGE" line. */
+int spawn_shim(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
+	       void *userdata, struct spawn **ret);
+/* Kill and forget: the callback never runs. A shim is only forgotten, not
+ * killed: it finishes the start on its own (a restarted agent adopts it). */
 void spawn_cancel(struct spawn *s);
 
 struct shim_state {

@@ -633,6 +633,7 @@ static void pod_start(struct pod *p)
 	make_container_id(p, p->attempt + 1, id, sizeof(id));
 	strv_push(&args, xstrdup(a->cfg.runtime));
 	strv_push(&args, xstrdup("shim"));
+	strv_push(&args, xstrdup("--foreground"));
 	strv_push(&args, xstrdup("--state"));
 	strv_push(&args, xstrdup(a->containers_dir));
 	strv_push(&args, xstrdup("--id"));
@@ -770,7 +771,7 @@ static void pod_start(struct pod *p)
 	copy_str(p->container_id, sizeof(p->container_id), id);
 	p->state = POD_STARTING;
 	p->unhealthy_kill = false;
-	r = spawn_start(a->base, args.v, 60000, on_start_done, p, &p->starter);
+	r = spawn_shim(a->base, args.v, 60000, on_start_done, p, &p->starter);
 	strv_free(&args);
 	if (r >= 0)
 		a->starting++;
@@ -852,29 +853,35 @@ static void start_next(struct agent *a)
 	}
 }
 
-static void on_start_done_inner(struct pod *p, int status, const char *err);
+static void on_start_done_inner(struct pod *p, int status, const char *out, const char *err);
 
 static void on_start_done(int status, const char *out, const char *err, void *userdata)
 {
 	struct pod *p = userdata;
 	struct agent *a = p->agent;
-	(void)out;
 	p->starter = NULL;
 	a->starting--;
-	on_start_done_inner(p, status, err);
+	on_start_done_inner(p, status, out, err);
 	start_next(a);
 }
 
-static void on_start_done_inner(struct pod *p, int status, const char *err)
+static void on_start_done_inner(struct pod *p, int status, const char *out, const char *err)
 {
 	struct shim_state st;
 
 	if (status != 0) {
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
 		char line[512];
-		/* the runtime's one error line, without its log prefix */
-		const char *e = strstr(err, " error: ");
-		e = e ? e + 8 : err;
+		/* the shim's "ERR CODE MESSAGE" line, else the runtime's one error
+		 * line on stderr (a bad option) without its log prefix */
+		const char *e;
+		if (strncmp(out, "ERR ", 4) == 0) {
+			e = out + 4 + strspn(out + 4, "0123456789");
+			e += *e == ' ';
+		} else {
+			e = strstr(err, " error: ");
+			e = e ? e + 8 : err;
+		}
 		snprintf(line, sizeof(line), "%.*s", (int)strcspn(e, "\n"), e);
 		if (p->state == POD_STOPPING) {
 			shim_delete(p->agent, p->container_id);

@@ -31,6 +31,8 @@ struct spawn {
 	size_t out_len, err_len;
 	spawn_done_fn done;
 	void *userdata;
+	bool shim;     /* spawn_shim: done at "OK" and EOF, not at exit */
+	bool released; /* the shim said OK: only its reaping is left */
 };
 
 int pidfd_open_pid(pid_t pid)
@@ -69,13 +71,14 @@ static void spawn_free(struct spawn *s)
 	free(s);
 }
 
-static void drain(int fd, char **buf, size_t *len)
+/* Returns true at end of file. */
+static bool drain(int fd, char **buf, size_t *len)
 {
 	char tmp[4096];
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
 		if (n <= 0)
-			return;
+			return n == 0;
 		size_t keep = (size_t)n;
 		if (*len + keep > SPAWN_OUT_MAX)
 			keep = SPAWN_OUT_MAX - *len;
@@ -88,14 +91,19 @@ static void drain(int fd, char **buf, size_t *len)
 	}
 }
 
+static void release(struct spawn *s);
+
 static void on_out(evutil_socket_t fd, short what, void *arg)
 {
 	struct spawn *s = arg;
 	(void)what;
-	if (fd == s->out_fd)
-		drain(fd, &s->out, &s->out_len);
-	else
-		drain(fd, &s->err, &s->err_len);
+	bool out = fd == s->out_fd;
+	if (!drain(fd, out ? &s->out : &s->err, out ? &s->out_len : &s->err_len))
+		return;
+	/* end of file: no more events for it (the pidfd tells the exit) */
+	event_del(out ? s->ev_out : s->ev_err);
+	if (out && s->shim && s->out && strncmp(s->out, "OK ", 3) == 0)
+		release(s);
 }
 
 static void finish(struct spawn *s, int status)
@@ -111,6 +119,28 @@ static void finish(struct spawn *s, int status)
 	free(err);
 }
 
+/* The shim started the container: report it, and keep only the pidfd
+ * to reap the shim when it ends. */
+static void release(struct spawn *s)
+{
+	spawn_done_fn done = s->done;
+	void *ud = s->userdata;
+	char *out = TAKE_PTR(s->out), *err = TAKE_PTR(s->err);
+
+	s->released = true;
+	event_free(TAKE_PTR(s->ev_out));
+	event_free(TAKE_PTR(s->ev_err));
+	if (s->ev_timeout)
+		event_free(TAKE_PTR(s->ev_timeout));
+	close(s->out_fd);
+	close(s->err_fd);
+	s->out_fd = s->err_fd = -EBADF;
+	s->out_len = s->err_len = 0;
+	done(0, out, err ? err : "", ud);
+	free(out);
+	free(err);
+}
+
 static void on_exit_fd(evutil_socket_t fd, short what, void *arg)
 {
 	struct spawn *s = arg;
@@ -119,7 +149,10 @@ static void on_exit_fd(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (waitpid(s->pid, &status, WNOHANG) <= 0)
 		return;
-	finish(s, status);
+	if (s->released)
+		spawn_free(s);
+	else
+		finish(s, status);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -132,8 +165,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	finish(s, -1);
 }
 
-int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
-		void *userdata, struct spawn **ret)
+static int spawn_child(struct event_base *base, char *const argv[], int timeout_ms, bool shim,
+		       spawn_done_fn done, void *userdata, struct spawn **ret)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
@@ -162,7 +195,9 @@ int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spa
 	sigaddset(&def, SIGTERM);
 	sigaddset(&def, SIGINT);
 	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* a shim outlives us: no terminal signal of ours must reach it */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					    (shim ? POSIX_SPAWN_SETSID : 0));
 
 	pid_t pid;
 	r = -posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
@@ -182,6 +217,7 @@ int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spa
 	s->err_fd = err[0];
 	s->done = done;
 	s->userdata = userdata;
+	s->shim = shim;
 	s->pidfd = pidfd_open_pid(pid);
 	if (s->pidfd < 0) {
 		r = s->pidfd;
@@ -208,10 +244,26 @@ int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spa
 	return 0;
 }
 
+int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
+		void *userdata, struct spawn **ret)
+{
+	return spawn_child(base, argv, timeout_ms, false, done, userdata, ret);
+}
+
+int spawn_shim(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
+	       void *userdata, struct spawn **ret)
+{
+	return spawn_child(base, argv, timeout_ms, true, done, userdata, ret);
+}
+
 void spawn_cancel(struct spawn *s)
 {
 	if (!s)
 		return;
+	if (s->shim) {
+		spawn_free(s);
+		return;
+	}
 	pidfd_signal(s->pidfd, SIGKILL);
 	waitpid(s->pid, NULL, 0);
 	spawn_free(s);

@@ -1,6 +1,6 @@
 # examples/ — the demo workloads (gateway, queue, fanout, replica) and the demo image.
 #
-# Every examples/<demo>/<program>.c (and examples/tools/httpload.c) is one program linked with the shared code
+# Every examples/<demo>/<program>.c (and examples/tools/*.c: httpload, pause) is one program linked with the shared code
 # in examples/common/ into $(BUILD)/examples/bin/<program>. They link statically
 # (libevent's and jansson's static archives) so the demo image needs nothing but
 # busybox-static beside them. A sanitizer build links them dynamically instead

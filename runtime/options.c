@@ -147,6 +147,7 @@ enum {
 	OPT_CGROUP_PARENT,
 	OPT_LOG_MAX,
 	OPT_INIT,
+	OPT_FOREGROUND,
 };
 
 static const struct option options[] = {
@@ -169,6 +170,7 @@ static const struct option options[] = {
 	{ "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
 	{ "log-max", required_argument, NULL, OPT_LOG_MAX },
 	{ "init", no_argument, NULL, OPT_INIT },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -318,6 +320,14 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			break;
 		case OPT_INIT:
 			c->init = true;
+			break;
+		case OPT_FOREGROUND:
+			if (!shim) {
+				*ret_err = xasprintf("%s: --foreground is an option of 'shim' only",
+						     argv[0]);
+				return -EINVAL;
+			}
+			c->foreground = true;
 			break;
 		default:
 			*ret_err = xasprintf("%s: unknown option or missing value '%s'", argv[0],

@@ -69,6 +69,7 @@ struct skiff_config {
 	char **argv; /* the command, NULL-terminated */
 	/* shim only */
 	char *state_dir;
+	bool foreground; /* --foreground: be the shim, do not fork it off */
 };
 
 void skiff_config_free(struct skiff_config *c);

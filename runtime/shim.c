@@ -12,6 +12,11 @@
  * removes the cgroup, veth and writable layer, and exits. The caller prints
  * the pid and exits 0, or prints the error line and exits 125/126/127 with
  * DIR/ID removed.
+ *
+ * With --foreground (what skiff-agent uses) there is no fork: the process
+ * is the shim. Its stdout carries one line, "OK PID" or "ERR CODE MESSAGE",
+ * and is closed after it; on ERR the process exits with CODE. Two forks
+ * fewer per container start, and the caller, now the shim's parent, reaps it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +259,20 @@ int skiff_cmd_shim(int argc, char **argv)
 		(void)skiff_rm_rf(cdir);
 		skiff_config_free(&c);
 		return SKIFF_EXIT_RUNTIME;
+	}
+	if (c.foreground) {
+		/* Be the shim: the caller reads the report line on our stdout
+		 * (closed right after it) and reaps us when the container ends. */
+		int fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0) {
+			log_error("shim: stdout: %s", strerror(errno));
+			(void)skiff_rm_rf(cdir);
+			skiff_config_free(&c);
+			return SKIFF_EXIT_RUNTIME;
+		}
+		(void)setsid(); /* EPERM when the caller made us a session leader */
+		fflush(NULL);
+		shim_main(&c, cdir, fd);
 	}
 	if (pipe2(rp, O_CLOEXEC) < 0) {
 		log_error("shim: pipe: %s", strerror(errno));

@@ -302,10 +302,11 @@ yaml_quote() { # a YAML single-quoted scalar
 	printf "'%s'" "${s//$q/$q$q}"
 }
 
-# apply_deployment NAME REPLICAS TAG: apply a Deployment of the test image
-# running the sleeper with argument TAG
+# apply_deployment NAME REPLICAS TAG [COMMAND]: apply a Deployment of the test
+# image running the sleeper with argument TAG, or COMMAND (a YAML list)
 apply_deployment() {
 	local name=$1 replicas=$2 tag=$3 f
+	local command=${4:-"[\"sh\", \"-c\", $(yaml_quote "$E2E_SLEEPER"), \"$tag\"]"}
 	f=$E2E_TMP/$name.yaml
 	cat >"$f" <<EOF
 apiVersion: skiff/v1
@@ -328,7 +329,7 @@ spec:
       containers:
         - name: main
           image: $E2E_IMAGE
-          command: ["sh", "-c", $(yaml_quote "$E2E_SLEEPER"), "$tag"]
+          command: $command
 EOF
 	ctl apply -f "$f" >/dev/null || fail "skiffctl apply -f $f failed:
 $(ctl apply -f "$f" 2>&1)"
