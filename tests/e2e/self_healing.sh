@@ -44,6 +44,16 @@ restart_event() {
 		| select(test("restart|kill|exit|signal|crash|back-?off|died"; "i"))] | length') &&
 		[ "$n" -gt 0 ]
 }
+# The agent's shims are its children (shim --foreground): it reaps the one
+# that ended, and every other child of it is a live shim.
+no_zombie() {
+	local apid
+	apid=$(cat "$E2E_LAB/run/$node.pid") && [ -n "$apid" ] &&
+		! ps --ppid "$apid" -o stat= | grep -q Z
+}
+wait_until "the agent of $node to leave no zombie child" 5 no_zombie
+[ "$(ps --ppid "$(cat "$E2E_LAB/run/$node.pid")" -o comm= | sort -u)" = skiff-runtime ] ||
+	fail "the agent of $node has children other than its shims: $(ps --ppid "$(cat "$E2E_LAB/run/$node.pid")" -o pid=,stat=,args=)"
 wait_until "an event about the restart of $pod" 10 restart_event
 step "event: $(q events '[.[] | select(.objectName == "'"$pod"'")] | last
 	| "\(.reason): \(.message)"')"

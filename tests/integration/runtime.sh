@@ -351,6 +351,35 @@ echo "$st" | grep -q '"oom":true' && echo "$st" | grep -q '"reason":"OOMKilled"'
 grep -q '"exit_code":0' "$S/chatty/state" && grep -q Completed "$S/chatty/state" || fail "chatty: $(cat "$S/chatty/state")"
 out=$("${SHIM[@]}" --id bad -- /nonexistent 2>&1)
 [ $? = 127 ] && [ ! -e "$S/bad" ] && ok "shim: not found -> 127, nothing left" || fail "shim bad: $out"
+# --foreground (the agent's way): no fork; "OK PID" on stdout, then stdout is
+# closed while the process goes on as the shim, the caller's child, and exits
+# when the container ends; a failure is "ERR CODE MESSAGE" and exit CODE.
+exec {fg}< <(exec "${SHIM[@]}" --foreground --id fg -- /bin/sh -c 'trap "exit 3" TERM; sleep 30 & wait' 2>"$T/fg.err")
+fgpid=$!
+STARTED_PIDS+=("$fgpid")
+line= rest=
+IFS= read -r -t 10 line <&"$fg"
+IFS= read -r -t 10 rest <&"$fg" && fail "--foreground: more than one line on stdout: '$rest'"
+exec {fg}<&-
+cpid=${line#OK }
+spid=$(sed -E 's/.*"shim_pid":([0-9]+).*/\1/' "$S/fg/state" 2>/dev/null)
+[[ $line =~ ^OK\ [0-9]+$ ]] && [ "$spid" = "$fgpid" ] && kill -0 "$cpid" &&
+	ok "shim --foreground: OK PID, stdout closed, the process is the shim" ||
+	fail "shim --foreground: line '$line', shim_pid '$spid', process $fgpid: $(cat "$T/fg.err")"
+kill -TERM "$fgpid" # forwarded to the container (sh: TERM ends it)
+for i in $(seq 50); do kill -0 "$fgpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$fgpid" 2>/dev/null && fail "shim --foreground still runs after its container ended"
+grep -q '"status":"exited"' "$S/fg/state" && ok "shim --foreground: exits with its container" ||
+	fail "--foreground state: $(cat "$S/fg/state")"
+"$R" delete --state "$S" fg || fail "delete fg"
+out=$("${SHIM[@]}" --foreground --id fgbad -- /nonexistent 2>/dev/null)
+code=$?
+[ "$code" = 127 ] && [[ $out == "ERR 127 "*nonexistent* ]] && [ ! -e "$S/fgbad" ] &&
+	ok "shim --foreground: not found -> ERR 127 line, exit 127, nothing left" ||
+	fail "--foreground bad: exit $code, '$out'"
+out=$("${RUN[@]}" --foreground -- /bin/true 2>&1)
+[ $? = 125 ] && [[ $out == *"--foreground is an option of 'shim' only"* ]] &&
+	ok "run --foreground refused" || fail "run --foreground: $out"
 for id in oom chatty orphan; do "$R" delete --state "$S" $id || fail "delete $id"; done
 assert_clean "shim"
 
