@@ -47,37 +47,55 @@ busy_ms() {
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # The pods as a user watching `skiffctl get pods -w -o wide` sees them: one
-# watch stream (pushed by the brain, no polling), each row read as it arrives
-# (bash builtins only, so watching costs the machine next to nothing, where a
-# poll of 100 pods costs a skiffctl and a jq process). W_STATUS/W_NODE hold
-# the last row of every pod of the deployment.
-declare -A W_STATUS W_NODE
+# watch stream (pushed by the brain, no polling), kept cheap to read, since
+# the reader shares the 2 cores with the starts it times: the stream goes to
+# a file, which bash reads a buffer at a time (from a pipe, `read` takes one
+# system call per byte), a 5 ms nap without a fork when it has caught up, and
+# counts kept up to date row by row instead of recounted. W_STATUS/W_NODE
+# hold the last row of every pod of the deployment; W_TOTAL counts those not
+# Terminating, W_RUN the Running ones, W_RUN_ON[NODE] those on each node.
+declare -A W_STATUS W_NODE W_RUN_ON
+W_TOTAL=0 W_RUN=0 W_PART=
 watch_start() {
 	# (SKIFF_CONFIG from the environment: it ends when the lab goes down)
-	coproc WATCH { exec timeout 600 "$SKIFF_BIN/skiffctl" get pods -w -o wide --no-headers \
-		2>/dev/null; }
+	: >"$E2E_TMP/watch.out"
+	timeout 600 "$SKIFF_BIN/skiffctl" get pods -w -o wide --no-headers \
+		>"$E2E_TMP/watch.out" 2>/dev/null &
+	WATCH_PID=$!
+	exec {WATCH_FD}<"$E2E_TMP/watch.out"
+	mkfifo "$E2E_TMP/nap"
+	exec {NAP_FD}<>"$E2E_TMP/nap"
 }
 watch_stop() {
-	[ -n "${WATCH_PID:-}" ] && kill "$WATCH_PID" 2>/dev/null
-	wait "${WATCH_PID:-}" 2>/dev/null || true
+	kill "$WATCH_PID" 2>/dev/null
+	wait "$WATCH_PID" 2>/dev/null || true
+	exec {WATCH_FD}<&- {NAP_FD}<&-
 }
-# watch_read TIMEOUT_S: apply the next row (waiting TIMEOUT_S at most; false
-# when none came); a row cut by the timeout is kept in W_PART
-W_PART= W_CHANGED=1
+# w_add NAME SIGN: add (1) or take away (-1) that pod's last row in the counts
+w_add() {
+	local st=${W_STATUS[$1]:-}
+	[ -z "$st" ] || [ "$st" = Terminating ] && return 0
+	W_TOTAL=$((W_TOTAL + $2))
+	if [ "$st" = Running ]; then
+		W_RUN=$((W_RUN + $2))
+		W_RUN_ON[${W_NODE[$1]}]=$((${W_RUN_ON[${W_NODE[$1]}]:-0} + $2))
+	fi
+}
+# watch_read: apply the next row; false (after a 5 ms nap) when none is there
+# yet; a row still being written is kept in W_PART
 watch_read() {
-	local line name rc
-	IFS= read -r -t "$1" line <&"${WATCH[0]}" && rc=0 || rc=$?
-	if [ "$rc" -gt 128 ]; then
+	local line name
+	if ! IFS= read -r line <&"$WATCH_FD"; then
 		W_PART+=$line
+		read -r -t 0.005 -u "$NAP_FD" _ || true
 		return 1
 	fi
-	[ "$rc" = 0 ] || return 1 # the stream ended
 	line=$W_PART$line
 	W_PART=
 	if [[ $line =~ ^\(pod/(bench-[^ ]*)\ deleted\) ]]; then
 		name=${BASH_REMATCH[1]}
+		w_add "$name" -1
 		unset "W_STATUS[$name]" "W_NODE[$name]"
-		W_CHANGED=1
 		return 0
 	fi
 	set -f
@@ -85,28 +103,17 @@ watch_read() {
 	f=($line)
 	set +f
 	[[ ${f[0]:-} == bench-* ]] || return 0
-	# a recount only when Running or Terminating comes or goes
-	case "${W_STATUS[${f[0]}]:-}/${f[2]}" in
-	*Running* | *Terminating* | /*) W_CHANGED=1 ;;
-	esac
+	w_add "${f[0]}" -1
 	W_STATUS[${f[0]}]=${f[2]}
 	W_NODE[${f[0]}]=${f[${#f[@]} - 1]}
+	w_add "${f[0]}" 1
 }
-# w_count [NODE_EXCLUDED]: W_TOTAL pods (Terminating ones left out), W_RUNNING
-# of them Running (not counting those on NODE_EXCLUDED); NOW: ms, no fork
+# w_count [NODE_EXCLUDED]: W_RUNNING = the Running pods not on NODE_EXCLUDED;
+# NOW: ms, no fork
 w_count() {
-	local n
 	NOW=${EPOCHREALTIME/[.,]/}
 	NOW=$((NOW / 1000))
-	[ "$W_CHANGED" = 1 ] || return 0
-	W_CHANGED=0 W_TOTAL=0 W_RUNNING=0
-	for n in "${!W_STATUS[@]}"; do
-		[ "${W_STATUS[$n]}" = Terminating ] && continue
-		W_TOTAL=$((W_TOTAL + 1))
-		[ "${W_STATUS[$n]}" = Running ] && [ "${W_NODE[$n]}" != "${1:-}" ] &&
-			W_RUNNING=$((W_RUNNING + 1))
-	done
-	return 0
+	W_RUNNING=$((W_RUN - ${W_RUN_ON[${1:-none}]:-0}))
 }
 
 echo
@@ -118,7 +125,7 @@ apply_deployment bench "$REPLICAS" v1 "$WORKLOAD"
 applied=$(now_ms)
 first=0 half=0
 while :; do
-	watch_read 0.5 || true
+	watch_read || true
 	w_count
 	[ "$first" = 0 ] && [ "$W_RUNNING" -gt 0 ] && first=$NOW
 	[ "$half" = 0 ] && [ $((W_RUNNING * 2)) -ge "$REPLICAS" ] && half=$NOW
@@ -168,9 +175,8 @@ on_vm3=$(q pods '[.[] | select(.spec.nodeName == "vm3")] | length' -l app=bench)
 t=$(now_ms)
 lab node-down vm3 >/dev/null
 # over when every replica is Running and none of them on vm3
-W_CHANGED=1
 while :; do
-	watch_read 0.5 || true
+	watch_read || true
 	w_count vm3
 	[ "$W_TOTAL $W_RUNNING" = "$REPLICAS $REPLICAS" ] && break
 	[ $((NOW - t)) -gt 60000 ] && fail "vm3's pods not Running elsewhere after 60 s"
