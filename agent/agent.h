@@ -218,6 +218,11 @@ typedef void (*spawn_done_fn)(int status, const char *out, const char *err, void
  * and what it printed (at most 64 KiB each). */
 int spawn_start(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
 		void *userdata, struct spawn **ret);
+/* posix_spawn argv with fds[i] as its fd i (fds[i] < 0: /dev/null), every
+ * signal unblocked and PIPE/TERM/INT at their defaults, in a session of its
+ * own when new_session. Returns a pidfd on the child (its pid in *ret_pid),
+ * or -errno. */
+int spawn_process(char *const argv[], const int *fds, int n_fds, bool new_session, pid_t *ret_pid);
 /* `skiff-runtime shim --foreground …` as a child in a session of its own:
  * done runs with status 0 as soon as it has printed "OK PID" and closed its
  * stdout (it goes on as the container's shim, reaped here when it ends),

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +32,6 @@
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
-
-extern char **environ;
 
 #define EXEC_CHUNK	      (32 * 1024)
 #define EXEC_MAX_PENDING      (4u << 20) /* brain connection bytes queued before we pause */
@@ -411,8 +408,6 @@ static const char *state_name(const struct pod *p)
 static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest *req)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, errs[2] = { -1, -1 }, in = -1, r;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 
 	if (req->has_stdin) {
 		in = memfd_create("skiff-exec-stdin", MFD_CLOEXEC);
@@ -434,45 +429,25 @@ static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest 
 		r = -errno;
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (in >= 0)
-		posix_spawn_file_actions_adddup2(&fa, in, 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_adddup2(&fa, errs[1], 3);
-	posix_spawnattr_init(&attr);
-	sigset_t none, def;
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGINT);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = -posix_spawn(&x->pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r < 0)
-		goto fail;
+	int fds[] = { in, out[1], err[1], errs[1] };
+	x->pidfd = spawn_process(argv, fds, 4, false, &x->pid);
 	close(out[1]);
 	close(err[1]);
 	close(errs[1]);
 	if (in >= 0)
 		close(in);
+	if (x->pidfd < 0) {
+		close(out[0]);
+		close(err[0]);
+		close(errs[0]);
+		if (inp[1] >= 0)
+			close(inp[1]);
+		return x->pidfd;
+	}
 	x->in_fd = inp[1];
 	x->fds[0] = out[0];
 	x->fds[1] = err[0];
 	x->fds[2] = errs[0];
-	x->pidfd = pidfd_open_pid(x->pid);
-	if (x->pidfd < 0) {
-		r = x->pidfd;
-		kill(x->pid, SIGKILL);
-		waitpid(x->pid, NULL, 0);
-		return r;
-	}
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {

@@ -165,12 +165,51 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	finish(s, -1);
 }
 
+int spawn_process(char *const argv[], const int *fds, int n_fds, bool new_session, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, def;
+	pid_t pid;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < n_fds; i++)
+		if (fds[i] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+		else
+			posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+							 i ? O_WRONLY : O_RDONLY, 0);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					    (new_session ? POSIX_SPAWN_SETSID : 0));
+	r = -posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r < 0)
+		return r;
+	int pidfd = pidfd_open_pid(pid);
+	if (pidfd < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return pidfd;
+	}
+	*ret_pid = pid;
+	return pidfd;
+}
+
 static int spawn_child(struct event_base *base, char *const argv[], int timeout_ms, bool shim,
 		       spawn_done_fn done, void *userdata, struct spawn **ret)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	pid_t pid;
 	int r;
 
 	if (pipe2(out, O_CLOEXEC) < 0)
@@ -181,34 +220,15 @@ static int spawn_child(struct event_base *base, char *const argv[], int timeout_
 		close(out[1]);
 		return r;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawnattr_init(&attr);
-	sigset_t none;
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	sigset_t def;
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGINT);
-	posix_spawnattr_setsigdefault(&attr, &def);
 	/* a shim outlives us: no terminal signal of ours must reach it */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-					    (shim ? POSIX_SPAWN_SETSID : 0));
-
-	pid_t pid;
-	r = -posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	int fds[] = { -1, out[1], err[1] };
+	int pidfd = spawn_process(argv, fds, 3, shim, &pid);
 	close(out[1]);
 	close(err[1]);
-	if (r < 0) {
+	if (pidfd < 0) {
 		close(out[0]);
 		close(err[0]);
-		return r;
+		return pidfd;
 	}
 
 	struct spawn *s = xcalloc(1, sizeof(*s));
@@ -218,14 +238,7 @@ static int spawn_child(struct event_base *base, char *const argv[], int timeout_
 	s->done = done;
 	s->userdata = userdata;
 	s->shim = shim;
-	s->pidfd = pidfd_open_pid(pid);
-	if (s->pidfd < 0) {
-		r = s->pidfd;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		spawn_free(s);
-		return r;
-	}
+	s->pidfd = pidfd;
 	skiff_fd_nonblock(s->out_fd, true);
 	skiff_fd_nonblock(s->err_fd, true);
 	s->ev_pid = event_new(base, s->pidfd, EV_READ, on_exit_fd, s);
