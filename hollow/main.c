@@ -69,46 +69,12 @@ struct hnode {
 
 static int join_one(struct hollow *h, struct hnode *n, const char *token)
 {
-	char digest[65], secret[33];
-	int r = skiff_token_parse(token, digest, secret);
-	if (r < 0)
-		return log_error_errno(r, "--token: not a Skiff join token");
-	SSL_CTX *tls = NULL;
-	r = skiff_tls_client_ctx_pinned(digest, &tls);
-	if (r < 0)
-		return r;
-	struct skiff_rpc_client_config cc = { .server = h->server, .tls = tls };
-	struct skiff_rpc_sync *s = NULL;
-	_cleanup_free_ char *err = NULL;
-	r = skiff_rpc_sync_connect(&cc, &s, &err);
-	SSL_CTX_free(tls);
+	_cleanup_free_ char *err = NULL, *ca = NULL;
+	int r = skiff_rpc_sync_join(h->server, token, n->name, &n->key, &n->cert, &ca, &err);
 	if (r < 0)
 		return log_error_errno(r, "join %s: %s", n->name, err);
-	_cleanup_free_ char *csr = NULL;
-	r = skiff_pki_key_and_csr(n->name, &n->key, &csr);
-	if (r < 0) {
-		skiff_rpc_sync_free(s);
-		return r;
-	}
-	Skiff__JoinRequest jr = SKIFF__JOIN_REQUEST__INIT;
-	jr.token = (char *)token;
-	jr.node_name = n->name;
-	jr.csr_pem.data = (uint8_t *)csr;
-	jr.csr_pem.len = strlen(csr);
-	Skiff__Frame *reply = NULL;
-	r = skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 10000, &reply, &err);
-	skiff_rpc_sync_free(s);
-	if (r < 0)
-		return log_error_errno(r, "join %s: %s", n->name, err);
-	Skiff__JoinResponse *resp =
-	    skiff__join_response__unpack(NULL, reply->payload.len, reply->payload.data);
-	skiff__frame__free_unpacked(reply, NULL);
-	if (!resp)
-		return -EBADMSG;
-	n->cert = xstrndup((char *)resp->cert_pem.data, resp->cert_pem.len);
 	if (!h->ca_pem)
-		h->ca_pem = xstrndup((char *)resp->ca_pem.data, resp->ca_pem.len);
-	skiff__join_response__free_unpacked(resp, NULL);
+		h->ca_pem = TAKE_PTR(ca);
 	return 0;
 }
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "pki.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -263,4 +265,60 @@ struct skiff_rpc_conn *skiff_rpc_sync_conn(struct skiff_rpc_sync *s)
 const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s)
 {
 	return s->conn ? skiff_rpc_conn_peer(s->conn) : NULL;
+}
+
+int skiff_rpc_sync_join(const char *server, const char *token, const char *node_name,
+			char **ret_key, char **ret_cert, char **ret_ca, char **ret_errmsg)
+{
+	char digest[65], secret[33];
+	_cleanup_free_ char *key = NULL, *csr = NULL;
+	struct skiff_rpc_sync *s = NULL;
+	Skiff__Frame *reply = NULL;
+	SSL_CTX *tls = NULL;
+	int r;
+
+	r = skiff_token_parse(token, digest, secret);
+	if (r < 0) {
+		*ret_errmsg = xstrdup("not a Skiff join token (SKIFF-1-<digest>-<secret>)");
+		return r;
+	}
+	r = skiff_tls_client_ctx_pinned(digest, &tls);
+	if (r < 0) {
+		*ret_errmsg = xasprintf("TLS: %s", strerror(-r));
+		return r;
+	}
+	struct skiff_rpc_client_config cc = { .server = server, .tls = tls };
+	r = skiff_rpc_sync_connect(&cc, &s, ret_errmsg);
+	SSL_CTX_free(tls);
+	if (r < 0)
+		return r;
+	r = skiff_pki_key_and_csr(node_name, &key, &csr);
+	if (r < 0) {
+		skiff_rpc_sync_free(s);
+		*ret_errmsg = xasprintf("cannot make a key and CSR: %s", strerror(-r));
+		return r;
+	}
+	Skiff__JoinRequest jr = SKIFF__JOIN_REQUEST__INIT;
+	jr.token = (char *)token;
+	jr.node_name = (char *)node_name;
+	jr.csr_pem.data = (uint8_t *)csr;
+	jr.csr_pem.len = strlen(csr);
+	r = skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 10000, &reply, ret_errmsg);
+	skiff_rpc_sync_free(s);
+	if (r < 0)
+		return r;
+	Skiff__JoinResponse *resp =
+	    skiff__join_response__unpack(NULL, reply->payload.len, reply->payload.data);
+	skiff__frame__free_unpacked(reply, NULL);
+	if (!resp || !resp->cert_pem.len || !resp->ca_pem.len) {
+		if (resp)
+			skiff__join_response__free_unpacked(resp, NULL);
+		*ret_errmsg = xstrdup("the brain sent a JoinResponse without certificates");
+		return -EBADMSG;
+	}
+	*ret_cert = xstrndup((char *)resp->cert_pem.data, resp->cert_pem.len);
+	*ret_ca = xstrndup((char *)resp->ca_pem.data, resp->ca_pem.len);
+	*ret_key = TAKE_PTR(key);
+	skiff__join_response__free_unpacked(resp, NULL);
+	return 0;
 }

@@ -215,4 +215,13 @@ struct event_base *skiff_rpc_sync_base(struct skiff_rpc_sync *s);
 struct skiff_rpc_conn *skiff_rpc_sync_conn(struct skiff_rpc_sync *s);
 void skiff_rpc_sync_free(struct skiff_rpc_sync *s);
 
+/* Join a cluster with a join token, blocking (hollow nodes, tests; the agent
+ * joins on its own loop): check the brain by the CA digest pinned in the
+ * token, send MSG_JOIN with a CSR of a fresh key for node_name, and return the
+ * key, the node certificate and the CA certificate (PEM, caller frees).
+ * Returns -EINVAL for a malformed token, -EACCES when the brain refuses it;
+ * *ret_errmsg (free()) says why. */
+int skiff_rpc_sync_join(const char *server, const char *token, const char *node_name,
+			char **ret_key, char **ret_cert, char **ret_ca, char **ret_errmsg);
+
 #endif

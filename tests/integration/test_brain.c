@@ -246,44 +246,17 @@ static void agent_join(struct fake_agent *a, const char *name)
 	ck_assert_int_eq(skiff_read_file(tokpath, 4096, &token, &len), 0);
 	while (len && token[len - 1] == '\n')
 		token[--len] = 0;
-	char digest[65], secret[33];
-	ck_assert_int_eq(skiff_token_parse(token, digest, secret), 0);
-	SSL_CTX *tls = NULL;
-	ck_assert_int_eq(skiff_tls_client_ctx_pinned(digest, &tls), 0);
-	struct skiff_rpc_client_config cc = { .server = listen_addr, .tls = tls };
-	struct skiff_rpc_sync *s = NULL;
-	_cleanup_free_ char *err = NULL;
-	ck_assert_msg(skiff_rpc_sync_connect(&cc, &s, &err) == 0, "join connect: %s", err);
-	SSL_CTX_free(tls);
-	_cleanup_free_ char *csr = NULL;
-	ck_assert_int_eq(skiff_pki_key_and_csr(name, &a->key, &csr), 0);
-	Skiff__JoinRequest jr = SKIFF__JOIN_REQUEST__INIT;
-	jr.token = token;
-	jr.node_name = (char *)name;
-	jr.csr_pem.data = (uint8_t *)csr;
-	jr.csr_pem.len = strlen(csr);
 	/* a wrong token is refused */
 	_cleanup_free_ char *bad = xstrdup(token);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
-	jr.token = bad;
-	Skiff__Frame *reply = NULL;
-	_cleanup_free_ char *err2 = NULL;
-	ck_assert_int_eq(
-	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 5000, &reply, &err2),
-	    -EACCES);
-	jr.token = token;
-	free(err);
-	err = NULL;
+	_cleanup_free_ char *err = NULL, *err2 = NULL;
+	char *key = NULL, *cert = NULL, *ca = NULL;
+	ck_assert_int_eq(skiff_rpc_sync_join(listen_addr, bad, name, &key, &cert, &ca, &err2),
+			 -EACCES);
+	ck_assert_ptr_null(cert);
 	ck_assert_msg(
-	    skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_JOIN, &jr.base, 5000, &reply, &err) == 0,
+	    skiff_rpc_sync_join(listen_addr, token, name, &a->key, &a->cert, &a->ca, &err) == 0,
 	    "join: %s", err);
-	Skiff__JoinResponse *resp =
-	    skiff__join_response__unpack(NULL, reply->payload.len, reply->payload.data);
-	a->cert = xstrndup((char *)resp->cert_pem.data, resp->cert_pem.len);
-	a->ca = xstrndup((char *)resp->ca_pem.data, resp->ca_pem.len);
-	skiff__join_response__free_unpacked(resp, NULL);
-	skiff__frame__free_unpacked(reply, NULL);
-	skiff_rpc_sync_free(s);
 }
 
 static int agent_connect_register(struct fake_agent *a, char **ret_err)
