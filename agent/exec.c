@@ -14,6 +14,11 @@
  * agent adds SIGKILL 5 s later. While the brain connection's output queue is
  * long, the pipes are not read, so a fast command waits for a slow reader
  * instead of filling the agent's memory.
+ *
+ * tty (`skiffctl exec -t`): the runtime gets `--tty [--rows R --cols C]
+ * --resize-fd 4`; the command's output is one stream (the pty's, fd 1) and
+ * each MSG_AGENT_EXEC_INPUT with resize set becomes a "ROWS COLS\n" line on
+ * the pipe at fd 4, which the runtime applies to the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +48,9 @@
 struct exec_run {
 	struct exec_run *next;
 	struct agent *agent;
-	uint64_t id; /* the MSG_AGENT_EXEC request's id (MSG_AGENT_EXEC_INPUT names it) */
-	int in_fd;   /* streamed stdin: our end of the command's stdin pipe (-1: none) */
+	uint64_t id;   /* the MSG_AGENT_EXEC request's id (MSG_AGENT_EXEC_INPUT names it) */
+	int in_fd;     /* streamed stdin: our end of the command's stdin pipe (-1: none) */
+	int resize_fd; /* tty: our end of the runtime's --resize-fd pipe (-1: none) */
 	struct evbuffer *in_buf;
 	struct event *ev_in;
 	bool in_eof;
@@ -106,6 +112,8 @@ static void run_free(struct exec_run *x)
 		event_free(x->ev_resume);
 	if (x->pidfd >= 0)
 		close(x->pidfd);
+	if (x->resize_fd >= 0)
+		close(x->resize_fd);
 	free(x->pod);
 	free(x->container);
 	free(x);
@@ -252,6 +260,15 @@ void exec_input(struct agent *a, const Skiff__Frame *request)
 	struct exec_run *x = runs;
 	while (x && x->id != in->exec_id)
 		x = x->next;
+	if (x && in->resize && x->resize_fd >= 0 && in->rows > 0 && in->rows <= 65535 &&
+	    in->cols > 0 && in->cols <= 65535) {
+		char line[32];
+		int n = snprintf(line, sizeof(line), "%u %u\n", in->rows, in->cols);
+		/* a full pipe (the runtime is not reading) drops a resize: the
+		 * next one says the same */
+		if (write(x->resize_fd, line, (size_t)n) < 0)
+			log_debug("exec in pod %s: resize dropped: %m", x->pod);
+	}
 	if (x && x->in_fd >= 0) {
 		if (evbuffer_get_length(x->in_buf) + in->data.len > EXEC_STDIN_MAX_QUEUED) {
 			log_warn("exec in pod %s container %s: more than %u MiB of stdin not read "
@@ -407,7 +424,8 @@ static const char *state_name(const struct pod *p)
 
 static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest *req)
 {
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, errs[2] = { -1, -1 }, in = -1, r;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, errs[2] = { -1, -1 }, rz[2] = { -1, -1 };
+	int in = -1, r;
 
 	if (req->has_stdin) {
 		in = memfd_create("skiff-exec-stdin", MFD_CLOEXEC);
@@ -425,25 +443,33 @@ static int spawn_exec(struct exec_run *x, char **argv, const Skiff__ExecRequest 
 			return -errno;
 		in = inp[0];
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0 ||
+	    (req->tty && pipe2(rz, O_CLOEXEC) < 0)) {
 		r = -errno;
 		goto fail;
 	}
-	int fds[] = { in, out[1], err[1], errs[1] };
-	x->pidfd = spawn_process(argv, fds, 4, false, &x->pid);
+	int fds[] = { in, out[1], err[1], errs[1], rz[0] };
+	x->pidfd = spawn_process(argv, fds, rz[0] >= 0 ? 5 : 4, false, &x->pid);
 	close(out[1]);
 	close(err[1]);
 	close(errs[1]);
 	if (in >= 0)
 		close(in);
+	if (rz[0] >= 0)
+		close(rz[0]);
 	if (x->pidfd < 0) {
 		close(out[0]);
 		close(err[0]);
 		close(errs[0]);
 		if (inp[1] >= 0)
 			close(inp[1]);
+		if (rz[1] >= 0)
+			close(rz[1]);
 		return x->pidfd;
 	}
+	if (rz[1] >= 0)
+		skiff_fd_nonblock(rz[1], true);
+	x->resize_fd = rz[1];
 	x->in_fd = inp[1];
 	x->fds[0] = out[0];
 	x->fds[1] = err[0];
@@ -457,6 +483,8 @@ fail:
 			close(err[i]);
 		if (errs[i] >= 0)
 			close(errs[i]);
+		if (rz[i] >= 0)
+			close(rz[i]);
 	}
 	if (in >= 0)
 		close(in);
@@ -501,14 +529,35 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 				     p->reason ? p->reason : "");
 		goto out;
 	}
+	if (req->tty && (req->rows > 65535 || req->cols > 65535 || !req->rows != !req->cols)) {
+		skiff_rpc_call_error(call, -EINVAL,
+				     "exec: terminal size %ux%u: expected rows and cols from 1 to "
+				     "65535",
+				     req->rows, req->cols);
+		goto out;
+	}
+	char rows[16], cols[16];
 	size_t n = 0;
-	argv = xcalloc(req->n_command + 10, sizeof(char *));
+	argv = xcalloc(req->n_command + 16, sizeof(char *));
 	argv[n++] = a->cfg.runtime;
 	argv[n++] = "exec";
 	argv[n++] = "--state";
 	argv[n++] = a->containers_dir;
 	argv[n++] = "--error-fd";
 	argv[n++] = "3";
+	if (req->tty) {
+		argv[n++] = "--tty";
+		argv[n++] = "--resize-fd";
+		argv[n++] = "4";
+		if (req->rows) {
+			snprintf(rows, sizeof(rows), "%u", req->rows);
+			snprintf(cols, sizeof(cols), "%u", req->cols);
+			argv[n++] = "--rows";
+			argv[n++] = rows;
+			argv[n++] = "--cols";
+			argv[n++] = cols;
+		}
+	}
 	argv[n++] = p->container_id;
 	argv[n++] = "--";
 	for (size_t i = 0; i < req->n_command; i++)
@@ -518,6 +567,7 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	x->agent = a;
 	x->pidfd = -1;
 	x->in_fd = -1;
+	x->resize_fd = -1;
 	x->id = skiff_rpc_call_id(call);
 	for (int i = 0; i < 3; i++)
 		x->fds[i] = -1;

@@ -4,14 +4,24 @@
  * code is the command's. With -i, stdin is streamed as one-way
  * MSG_EXEC_INPUT frames while the command runs (read from the same event
  * loop as the answer); stdin that cannot be polled (a regular file) is read
- * whole and sent with the request. */
+ * whole and sent with the request.
+ *
+ * With -t and a terminal on stdin (kubectl's `exec -it`): the command gets
+ * a pseudo-terminal of the terminal's size, stdin is streamed, the local
+ * terminal is in raw mode while the command runs (restored on every way
+ * out: the end, errors, exit() and the signals that end skiffctl), the
+ * pty's one output stream is written as it comes to stdout, and each
+ * SIGWINCH sends the new size as an ExecInput with resize set. Without a
+ * terminal, -t says so in kubectl's words and goes on without a TTY. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -121,6 +131,75 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		event_add(p->ev, NULL);
 }
 
+/* The local terminal's settings before raw mode, for every way out. */
+static struct termios saved_termios;
+static volatile sig_atomic_t termios_saved;
+
+static void tty_restore(void)
+{
+	if (termios_saved)
+		(void)tcsetattr(0, TCSAFLUSH, &saved_termios);
+	termios_saved = 0;
+}
+
+static void tty_restore_and_die(int sig)
+{
+	tty_restore(); /* tcsetattr is async-signal-safe */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Raw mode on stdin (a terminal): bytes reach the command as typed (^C,
+ * ^Z, ^D and line editing are the remote terminal's business). */
+static int tty_raw(void)
+{
+	static const int fatal[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE };
+	struct termios raw;
+	if (tcgetattr(0, &saved_termios) < 0)
+		return -errno;
+	raw = saved_termios;
+	cfmakeraw(&raw);
+	atexit(tty_restore);
+	struct sigaction sa = { .sa_handler = tty_restore_and_die };
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++) {
+		struct sigaction old;
+		/* keep what skiffctl ignores on purpose (SIGPIPE) ignored */
+		if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(fatal[i], &sa, NULL);
+	}
+	termios_saved = 1;
+	if (tcsetattr(0, TCSAFLUSH, &raw) < 0) {
+		int r = -errno;
+		termios_saved = 0;
+		return r;
+	}
+	return 0;
+}
+
+/* The terminal's size; 0 and 0 when it does not say. */
+static void tty_size(uint32_t *rows, uint32_t *cols)
+{
+	struct winsize ws = { 0 };
+	if (ioctl(0, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+		ws.ws_row = ws.ws_col = 0;
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
+static void on_winch(evutil_socket_t fd, short what, void *arg)
+{
+	struct stdin_pump *p = arg;
+	struct skiff_rpc_conn *c = skiff_rpc_sync_conn(p->sync);
+	Skiff__ExecInput in = SKIFF__EXEC_INPUT__INIT;
+	(void)fd;
+	(void)what;
+	in.resize = true;
+	tty_size(&in.rows, &in.cols);
+	if (c && in.rows)
+		(void)skiff_rpc_send_oneway(c, SKIFF__MSG_TYPE__MSG_EXEC_INPUT, &in.base);
+}
+
 static int read_stdin(uint8_t **ret, size_t *ret_len)
 {
 	size_t len = 0, cap = 65536;
@@ -159,12 +238,13 @@ int cmd_exec(int argc, char **argv)
 {
 	static const struct option options[] = { { "container", required_argument, NULL, 'c' },
 						 { "stdin", no_argument, NULL, 'i' },
-						 { "timeout", required_argument, NULL, 't' },
+						 { "tty", no_argument, NULL, 't' },
+						 { "timeout", required_argument, NULL, 'T' },
 						 {} };
 	Skiff__ExecRequest req = SKIFF__EXEC_REQUEST__INIT;
 	_cleanup_free_ uint8_t *in = NULL;
 	_cleanup_free_ char *pod = NULL;
-	bool want_stdin = false;
+	bool want_stdin = false, want_tty = false;
 	int c, dash = argc;
 
 	/* "--" ends skiffctl's arguments; without it (docker's habit) the
@@ -175,8 +255,7 @@ int cmd_exec(int argc, char **argv)
 			break;
 		}
 	optind = 1;
-	while ((c = getopt_long(dash, argv, dash < argc ? "c:it:" : "+c:it:", options, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(dash, argv, dash < argc ? "c:it" : "+c:it", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			req.container = optarg;
@@ -184,7 +263,10 @@ int cmd_exec(int argc, char **argv)
 		case 'i':
 			want_stdin = true;
 			break;
-		case 't': {
+		case 't':
+			want_tty = true;
+			break;
+		case 'T': {
 			int64_t ms;
 			if (skiff_parse_duration(optarg, &ms) < 0 || ms <= 0 || ms > INT32_MAX)
 				return ctl_usage_error("exec",
@@ -231,7 +313,19 @@ int cmd_exec(int argc, char **argv)
 	} else {
 		pod = xstrdup(target);
 	}
+	if (want_tty && !isatty(0)) {
+		/* kubectl's words; the command runs without a terminal */
+		fprintf(stderr, "Unable to use a TTY - input is not a terminal or the right kind "
+				"of file\n");
+		want_tty = false;
+	}
+	if (want_tty) { /* -t alone is -it: a terminal without input is no use */
+		want_stdin = true;
+		req.tty = true;
+		tty_size(&req.rows, &req.cols);
+	}
 	struct stdin_pump pump = { 0 };
+	struct event *winch = NULL;
 	if (want_stdin) {
 		int r = ctl_connect();
 		if (r)
@@ -270,8 +364,35 @@ int cmd_exec(int argc, char **argv)
 	req.command = cmd;
 	req.n_command = n_cmd;
 	struct exec_state st = { 0 };
-	int r = ctl_stream(SKIFF__MSG_TYPE__MSG_EXEC, &req.base, on_output, &st);
+	int r;
+	if (req.tty) {
+		winch = evsignal_new(skiff_rpc_sync_base(pump.sync), SIGWINCH, on_winch, &pump);
+		event_add(winch, NULL);
+		r = tty_raw();
+		if (r < 0) {
+			event_free(winch);
+			event_free(pump.ev);
+			event_free(pump.resume);
+			return ctl_error("exec -t: cannot put the terminal in raw mode: %s",
+					 strerror(-r));
+		}
+		_cleanup_free_ char *errmsg = NULL;
+		r = skiff_rpc_sync_stream(pump.sync, SKIFF__MSG_TYPE__MSG_EXEC, &req.base,
+					  on_output, &st, &errmsg);
+		fflush(stdout);
+		tty_restore();
+		if (r == CTL_STREAM_STOP)
+			r = 0;
+		else if (r < 0)
+			r = ctl_error("%s", errmsg ? errmsg : strerror(-r));
+		else
+			r = 0;
+	} else {
+		r = ctl_stream(SKIFF__MSG_TYPE__MSG_EXEC, &req.base, on_output, &st);
+	}
 	fflush(stdout);
+	if (winch)
+		event_free(winch);
 	if (pump.ev)
 		event_free(pump.ev);
 	if (pump.resume)

@@ -56,17 +56,20 @@ static const struct verb verbs[] = {
 	  "Example:\n  skiffctl logs -f deployment/gateway\n"
 	  "  skiffctl logs --tail 20 web-5d8f9-x2k1q\n" },
 	{ "exec", cmd_exec,
-	  "exec [-i] [-c CONTAINER] [--timeout D] POD|deployment/NAME -- COMMAND [ARGS…]",
+	  "exec [-i] [-t] [-c CONTAINER] [--timeout D] POD|deployment/NAME -- COMMAND [ARGS…]",
 	  "Run a command in a running container of a pod",
 	  "The command runs in the container's namespaces, root, cgroup, env, user and\n"
 	  "working directory, with its capabilities and seccomp profile. Its stdout and\n"
 	  "stderr arrive here as they are written; skiffctl exits with its exit code (126\n"
-	  "cannot execute, 127 not found, 128+N killed by signal N). No TTY. For\n"
+	  "cannot execute, 127 not found, 128+N killed by signal N). For\n"
 	  "deployment/NAME one of its pods is chosen (a running one). -c picks the\n"
 	  "container (default: the pod's first). -i passes skiffctl's stdin to the\n"
 	  "command as it comes (a file is sent whole, at most 2 MiB); without it the\n"
 	  "command's stdin is empty. --timeout kills the command after D (e.g. 30s;\n"
-	  "default: no limit).\n"
+	  "default: no limit). -t (-it, --tty) gives the command a terminal of the\n"
+	  "local terminal's size (resized with it) and puts the local terminal in raw\n"
+	  "mode until the command ends; without a terminal on stdin it warns and runs\n"
+	  "without one.\n"
 	  "Errors (no such pod or container, pod not running, node not connected, timed\n"
 	  "out, agent lost) are one line on stderr and exit code 1.\n\n"
 	  "Example:\n  skiffctl exec web-5d8f9-x2k1q -- cat /etc/hostname\n"

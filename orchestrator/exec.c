@@ -5,7 +5,9 @@
  * agent going away mid-exec ends skiffctl's stream with an error that says
  * so, never with a silent end. With stdin_stream, skiffctl's one-way
  * MSG_EXEC_INPUT frames go to the exec of the same connection and on to the
- * agent as MSG_AGENT_EXEC_INPUT (in order, on the same connections). */
+ * agent as MSG_AGENT_EXEC_INPUT (in order, on the same connections). The
+ * request (tty, rows, cols with -t) and each input (resize ones too) go on
+ * whole: only exec_id is set here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

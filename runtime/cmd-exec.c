@@ -17,6 +17,17 @@
  * there), dies with its caller (PR_SET_PDEATHSIG) and exits with the
  * command's code: 126 cannot execute, 127 not found, 128+N killed by signal N,
  * 125 when the exec itself failed (container not running, unknown id…).
+ *
+ * --tty: the exec process allocates a pseudo-terminal in the container's own
+ * devpts (after joining its mount namespace: the command's `tty` then names
+ * the container's /dev/pts/N) and the command gets its slave as stdin,
+ * stdout, stderr and controlling terminal (setsid + TIOCSCTTY), TERM=xterm
+ * unless its env sets TERM. The parent relays its own stdin to the master and
+ * the master to its stdout (one stream: the pty merges stdout and stderr),
+ * sets the size from --rows/--cols and applies "ROWS COLS\n" lines read from
+ * --resize-fd FD (TIOCSWINSZ: the command gets SIGWINCH). The end of our
+ * stdin becomes the terminal's EOF character (^D) when the terminal is in
+ * canonical mode, as typing it would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +38,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <termios.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include <linux/magic.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -190,7 +207,7 @@ static int join_namespaces(int pidfd, pid_t pid)
 
 /* The child, in the container's namespaces: never returns. */
 static _Noreturn void exec_child(const struct skiff_config *c, const struct skiff_bpf *bpf,
-				 char **cmd, const int *cg_fds, int n_cg, int cgns_fd)
+				 char **cmd, const int *cg_fds, int n_cg, int cgns_fd, int tty)
 {
 	struct rlimit nofile = { 1048576, 1048576 };
 	sigset_t none;
@@ -215,6 +232,10 @@ static _Noreturn void exec_child(const struct skiff_config *c, const struct skif
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
 	setsid();
+	if (tty >= 0 && ioctl(tty, TIOCSCTTY, 0) < 0) {
+		exec_error("exec: cannot make the terminal controlling: %s", strerror(errno));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
 	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) {
 		nofile.rlim_cur = nofile.rlim_max = 65536;
 		(void)setrlimit(RLIMIT_NOFILE, &nofile);
@@ -245,6 +266,10 @@ static _Noreturn void exec_child(const struct skiff_config *c, const struct skif
 		exec_error("exec: workdir %s: %s", c->workdir, strerror(errno));
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
+	if (tty >= 0 && (dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0)) {
+		exec_error("exec: cannot use the terminal: %s", strerror(errno));
+		_exit(SKIFF_EXIT_RUNTIME);
+	}
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	environ = c->env;
 	execvp(cmd[0], cmd);
@@ -267,6 +292,22 @@ static void wait_signals(sigset_t *set)
 		sigaddset(set, sigs[i]);
 }
 
+/* What the parent does with a signal while it waits for the command:
+ * SIGALRM (KILL_AFTER) kills its group, the others are forwarded to it. */
+static void forward_signal(pid_t child, int sig, bool *killing)
+{
+	if (sig == SIGALRM) {
+		kill(-child, SIGKILL);
+		kill(child, SIGKILL);
+		return;
+	}
+	kill(-child, sig);
+	kill(child, sig);
+	if (!*killing)
+		alarm(KILL_AFTER);
+	*killing = true;
+}
+
 static int wait_child(pid_t child)
 {
 	sigset_t set;
@@ -281,17 +322,8 @@ static int wait_child(pid_t child)
 			continue;
 		if (sig < 0)
 			break; /* cannot wait for signals: just wait for the child */
-		if (sig == SIGALRM) {
-			kill(-child, SIGKILL);
-			kill(child, SIGKILL);
-			continue;
-		}
 		if (sig != SIGCHLD) {
-			kill(-child, sig);
-			kill(child, sig);
-			if (!killing)
-				alarm(KILL_AFTER);
-			killing = true;
+			forward_signal(child, sig, &killing);
 			continue;
 		}
 		pid_t p = waitpid(child, &st, WNOHANG);
@@ -308,10 +340,188 @@ done:
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
+/* A pseudo-terminal of the devpts mounted at /dev/pts (the container's,
+ * once in its mount namespace), rows x cols when both are given. The slave
+ * is opened from the master (TIOCGPTPEER), never by a path the container
+ * could have replaced; the master must be on a devpts. */
+static int open_pty(unsigned rows, unsigned cols, int *ret_master, int *ret_slave)
+{
+	_cleanup_close_ int m =
+	    open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct statfs sf;
+	int unlock = 0;
+
+	if (m < 0)
+		return -errno;
+	if (fstatfs(m, &sf) < 0)
+		return -errno;
+	if (sf.f_type != DEVPTS_SUPER_MAGIC)
+		return -ENOTTY;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+		return -errno;
+	if (rows && cols) {
+		struct winsize ws = { .ws_row = (unsigned short)rows,
+				      .ws_col = (unsigned short)cols };
+		if (ioctl(m, TIOCSWINSZ, &ws) < 0)
+			return -errno;
+	}
+	int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return -errno;
+	*ret_master = TAKE_FD(m);
+	*ret_slave = s;
+	return 0;
+}
+
+/* "ROWS COLS\n" lines from the resize fd: each complete one sets the size. */
+static void apply_resizes(int master, char *buf, size_t *len)
+{
+	char *nl;
+	while ((nl = memchr(buf, '\n', *len))) {
+		unsigned rows, cols;
+		*nl = 0;
+		if (sscanf(buf, "%u %u", &rows, &cols) == 2 && rows > 0 && rows <= 65535 &&
+		    cols > 0 && cols <= 65535) {
+			struct winsize ws = { .ws_row = (unsigned short)rows,
+					      .ws_col = (unsigned short)cols };
+			(void)ioctl(master, TIOCSWINSZ, &ws);
+		}
+		size_t used = (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, *len - used);
+		*len -= used;
+	}
+	if (*len == 64) /* no line fits: garbage */
+		*len = 0;
+}
+
+#define TTY_DRAIN_MS 200 /* after the command ended: output still coming */
+
+/* --tty: relay stdin -> master and master -> stdout while the command runs,
+ * apply resizes, forward signals (from a signalfd: they are blocked); after
+ * the command ended, pass on what it left in the terminal (until the slave
+ * is closed everywhere or TTY_DRAIN_MS without output: a background process
+ * may keep it open). Returns the exit code in Docker convention. */
+static int relay_tty(pid_t child, int master, int resize_fd)
+{
+	char to_pty[4096], to_out[16384], rs[64];
+	size_t tp_len = 0, tp_off = 0, to_len = 0, to_off = 0, rs_len = 0;
+	bool in_open = true, master_open = true, killing = false, exited = false;
+	int st = 0;
+	sigset_t set;
+
+	wait_signals(&set);
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		exec_error("exec: signalfd: %s", strerror(errno));
+		forward_signal(child, SIGKILL, &killing);
+		return wait_child(child);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		struct pollfd p[5] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = in_open && tp_len == 0 ? 0 : -1, .events = POLLIN },
+			{ .fd = master_open ? master : -1,
+			  .events = (short)((to_len == 0 ? POLLIN : 0) | (tp_len ? POLLOUT : 0)) },
+			{ .fd = to_len ? 1 : -1, .events = POLLOUT },
+			{ .fd = resize_fd, .events = POLLIN },
+		};
+		if (exited && !master_open && to_len == 0)
+			break;
+		int n = poll(p, ARRAY_SIZE(p), exited ? TTY_DRAIN_MS : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* drained (or poll failed): the end */
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo != SIGCHLD)
+					forward_signal(child, (int)si.ssi_signo, &killing);
+				else if (!exited && waitpid(child, &st, WNOHANG) == child)
+					exited = true;
+			}
+		}
+		if (p[1].revents) {
+			ssize_t r = read(0, to_pty, sizeof(to_pty));
+			if (r > 0) {
+				tp_len = (size_t)r;
+				tp_off = 0;
+			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				/* the end of our input: the terminal's EOF when it
+				 * reads lines, as typing it would */
+				struct termios t;
+				in_open = false;
+				if (tcgetattr(master, &t) == 0 && (t.c_lflag & ICANON)) {
+					to_pty[0] = (char)t.c_cc[VEOF];
+					tp_len = 1;
+					tp_off = 0;
+				}
+			}
+		}
+		if (p[2].revents & POLLOUT) {
+			ssize_t r = write(master, to_pty + tp_off, tp_len - tp_off);
+			if (r > 0)
+				tp_off += (size_t)r;
+			if ((r < 0 && errno != EAGAIN && errno != EINTR) || tp_off == tp_len)
+				tp_len = tp_off = 0;
+		}
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && to_len == 0) {
+			ssize_t r = read(master, to_out, sizeof(to_out));
+			if (r > 0) {
+				to_len = (size_t)r;
+				to_off = 0;
+			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				master_open = false; /* EIO: the slave is closed everywhere */
+			}
+		}
+		if (p[3].revents) {
+			/* at most PIPE_BUF after POLLOUT: a blocking pipe takes
+			 * it without blocking, so signals keep being served */
+			size_t len = to_len - to_off < 4096 ? to_len - to_off : 4096;
+			ssize_t r = write(1, to_out + to_off, len);
+			if (r > 0)
+				to_off += (size_t)r;
+			/* nobody reads our output: drop it, the command goes on */
+			if ((r < 0 && errno != EAGAIN && errno != EINTR) || to_off == to_len)
+				to_len = to_off = 0;
+		}
+		if (p[4].revents) {
+			ssize_t r = read(resize_fd, rs + rs_len, sizeof(rs) - rs_len);
+			if (r > 0) {
+				rs_len += (size_t)r;
+				apply_resizes(master, rs, &rs_len);
+			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				resize_fd = -1;
+			}
+		}
+	}
+	if (!exited)
+		while (waitpid(child, &st, 0) < 0)
+			if (errno != EINTR)
+				return SKIFF_EXIT_RUNTIME;
+	if (killing)
+		kill(-child, SIGKILL);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
 static void usage(void)
 {
-	exec_error("usage: skiff-runtime exec --state DIR [-e K=V]... [-w DIR] [-u UID[:GID]] ID "
-		   "-- CMD [ARG...]");
+	exec_error("usage: skiff-runtime exec --state DIR [-e K=V]... [-w DIR] [-u UID[:GID]] "
+		   "[--tty [--rows N --cols N] [--resize-fd FD]] ID -- CMD [ARG...]");
+}
+
+/* --rows/--cols N: a terminal dimension, 1..65535 */
+static int parse_dim(const char *opt, const char *s, unsigned *ret)
+{
+	int64_t v;
+	if (skiff_parse_int64(s, &v) < 0 || v < 1 || v > 65535) {
+		exec_error("exec: %s '%s': expected a number of character cells from 1 to 65535",
+			   opt, s);
+		return -EINVAL;
+	}
+	*ret = (unsigned)v;
+	return 0;
 }
 
 int skiff_cmd_exec(int argc, char **argv)
@@ -325,8 +535,10 @@ int skiff_cmd_exec(int argc, char **argv)
 	char **args = NULL, **cmd = NULL;
 	int n_env = 0, code = SKIFF_EXIT_RUNTIME, r;
 	_cleanup_close_ int pidfd = -EBADF, cgns_fd = -EBADF;
-	int cg_fds[3], n_cg = 0;
-	bool joined = false;
+	int cg_fds[3], n_cg = 0, resize_fd = -1;
+	_cleanup_close_ int master = -EBADF, slave = -EBADF;
+	unsigned rows = 0, cols = 0;
+	bool joined = false, tty = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -344,7 +556,24 @@ int skiff_cmd_exec(int argc, char **argv)
 			workdir = argv[++i];
 		else if (i + 1 < argc && (streq(a, "-u") || streq(a, "--user")))
 			user = argv[++i];
-		else if (i + 1 < argc && streq(a, "--error-fd")) {
+		else if (streq(a, "--tty") || streq(a, "-t"))
+			tty = true;
+		else if (i + 1 < argc && streq(a, "--rows")) {
+			if (parse_dim(a, argv[++i], &rows) < 0)
+				return SKIFF_EXIT_RUNTIME;
+		} else if (i + 1 < argc && streq(a, "--cols")) {
+			if (parse_dim(a, argv[++i], &cols) < 0)
+				return SKIFF_EXIT_RUNTIME;
+		} else if (i + 1 < argc && streq(a, "--resize-fd")) {
+			int64_t fd;
+			if (skiff_parse_int64(argv[++i], &fd) < 0 || fd < 3 || fd > 1024 ||
+			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+				log_error("exec: --resize-fd '%s': not an open file descriptor",
+					  argv[i]);
+				return SKIFF_EXIT_RUNTIME;
+			}
+			resize_fd = (int)fd;
+		} else if (i + 1 < argc && streq(a, "--error-fd")) {
 			int64_t fd;
 			if (skiff_parse_int64(argv[++i], &fd) < 0 || fd < 3 || fd > 1024 ||
 			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -361,6 +590,14 @@ int skiff_cmd_exec(int argc, char **argv)
 	}
 	if (!dir || !id || !cmd || !cmd[0]) {
 		usage();
+		return SKIFF_EXIT_RUNTIME;
+	}
+	if (!tty && (rows || cols || resize_fd >= 0)) {
+		exec_error("exec: --rows, --cols and --resize-fd need --tty");
+		return SKIFF_EXIT_RUNTIME;
+	}
+	if (!rows != !cols) {
+		exec_error("exec: --rows and --cols go together (the terminal's size)");
 		return SKIFF_EXIT_RUNTIME;
 	}
 	if (geteuid() != 0) {
@@ -418,6 +655,13 @@ int skiff_cmd_exec(int argc, char **argv)
 		exec_error("exec: --user '%s': expected UID[:GID] (numbers)", user);
 		goto out;
 	}
+	if (tty) {
+		bool has_term = false;
+		for (size_t i = 0; c.env && c.env[i]; i++)
+			has_term |= skiff_startswith(c.env[i], "TERM=");
+		if (!has_term)
+			skiff_config_setenv(&c, "TERM=xterm");
+	}
 	r = skiff_seccomp_prepare(&c, &bpf);
 	if (r < 0) {
 		exec_error("exec: cannot build the seccomp filter of container '%s': %s", id,
@@ -463,6 +707,18 @@ int skiff_cmd_exec(int argc, char **argv)
 				   strerror(-r));
 		goto out;
 	}
+	if (tty) {
+		r = open_pty(rows, cols, &master, &slave);
+		if (r < 0) {
+			exec_error("exec: cannot allocate a terminal in container '%s' "
+				   "(/dev/pts/ptmx): %s",
+				   id, strerror(-r));
+			goto out;
+		}
+		/* the command's user owns its terminal, as after a login */
+		if (c.uid != 0 && fchown(slave, c.uid, (gid_t)-1) < 0)
+			log_debug("exec: cannot give the terminal to uid %u: %m", c.uid);
+	}
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
@@ -470,8 +726,13 @@ int skiff_cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	if (child == 0)
-		exec_child(&c, &bpf, cmd, cg_fds, n_cg, cgns_fd);
-	code = wait_child(child);
+		exec_child(&c, &bpf, cmd, cg_fds, n_cg, cgns_fd, slave);
+	if (tty) {
+		close(TAKE_FD(slave));
+		code = relay_tty(child, master, resize_fd);
+	} else {
+		code = wait_child(child);
+	}
 out:
 	for (int i = 0; i < n_cg; i++)
 		close(cg_fds[i]);

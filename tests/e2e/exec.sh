@@ -3,7 +3,9 @@
 # the node's agent → skiff-runtime exec) on a 1-node lab: output and exit
 # code of a command in a pod and in deployment/NAME, stdout and stderr apart,
 # output streamed while the command runs, stdin with -i (streamed from a
-# pipe, whole from a file), large output, a reader that goes away, -c in a
+# pipe, whole from a file), large output, a reader that goes away, -t (a
+# terminal of the local terminal's size, resized with it; a warning without
+# a terminal), -c in a
 # two-container pod, 127 for a missing command, --timeout, and one-line errors with exit 1 for a pod that does not
 # exist, a container that does not exist, an agent lost mid-exec and a node
 # whose agent is not connected.
@@ -95,6 +97,42 @@ ctl exec --timeout 1s "$pod" -- sleep 30 2>"$E2E_TMP/err" || rc=$?
 left=$(ctl exec "$pod" -- sh -c 'ps -o comm | grep -c "^sleep$" || true')
 [ "$left" -le 1 ] || fail "the timed-out 'sleep 30' still runs in the pod ($left sleeps)"
 step "127 for a missing command; --timeout 1s killed the command"
+
+# --- -t: a terminal (util-linux `script` gives skiffctl one) ---------------------
+SC=$(printf %q "$SKIFF_BIN/skiffctl")
+rc=0
+timeout 30 script -qfec "stty rows 33 cols 101; $SC exec -it $pod -- sh -c 'stty size; tty; exit 3'" \
+	/dev/null </dev/null >"$E2E_TMP/tty" 2>&1 || rc=$?
+out=$(tr -d '\r' <"$E2E_TMP/tty")
+[ "$rc" = 3 ] || fail "exec -it under script: exit $rc, want 3 ($out)"
+[ "$(echo "$out" | sed -n 1p)" = "33 101" ] || fail "exec -it: the terminal's size: '$out'"
+echo "$out" | sed -n 2p | grep -qx '/dev/pts/[0-9]*' || fail "exec -it: tty: '$out'"
+step "exec -it: a 33x101 terminal at $(echo "$out" | sed -n 2p), exit code 3"
+# SIGWINCH: the local terminal resized (again and again until the command
+# has its trap set) reaches the command as its terminal's new size
+rc=0
+timeout 30 script -qfec "stty rows 33 cols 101; (for i in \$(seq 40); do sleep 0.25; stty -F /dev/tty rows 40 cols \$((120 + i)) || exit; done) & exec $SC exec -t $pod -- sh -c 'trap \"stty size; exit 5\" WINCH; stty size; i=0; while [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done'" \
+	/dev/null </dev/null >"$E2E_TMP/tty" 2>&1 || rc=$?
+out=$(tr -d '\r' <"$E2E_TMP/tty")
+[ "$rc" = 5 ] || fail "exec -t resized: exit $rc, want 5 ($out)"
+echo "$out" | tail -n 1 | grep -qx '40 1[2-6][0-9]' || fail "exec -t resized: sizes '$out'"
+step "exec -t: a resize of the local terminal reached the command ($(echo $out))"
+# the local terminal leaves raw mode on every way out: an error from the
+# brain (after raw mode began) and SIGTERM to skiffctl mid-exec
+timeout 30 script -qfec "stty -g >$E2E_TMP/st0; $SC exec -it nosuch -- true; stty -g >$E2E_TMP/st1; $SC exec -it $pod -- sleep 20 </dev/tty & sleep 1.5; stty -F /dev/tty -g >$E2E_TMP/raw; kill -TERM \$!; wait; stty -g >$E2E_TMP/st2" \
+	/dev/null </dev/null >"$E2E_TMP/tty" 2>&1
+grep -q "pod 'nosuch' not found" "$E2E_TMP/tty" || fail "exec -it nosuch: '$(cat "$E2E_TMP/tty")'"
+[ -s "$E2E_TMP/st0" ] && cmp -s "$E2E_TMP/st0" "$E2E_TMP/st1" ||
+	fail "exec -it: the terminal stayed changed after an error"
+! cmp -s "$E2E_TMP/st0" "$E2E_TMP/raw" || fail "exec -it: the terminal was not in raw mode"
+cmp -s "$E2E_TMP/st0" "$E2E_TMP/st2" || fail "exec -it: the terminal stayed raw after SIGTERM"
+step "exec -it: the local terminal restored after an error and after SIGTERM"
+rc=0
+out=$(ctl exec -it "$pod" -- sh -c '[ -t 0 ] || echo "no tty"; cat; exit 4' </dev/null 2>"$E2E_TMP/err") || rc=$?
+[ "$rc" = 4 ] && [ "$out" = "no tty" ] || fail "exec -it without a terminal: exit $rc, '$out'"
+[ "$(cat "$E2E_TMP/err")" = "Unable to use a TTY - input is not a terminal or the right kind of file" ] ||
+	fail "exec -it without a terminal: stderr '$(cat "$E2E_TMP/err")'"
+step "exec -it without a terminal: kubectl's warning, runs without one"
 
 # --- errors: one line, exit 1 ------------------------------------------------------
 one_line_error() { # WHAT PATTERN CMD...: exit 1 and one line matching PATTERN

@@ -63,6 +63,39 @@ check "-e and -w override" "baz /" "$out"
 out=$(printf 'line1\nline2\n' | "${EXEC[@]}" c1 -- /bin/sh -c 'wc -l')
 check "stdin reaches the command" 2 "$(echo $out)"
 
+# --- --tty: a terminal in the container ---------------------------------------
+out=$("${EXEC[@]}" --tty --rows 33 --cols 101 c1 -- /bin/sh -c '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo terminal; stty size; tty; echo "$TERM"; exit 4' </dev/null)
+rc=$?
+out=$(printf '%s' "$out" | tr -d '\r')
+check "--tty: stdin, stdout, stderr are a terminal" terminal "$(echo "$out" | sed -n 1p)"
+check "--tty: stty size" "33 101" "$(echo "$out" | sed -n 2p)"
+echo "$out" | sed -n 3p | grep -qx '/dev/pts/[0-9]*' && ok "--tty: the container's /dev/pts" ||
+	fail "--tty: tty: $(echo "$out" | sed -n 3p)"
+check "--tty: TERM" xterm "$(echo "$out" | sed -n 4p)"
+check "--tty: exit code" 4 "$rc"
+out=$("${EXEC[@]}" -t -e TERM=vt100 c1 -- /bin/sh -c 'echo "$TERM"; echo err >&2' </dev/null 2>"$T/err" | tr -d '\r')
+check "--tty: TERM from the env, stderr merged into stdout" "vt100 err" "$(echo $out)"
+check "--tty: nothing on stderr" "" "$(cat "$T/err")"
+# stdin goes through the terminal; its end is the terminal's ^D
+out=$(printf 'abc\n' | "${EXEC[@]}" --tty c1 -- /bin/sh -c 'stty -echo; read l; echo "got $l"; cat; echo eof' | tr -d '\r')
+check "--tty: stdin through the terminal, eof as ^D" "got abc eof" "$(echo $out | sed 's/^abc //')"
+# resize: a "ROWS COLS" line on --resize-fd sets the size (the command gets SIGWINCH)
+mkfifo "$T/rz"
+(sleep 0.3; echo "40 120" >&3; sleep 5) 3>"$T/rz" &
+rzpid=$!
+STARTED_PIDS+=($rzpid)
+("${EXEC[@]}" --tty --rows 10 --cols 20 --resize-fd 3 c1 -- /bin/sh -c 'trap "stty size; exit 5" WINCH; stty size; i=0; while [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done' 3<"$T/rz" </dev/null >"$T/out")
+rc=$?
+out=$(tr -d '\r' <"$T/out")
+kill $rzpid 2>/dev/null
+check "--tty --resize-fd: SIGWINCH and the new size" "10 20 40 120" "$(echo $out)"
+check "--tty --resize-fd: exit code" 5 "$rc"
+"${EXEC[@]}" --tty --rows 0 --cols 80 c1 -- true 2>"$T/err"
+check "--tty bad size: 125" 125 "$?"
+grep -q -- "--rows '0'" "$T/err" && ok "--tty bad size: message" || fail "bad size message: $(cat "$T/err")"
+"${EXEC[@]}" --rows 24 --cols 80 c1 -- true 2>"$T/err"
+grep -q "need --tty" "$T/err" && ok "--rows without --tty refused" || fail "--rows without --tty: $(cat "$T/err")"
+
 # --- namespaces -----------------------------------------------------------------
 out=$("${EXEC[@]}" c1 -- /bin/sh -c 'hostname; cat /marker; test -e '"$T"' && echo host-visible; tr "\0" " " </proc/1/cmdline; echo; for n in net uts ipc; do readlink /proc/self/ns/$n; done; echo $$')
 check "uts: container hostname" box "$(echo "$out" | sed -n 1p)"
