@@ -4,9 +4,9 @@
 # code of a command in a pod and in deployment/NAME, stdout and stderr apart,
 # output streamed while the command runs, stdin with -i (streamed from a
 # pipe, whole from a file), large output, a reader that goes away, -t (a
-# terminal of the local terminal's size, resized with it; a warning without
-# a terminal), -c in a
-# two-container pod, 127 for a missing command, --timeout, and one-line errors with exit 1 for a pod that does not
+# terminal of the local terminal's size, resized with it, an interactive sh
+# with Ctrl-C, the local terminal restored, a warning without a terminal),
+# -c in a two-container pod, 127 for a missing command, --timeout, and one-line errors with exit 1 for a pod that does not
 # exist, a container that does not exist, an agent lost mid-exec and a node
 # whose agent is not connected.
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +108,16 @@ out=$(tr -d '\r' <"$E2E_TMP/tty")
 [ "$(echo "$out" | sed -n 1p)" = "33 101" ] || fail "exec -it: the terminal's size: '$out'"
 echo "$out" | sed -n 2p | grep -qx '/dev/pts/[0-9]*' || fail "exec -it: tty: '$out'"
 step "exec -it: a 33x101 terminal at $(echo "$out" | sed -n 2p), exit code 3"
+# an interactive shell: typed lines run, Ctrl-C (raw mode: a byte for the
+# container's terminal, not a signal for skiffctl) interrupts the command
+rc=0
+{ sleep 1; echo 'echo hi-$((1 + 2))'; echo 'sleep 20'; sleep 1; printf '\003'; sleep 0.5; echo 'echo after-$?'; echo 'exit 9'; sleep 2; } |
+	timeout 30 script -qfec "$SC exec -it $pod -- sh" /dev/null >"$E2E_TMP/tty" 2>&1 || rc=$?
+out=$(tr -d '\r' <"$E2E_TMP/tty")
+[ "$rc" = 9 ] || fail "exec -it sh: exit $rc, want 9 ($out)"
+echo "$out" | grep -qx 'hi-3' || fail "exec -it sh: a typed command did not run: '$out'"
+echo "$out" | grep -qx 'after-130' || fail "exec -it sh: Ctrl-C did not interrupt sleep: '$out'"
+step "exec -it sh: typed commands run, Ctrl-C interrupts in the container, exit 9"
 # SIGWINCH: the local terminal resized (again and again until the command
 # has its trap set) reaches the command as its terminal's new size
 rc=0
