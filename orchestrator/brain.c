@@ -256,6 +256,9 @@ static struct brain_pod *pod_summary(const Skiff__Pod *p)
 	s->ready = skiff_pod_ready(p);
 	if (p->status) {
 		s->has_ip = p->status->pod_ip && *p->status->pod_ip;
+		struct in_addr a;
+		if (s->has_ip && inet_pton(AF_INET, p->status->pod_ip, &a) == 1)
+			s->ip4 = a.s_addr;
 		s->unschedulable = streq_ptr(p->status->reason, "Unschedulable");
 		s->message_hash = brain_str_hash(p->status->message);
 	}

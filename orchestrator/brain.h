@@ -58,6 +58,7 @@ struct brain_pod {
 	int64_t cpu_milli; /* sum of the containers' requests */
 	int64_t memory;
 	uint64_t message_hash;	/* FNV-1a of status.message */
+	uint32_t ip4;		/* status.pod_ip when IPv4 (network order), else 0 */
 	bool terminating : 1;	/* metadata.deleted_ms set */
 	bool ready : 1;		/* Running and ready (skiff_pod_ready()) */
 	bool has_ip : 1;	/* status.pod_ip set */

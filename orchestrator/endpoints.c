@@ -2,6 +2,8 @@
  * pods matching its selector that are Running, ready and have an IP, as
  * IP:targetPort per service port (sorted by pod name). Services go to every
  * agent in its Assignment, so a change here is pushed to all nodes. */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,12 +26,22 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 	    sum->terminating || /* terminating pods get no traffic */
 	    !brain_pod_labels_match(sum, spec->selector, spec->n_selector))
 		return 0;
-	/* only the endpoints are unpacked (for their IP) */
-	_cleanup_(skiff_obj_freep) ProtobufCMessage *full =
-	    skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
-	const Skiff__Pod *p = (const Skiff__Pod *)full;
-	if (!p || !p->status)
-		return 0;
+	/* the summary has the node and an IPv4 address; anything else is
+	 * read from the packed pod */
+	char ip[INET6_ADDRSTRLEN];
+	const char *node = sum->node;
+	_cleanup_(skiff_obj_freep) ProtobufCMessage *full = NULL;
+	if (sum->ip4) {
+		struct in_addr a = { .s_addr = sum->ip4 };
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	} else {
+		full = skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
+		const Skiff__Pod *p = (const Skiff__Pod *)full;
+		if (!p || !p->status || !p->status->pod_ip)
+			return 0;
+		snprintf(ip, sizeof(ip), "%s", p->status->pod_ip);
+		node = skiff_pod_node(p);
+	}
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 8;
@@ -38,8 +50,8 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 		Skiff__Endpoint *e = xmalloc(sizeof(*e));
 		skiff__endpoint__init(e);
 		skiff_set_str(&e->pod, o->name);
-		skiff_set_str(&e->node, skiff_pod_node(p));
-		skiff_set_str(&e->ip, p->status->pod_ip);
+		skiff_set_str(&e->node, node);
+		skiff_set_str(&e->ip, ip);
 		e->port = spec->ports[i]->target_port ? spec->ports[i]->target_port
 						      : spec->ports[i]->port;
 		e->ready = true;

@@ -439,6 +439,44 @@ START_TEST(test_endpoints)
 	ck_assert_uint_eq(s->status->n_endpoints, 3);
 	ck_assert_uint_eq(s->status->endpoints[0]->port, 8080);
 	ck_assert(skiff_startswith(s->status->endpoints[0]->ip, "10.244.0."));
+	/* each endpoint is its pod's IP and node (read from the pod summary) */
+	for (size_t i = 0; i < 3; i++) {
+		const Skiff__Endpoint *e = s->status->endpoints[i];
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, e->pod);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_str_eq(e->ip, p->status->pod_ip);
+		ck_assert_str_eq(e->node, "vm1");
+	}
+	/* an IPv6 pod address is read from the pod itself */
+	{
+		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, s->status->endpoints[1]->pod);
+		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, "vm1");
+		_cleanup_free_ char *name = xstrdup(p->metadata->name);
+		_cleanup_free_ char *uid = xstrdup(p->metadata->uid);
+		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+		Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
+		st.phase = (char *)"Running";
+		st.ready = true;
+		st.pod_ip = (char *)"fd00:244::7";
+		rep.node = (char *)"vm1";
+		rep.epoch = n->status->epoch;
+		rep.pod = name;
+		rep.uid = uid;
+		rep.status = &st;
+		_cleanup_free_ char *serr = NULL;
+		ck_assert_int_eq(brain_pod_status(b, &rep, &serr), 0);
+		brain_reconcile(b);
+		s = brain_get(b, SKIFF_KIND_SERVICE, "web");
+		ck_assert_uint_eq(s->status->n_endpoints, 3);
+		bool found = false;
+		for (size_t i = 0; i < 3; i++)
+			if (streq(s->status->endpoints[i]->pod, name)) {
+				ck_assert_str_eq(s->status->endpoints[i]->ip, "fd00:244::7");
+				ck_assert_str_eq(s->status->endpoints[i]->node, "vm1");
+				found = true;
+			}
+		ck_assert(found);
+	}
 	/* every agent gets the service with its endpoints */
 	Skiff__Assignment *a = brain_assignment(b, "vm1");
 	ck_assert_uint_eq(a->n_services, 1);
