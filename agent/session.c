@@ -497,8 +497,9 @@ static void session_join(struct session *s)
 	};
 	s->joining = true;
 	s->connecting = true;
-	/* tls is not freed: the connection may use it; a join happens once. */
+	/* the connection's SSL holds its own reference to tls */
 	r = skiff_rpc_connect(a->base, &cfg, on_join_connected, NULL);
+	SSL_CTX_free(tls);
 	if (r < 0) {
 		s->joining = false;
 		s->connecting = false;

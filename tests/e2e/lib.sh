@@ -125,6 +125,22 @@ e2e_exit() {
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		e2e_diagnostics >&2
 	fi
+	# The daemons stop as systemctl stops them (SIGTERM): in a sanitizer
+	# build LeakSanitizer then checks their heap, and any sanitizer report
+	# in the lab's logs fails the scenario.
+	local f san
+	for f in "$E2E_LAB"/run/vm*.pid "$E2E_LAB"/run/brain.pid; do
+		[ -f "$f" ] && lab stop "$(basename "$f" .pid)" >/dev/null 2>&1
+	done
+	san=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_LAB"/logs/*.log \
+		2>/dev/null)
+	if [ -n "$san" ]; then
+		for f in $san; do
+			echo "FAIL $E2E_NAME: a sanitizer report in $f:" >&2
+			grep -A25 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | head -n 60 >&2
+		done
+		[ "$rc" = 0 ] && rc=1
+	fi
 	lab down >/dev/null 2>&1 || lab down
 	leaks=$(nothing_left)
 	if [ -n "$leaks" ]; then
