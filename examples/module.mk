@@ -1,6 +1,6 @@
 # examples/ — the demo workloads (gateway, queue, fanout, replica) and the demo image.
 #
-# Every examples/<demo>/<program>.c (and examples/tools/*.c: httpload, pause) is one program linked with the shared code
+# Every examples/<demo>/<program>.c (and examples/tools/httpload.c; pause.c is libc only, below) is one program linked with the shared code
 # in examples/common/ into $(BUILD)/examples/bin/<program>. They link statically
 # (libevent's and jansson's static archives) so the demo image needs nothing but
 # busybox-static beside them. A sanitizer build links them dynamically instead
@@ -31,7 +31,11 @@ $(BUILD)/examples/bin/$(notdir $(basename $(1))): $(BUILD)/$(1:.c=.o) $(EX_COMMO
 	@mkdir -p $$(@D)
 	$$(CC) $$(EX_LDFLAGS) -o $$@ $$(filter %.o %.a,$$^) $$(EX_LIBS)
 endef
-$(foreach s,$(EX_SRCS),$(eval $(call example_prog,$(s))))
+$(foreach s,$(filter-out examples/tools/pause.c,$(EX_SRCS)),$(eval $(call example_prog,$(s))))
+# pause needs nothing but libc (not the demos' shared code, libevent, jansson)
+$(BUILD)/examples/bin/pause: $(BUILD)/examples/tools/pause.o
+	@mkdir -p $(@D)
+	$(CC) $(EX_LDFLAGS) -o $@ $<
 
 all: $(EX_BINS)
 
