@@ -238,6 +238,25 @@ static inline size_t count_on(struct pod_list *l, const char *node)
 	return n;
 }
 
+/* Report one pod Running and ready with address ip, as the agent of node
+ * (at epoch) would; uid NULL: none given. Returns brain_pod_status()'s. */
+static inline int report_running(struct brain *b, const char *node, uint64_t epoch, const char *pod,
+				 const char *uid, const char *ip, char **ret_err)
+{
+	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
+	Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
+	st.phase = (char *)"Running";
+	st.ready = true;
+	st.pod_ip = (char *)ip;
+	rep.node = (char *)node;
+	rep.epoch = epoch;
+	rep.pod = (char *)pod;
+	if (uid)
+		rep.uid = (char *)uid;
+	rep.status = &st;
+	return brain_pod_status(b, &rep, ret_err);
+}
+
 /* Report every bound pod Running and ready, as its agent would. */
 static inline void report_all_running(struct brain *b)
 {
@@ -247,20 +266,12 @@ static inline void report_all_running(struct brain *b)
 			continue;
 		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, l->nodes[i]);
 		const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, l->names[i]);
-		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
-		Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
 		char ip[32];
 		snprintf(ip, sizeof(ip), "10.244.0.%zu", 2 + i % 250);
-		st.phase = (char *)"Running";
-		st.ready = true;
-		st.pod_ip = ip;
-		rep.node = l->nodes[i];
-		rep.epoch = n->status->epoch;
-		rep.pod = l->names[i];
-		rep.uid = p->metadata->uid;
-		rep.status = &st;
 		_cleanup_free_ char *err = NULL;
-		ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "status: %s", err ? err : "");
+		ck_assert_msg(report_running(b, l->nodes[i], n->status->epoch, l->names[i],
+					     p->metadata->uid, ip, &err) == 0,
+			      "status: %s", err ? err : "");
 	}
 	free_pods(l);
 }

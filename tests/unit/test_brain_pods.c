@@ -3,6 +3,8 @@
  * must follow every change of the pod, its label matching must agree with
  * skiff_selector_match(), the pod read back must be the pod written, and
  * the shared strings must go with the last pod that uses them. */
+#include <arpa/inet.h>
+
 #include "brain_helpers.h"
 #include "../../orchestrator/intern.h"
 
@@ -87,19 +89,11 @@ START_TEST(test_summary_follows_the_pod)
 	ck_assert(!s->ready);
 
 	/* reported Running and ready with an address */
-	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
-	Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
-	st.phase = (char *)"Running";
-	st.ready = true;
-	st.pod_ip = (char *)"10.244.0.7";
-	rep.node = (char *)"vm1";
-	rep.epoch = epoch;
-	rep.pod = (char *)"web-1";
-	rep.status = &st;
-	ck_assert_int_eq(brain_pod_status(b, &rep, &err), 0);
+	ck_assert_int_eq(report_running(b, "vm1", epoch, "web-1", NULL, "10.244.0.7", &err), 0);
 	s = brain_pod_get(b, "web-1");
 	ck_assert_str_eq(s->phase, "Running");
 	ck_assert(s->ready && s->has_ip && !s->terminating);
+	ck_assert_uint_eq(s->ip4, htonl(0x0af40007)); /* 10.244.0.7 */
 
 	/* the pod read back is the pod written, with what the brain added */
 	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, "web-1");

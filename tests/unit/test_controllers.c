@@ -453,18 +453,9 @@ START_TEST(test_endpoints)
 		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, "vm1");
 		_cleanup_free_ char *name = xstrdup(p->metadata->name);
 		_cleanup_free_ char *uid = xstrdup(p->metadata->uid);
-		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
-		Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
-		st.phase = (char *)"Running";
-		st.ready = true;
-		st.pod_ip = (char *)"fd00:244::7";
-		rep.node = (char *)"vm1";
-		rep.epoch = n->status->epoch;
-		rep.pod = name;
-		rep.uid = uid;
-		rep.status = &st;
 		_cleanup_free_ char *serr = NULL;
-		ck_assert_int_eq(brain_pod_status(b, &rep, &serr), 0);
+		ck_assert_int_eq(
+		    report_running(b, "vm1", n->status->epoch, name, uid, "fd00:244::7", &serr), 0);
 		brain_reconcile(b);
 		s = brain_get(b, SKIFF_KIND_SERVICE, "web");
 		ck_assert_uint_eq(s->status->n_endpoints, 3);
