@@ -524,6 +524,20 @@ static int parse_dim(const char *opt, const char *s, unsigned *ret)
 	return 0;
 }
 
+/* --resize-fd/--error-fd: an fd the caller left open for us (made CLOEXEC,
+ * so the command does not inherit it) */
+static int parse_fd(const char *opt, const char *s, int *ret)
+{
+	int64_t fd;
+	if (skiff_parse_int64(s, &fd) < 0 || fd < 3 || fd > 1024 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_error("exec: %s '%s': not an open file descriptor", opt, s);
+		return -EBADF;
+	}
+	*ret = (int)fd;
+	return 0;
+}
+
 int skiff_cmd_exec(int argc, char **argv)
 {
 	const char *dir = NULL, *id = NULL, *workdir = NULL, *user = NULL;
@@ -565,23 +579,11 @@ int skiff_cmd_exec(int argc, char **argv)
 			if (parse_dim(a, argv[++i], &cols) < 0)
 				return SKIFF_EXIT_RUNTIME;
 		} else if (i + 1 < argc && streq(a, "--resize-fd")) {
-			int64_t fd;
-			if (skiff_parse_int64(argv[++i], &fd) < 0 || fd < 3 || fd > 1024 ||
-			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
-				log_error("exec: --resize-fd '%s': not an open file descriptor",
-					  argv[i]);
+			if (parse_fd(a, argv[++i], &resize_fd) < 0)
 				return SKIFF_EXIT_RUNTIME;
-			}
-			resize_fd = (int)fd;
 		} else if (i + 1 < argc && streq(a, "--error-fd")) {
-			int64_t fd;
-			if (skiff_parse_int64(argv[++i], &fd) < 0 || fd < 3 || fd > 1024 ||
-			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
-				log_error("exec: --error-fd '%s': not an open file descriptor",
-					  argv[i]);
+			if (parse_fd(a, argv[++i], &error_fd) < 0)
 				return SKIFF_EXIT_RUNTIME;
-			}
-			error_fd = (int)fd;
 		} else if (a[0] == '-' || id) {
 			usage();
 			return SKIFF_EXIT_RUNTIME;
