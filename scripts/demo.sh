@@ -89,6 +89,8 @@ cat <<EOF
   skiff-lab node-down vm2   # take a node away: its pods run elsewhere within the grace
   skiff-lab node-up vm2     # bring it back: nothing runs twice
   skiffctl scale deployment <NAME> --replicas 5
+  skiffctl exec -it deployment/<NAME> -- sh     # a shell in one of its containers
+  skiffctl logs -f deployment/<NAME>
   skiffctl get events
   skiff-lab status     # processes, nodes, lab dir
   skiff-lab down       # remove everything the lab made
