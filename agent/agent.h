@@ -229,8 +229,9 @@ int spawn_process(char *const argv[], const int *fds, int n_fds, bool new_sessio
  * or, when it fails, with its exit status and its "ERR CODE MESSAGE" line. */
 int spawn_shim(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
 	       void *userdata, struct spawn **ret);
-/* Kill and forget: the callback never runs. A shim is only forgotten, not
- * killed: it finishes the start on its own (a restarted agent adopts it). */
+/* Kill and forget: the callback never runs. A shim is not killed: it
+ * finishes the start on its own (a restarted agent adopts it) and is still
+ * reaped here when it ends. */
 void spawn_cancel(struct spawn *s);
 
 struct shim_state {

@@ -119,26 +119,30 @@ static void finish(struct spawn *s, int status)
 	free(err);
 }
 
-/* The shim started the container: report it, and keep only the pidfd
- * to reap the shim when it ends. */
-static void release(struct spawn *s)
+/* Keep only the pidfd, to reap the shim when it ends: the rest of s goes. */
+static void detach(struct spawn *s)
 {
-	spawn_done_fn done = s->done;
-	void *ud = s->userdata;
-	char *out = TAKE_PTR(s->out), *err = TAKE_PTR(s->err);
-
 	s->released = true;
 	event_free(TAKE_PTR(s->ev_out));
 	event_free(TAKE_PTR(s->ev_err));
 	if (s->ev_timeout)
 		event_free(TAKE_PTR(s->ev_timeout));
-	close(s->out_fd);
-	close(s->err_fd);
-	s->out_fd = s->err_fd = -EBADF;
+	close(TAKE_FD(s->out_fd));
+	close(TAKE_FD(s->err_fd));
+	free(TAKE_PTR(s->out));
+	free(TAKE_PTR(s->err));
 	s->out_len = s->err_len = 0;
+}
+
+/* The shim started the container: report it, and detach. */
+static void release(struct spawn *s)
+{
+	spawn_done_fn done = s->done;
+	void *ud = s->userdata;
+	_cleanup_free_ char *out = TAKE_PTR(s->out), *err = TAKE_PTR(s->err);
+
+	detach(s);
 	done(0, out, err ? err : "", ud);
-	free(out);
-	free(err);
 }
 
 static void on_exit_fd(evutil_socket_t fd, short what, void *arg)
@@ -220,7 +224,8 @@ static int spawn_child(struct event_base *base, char *const argv[], int timeout_
 		close(out[1]);
 		return r;
 	}
-	/* a shim outlives us: no terminal signal of ours must reach it */
+	/* a shim outlives us, in a session of its own: no terminal signal of
+	 * ours must reach it */
 	int fds[] = { -1, out[1], err[1] };
 	int pidfd = spawn_process(argv, fds, 3, shim, &pid);
 	close(out[1]);
@@ -274,7 +279,7 @@ void spawn_cancel(struct spawn *s)
 	if (!s)
 		return;
 	if (s->shim) {
-		spawn_free(s);
+		detach(s);
 		return;
 	}
 	pidfd_signal(s->pidfd, SIGKILL);
