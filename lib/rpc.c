@@ -42,7 +42,9 @@
 #define MAX_OUTPUT_BYTES   (64u << 20)
 #define DRAIN_TIMEOUT_MS   1000
 #define DEFAULT_CONNECT_MS 5000
-#define FLAG(x)		   ((uint32_t)SKIFF__FRAME_FLAG__FLAG_##x)
+#define TLS_SUITES_HINT                                                                            \
+	"Skiff speaks TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305"
+#define FLAG(x) ((uint32_t)SKIFF__FRAME_FLAG__FLAG_##x)
 
 enum conn_state {
 	CONN_CONNECTING, /* client: until the server's first frame; server: TLS handshake */
@@ -706,8 +708,20 @@ static void describe_tls_error(struct skiff_rpc_conn *conn, char *buf, size_t le
 			 "the peer refused our certificate: it has expired "
 			 "(TLS alert: certificate expired)");
 		return;
-	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_NO_SHARED_CIPHER:
+		snprintf(buf, len, "no common cipher suite (%s)", TLS_SUITES_HINT);
+		return;
 	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+		if (!conn->server && ssl && !SSL_get0_peer_certificate(ssl)) {
+			/* the server refused us before it sent its certificate */
+			snprintf(buf, len,
+				 "the peer refused the TLS handshake: no common cipher "
+				 "suite? (%s)",
+				 TLS_SUITES_HINT);
+			return;
+		}
+		/* fall through */
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
 		snprintf(buf, len, "the peer refused our certificate (TLS alert: %s)",
 			 ERR_reason_error_string(first));
 		return;

@@ -2,6 +2,9 @@
  * the cluster CA), the checks that decide who may talk to whom, and the
  * messages that say why a peer was refused.
  *
+ * TLS 1.2 is limited to ECDHE key exchange with AEAD ciphers (no CBC, no
+ * SHA-1 MACs, no static RSA); TLS 1.3 keeps its own (all AEAD) suites.
+ *
  * Verification runs in certificate-verify callbacks so each refusal can be
  * described for people (another CA, expired, wrong role, bad join token);
  * the description is kept on the SSL (skiff_tls_verify_error()).
@@ -21,6 +24,9 @@
 #include "log.h"
 #include "pki.h"
 #include "util.h"
+
+/* TLS 1.2 suites: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 */
+#define SKIFF_TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 static int verify_error_index = -1;
 static int pin_index = -1;
@@ -259,6 +265,12 @@ static SSL_CTX *ctx_new(bool server)
 		return NULL;
 	init_indexes();
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* TLS 1.2: forward-secret key exchange and AEAD ciphers only (no CBC,
+	 * no SHA-1 MACs, no static RSA); TLS 1.3's suites are all AEAD */
+	if (SSL_CTX_set_cipher_list(ctx, SKIFF_TLS12_CIPHERS) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
 	/* idle connections (a brain holds one per node) keep no read/write buffers */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);

@@ -293,10 +293,43 @@ START_TEST(test_old_tls_refused)
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION);
+	/* an old client offers old suites (ours has none below TLS 1.2) */
+	ck_assert_int_eq(SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0"), 1);
 	char *err = try_connect(ts, ctx, &s);
 	ck_assert_ptr_null(s);
 	ck_assert_msg(err && strstr(err, "TLS 1.2"), "errmsg: %s", err);
 	free(err);
+	test_server_stop(ts);
+}
+END_TEST
+
+/* TLS 1.2 only with ECDHE and an AEAD cipher: a client offering nothing but
+ * CBC with SHA-1 MACs is refused; one offering ECDHE-ECDSA-AES128-GCM gets
+ * in. */
+START_TEST(test_tls12_cbc_sha1_refused)
+{
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	static const char *const weak[] = { "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
+					    "AES128-SHA", "ECDHE-ECDSA-AES128-SHA256" };
+	struct skiff_rpc_sync *s = NULL;
+
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		SSL_CTX *ctx = client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30);
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+		ck_assert_int_eq(SSL_CTX_set_cipher_list(ctx, weak[i]), 1);
+		char *err = try_connect(ts, ctx, &s);
+		ck_assert_msg(err != NULL, "a TLS 1.2 client with only %s was let in", weak[i]);
+		ck_assert_msg(strstr(err, "cipher suite"), "errmsg: %s", err);
+		ck_assert_ptr_null(s);
+		free(err);
+	}
+
+	SSL_CTX *ctx = client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	ck_assert_int_eq(SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256"), 1);
+	char *err = try_connect(ts, ctx, &s);
+	ck_assert_msg(err == NULL, "TLS 1.2 with ECDHE-ECDSA-AES128-GCM-SHA256: %s", err);
+	skiff_rpc_sync_free(s);
 	test_server_stop(ts);
 }
 END_TEST
@@ -523,6 +556,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_join_pinned);
 	tcase_add_test(tc, test_join_pinned_refuses_node_server);
 	tcase_add_test(tc, test_old_tls_refused);
+	tcase_add_test(tc, test_tls12_cbc_sha1_refused);
 	tcase_add_test(tc, test_tls_plaintext_mismatch);
 	tcase_add_test(tc, test_join_flow);
 	tcase_add_test(tc, test_handshake_with_busy_server);
