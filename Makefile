@@ -5,6 +5,7 @@
 #   make demo            bring up a local lab cluster and deploy the examples
 #   make SANITIZE=address,undefined check
 #   make format-check    clang-format conformance
+#   make shellcheck      shellcheck of every shell script
 #   make fuzz            build the libFuzzer harnesses (clang) and run them briefly
 #
 # Each folder contributes a `module.mk` fragment; objects go under $(BUILD).
@@ -35,7 +36,7 @@ SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
 # Goals that need no dependencies or configuration.
-NOCONFIG_GOALS := clean format format-check deps help
+NOCONFIG_GOALS := clean format format-check shellcheck deps help
 GOALS := $(or $(MAKECMDGOALS),all)
 ifneq ($(filter-out $(NOCONFIG_GOALS),$(GOALS)),)
 include $(BUILD)/config.mk
@@ -54,7 +55,7 @@ LDFLAGS += $(SAN_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 .PHONY: all deps check unit integration e2e demo images fuzz bench install \
-	format format-check clean help
+	format format-check shellcheck clean help
 all:
 .DEFAULT_GOAL := all
 
@@ -154,8 +155,16 @@ format-check:
 	@command -v clang-format >/dev/null || scripts/deps.sh
 	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: ok"
 
+# Every shell script, at shellcheck's warning level (style notes are advice,
+# warnings and errors fail); sourced libraries are followed (-x).
+SHELL_SRCS = $(shell git ls-files '*.sh' scripts/skiff-lab .ci/run 2>/dev/null || \
+	find . -name '*.sh' -not -path './build/*' -not -path './node_modules/*')
+shellcheck:
+	@command -v shellcheck >/dev/null || scripts/deps.sh
+	@shellcheck -x -S warning $(SHELL_SRCS) && echo "shellcheck: ok ($(words $(SHELL_SRCS)) scripts)"
+
 clean:
 	rm -rf build
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile

@@ -19,6 +19,7 @@
 # and waits for it: run it as it is, not under another `flock` of that file.
 E2E_LAB=${E2E_LAB:-/tmp/skiff-bench-lab}
 . "$(dirname "$0")/../tests/e2e/lib.sh"
+# shellcheck disable=SC2034 # read by tests/e2e/lib.sh
 E2E_NAME=bench-lab
 REPLICAS=${1:-100}
 KILLS=${2:-10}
@@ -146,7 +147,7 @@ echo "== kill -9 of a container's main process -> Running again ($KILLS kills, l
 i=0
 while [ "$i" -lt "$KILLS" ]; do
 	line=$(running_pods app=bench | sed -n "$((i % REPLICAS + 1))p")
-	read -r pod node pid restarts uid <<<"$line"
+	read -r pod _ pid restarts _ <<<"$line"
 	[ -n "$pid" ] && [ "$pid" -gt 1 ] || fail "no pid for pod $pod"
 	back() {
 		local got

@@ -15,7 +15,7 @@
 # script mounts hugetlb as a v1 hierarchy, and undoes it on exit.
 set -u
 [ "$(id -u)" = 0 ] || { echo "bench/runtime.sh: needs root" >&2; exit 1; }
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 N=${1:-30}
 R=$PWD/$BUILD/bin/skiff-runtime
@@ -119,8 +119,8 @@ variant() { # NAME CMD...
 }
 declare -A WALL CPU
 run_all() {
-	local i k TIMEFORMAT='%3R %3U %3S'
-	for i in $(seq "$N"); do
+	local k TIMEFORMAT='%3R %3U %3S'
+	for _ in $(seq "$N"); do
 		for k in "${!NAMES[@]}"; do
 			{ time eval "${CMDS[$k]}" >/dev/null 2>&1; } 2>>"$T/times.$k"
 		done
@@ -147,7 +147,7 @@ crun_net() { # the usual way: a named netns and a veth made by ip, then crun
 echo "container start, /bin/true, $N runs each, $(nproc) CPUs, $(uname -r)"
 echo "skiff-runtime $("$R" --version | cut -d' ' -f2), $(crun --version | head -1), $(runc --version | head -1)"
 SK=("$R" run --rootfs "$T/rootfs" --cgroup-parent "$CGP" --memory 64Mi --cpus 1 --pids 128)
-NET=(--net bridge:"$BR",ip=10.232.0.5/24,gw=10.232.0.1)
+NET=(--net "bridge:$BR,ip=10.232.0.5/24,gw=10.232.0.1")
 "$R" run --rootfs "$T/rootfs" --cgroup-parent "$CGP" "${NET[@]}" -- /bin/true # makes the bridge
 variant "/bin/true (no container)" /bin/true
 variant "unshare -pmuin --fork (namespaces only)" unshare -pmuin --fork /bin/true

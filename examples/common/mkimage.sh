@@ -32,7 +32,7 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$tmp/etc/group"
 printf '127.0.0.1 localhost\n' >"$tmp/etc/hosts"
 printf 'skiff-demo image %s: busybox + %s\n' "$name" "$(for p in "$@"; do basename "$p"; done | tr '\n' ' ')" >"$tmp/etc/skiff-demo"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$tmp" -cf "$dir/.$name.tar.tmp" .
-rm -rf "$dir/$name"
+rm -rf "${dir:?}/${name:?}"
 mv "$tmp" "$dir/$name"
 mv "$dir/.$name.tar.tmp" "$dir/$name.tar"
 echo "image $dir/$name ($(du -sh "$dir/$name.tar" | cut -f1) tar)"

@@ -174,7 +174,7 @@ e2e_diagnostics() {
 nothing_left() {
 	local p cmd
 	ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^skiff-vm' | sed 's/^/netns /'
-	ls /run/netns 2>/dev/null | grep -E '^skiff-vm' | sed 's|^|file /run/netns/|'
+	for p in /run/netns/skiff-vm*; do [ -e "$p" ] && echo "file $p"; done
 	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
 		grep -E '^(skl-|skiff-lab0$)' | sed 's/^/link /'
 	ip route show 2>/dev/null | grep -E 'via 10\.77\.0\.' | sed 's/^/route /'
@@ -305,6 +305,7 @@ wait_until() {
 		fi
 		sleep 0.05
 	done
+	# shellcheck disable=SC2034 # read by the scenarios that source this file
 	WAITED_MS=$(($(now_ms) - t0))
 }
 

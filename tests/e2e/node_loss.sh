@@ -57,7 +57,7 @@ wait "$follow_pid" || follow_rc=$?
 	"$E2E_TMP/follow.err" ||
 	fail "logs -f of $follow_pod on the lost node: exit $follow_rc, stderr: $(cat "$E2E_TMP/follow.err")"
 step "logs -f of $follow_pod ended with exit $follow_rc: $(head -n 1 "$E2E_TMP/follow.err")"
-while read -r name node pid restarts uid; do
+while read -r name node pid _; do
 	pid_alive "$pid" || fail "$name on $node (pid $pid) stopped though its node stayed"
 done <"$E2E_TMP/survivors"
 
@@ -85,7 +85,7 @@ running_pods app=web >"$E2E_TMP/before"
 step "kill -9 the brain"
 lab kill brain >/dev/null
 sleep 2
-while read -r name node pid restarts uid; do
+while read -r name node pid _; do
 	pid_alive "$pid" || fail "$name on $node (pid $pid) stopped while the brain was dead"
 done <"$E2E_TMP/before"
 step "every container alive 2 s after the brain died; restarting it"
@@ -100,7 +100,7 @@ diff -u "$E2E_TMP/before" "$E2E_TMP/after" >&2 ||
 step "state intact: the same 6 pods, uids, nodes and pids"
 ctl scale deployment web --replicas 9 >/dev/null || fail "skiffctl scale after the brain restart failed"
 wait_until "9 web pods Running after scaling up" 20 all_running app=web 9
-while read -r name node pid restarts uid; do
+while read -r name _ pid _; do
 	pid_alive "$pid" || fail "$name (pid $pid) stopped when the deployment was scaled up"
 done <"$E2E_TMP/before"
 step "scaled to 9 after the brain restart: $(spread app=web)"

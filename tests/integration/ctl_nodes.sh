@@ -8,10 +8,12 @@ set -u
 . "$(dirname "$0")/lib/ctlbrain.sh"
 HOLLOW=$BIN/skiff-hollow
 hollow_log() { echo "--- hollow log:"; tail -n 5 "$T/hollow.log"; }
+# shellcheck disable=SC2034 # read by lib/ctlbrain.sh
 CTL_FAIL_EXTRA=hollow_log
 ctl_init skiff-ctl-nodes "$HOLLOW"
 brain_up 18000
 
+# shellcheck disable=SC2154 # port and brain_dir are set by brain_up
 "$HOLLOW" nodes --server "127.0.0.1:$port" --token "$(cat "$brain_dir/join-token")" \
 	--count 2 --cpu 4 --memory 8Gi >"$T/hollow.log" 2>&1 &
 ctl_started "$!"

@@ -21,7 +21,7 @@ failures=0
 
 cleanup() {
 	local id
-	for id in $(ls "$S" 2>/dev/null); do "$R" delete --state "$S" "$id" --force >/dev/null 2>&1; done
+	for id in "$S"/*; do [ -e "$id" ] && "$R" delete --state "$S" "${id##*/}" --force >/dev/null 2>&1; done
 	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for c in "${CG_ROOTS[@]}"; do
 		for d in "$c/$CGP" "$c/$CGP-new" "$c/$CGP-old" "$c/$CGP-par"; do
@@ -47,7 +47,7 @@ assert_clean() {
 	done
 	left=$(ip -o link show 2>/dev/null | grep -o ' sk[0-9a-f]\{12\}' || true)
 	[ -z "$left" ] || fail "$what: veth left behind:$left"
-	left=$(ls /run/skiff-runtime 2>/dev/null | grep -v -e '^seccomp-' -e '^layer$' || true)
+	left=$(find /run/skiff-runtime -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | grep -v -e '^seccomp-' -e '^layer$' || true)
 	[ -z "$left" ] || fail "$what: left in /run/skiff-runtime: $left"
 	left=$(ls -A /run/skiff-runtime/layer 2>/dev/null || true)
 	[ -z "$left" ] || fail "$what: the shared layer mount point is not empty: $left"
@@ -183,7 +183,7 @@ mkdir -p "$(cg cpu $CGP/clash)"
 "${RUN[@]}" --name clash -- /bin/true 2>"$T/err"
 rc=$?
 [ $rc = 125 ] && grep -q "exists already" "$T/err" && [ -d "$(cg cpu $CGP/clash)" ] &&
-	[ ! -d "$(cg memory $CGP/clash)" -o $CGV = 2 ] && ok "an existing cgroup is refused and left alone" ||
+	{ [ ! -d "$(cg memory "$CGP/clash")" ] || [ "$CGV" = 2 ]; } && ok "an existing cgroup is refused and left alone" ||
 	fail "clash: rc=$rc $(cat "$T/err")"
 rmdir "$(cg cpu $CGP/clash)"
 assert_clean "cgroup exists"
@@ -357,7 +357,7 @@ out=$("${SHIM[@]}" --id bad -- /nonexistent 2>&1)
 exec {fg}< <(exec "${SHIM[@]}" --foreground --id fg -- /bin/sh -c 'trap "exit 3" TERM; sleep 30 & wait' 2>"$T/fg.err")
 fgpid=$!
 STARTED_PIDS+=("$fgpid")
-line= rest=
+line='' rest=''
 IFS= read -r -t 10 line <&"$fg"
 IFS= read -r -t 10 rest <&"$fg" && fail "--foreground: more than one line on stdout: '$rest'"
 exec {fg}<&-

@@ -22,7 +22,7 @@ failures=0
 cleanup() {
 	local id p c
 	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for id in $(ls "$S" 2>/dev/null); do "$R" delete --state "$S" "$id" --force >/dev/null 2>&1; done
+	for id in "$S"/*; do [ -e "$id" ] && "$R" delete --state "$S" "${id##*/}" --force >/dev/null 2>&1; done
 	for c in "${CG_ROOTS[@]}"; do
 		[ -d "$c/$CGP" ] && find "$c/$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
@@ -83,7 +83,7 @@ check "--tty: stdin through the terminal, eof as ^D" "got abc eof" "$(echo $out 
 mkfifo "$T/rz"
 (sleep 0.3; echo "40 120" >&3; sleep 5) 3>"$T/rz" &
 rzpid=$!
-STARTED_PIDS+=($rzpid)
+STARTED_PIDS+=("$rzpid")
 ("${EXEC[@]}" --tty --rows 10 --cols 20 --resize-fd 3 c1 -- /bin/sh -c 'trap "stty size; exit 5" WINCH; stty size; i=0; while [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done' 3<"$T/rz" </dev/null >"$T/out")
 rc=$?
 out=$(tr -d '\r' <"$T/out")
@@ -112,7 +112,7 @@ n=$(echo "$out" | sed -n 7p)
 # cgroup: the exec'd process is in the container's cgroup (seen from the host)
 "${EXEC[@]}" c1 -- /bin/sleep 30 &
 bgpid=$!
-STARTED_PIDS+=($bgpid)
+STARTED_PIDS+=("$bgpid")
 for _ in $(seq 50); do
 	procs=$(cat "${CG_ROOTS[0]}/$CGP/c1/cgroup.procs" 2>/dev/null | wc -l)
 	[ "$procs" -ge 2 ] && break
@@ -141,7 +141,7 @@ done
 shim c2 --cap-add NET_RAW --user 1000:1000 -- /bin/sleep 1000 >/dev/null || fail "shim c2"
 out=$("${EXEC[@]}" c2 -- /bin/sh -c 'id -u; grep CapBnd /proc/self/status')
 check "container user" 1000 "$(echo "$out" | head -1)"
-check "--cap-add in the bounding set" "$(grep CapBnd /proc/$(cat "$S/c2/state" | grep -o '"pid":[0-9]*' | cut -d: -f2)/status)" "$(echo "$out" | grep CapBnd)"
+check "--cap-add in the bounding set" "$(grep CapBnd "/proc/$(grep -o '"pid":[0-9]*' "$S/c2/state" | cut -d: -f2)/status")" "$(echo "$out" | grep CapBnd)"
 out=$("${EXEC[@]}" -u 0 c2 -- /bin/probe | grep raw_socket)
 check "--cap-add NET_RAW reaches exec" "raw_socket ok" "$out"
 

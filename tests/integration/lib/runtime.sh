@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # CGV and CG_ROOTS are read by the tests that source this
 # tests/integration/lib/runtime.sh — what the skiff-runtime integration tests
 # share (sourced, never run on its own): root and busybox-static required
 # (SKIP otherwise), $R the runtime and $PROBE the static probe program (FAIL
