@@ -52,8 +52,6 @@ $(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh
 	examples/common/mkimage.sh "$(IMAGE_DIR)" "$(IMAGE_NAME)" $(BUSYBOX) $(EX_BINS)
 	@touch $@
 
-# The manifests are checked with skiffctl's own parser.
-$(BUILD)/tests/integration/test_examples_manifests.o: CFLAGS += -Ictl
 
 # The durable log's test links the demos' shared code (all of it: http1.o
 # needs http_parser too).

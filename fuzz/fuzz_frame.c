@@ -1,7 +1,6 @@
 /* fuzz_frame.c — libFuzzer harness for the frame decoder (lib/frame.c).
  * Decodes as many frames as the input holds, as a connection would, and
  * checks the codec's promises: known results only, consumed within bounds. */
-/* FUZZ_SOURCES: lib/frame.c lib/util.c lib/log.c */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

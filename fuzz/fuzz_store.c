@@ -10,7 +10,7 @@
  * Either way skiff_store_open() must succeed or refuse with -EBADMSG, never
  * crash, leak or hang; a cut alone (a torn write) must never be refused;
  * and a store that opened takes a new write that survives a reopen.
- * FUZZ_SOURCES: orchestrator/store.c orchestrator/map.c lib/util.c lib/log.c */
+ * FUZZ_SOURCES: orchestrator/store.c orchestrator/map.c */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

@@ -5,11 +5,19 @@ FUZZ_FLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -Ilib -I$(GEN) $(PKG_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
 
-# Each harness names the lib/ sources it needs on a "FUZZ_SOURCES:" line.
-$(FUZZ_DIR)/%: fuzz/%.c $(PROTO_C) $(wildcard lib/*.c lib/*.h)
+# Every harness links all of lib/ (built once with the fuzzer's
+# instrumentation); a harness for code outside lib/ names those sources on a
+# "FUZZ_SOURCES:" line.
+FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(wildcard lib/*.c))
+$(FUZZ_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h) $(PROTO_H)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/%: fuzz/%.c $(PROTO_C) $(FUZZ_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-		$$(sed -n 's/.*FUZZ_SOURCES:\(.*\)\*\//\1/p' $<) $(PROTO_C) $(PKG_LIBS)
+		$$(sed -n 's/.*FUZZ_SOURCES:\(.*\)\*\//\1/p' $<) $(FUZZ_LIB_OBJS) $(PROTO_C) \
+		$(PKG_LIBS) -lm
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \

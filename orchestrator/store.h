@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum skiff_kind {
+enum skiff_kind_id {
 	SKIFF_KIND_NODE = 0,
 	SKIFF_KIND_POD,
 	SKIFF_KIND_DEPLOYMENT,

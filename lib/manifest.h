@@ -8,8 +8,8 @@
  * error of a file as "file:line:col: field.path: …", and printing produces
  * documents that parse back to the same objects (skiffctl -o yaml|json).
  */
-#ifndef SKIFF_CTL_MANIFEST_H
-#define SKIFF_CTL_MANIFEST_H
+#ifndef SKIFF_MANIFEST_H
+#define SKIFF_MANIFEST_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
  * capped, and every byte the tree allocates is counted against a budget, so
  * a bad document fails fast with bounded memory.
  */
-#ifndef SKIFF_CTL_DOC_H
-#define SKIFF_CTL_DOC_H
+#ifndef SKIFF_DOC_H
+#define SKIFF_DOC_H
 
 #include <stdbool.h>
 #include <stddef.h>
