@@ -229,6 +229,10 @@ int spawn_process(char *const argv[], const int *fds, int n_fds, bool new_sessio
  * or, when it fails, with its exit status and its "ERR CODE MESSAGE" line. */
 int spawn_shim(struct event_base *base, char *const argv[], int timeout_ms, spawn_done_fn done,
 	       void *userdata, struct spawn **ret);
+/* fn(arg) in a forked child (work that must not block the loop); the child
+ * is reaped on the loop, and done(arg) runs in the parent right away
+ * (the parent's copy of arg is no longer needed). */
+int spawn_call(struct event_base *base, void (*fn)(void *), void (*done)(void *), void *arg);
 /* Kill and forget: the callback never runs. A shim is not killed: it
  * finishes the start on its own (a restarted agent adopts it) and is still
  * reaped here when it ends. */
@@ -258,12 +262,14 @@ void shim_delete(struct agent *a, const char *id);
  * *ret_errmsg is the status message. */
 int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg);
 
-/* podnet.c — the network namespace of a pod with several containers */
+/* podnet.c — the network namespace of a pod's sandbox */
 char *podnet_path(struct agent *a, const char *uid);
 /* Make sure STATE/pods/<uid>/netns is a network namespace with eth0 = ip on
- * the node bridge (created once for the pod's life). */
+ * the node bridge (created once for the pod's life; ip NULL: lo only). */
 int podnet_ensure(struct agent *a, const char *uid, const char *ip);
-void podnet_remove(struct agent *a, const char *uid);
+/* Delete the sandbox's veth and unmount POD_DIR/netns (a pod dir, maybe
+ * already renamed to .gone-<uid>); blocking: call it off the loop. */
+void podnet_remove_dir(const char *pod_dir, const char *uid);
 
 /* ipam.c */
 int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);

@@ -1,10 +1,14 @@
-/* podnet.c — the network of a pod with several containers: it belongs to the
- * pod, not to any one container, so that a container's restart keeps the
- * others' network. The agent keeps the pod's network namespace as a
- * bind-mounted nsfs file STATE/pods/<uid>/netns (like `ip netns add`), with a
- * veth whose host end "skp<hash>" is on the node bridge and whose other end
- * is eth0 = the pod IP; every container joins it with the runtime's
- * `--net ns:PATH`. It is removed with the pod.
+/* podnet.c — the network half of a pod's sandbox. The network belongs to
+ * the pod, not to any one container (as the pause container's namespace
+ * does in Kubernetes): it is made at the pod's first start and kept across
+ * container restarts and agent restarts, so a restart does no network work
+ * and the pod's IP keeps answering (RST) while its container is replaced.
+ * The agent keeps the pod's network namespace as a bind-mounted nsfs file
+ * STATE/pods/<uid>/netns (like `ip netns add`), with a veth whose host end
+ * "skp<hash>" is on the node bridge and whose other end is eth0 = the pod
+ * IP (its MAC follows from the IP); every container joins it with the
+ * runtime's `--net ns:PATH`. Its teardown (veth deletion, unmount) runs in
+ * a child process when the pod is deleted, never on the path of a start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +108,10 @@ int podnet_ensure(struct agent *a, const char *uid, const char *ip)
 		r = skiff_netlink_veth_into_netns(host_if, AGENT_BRIDGE, pid, "eth0", cidr, gw);
 		if (r < 0)
 			e = -r;
+	} else if (pid > 0 && e == 0) {
+		r = skiff_netlink_netns_lo_up(pid);
+		if (r < 0)
+			e = -r;
 	}
 	close(down[1]);
 	if (pid > 0)
@@ -118,12 +126,14 @@ int podnet_ensure(struct agent *a, const char *uid, const char *ip)
 	return 0;
 }
 
-void podnet_remove(struct agent *a, const char *uid)
+void podnet_remove_dir(const char *pod_dir, const char *uid)
 {
-	_cleanup_free_ char *path = podnet_path(a, uid);
+	_cleanup_free_ char *path = xasprintf("%s/netns", pod_dir);
 	_cleanup_free_ char *host_if = host_ifname(uid);
 	if (access(path, F_OK) < 0)
 		return;
+	/* the veth first: unmounting alone leaves its deletion to the
+	 * kernel's namespace cleanup, later and out of sight */
 	(void)skiff_netlink_link_delete(host_if);
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL)
 		log_warn("pod %s: cannot unmount %s: %m", uid, path);

@@ -86,12 +86,6 @@ static bool same_pod(const struct pod *p, const struct pod *q)
 	return p != q && streq(p->uid, q->uid);
 }
 
-/* the pod's network is its own namespace, shared by its containers */
-static bool shared_net(const struct pod *p)
-{
-	return p->n_ctr > 1;
-}
-
 static const char *container_name(struct pod *p)
 {
 	Skiff__Container *c = pod_container(p);
@@ -649,15 +643,14 @@ static void pod_start(struct pod *p)
 		strv_push(&args, xasprintf("%" PRId64, a->cfg.log_max));
 	}
 
-	/* several containers: one IP and network namespace for all of them */
-	if (shared_net(p) && !p->ip[0])
+	/* The pod's sandbox: one IP and network namespace for all its
+	 * containers, made at the pod's first start and kept until the pod is
+	 * deleted, so that a container's restart does no network work. */
+	if (!p->ip[0])
 		for (struct pod *q = a->pods; q; q = q->next)
 			if (same_pod(p, q) && q->ip[0])
 				copy_str(p->ip, sizeof(p->ip), q->ip);
-	/* network: a pod IP from the node's pod CIDR on the node bridge */
 	if (a->pod_cidr[0]) {
-		char gw[64];
-		int prefix;
 		if (!p->ip[0] && ipam_allocate(a, p, p->ip, sizeof(p->ip)) < 0) {
 			strv_free(&args);
 			_cleanup_free_ char *m =
@@ -673,34 +666,22 @@ static void pod_start(struct pod *p)
 			pod_setup_failed(p, "NetworkError", m, true);
 			return;
 		}
-		ipam_gateway(a->pod_cidr, gw, sizeof(gw), &prefix);
-		if (!shared_net(p)) {
-			strv_push(&args, xstrdup("--net"));
-			strv_push(&args, xasprintf("bridge:%s,ip=%s/%d,gw=%s", AGENT_BRIDGE, p->ip,
-						   prefix, gw));
-		}
-	} else if (!shared_net(p)) {
-		strv_push(&args, xstrdup("--net"));
-		strv_push(&args, xstrdup("none"));
 	}
-
-	if (shared_net(p)) {
-		for (struct pod *q = a->pods; q; q = q->next)
-			if (same_pod(p, q) && !q->ip[0])
-				copy_str(q->ip, sizeof(q->ip), p->ip);
-		r = podnet_ensure(a, p->uid, p->ip);
-		if (r < 0) {
-			strv_free(&args);
-			_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up the "
-							   "network namespace of pod %s: %s",
-							   p->name, strerror(-r));
-			pod_setup_failed(p, "NetworkError", m, true);
-			return;
-		}
-		_cleanup_free_ char *ns = podnet_path(a, p->uid);
-		strv_push(&args, xstrdup("--net"));
-		strv_push(&args, xasprintf("ns:%s", ns));
+	for (struct pod *q = a->pods; q; q = q->next)
+		if (same_pod(p, q) && !q->ip[0])
+			copy_str(q->ip, sizeof(q->ip), p->ip);
+	r = podnet_ensure(a, p->uid, a->pod_cidr[0] ? p->ip : NULL);
+	if (r < 0) {
+		strv_free(&args);
+		_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up the "
+						   "network namespace of pod %s: %s",
+						   p->name, strerror(-r));
+		pod_setup_failed(p, "NetworkError", m, true);
+		return;
 	}
+	_cleanup_free_ char *ns = podnet_path(a, p->uid);
+	strv_push(&args, xstrdup("--net"));
+	strv_push(&args, xasprintf("ns:%s", ns));
 
 	/* environment: SKIFF_*, services, then the container's own */
 	strv_push(&args, xstrdup("--env"));
@@ -1293,9 +1274,7 @@ static void pod_stop(struct pod *p)
 		return;
 	}
 	logs_pod_gone(a, p);
-	if (shared_net(p))
-		podnet_remove(a, p->uid);
-	state_remove_pod(a, p->uid);
+	state_remove_pod(a, p->uid); /* the sandbox's teardown runs off the loop */
 	log_info("pod %s: removed", p->name);
 	session_send_stopped(a, p);
 	pod_free(p);

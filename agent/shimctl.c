@@ -274,6 +274,48 @@ int spawn_shim(struct event_base *base, char *const argv[], int timeout_ms, spaw
 	return spawn_child(base, argv, timeout_ms, true, done, userdata, ret);
 }
 
+struct call_child {
+	pid_t pid;
+	int pidfd;
+	struct event *ev;
+};
+
+static void on_call_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct call_child *c = arg;
+	(void)fd;
+	(void)what;
+	if (waitpid(c->pid, NULL, WNOHANG) <= 0)
+		return;
+	event_free(c->ev);
+	close(c->pidfd);
+	free(c);
+}
+
+int spawn_call(struct event_base *base, void (*fn)(void *), void (*done)(void *), void *arg)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	int pidfd = pidfd_open_pid(pid);
+	if (pidfd < 0) { /* not watched: wait for it here */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		struct call_child *c = xcalloc(1, sizeof(*c));
+		c->pid = pid;
+		c->pidfd = pidfd;
+		c->ev = event_new(base, pidfd, EV_READ | EV_PERSIST, on_call_exit, c);
+		event_add(c->ev, NULL);
+	}
+	done(arg);
+	return 0;
+}
+
 void spawn_cancel(struct spawn *s)
 {
 	if (!s)

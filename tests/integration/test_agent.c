@@ -848,6 +848,33 @@ static int count_links(void)
 	return n;
 }
 
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* The sandbox's eth0 as a container sees it: "IFINDEX@ifPEER MAC" (the
+ * peer is the veth's host end), "" when there is none. */
+static void eth0_of(pid_t pid, char *buf, size_t len)
+{
+	_cleanup_free_ char *cmd =
+	    xasprintf("nsenter -t %d -n ip -o link show eth0 2>/dev/null", (int)pid);
+	FILE *f = popen(cmd, "r");
+	char line[512] = "", name[64] = "", mac[32] = "";
+	int idx = 0;
+	buf[0] = 0;
+	if (f && fgets(line, sizeof(line), f) && sscanf(line, "%d: %63[^:]", &idx, name) == 2) {
+		const char *m = strstr(line, "link/ether ");
+		if (m)
+			sscanf(m + 11, "%31s", mac);
+		snprintf(buf, len, "%d:%s %s", idx, name, mac);
+	}
+	if (f)
+		pclose(f);
+}
+
 /* `ip route show CIDR` in our netns ("" when there is none). */
 static void route_of(const char *cidr, char *buf, size_t len)
 {
@@ -1022,6 +1049,13 @@ END_TEST
 START_TEST(t03_kill_restart)
 {
 	int old[2] = { web_pid, 0 };
+	/* the pod's sandbox: its netns file, and eth0 (veth peer, MAC) in it */
+	_cleanup_free_ char *ns = xasprintf("%s/pods/uid-web/netns", state_dir);
+	_cleanup_free_ char *ns_old = xasprintf("/proc/%d/ns/net", web_pid);
+	char eth_old[128], eth_new[128];
+	ck_assert_msg(same_file(ns, ns_old), "web does not run in its pod's sandbox %s", ns);
+	eth0_of(web_pid, eth_old, sizeof(eth_old));
+	ck_assert_msg(strstr(eth_old, "eth0@if"), "no veth in the sandbox: '%s'", eth_old);
 	int64_t t0 = skiff_mono_ms();
 	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
 	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 5000);
@@ -1029,6 +1063,12 @@ START_TEST(t03_kill_restart)
 	fprintf(stderr, "kill -9 -> running again reported in %" PRId64 " ms\n",
 		skiff_mono_ms() - t0);
 	web_pid = st->container_statuses[0]->pid;
+	/* the restart did no network work: same namespace, same veth and MAC */
+	_cleanup_free_ char *ns_new = xasprintf("/proc/%d/ns/net", web_pid);
+	ck_assert_msg(same_file(ns, ns_new), "the restarted web left its pod's sandbox");
+	eth0_of(web_pid, eth_new, sizeof(eth_new));
+	ck_assert_msg(streq(eth_old, eth_new), "eth0 changed across a restart: '%s' -> '%s'",
+		      eth_old, eth_new);
 	web_restarts = st->container_statuses[0]->restart_count;
 	ck_assert_str_eq(st->pod_ip, "10.244.7.2"); /* same pod, same address */
 	skiff__pod_status__free_unpacked(st, NULL);
@@ -1157,6 +1197,8 @@ START_TEST(t05b_exit_while_agent_away)
 	pthread_mutex_lock(&B.mu);
 	int regs = B.registers;
 	pthread_mutex_unlock(&B.mu);
+	char eth_old[128], eth_new[128];
+	eth0_of(web_pid, eth_old, sizeof(eth_old));
 	agent_kill(SIGKILL);
 	/* the container dies while no agent runs: its shim records the exit */
 	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
@@ -1171,6 +1213,10 @@ START_TEST(t05b_exit_while_agent_away)
 	web_pid = st->container_statuses[0]->pid;
 	web_restarts = st->container_statuses[0]->restart_count;
 	skiff__pod_status__free_unpacked(st, NULL);
+	/* the next agent re-adopted the sandbox: the same veth and MAC */
+	eth0_of(web_pid, eth_new, sizeof(eth_new));
+	ck_assert_msg(eth_old[0] && streq(eth_old, eth_new),
+		      "the sandbox was not re-adopted: '%s' -> '%s'", eth_old, eth_new);
 	char needle[64];
 	snprintf(needle, sizeof(needle), "(pid %d) killed by signal 9", old[0]);
 	ck_assert_msg(event_seen("web", "ContainerDied", needle), "no event for %s", needle);
@@ -1416,13 +1462,6 @@ static bool wait_file(const char *path, const char *want, int timeout_ms)
 		usleep(50000);
 	} while (skiff_mono_ms() < end);
 	return false;
-}
-
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
 }
 
 START_TEST(t08c_two_containers)
