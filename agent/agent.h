@@ -7,6 +7,7 @@
  *   shimctl.c   `skiff-runtime shim` and friends, child processes, state JSON
  *   images.c    image reference -> rootfs (directory, or tar unpacked once)
  *   ipam.c      pod IPs from the node's pod CIDR
+ *   restart.c   restart policy and crash-loop backoff (no I/O)
  *   probes.c    liveness/readiness probes (exec, TCP, HTTP GET)
  *   logs.c      MSG_AGENT_LOGS from the shim's log files (tail, follow)
  *   exec.c      MSG_AGENT_EXEC: `skiff-runtime exec` with streamed output
@@ -293,6 +294,15 @@ void pods_report_event(struct agent *a, struct pod *p, const char *type, const c
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why);
 void pods_kill_container(struct pod *p, int sig);
+
+/* restart.c — restart policy and crash-loop backoff (no I/O) */
+/* Does restartPolicy (NULL or "": Always) restart a container that ended,
+ * failed or not? */
+bool restart_policy_restarts(const char *policy, bool failed);
+/* The delay before the next start of a container whose last attempt ran
+ * ran_ms (-1: it never ran, a failure before the start); *next_ms is the
+ * backoff state (0 at first), advanced here. */
+int64_t restart_backoff_next(int64_t *next_ms, int64_t ran_ms);
 
 /* session.c */
 int session_start(struct agent *a);

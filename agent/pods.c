@@ -936,12 +936,8 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
 
 static void schedule_restart(struct pod *p, bool count_restart)
 {
-	int64_t delay = p->next_backoff_ms;
-	if (p->started_ms && p->finished_ms - p->started_ms >= AGENT_STABLE_RUN_MS && count_restart)
-		delay = 0;
-	p->next_backoff_ms =
-	    delay == 0 ? AGENT_BACKOFF_FIRST_MS
-		       : (delay * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : delay * 2);
+	int64_t ran = count_restart && p->started_ms ? p->finished_ms - p->started_ms : -1;
+	int64_t delay = restart_backoff_next(&p->next_backoff_ms, ran);
 	if (count_restart)
 		p->restarts++;
 	if (delay == 0) {
@@ -1007,8 +1003,7 @@ static void handle_exit(struct pod *p, const struct shim_state *st)
 		return;
 	}
 	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
-	const char *policy = restart_policy(p);
-	bool restart = streq(policy, "Always") || (streq(policy, "OnFailure") && failed);
+	bool restart = restart_policy_restarts(restart_policy(p), failed);
 	report_exit(p, st, restart, p->unhealthy_kill);
 	if (restart) {
 		set_str(&p->reason, p->last_reason);
