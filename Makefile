@@ -25,7 +25,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libprotobuf-c yaml-0.1 \
-	openssl libevent libevent_openssl
+	openssl libevent libevent_openssl libarchive jansson
 
 WARN := -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes -Werror
 BASE_CFLAGS := -std=gnu17 -g -O2 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' \

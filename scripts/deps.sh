@@ -8,6 +8,7 @@ set -eu
 
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev
 protobuf-c-compiler libprotobuf-c-dev check libyaml-dev libssl-dev libevent-dev libjansson-dev
+libarchive-dev libzstd-dev
 busybox-static iproute2 clang libclang-rt-14-dev clang-format shellcheck openssl curl"
 
 # the lab, the demo and the e2e tests read skiffctl's JSON with jq
