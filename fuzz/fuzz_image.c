@@ -2,8 +2,7 @@
  * index, a manifest or a config, as an image archive to import and as a layer
  * to unpack must give an image or a one-line error, never a crash or a
  * leak. The store lives in a fresh directory that is
- * emptied after every input.
- * FUZZ_SOURCES: lib/image-json.c lib/image-store.c lib/image-import.c lib/image-layer.c lib/util.c lib/log.c */
+ * emptied after every input. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
