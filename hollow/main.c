@@ -50,7 +50,13 @@ struct hollow {
 	int registered;
 	bool expect_done;
 	int64_t first_pod_ms;
+	int next_connect, connecting;
 };
+
+/* Nodes connect at most this many at a time: the brain counts a connection
+ * whose TLS handshake is not done as unauthenticated and caps those per
+ * address (--max-unauth-per-addr, 64), and all hollow nodes share one. */
+#define CONNECTS_IN_FLIGHT 32
 
 struct hnode {
 	struct hollow *h;
@@ -312,15 +318,47 @@ static void send_register(struct hnode *n)
 			  NULL);
 }
 
+static void connect_more(struct hollow *h);
+
 static void on_connected(struct skiff_rpc_conn *conn, int err, const char *errmsg, void *userdata)
 {
 	struct hnode *n = userdata;
+	n->h->connecting--;
+	connect_more(n->h);
 	if (err < 0) {
 		log_error("%s: cannot connect: %s", n->name, errmsg);
 		return;
 	}
 	n->conn = conn;
 	send_register(n);
+}
+
+static void connect_more(struct hollow *h)
+{
+	while (h->connecting < CONNECTS_IN_FLIGHT && h->next_connect < h->count) {
+		struct hnode *n = &h->nodes[h->next_connect++];
+		SSL_CTX *tls = NULL;
+		if (skiff_tls_client_ctx(h->ca_pem, n->cert, n->key, &tls) < 0) {
+			log_error("%s: bad node certificate", n->name);
+			continue;
+		}
+		struct skiff_rpc_client_config cc = {
+			.server = h->server,
+			.tls = tls,
+			.connect_timeout_ms = 30000,
+			.keepalive_ms = 5000,
+			.handler = node_handler,
+			.on_close = node_closed,
+			.userdata = n,
+		};
+		int r = skiff_rpc_connect(h->base, &cc, on_connected, NULL);
+		SSL_CTX_free(tls);
+		if (r < 0) {
+			log_error_errno(r, "%s: connect: %m", n->name);
+			continue;
+		}
+		h->connecting++;
+	}
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *userdata)
@@ -405,25 +443,7 @@ static int cmd_nodes(int argc, char **argv)
 	}
 	printf("hollow: %d nodes joined at %lld\n", h.count, (long long)skiff_now_ms());
 	fflush(stdout);
-	for (int i = 0; i < h.count; i++) {
-		struct hnode *n = &h.nodes[i];
-		SSL_CTX *tls = NULL;
-		if (skiff_tls_client_ctx(h.ca_pem, n->cert, n->key, &tls) < 0)
-			return 1;
-		struct skiff_rpc_client_config cc = {
-			.server = h.server,
-			.tls = tls,
-			.connect_timeout_ms = 30000,
-			.keepalive_ms = 5000,
-			.handler = node_handler,
-			.on_close = node_closed,
-			.userdata = n,
-		};
-		int r = skiff_rpc_connect(h.base, &cc, on_connected, NULL);
-		SSL_CTX_free(tls);
-		if (r < 0)
-			return log_error_errno(r, "%s: connect: %m", n->name), 1;
-	}
+	connect_more(&h);
 	struct event *sig = evsignal_new(h.base, SIGTERM, stop_cb, h.base);
 	struct event *sig2 = evsignal_new(h.base, SIGINT, stop_cb, h.base);
 	event_add(sig, NULL);

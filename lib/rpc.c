@@ -38,7 +38,6 @@
 #include "util.h"
 
 #define MAX_CALLS_PER_CONN 4096
-#define MAX_SERVER_CONNS   4096
 #define MAX_OUTPUT_BYTES   (64u << 20)
 #define DRAIN_TIMEOUT_MS   1000
 #define DEFAULT_CONNECT_MS 5000
@@ -47,7 +46,8 @@
 #define FLAG(x) ((uint32_t)SKIFF__FRAME_FLAG__FLAG_##x)
 
 enum conn_state {
-	CONN_CONNECTING, /* client: until the server's first frame; server: TLS handshake */
+	CONN_CONNECTING, /* client: until the server's first frame; server: TLS handshake
+			    (with conn->bev NULL until the client's first bytes) */
 	CONN_OPEN,
 	CONN_DRAINING, /* torn down; flushing a last Error frame before the socket closes */
 	CONN_CLOSED,
@@ -80,6 +80,17 @@ struct skiff_rpc_call {
 
 struct skiff_rpc_conn {
 	struct skiff_rpc_conn *next, *prev; /* server's list */
+	/* server: the unauthenticated connections (TLS handshake not done, or
+	 * done without a client certificate), oldest first */
+	struct skiff_rpc_conn *unext, *uprev;
+	bool unauth;	      /* on that list */
+	bool authed;	      /* counted in server->nauth */
+	bool got_frame;	      /* server: the peer sent a frame */
+	bool edge_extended;   /* the edge timer was extended once for a busy loop */
+	int64_t edge_due_ms;  /* when the edge timer should fire */
+	uint8_t addr_key[16]; /* server: the peer's address (IPv6: its /64) */
+	evutil_socket_t fd;   /* server: the socket until its first bytes (bev NULL) */
+	struct event *wait_ev;
 	struct event_base *base;
 	struct bufferevent *bev;
 	struct skiff_rpc_server *server; /* NULL on the client side */
@@ -124,6 +135,12 @@ struct skiff_rpc_server {
 	void *userdata;
 	struct skiff_rpc_conn *conns;
 	int nconns;
+	/* the edge */
+	int max_conns, max_unauth, max_unauth_per_addr;
+	int handshake_timeout_ms, first_frame_timeout_ms;
+	struct skiff_rpc_conn *unauth_head, *unauth_tail;
+	int nunauth, nauth;
+	struct skiff_rpc_server_stats stats;
 };
 
 static void conn_teardown(struct skiff_rpc_conn *conn, int reason, const char *errmsg, bool drain);
@@ -141,8 +158,11 @@ static void conn_ref(struct skiff_rpc_conn *conn)
 	conn->depth++;
 }
 
+static void edge_forget(struct skiff_rpc_conn *conn);
+
 static void conn_free(struct skiff_rpc_conn *conn)
 {
+	edge_forget(conn);
 	if (conn->server) {
 		struct skiff_rpc_server *s = conn->server;
 		if (conn->prev)
@@ -155,6 +175,10 @@ static void conn_free(struct skiff_rpc_conn *conn)
 	}
 	if (conn->bev)
 		bufferevent_free(conn->bev);
+	else if (conn->fd >= 0)
+		evutil_closesocket(conn->fd);
+	if (conn->wait_ev)
+		event_free(conn->wait_ev);
 	if (conn->keepalive)
 		event_free(conn->keepalive);
 	if (conn->timer)
@@ -203,7 +227,7 @@ static int conn_send_frame(struct skiff_rpc_conn *conn, const Skiff__Frame *fram
 	size_t len = 0;
 	int r;
 
-	if (!conn_usable(conn) || conn->close_msg)
+	if (!conn_usable(conn) || conn->close_msg || !conn->bev)
 		return -ENOTCONN;
 	r = skiff_frame_encode(frame, &buf, &len);
 	if (r < 0)
@@ -251,6 +275,240 @@ static int send_simple(struct skiff_rpc_conn *conn, uint64_t id, int type, uint3
 	r = conn_send_frame(conn, &f);
 	free(payload);
 	return r;
+}
+
+/* ---- the edge: unauthenticated connections ------------------------------ */
+
+/* A server connection is unauthenticated from accept until its TLS handshake
+ * ends with a client certificate; a peer without one (a joiner) stays so.
+ * Those are capped per address and server-wide apart from the rest, so a
+ * flood of them never takes the room of admins and agents: a new one over a
+ * cap closes the oldest of its address (per-address cap) or the oldest of
+ * all (server-wide cap) instead of being refused, so a real client always
+ * gets in while the stalled ones make way. Until the client's first bytes
+ * arrive such a connection has no TLS state and no buffers, only its socket,
+ * this struct and three events (about 1 KB). */
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short events, void *arg);
+
+static void addr_key_of(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		/* as an IPv4-mapped address, so it cannot equal an IPv6 /64 */
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		/* one host has a whole /64; an IPv4-mapped address stays whole */
+		memcpy(key, a, memcmp(a, mapped, 12) == 0 ? 16 : 8);
+	}
+}
+
+static void unauth_add(struct skiff_rpc_server *s, struct skiff_rpc_conn *conn)
+{
+	conn->uprev = s->unauth_tail;
+	conn->unext = NULL;
+	if (s->unauth_tail)
+		s->unauth_tail->unext = conn;
+	else
+		s->unauth_head = conn;
+	s->unauth_tail = conn;
+	conn->unauth = true;
+	s->nunauth++;
+}
+
+static void unauth_remove(struct skiff_rpc_conn *conn)
+{
+	struct skiff_rpc_server *s = conn->server;
+
+	if (!conn->unauth || !s)
+		return;
+	if (conn->uprev)
+		conn->uprev->unext = conn->unext;
+	else
+		s->unauth_head = conn->unext;
+	if (conn->unext)
+		conn->unext->uprev = conn->uprev;
+	else
+		s->unauth_tail = conn->uprev;
+	conn->unext = conn->uprev = NULL;
+	conn->unauth = false;
+	s->nunauth--;
+}
+
+/* The connection leaves the server's counts (teardown, free). */
+static void edge_forget(struct skiff_rpc_conn *conn)
+{
+	unauth_remove(conn);
+	if (conn->authed && conn->server)
+		conn->server->nauth--;
+	conn->authed = false;
+	if (conn->wait_ev)
+		event_del(conn->wait_ev);
+}
+
+static void edge_evict(struct skiff_rpc_conn *victim, const char *why)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "closed to make room: %s", why);
+	log_debug("closing %s (%s)", victim->peer.addr, msg);
+	victim->server->stats.evicted++;
+	conn_ref(victim);
+	conn_teardown(victim, -ECONNABORTED, msg, false);
+	conn_unref(victim);
+}
+
+/* Room for one more unauthenticated connection from key. */
+static void edge_make_room(struct skiff_rpc_server *s, const uint8_t key[16])
+{
+	struct skiff_rpc_conn *oldest_here = NULL;
+	int here = 0;
+
+	for (struct skiff_rpc_conn *c = s->unauth_head; c; c = c->unext) {
+		if (memcmp(c->addr_key, key, 16) == 0) {
+			if (!oldest_here)
+				oldest_here = c;
+			here++;
+		}
+	}
+	if (here >= s->max_unauth_per_addr && oldest_here)
+		edge_evict(oldest_here, "too many unauthenticated connections from its address");
+	else if (s->nunauth >= s->max_unauth && s->unauth_head)
+		edge_evict(s->unauth_head, "too many unauthenticated connections");
+}
+
+static bool socket_has_input(evutil_socket_t fd)
+{
+	int unread = 0;
+	return fd >= 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread > 0;
+}
+
+static void edge_timer_arm(struct skiff_rpc_conn *conn, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	conn->edge_due_ms = skiff_mono_ms() + ms;
+	evtimer_add(conn->timer, &tv);
+}
+
+static void edge_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_rpc_conn *conn = arg;
+	struct skiff_rpc_server *s = conn->server;
+	int64_t late = skiff_mono_ms() - conn->edge_due_ms;
+	char msg[160];
+	int ms;
+	(void)fd;
+	(void)what;
+
+	if (!s || !conn_usable(conn))
+		return;
+	ms = conn->state == CONN_CONNECTING ? s->handshake_timeout_ms : s->first_frame_timeout_ms;
+	if (conn->state == CONN_OPEN && conn->got_frame)
+		return;
+	/* our loop was stalled (a long pass) or the peer's bytes wait unread:
+	 * that is not the peer's delay; give it the time once more */
+	if (!conn->edge_extended &&
+	    (late > ms / 4 ||
+	     socket_has_input(conn->bev ? bufferevent_getfd(conn->bev) : conn->fd))) {
+		conn->edge_extended = true;
+		edge_timer_arm(conn, ms);
+		return;
+	}
+	if (conn->state == CONN_CONNECTING) {
+		snprintf(msg, sizeof(msg), "TLS handshake not finished within %d ms", ms);
+		s->stats.handshake_timeouts++;
+	} else {
+		snprintf(msg, sizeof(msg), "no frame within %d ms of the TLS handshake", ms);
+		s->stats.idle_timeouts++;
+	}
+	log_debug("closing %s: %s", conn->peer.addr, msg);
+	conn_ref(conn);
+	conn_teardown(conn, -ETIMEDOUT, msg, false);
+	conn_unref(conn);
+}
+
+/* The client's first bytes: only now does the connection get its TLS state
+ * and buffers. */
+static void first_bytes_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_rpc_conn *conn = arg;
+	struct skiff_rpc_server *s = conn->server;
+	SSL *ssl;
+	char c;
+	ssize_t n;
+	(void)what;
+
+	if (!s || conn->state != CONN_CONNECTING || conn->bev)
+		return;
+	conn_ref(conn);
+	n = recv(fd, &c, 1, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(conn->wait_ev, NULL);
+		goto out;
+	}
+	if (n <= 0) {
+		log_debug("client %s left before the handshake began", conn->peer.addr);
+		conn_teardown(conn, -ECONNRESET, "connection closed before the TLS handshake",
+			      false);
+		goto out;
+	}
+	ssl = SSL_new(s->tls);
+	if (ssl)
+		conn->bev = bufferevent_openssl_socket_new(
+		    s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!conn->bev) {
+		if (ssl)
+			SSL_free(ssl);
+		conn_teardown(conn, -ENOMEM, "cannot set up TLS", false);
+		goto out;
+	}
+	conn->fd = -1; /* the bufferevent owns it */
+	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	bufferevent_setcb(conn->bev, read_cb, NULL, event_cb, conn);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+out:
+	conn_unref(conn);
+}
+
+/* The TLS handshake ended (or a plaintext connection was accepted): a peer
+ * with a certificate leaves the unauthenticated ones and counts against
+ * max_conns. Returns false when the connection was refused. */
+static bool edge_handshake_done(struct skiff_rpc_conn *conn)
+{
+	struct skiff_rpc_server *s = conn->server;
+	char msg[160];
+
+	if (conn->insecure || conn->peer.role[0]) {
+		if (s->nauth >= s->max_conns) {
+			snprintf(msg, sizeof(msg), "too many connections (limit %d)", s->max_conns);
+			log_debug("refused client %s: %s", conn->peer.addr, msg);
+			s->stats.refused++;
+			/* the client's connect fails with this message */
+			send_simple(conn, 0, SKIFF__MSG_TYPE__MSG_NONE, FLAG(END), NULL, -EUSERS,
+				    msg);
+			conn_teardown(conn, -EUSERS, msg, true);
+			return false;
+		}
+		unauth_remove(conn);
+		conn->authed = true;
+		s->nauth++;
+	}
+	conn->edge_extended = false;
+	evtimer_del(conn->timer);
+	edge_timer_arm(conn, s->first_frame_timeout_ms);
+	return true;
+}
+
+void skiff_rpc_server_get_stats(struct skiff_rpc_server *server, struct skiff_rpc_server_stats *ret)
+{
+	*ret = server->stats;
+	ret->conns = server->nauth;
+	ret->unauthenticated = server->nunauth;
 }
 
 /* ---- pending requests (ours) ------------------------------------------- */
@@ -661,7 +919,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			protocol_error(conn, -EBADMSG, msg);
 			break;
 		}
-		if (conn->state == CONN_CONNECTING && !conn->server)
+		if (conn->server && !conn->got_frame) {
+			conn->got_frame = true;
+			evtimer_del(conn->timer);
+		}
+		/* a server that turns us away (too many connections) says why
+		 * in its first frame: that is a failed connect */
+		if (conn->state == CONN_CONNECTING && !conn->server &&
+		    !(f->id == 0 && f->error && f->error->code != 0))
 			mark_connected(conn);
 		if (conn_usable(conn))
 			handle_frame(conn, f);
@@ -760,6 +1025,8 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 		if (conn->server) {
 			log_debug("accepted %s (cn '%s', role '%s')", conn->peer.addr,
 				  conn->peer.name, conn->peer.role);
+			if (!edge_handshake_done(conn))
+				goto out;
 			mark_connected(conn);
 			/* the greeting that completes the client's connect */
 			send_simple(conn, 0, SKIFF__MSG_TYPE__MSG_PING, FLAG(REQUEST), NULL, 0,
@@ -823,7 +1090,7 @@ static bool input_waiting(struct skiff_rpc_conn *conn)
 	SSL *ssl;
 
 	if (!conn->bev)
-		return false;
+		return socket_has_input(conn->fd);
 	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) != conn->input_seen)
 		return true;
 	ssl = bufferevent_openssl_get_ssl(conn->bev);
@@ -931,6 +1198,7 @@ static void conn_teardown(struct skiff_rpc_conn *conn, int reason, const char *e
 		return;
 	conn->state = CONN_CLOSED;
 	conn_ref(conn);
+	edge_forget(conn);
 	if (conn->keepalive)
 		event_del(conn->keepalive);
 	if (conn->timer)
@@ -1033,6 +1301,7 @@ static struct skiff_rpc_conn *conn_new(struct event_base *base, bool insecure, i
 
 	ignore_sigpipe();
 	conn->base = base;
+	conn->fd = -1;
 	conn->insecure = insecure;
 	conn->peer.plaintext = insecure;
 	conn->state = CONN_CONNECTING;
@@ -1112,53 +1381,56 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct skiff_rpc_server *s = arg;
 	struct skiff_rpc_conn *conn;
+	uint8_t key[16];
 	char addr[64];
 	(void)l;
 	(void)salen;
 
 	format_addr(sa, addr, sizeof(addr));
-	if (s->nconns >= MAX_SERVER_CONNS) {
-		log_warn("refused client %s: too many connections (limit %d)", addr,
-			 MAX_SERVER_CONNS);
+	addr_key_of(sa, key);
+	if (s->insecure && s->nauth >= s->max_conns) {
+		log_debug("refused client %s: too many connections (limit %d)", addr, s->max_conns);
+		s->stats.refused++;
 		evutil_closesocket(fd);
 		return;
 	}
+	if (!s->insecure)
+		edge_make_room(s, key);
 	conn = conn_new(s->base, s->insecure, s->keepalive_ms);
 	snprintf(conn->peer.addr, sizeof(conn->peer.addr), "%s", addr);
+	memcpy(conn->addr_key, key, sizeof(key));
 	conn->server = s;
 	conn->handler = s->handler;
 	conn->on_close = s->on_close;
 	conn->cfg_userdata = s->userdata;
+	conn->timer = evtimer_new(s->base, edge_timeout_cb, conn);
 	if (s->insecure) {
 		conn->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	} else {
-		SSL *ssl = SSL_new(s->tls);
-		if (!ssl) {
+		if (!conn->bev) {
 			evutil_closesocket(fd);
 			conn_free(conn);
 			return;
 		}
-		conn->bev = bufferevent_openssl_socket_new(
-		    s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (conn->bev)
-			bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
-	}
-	if (!conn->bev) {
-		evutil_closesocket(fd);
-		conn_free(conn);
-		return;
+	} else {
+		/* no TLS state until the client's first bytes */
+		conn->fd = fd;
+		conn->wait_ev = event_new(s->base, fd, EV_READ, first_bytes_cb, conn);
+		event_add(conn->wait_ev, NULL);
 	}
 	conn->next = s->conns;
 	if (conn->next)
 		conn->next->prev = conn;
 	s->conns = conn;
 	s->nconns++;
-	bufferevent_setcb(conn->bev, read_cb, NULL, event_cb, conn);
-	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	if (s->insecure) {
+		bufferevent_setcb(conn->bev, read_cb, NULL, event_cb, conn);
+		bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 		conn_ref(conn);
 		event_cb(conn->bev, BEV_EVENT_CONNECTED, conn);
 		conn_unref(conn);
+	} else {
+		unauth_add(s, conn);
+		edge_timer_arm(conn, s->handshake_timeout_ms);
 	}
 }
 
@@ -1180,6 +1452,17 @@ int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_
 	s->base = base;
 	s->insecure = !cfg->tls && cfg->insecure_plaintext;
 	s->keepalive_ms = cfg->keepalive_ms;
+	s->max_conns = cfg->max_conns > 0 ? cfg->max_conns : SKIFF_RPC_DEFAULT_MAX_CONNS;
+	s->max_unauth = cfg->max_unauth > 0 ? cfg->max_unauth : SKIFF_RPC_DEFAULT_MAX_UNAUTH;
+	s->max_unauth_per_addr = cfg->max_unauth_per_addr > 0
+				     ? cfg->max_unauth_per_addr
+				     : SKIFF_RPC_DEFAULT_MAX_UNAUTH_PER_ADDR;
+	s->handshake_timeout_ms = cfg->handshake_timeout_ms > 0
+				      ? cfg->handshake_timeout_ms
+				      : SKIFF_RPC_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	s->first_frame_timeout_ms = cfg->first_frame_timeout_ms > 0
+					? cfg->first_frame_timeout_ms
+					: SKIFF_RPC_DEFAULT_FIRST_FRAME_TIMEOUT_MS;
 	s->handler = cfg->handler;
 	s->on_close = cfg->on_close;
 	s->on_accept = cfg->on_accept;

@@ -8,7 +8,9 @@
  * either side answers with one reply (FLAG_REPLY) or a stream of items
  * (FLAG_STREAM) closed by FLAG_END. Many requests are in flight at once,
  * matched by Frame.id. Requests time out; both sides send MSG_PING keepalives
- * and drop a peer that stays silent for 3 intervals.
+ * and drop a peer that stays silent for 3 intervals. The server caps and times
+ * out connections that have not authenticated yet (the edge, see
+ * skiff_rpc_server_config).
  *
  * Identity: each peer's certificate carries its name in the CN and its role in
  * the OU ("admin", "node", "server"). A peer without a certificate has role ""
@@ -37,6 +39,12 @@
 #define SKIFF_RPC_PROTOCOL_VERSION     1
 #define SKIFF_RPC_DEFAULT_TIMEOUT_MS   10000
 #define SKIFF_RPC_DEFAULT_KEEPALIVE_MS 2000
+/* the edge (skiff_rpc_server_config) */
+#define SKIFF_RPC_DEFAULT_MAX_CONNS		 4096
+#define SKIFF_RPC_DEFAULT_MAX_UNAUTH		 1024
+#define SKIFF_RPC_DEFAULT_MAX_UNAUTH_PER_ADDR	 64
+#define SKIFF_RPC_DEFAULT_HANDSHAKE_TIMEOUT_MS	 5000
+#define SKIFF_RPC_DEFAULT_FIRST_FRAME_TIMEOUT_MS 10000
 
 /* ---- frame codec: no I/O --------------------------------------------- */
 
@@ -146,6 +154,19 @@ struct skiff_rpc_server_config {
 	SSL_CTX *tls;		 /* from skiff_tls_server_ctx(); NULL only with insecure */
 	bool insecure_plaintext; /* debugging only; logged loudly */
 	int keepalive_ms;	 /* 0: SKIFF_RPC_DEFAULT_KEEPALIVE_MS */
+	/* The edge; 0 takes the SKIFF_RPC_DEFAULT_* value. A connection is
+	 * unauthenticated until its TLS handshake ends with a client
+	 * certificate (one without, a joiner, stays so). Unauthenticated
+	 * connections are capped apart from the others, per address (IPv4,
+	 * or IPv6 /64) and server-wide: one more over a cap closes the oldest
+	 * of its address, or the oldest of all, so a real client always gets
+	 * in. Authenticated (and plaintext) ones over max_conns are refused
+	 * with an Error frame ("too many connections (limit N)"). */
+	int max_conns;		    /* authenticated connections (4096) */
+	int max_unauth;		    /* unauthenticated connections in all (1024) */
+	int max_unauth_per_addr;    /* unauthenticated connections from one address (64) */
+	int handshake_timeout_ms;   /* accept to the end of the TLS handshake (5000) */
+	int first_frame_timeout_ms; /* the end of the handshake to the peer's first frame (10000) */
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
 	/* optional; runs once the connection is up (after the TLS handshake),
@@ -163,6 +184,19 @@ int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_
  * are cancelled, as for skiff_rpc_conn_close(). */
 void skiff_rpc_server_free(struct skiff_rpc_server *server);
 int skiff_rpc_server_port(struct skiff_rpc_server *server);
+
+/* What the edge did, for the application to report (the library logs at
+ * debug level only). Counters run from the server's start. */
+struct skiff_rpc_server_stats {
+	int conns;		     /* authenticated (or plaintext) connections open */
+	int unauthenticated;	     /* unauthenticated connections open */
+	uint64_t evicted;	     /* unauthenticated ones closed to make room */
+	uint64_t handshake_timeouts; /* TLS handshakes not done in time */
+	uint64_t idle_timeouts;	     /* no frame in time after the handshake */
+	uint64_t refused;	     /* over max_conns */
+};
+void skiff_rpc_server_get_stats(struct skiff_rpc_server *server,
+				struct skiff_rpc_server_stats *ret);
 
 /* ---- client ------------------------------------------------------------ */
 

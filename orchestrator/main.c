@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,11 +32,71 @@ static const char usage[] =
     "  --cluster-cidr CIDR     pod addresses; each node gets a /24 (default 10.244.0.0/16)\n"
     "  --node-grace DURATION   NotReady after this without heartbeat (default 3s)\n"
     "  --heartbeat DURATION    agents' heartbeat interval (default 1s)\n"
+    "  --max-conns N           connections with a certificate (default 4096)\n"
+    "  --max-unauth-conns N    connections not authenticated yet: TLS handshake\n"
+    "                          in progress, or joiners (default 1024)\n"
+    "  --max-unauth-per-addr N of those from one address (IPv6: one /64; default 64)\n"
+    "  --handshake-timeout DURATION\n"
+    "                          a TLS handshake must end within this (default 5s)\n"
+    "  --first-frame-timeout DURATION\n"
+    "                          and the first frame come this soon after (default 10s)\n"
     "  --log-level LEVEL       error, warn, info (default), debug\n"
     "  --no-group-commit       fsync each write on its own (benchmarks)\n";
 
 static int64_t last_reconcile_ms;
 static int exit_code;
+
+/* The RPC server closes unauthenticated connections at its edge (caps,
+ * timeouts) and only counts them; the brain reports what happened once a
+ * minute rather than once per connection, so a flood cannot flood the log. */
+#define EDGE_REPORT_MS 60000
+
+static void edge_report(struct daemon *d)
+{
+	static struct skiff_rpc_server_stats last;
+	static int64_t last_ms;
+	struct skiff_rpc_server_stats st;
+	int64_t now = skiff_mono_ms();
+	if (now - last_ms < EDGE_REPORT_MS)
+		return;
+	last_ms = now;
+	skiff_rpc_server_get_stats(d->server, &st);
+	uint64_t evicted = st.evicted - last.evicted;
+	uint64_t hs = st.handshake_timeouts - last.handshake_timeouts;
+	uint64_t idle = st.idle_timeouts - last.idle_timeouts;
+	uint64_t refused = st.refused - last.refused;
+	last = st;
+	if (!evicted && !hs && !idle && !refused)
+		return;
+	log_warn("edge: in the last %d s closed %llu unauthenticated connection(s) over the caps "
+		 "(--max-unauth-conns/--max-unauth-per-addr), %llu whose TLS handshake took too "
+		 "long, %llu that sent nothing after it, and refused %llu over --max-conns; open "
+		 "now: %d authenticated, %d not",
+		 EDGE_REPORT_MS / 1000, (unsigned long long)evicted, (unsigned long long)hs,
+		 (unsigned long long)idle, (unsigned long long)refused, st.conns,
+		 st.unauthenticated);
+}
+
+/* Every connection is a descriptor: raise the soft limit to the hard one
+ * (as servers do) and say so when even that is short of the caps. */
+static void raise_fd_limit(const struct skiff_rpc_server_config *scfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)(scfg->max_conns ? scfg->max_conns : SKIFF_RPC_DEFAULT_MAX_CONNS) +
+		      (rlim_t)(scfg->max_unauth ? scfg->max_unauth : SKIFF_RPC_DEFAULT_MAX_UNAUTH) +
+		      256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn(
+		    "the open file limit (%llu) is below what the connection caps need (%llu): "
+		    "raise LimitNOFILE= or lower --max-conns/--max-unauth-conns",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
 
 static void commit_now(struct daemon *d)
 {
@@ -137,6 +198,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *userdata)
 	else
 		ask_reconcile(d);
 	trim_heap(d);
+	edge_report(d);
 }
 
 void daemon_kick(struct daemon *d)
@@ -261,12 +323,26 @@ int main(int argc, char **argv)
 		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "no-group-commit", no_argument, NULL, 'N' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-unauth-conns", required_argument, NULL, 'U' },
+		{ "max-unauth-per-addr", required_argument, NULL, 'A' },
+		{ "handshake-timeout", required_argument, NULL, 'T' },
+		{ "first-frame-timeout", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *data_dir = NULL, *listen = "0.0.0.0:7443", *advertise = NULL;
 	struct brain_config cfg = { .stall_ms = 1000 };
 	struct daemon d = { 0 };
+	struct skiff_rpc_server_config scfg = {
+		.handler = daemon_handle,
+		.on_close = daemon_conn_closed,
+		.userdata = &d,
+		/* a pass over 100k pods can hold the loop for seconds; peers
+		 * are dropped after 3 silent intervals, node loss is decided
+		 * by heartbeats and --node-grace, not by this */
+		.keepalive_ms = 10000,
+	};
 	int64_t ms;
 	int c;
 	skiff_log_set_component("skiff-orchestrator");
@@ -313,6 +389,38 @@ int main(int argc, char **argv)
 		case 'N':
 			d.no_group_commit = true;
 			break;
+		case 'C':
+		case 'U':
+		case 'A': {
+			const char *name = c == 'C'   ? "max-conns"
+					   : c == 'U' ? "max-unauth-conns"
+						      : "max-unauth-per-addr";
+			int64_t n;
+			if (skiff_parse_int64(optarg, &n) < 0 || n <= 0 || n > 1000000) {
+				fprintf(stderr,
+					"skiff-orchestrator: --%s: '%s' is not a count from 1 to "
+					"1000000\n",
+					name, optarg);
+				return 2;
+			}
+			*(c == 'C'   ? &scfg.max_conns
+			  : c == 'U' ? &scfg.max_unauth
+				     : &scfg.max_unauth_per_addr) = (int)n;
+			break;
+		}
+		case 'T':
+		case 'F':
+			if (skiff_parse_duration(optarg, &ms) < 0 || ms <= 0 || ms > 3600000) {
+				fprintf(stderr,
+					"skiff-orchestrator: --%s: '%s' is not a duration up to 1h "
+					"(e.g. 500ms, 5s)\n",
+					c == 'T' ? "handshake-timeout" : "first-frame-timeout",
+					optarg);
+				return 2;
+			}
+			*(c == 'T' ? &scfg.handshake_timeout_ms : &scfg.first_frame_timeout_ms) =
+			    (int)ms;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -336,6 +444,7 @@ int main(int argc, char **argv)
 									   : listen_host);
 	_cleanup_free_ char *server = xasprintf("%s:%s", adv, colon + 1);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(&scfg);
 
 	int64_t grace = cfg.node_grace_ms ? cfg.node_grace_ms : SKIFF_DEFAULT_NODE_GRACE_MS;
 	int64_t hb = cfg.heartbeat_ms ? cfg.heartbeat_ms : SKIFF_DEFAULT_HEARTBEAT_MS;
@@ -367,17 +476,8 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot set up TLS: %m");
 		return 1;
 	}
-	struct skiff_rpc_server_config scfg = {
-		.listen = listen,
-		.tls = tls,
-		.handler = daemon_handle,
-		.on_close = daemon_conn_closed,
-		.userdata = &d,
-		/* a pass over 100k pods can hold the loop for seconds; peers
-		 * are dropped after 3 silent intervals, node loss is decided
-		 * by heartbeats and --node-grace, not by this */
-		.keepalive_ms = 10000,
-	};
+	scfg.listen = listen;
+	scfg.tls = tls;
 	r = skiff_rpc_server_new(d.base, &scfg, &d.server);
 	if (r < 0) {
 		log_error_errno(r, "cannot listen on %s: %m", listen);

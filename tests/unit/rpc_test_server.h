@@ -263,6 +263,9 @@ static void *test_server_main(void *arg)
 	return NULL;
 }
 
+/* The edge settings of the next test_server_start() (0: the defaults). */
+static struct skiff_rpc_server_config test_server_edge;
+
 static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 {
 	struct test_server *ts = xcalloc(1, sizeof(*ts));
@@ -274,6 +277,11 @@ static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 		.handler = test_handler,
 		.on_close = test_on_close,
 		.userdata = ts,
+		.max_conns = test_server_edge.max_conns,
+		.max_unauth = test_server_edge.max_unauth,
+		.max_unauth_per_addr = test_server_edge.max_unauth_per_addr,
+		.handshake_timeout_ms = test_server_edge.handshake_timeout_ms,
+		.first_frame_timeout_ms = test_server_edge.first_frame_timeout_ms,
 	};
 
 	ts->base = event_base_new();

@@ -540,6 +540,174 @@ START_TEST(test_handshake_with_busy_server)
 }
 END_TEST
 
+/* ---- the edge ------------------------------------------------------------ */
+
+/* A TCP connection to the test server from source address 127.0.0.<last>. */
+static int raw_connect(struct test_server *ts, int last)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET };
+
+	ck_assert_int_ge(fd, 0);
+	src.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)last);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons((uint16_t)ts->port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	return fd;
+}
+
+/* Has the server closed fd (EOF or reset)? Waits up to ms. */
+static bool closed_by_server(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	for (int64_t end = skiff_mono_ms() + ms; skiff_mono_ms() < end;) {
+		if (poll(&p, 1, 20) == 1) {
+			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* NULL when an admin connects and lists; else why not (free()). */
+static char *admin_connects(struct test_server *ts)
+{
+	struct skiff_rpc_sync *s = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
+	if (!err) {
+		Skiff__Frame *reply = NULL;
+		if (skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 3000, &reply, &err) == 0)
+			skiff__frame__free_unpacked(reply, NULL);
+		skiff_rpc_sync_free(s);
+	}
+	return err;
+}
+
+/* A client that never starts TLS, and one that stops in the middle of its
+ * ClientHello, are closed after the handshake timeout (300 ms here; the
+ * keepalive would take 6 s). */
+START_TEST(test_edge_handshake_timeout)
+{
+	test_server_edge.handshake_timeout_ms = 300;
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	int idle = raw_connect(ts, 1), partial = raw_connect(ts, 1);
+	/* a TLS record header announcing 512 bytes, and 5 of them */
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03 };
+
+	ck_assert_int_eq(write(partial, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	ck_assert_msg(closed_by_server(idle, 3000), "a connection that never started TLS stayed");
+	ck_assert_msg(closed_by_server(partial, 3000), "a stalled handshake stayed");
+	/* real clients were not held up */
+	char *err = admin_connects(ts);
+	ck_assert_msg(!err, "admin: %s", err);
+	struct skiff_rpc_server_stats st;
+	skiff_rpc_server_get_stats(ts->rpc, &st);
+	ck_assert_uint_eq(st.handshake_timeouts, 2);
+	close(idle);
+	close(partial);
+	test_server_stop(ts);
+}
+END_TEST
+
+/* A client that finishes the handshake (no certificate, as a joiner) and then
+ * sends nothing is closed after the first-frame timeout. */
+START_TEST(test_edge_first_frame_timeout)
+{
+	test_server_edge.first_frame_timeout_ms = 300;
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+	int fd = raw_connect(ts, 1);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(ctx);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	bool closed = false;
+	char buf[256];
+
+	SSL_set_fd(ssl, fd);
+	ck_assert_int_eq(SSL_connect(ssl), 1);
+	for (int64_t end = skiff_mono_ms() + 3000; !closed && skiff_mono_ms() < end;) {
+		if (poll(&p, 1, 20) != 1)
+			continue;
+		/* the server's greeting comes first; then the close */
+		closed = SSL_read(ssl, buf, sizeof(buf)) <= 0;
+	}
+	ck_assert_msg(closed, "a connection that sent no frame after the handshake stayed");
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	test_server_stop(ts);
+}
+END_TEST
+
+/* Unauthenticated connections are capped per address and in all; over a cap
+ * the oldest make way, so admins still get in. Authenticated connections
+ * have their own cap, and the one over it is told why. */
+START_TEST(test_edge_caps)
+{
+	enum { SAME = 20, SPREAD = 12 };
+	int same[SAME], spread[SPREAD], closed = 0;
+
+	test_server_edge.max_unauth_per_addr = 4;
+	test_server_edge.max_unauth = 8;
+	test_server_edge.max_conns = 2;
+	struct test_server *ts = start_server(ca, server_crt, server_key);
+
+	/* one address: 4 are kept, the oldest go */
+	for (int i = 0; i < SAME; i++)
+		same[i] = raw_connect(ts, 2);
+	for (int i = 0; i < SAME - 4; i++)
+		closed += closed_by_server(same[i], 3000);
+	ck_assert_msg(closed == SAME - 4, "%d of the %d oldest connections from one address closed",
+		      closed, SAME - 4);
+	for (int i = SAME - 4; i < SAME; i++)
+		ck_assert_msg(!closed_by_server(same[i], 50), "a newer connection was closed");
+	/* many addresses: 8 in all are kept */
+	closed = 0;
+	for (int i = 0; i < SPREAD; i++)
+		spread[i] = raw_connect(ts, 10 + i);
+	for (int i = 0; i < SPREAD; i++)
+		closed += closed_by_server(spread[i], 200);
+	for (int i = SAME - 4; i < SAME; i++)
+		closed += closed_by_server(same[i], 200);
+	ck_assert_msg(closed == SPREAD + 4 - 8, "%d of %d connections closed", closed, SPREAD + 4);
+
+	/* admins still get in, two at once (max_conns 2) */
+	struct skiff_rpc_sync *a = NULL, *b = NULL, *c = NULL;
+	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &a);
+	ck_assert_msg(!err, "admin: %s", err);
+	err = try_connect(ts, client_ctx(ca, ca, "bob", SKIFF_ROLE_ADMIN, 30), &b);
+	ck_assert_msg(!err, "second admin: %s", err);
+	/* a third is refused, saying why */
+	err = try_connect(ts, client_ctx(ca, ca, "carol", SKIFF_ROLE_ADMIN, 30), &c);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(err && strstr(err, "too many connections (limit 2)"), "errmsg: %s", err);
+	free(err);
+	/* room again once one left */
+	skiff_rpc_sync_free(a);
+	char *again = NULL;
+	for (int64_t end = skiff_mono_ms() + 3000; skiff_mono_ms() < end; usleep(20000)) {
+		free(again);
+		if (!(again = admin_connects(ts)))
+			break;
+	}
+	ck_assert_msg(!again, "after one left: %s", again);
+
+	struct skiff_rpc_server_stats st;
+	skiff_rpc_server_get_stats(ts->rpc, &st);
+	ck_assert_uint_ge(st.evicted, SAME - 4 + SPREAD + 4 - 8);
+	ck_assert_uint_ge(st.refused, 1);
+	skiff_rpc_sync_free(b);
+	for (int i = 0; i < SAME; i++)
+		close(same[i]);
+	for (int i = 0; i < SPREAD; i++)
+		close(spread[i]);
+	test_server_stop(ts);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -560,6 +728,9 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_tls_plaintext_mismatch);
 	tcase_add_test(tc, test_join_flow);
 	tcase_add_test(tc, test_handshake_with_busy_server);
+	tcase_add_test(tc, test_edge_handshake_timeout);
+	tcase_add_test(tc, test_edge_first_frame_timeout);
+	tcase_add_test(tc, test_edge_caps);
 	suite_add_tcase(s, tc);
 	return s;
 }
