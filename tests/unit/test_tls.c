@@ -580,7 +580,8 @@ static char *admin_connects(struct test_server *ts)
 	char *err = try_connect(ts, client_ctx(ca, ca, "alice", SKIFF_ROLE_ADMIN, 30), &s);
 	if (!err) {
 		Skiff__Frame *reply = NULL;
-		if (skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 3000, &reply, &err) == 0)
+		if (skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_LIST, NULL, 3000, &reply, &err) ==
+		    0)
 			skiff__frame__free_unpacked(reply, NULL);
 		skiff_rpc_sync_free(s);
 	}
@@ -596,7 +597,9 @@ START_TEST(test_edge_handshake_timeout)
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	int idle = raw_connect(ts, 1), partial = raw_connect(ts, 1);
 	/* a TLS record header announcing 512 bytes, and 5 of them */
-	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03 };
+	static const uint8_t hello[] = {
+		0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03
+	};
 
 	ck_assert_int_eq(write(partial, hello, sizeof(hello)), (ssize_t)sizeof(hello));
 	ck_assert_msg(closed_by_server(idle, 3000), "a connection that never started TLS stayed");
