@@ -76,6 +76,8 @@ struct skiff_rpc_call {
 	bool orphaned;	 /* the connection went away */
 	void (*cancel_fn)(struct skiff_rpc_call *call, void *userdata);
 	void *cancel_userdata;
+	skiff_rpc_observer_fn observer;
+	void *observer_userdata;
 };
 
 struct skiff_rpc_conn {
@@ -637,10 +639,22 @@ static void call_release(struct skiff_rpc_call *call)
 	free(call);
 }
 
+static void call_observe(struct skiff_rpc_call *call, int err, const char *errmsg)
+{
+	skiff_rpc_observer_fn fn = call->observer;
+
+	if (!fn)
+		return;
+	call->observer = NULL;
+	fn(call, err > 0 ? -err : err, errmsg, call->observer_userdata);
+}
+
 /* Run the cancel callback (peer cancelled, or the connection is closing). */
 static void call_cancel(struct skiff_rpc_call *call)
 {
 	call_unlink(call);
+	if (!call->done)
+		call_observe(call, -ECANCELED, "cancelled");
 	if (call->cancel_fn && !call->done) {
 		call->in_cancel = true;
 		call->cancel_fn(call, call->cancel_userdata);
@@ -678,6 +692,7 @@ static int call_finish(struct skiff_rpc_call *call, uint32_t flags, const Protob
 	else if (!call->oneway)
 		r = send_simple(call->conn, call->id, call->type, flags, msg, err, errmsg);
 	call->done = true;
+	call_observe(call, err, errmsg);
 	call_release(call);
 	return r;
 }
@@ -724,6 +739,13 @@ void skiff_rpc_call_set_cancel(struct skiff_rpc_call *call,
 {
 	call->cancel_fn = fn;
 	call->cancel_userdata = userdata;
+}
+
+void skiff_rpc_call_set_observer(struct skiff_rpc_call *call, skiff_rpc_observer_fn fn,
+				 void *userdata)
+{
+	call->observer = fn;
+	call->observer_userdata = userdata;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

@@ -122,6 +122,14 @@ int skiff_rpc_call_end(struct skiff_rpc_call *call, int err, const char *errmsg)
 void skiff_rpc_call_set_cancel(struct skiff_rpc_call *call,
 			       void (*fn)(struct skiff_rpc_call *call, void *userdata),
 			       void *userdata);
+/* How a call ended, for code beside its handler (rate limits, audit): fn runs
+ * once, when the call is answered (err 0 for a reply or a clean end, else the
+ * error sent and its message) or goes away unanswered (-ECANCELED). The call
+ * must not be used from fn. */
+typedef void (*skiff_rpc_observer_fn)(struct skiff_rpc_call *call, int err, const char *errmsg,
+				      void *userdata);
+void skiff_rpc_call_set_observer(struct skiff_rpc_call *call, skiff_rpc_observer_fn fn,
+				 void *userdata);
 
 /* Send a request; cb gets the reply, the stream items, or the failure.
  * timeout_ms <= 0 means no timeout (streams usually); for a stream it covers

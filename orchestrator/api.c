@@ -507,12 +507,16 @@ static void handle_cluster_info(struct daemon *d, struct skiff_rpc_call *call)
 
 static void handle_join(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req)
 {
+	/* failures slow the next attempts from the address down, and are
+	 * logged there once a minute with a count (joinlimit.c) */
+	if (joinlimit_gate(d->joinlimit, call, req))
+		return;
 	UNPACK(Skiff__JoinRequest, skiff__join_request, j);
 	do {
 		const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
 		if (!skiff_token_equal(j->token, d->token)) {
-			log_warn("join from %s (node '%s') refused: bad token", peer->addr,
-				 j->node_name);
+			log_debug("join from %s (node '%s') refused: bad token", peer->addr,
+				  j->node_name);
 			skiff_rpc_call_error(
 			    call, -EACCES,
 			    "join token is not valid for this cluster (see DATA_DIR/join-token "

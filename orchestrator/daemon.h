@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "brain.h"
+#include "joinlimit.h"
 #include "pki.h"
 #include "rpc.h"
 
@@ -25,6 +26,7 @@ struct daemon {
 	struct skiff_rpc_server *server;
 	struct skiff_ca *ca;
 	char *token;
+	struct joinlimit *joinlimit; /* JOIN failures, per address */
 	char *data_dir;
 	char *cluster_cidr;
 	struct event *commit_ev;

@@ -478,6 +478,8 @@ int main(int argc, char **argv)
 	}
 	scfg.listen = listen;
 	scfg.tls = tls;
+	d.joinlimit = joinlimit_new(NULL);
+	joinlimit_attach(d.joinlimit, d.base, daemon_handle, &d);
 	r = skiff_rpc_server_new(d.base, &scfg, &d.server);
 	if (r < 0) {
 		log_error_errno(r, "cannot listen on %s: %m", listen);
@@ -514,6 +516,7 @@ int main(int argc, char **argv)
 		daemon_send_deferred(&d);
 	daemon_watch_free_all(&d);
 	skiff_rpc_server_free(d.server);
+	joinlimit_free(d.joinlimit); /* after the server: held calls are cancelled first */
 	SSL_CTX_free(tls);
 	event_free(d.commit_ev);
 	event_free(d.reconcile_ev);

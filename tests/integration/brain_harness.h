@@ -42,6 +42,9 @@ static inline int free_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* More arguments for the next start_brain() (NULL-terminated). */
+static const char *brain_extra_args[8];
+
 static inline void start_brain(const char *grace)
 {
 	const char *bin = getenv("SKIFF_BIN");
@@ -54,8 +57,12 @@ static inline void start_brain(const char *grace)
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(path, path, "--data-dir", data, "--listen", listen_addr, "--node-grace",
-		      grace, "--heartbeat", "200ms", "--log-level", "info", (char *)NULL);
+		const char *argv[32] = { path,	      "--data-dir",   data,  "--listen",
+					 listen_addr, "--node-grace", grace, "--heartbeat",
+					 "200ms",     "--log-level",  "info" };
+		for (int i = 0, n = 11; brain_extra_args[i] && n < 31; i++)
+			argv[n++] = brain_extra_args[i];
+		execv(path, (char **)argv);
 		_exit(127);
 	}
 	atomic_store(&brain_pid, pid);
