@@ -11,12 +11,17 @@
 #      - as a user sees it: kill -> the pod's row Running with its restart
 #        count one higher on a `skiffctl get pods -w` stream.
 #    Goals (issue 14): median <= 8 ms, p90 <= 15 ms by the kernel.
+#    Then the gateway demo (needs `make images`): a steady stream of GETs
+#    through the gateway while a users backend is killed, each of the 3
+#    once; the longest request is the client's stall (goal: under 100 ms;
+#    the pod's IP answers with RST while its container is replaced).
 # 2. The agent alone, with the fake brain of tests/integration/test_agent
 #    (SKIFF_AGENT_BENCH=1, a private network namespace): kill -9 -> running
 #    reported (KILLS over AGENT_PODS pods) and the agent's RSS with 0 and
 #    with AGENT_PODS pods. Skipped when the test binary is not built.
 #
-# Usage: bench/agent.sh   (PODS=12 AGENT_PODS=100 KILLS=60 to change them)
+# Usage: bench/agent.sh   (PODS=12 AGENT_PODS=100 KILLS=60 to change them;
+#        KEEP_EVENTS=FILE keeps the kernel's exec/exit events of part 1)
 set -u
 BUILD=${BUILD:-build}
 PODS=${PODS:-12}
@@ -60,6 +65,15 @@ bench_stop() { # end skiff-execwatch and the watch stream (ours, by pid)
 }
 trap 'rc=$?; bench_stop; (exit $rc); e2e_exit' EXIT
 
+# the demo image (make images) for the gateway part; skipped without it
+DEMO_IMAGES=$BUILD/images
+case "$DEMO_IMAGES" in /*) ;; *) DEMO_IMAGES=$E2E_ROOT/$DEMO_IMAGES ;; esac
+HTTPLOAD=$SKIFF_BIN/../examples/bin/httpload
+if [ -x "$DEMO_IMAGES/skiff-demo:1/bin/gateway" ] && [ -x "$HTTPLOAD" ]; then
+	export SKIFF_IMAGES=$DEMO_IMAGES
+else
+	DEMO_IMAGES=
+fi
 lab_up 3
 cp "$PAUSE" "$E2E_LAB/images/$E2E_IMAGE/bin/pause"
 apply_deployment bench "$PODS" v1 '["pause"]'
@@ -120,6 +134,7 @@ while read -r pod _ pid restarts _; do
 	[ -n "$ms" ] || fail "$pod: no exit of $pid or exec of $new among the kernel's events"
 	echo "$ms" >>"$E2E_TMP/kernel"
 done <"$E2E_TMP/pods"
+[ -n "${KEEP_EVENTS:-}" ] && cp "$E2E_TMP/proc.events" "$KEEP_EVENTS"
 grep -q '^lost' "$E2E_TMP/proc.events" && echo "  (the process connector lost events: figures may be missing)"
 printf '  %-46s %s\n' "exit -> replacement exec'ed (kernel events)" "$(figures "$E2E_TMP/kernel")"
 printf '  %-46s %s\n' "kill -> Running on 'skiffctl get pods -w'" "$(figures "$E2E_TMP/watch")"
@@ -127,6 +142,55 @@ printf '  %-46s %s\n' "per kill, kernel (ms)" "$(tr '\n' ' ' <"$E2E_TMP/kernel")
 exec {WATCH_FD}<&- {NAP_FD}<&-
 bench_stop
 ctl delete deployment bench >/dev/null 2>&1 || true
+
+# ready_n SELECTOR N: exactly N pods Running and ready
+ready_n() {
+	[ "$(q pods '[.[] | select(.status.phase == "Running" and .status.ready == true)] | length' \
+		-l "$1")" = "$2" ]
+}
+echo
+if [ -z "$DEMO_IMAGES" ]; then
+	echo "== gateway demo: skipped (no demo image: make images)"
+else
+	echo "== gateway demo: a steady stream of GETs (1,000/s over 8 connections, 2 s) through the gateway while a users backend is killed (kill -9, each of the 3 once; load average $(cut -d' ' -f1 /proc/loadavg))"
+	[ -e "$E2E_LAB/images/skiff-demo:1" ] || ln -sfn "$DEMO_IMAGES/skiff-demo:1" "$E2E_LAB/images/skiff-demo:1"
+	ctl apply -f "$E2E_ROOT/examples/gateway/" >/dev/null || fail "skiffctl apply -f examples/gateway/"
+	wait_until "3 users ready" 90 ready_n app=users 3
+	wait_until "2 orders ready" 90 ready_n app=orders 2
+	wait_until "the gateway ready" 90 ready_n app=gateway 1
+	gw=http://$(q pods '.[0].status.podIp // empty' -l app=gateway):8080
+	wait_until "the gateway answering" 20 curl -fs -o /dev/null --max-time 1 "$gw/healthz"
+	stream() { # stream FILE: the 2 s stream, its JSON summary in FILE
+		"$HTTPLOAD" -d 2 -c 8 -r 1000 "$gw/users/%d" >"$1" 2>/dev/null || true
+	}
+	stream "$E2E_TMP/calm.json"
+	summary() { # summary FILE: "MAX P99 OK FAILED" of a stream, ms to 0.1
+		jq -r '"\(.max_ms * 10 | round / 10) \(.p99_ms * 10 | round / 10) \(.ok) \(.failed)"' "$1"
+	}
+	read -r max p99 ok failed < <(summary "$E2E_TMP/calm.json")
+	printf '  %-46s longest request %s ms, p99 %s ms (%s ok, %s failed)\n' "no kill" \
+		"$max" "$p99" "$ok" "$failed"
+	: >"$E2E_TMP/stalls"
+	for i in 0 1 2; do
+		pid=$(q pods 'sort_by(.metadata.name) | .['"$i"'].status.containerStatuses[0].pid // 0' \
+			-l app=users)
+		[ "$pid" -gt 1 ] || fail "no pid for users pod $i"
+		stream "$E2E_TMP/kill$i.json" &
+		sp=$!
+		sleep 0.7
+		kill -9 "$pid"
+		wait "$sp" || true
+		summary "$E2E_TMP/kill$i.json" >>"$E2E_TMP/stalls"
+		wait_until "3 users ready again" 60 ready_n app=users 3
+	done
+	while read -r max p99 ok failed; do
+		printf '  %-46s longest request %s ms, p99 %s ms (%s ok, %s failed)\n' \
+			"a users backend killed" "$max" "$p99" "$ok" "$failed"
+	done <"$E2E_TMP/stalls"
+	printf '  %-46s %s ms (goal: under 100 ms)\n' "longest stall over the 3 kills" \
+		"$(awk '{ print $1 }' "$E2E_TMP/stalls" | sort -g | tail -n 1)"
+	ctl delete -f "$E2E_ROOT/examples/gateway/" --ignore-not-found >/dev/null 2>&1 || true
+fi
 
 if [ -x "$t" ]; then
 	echo

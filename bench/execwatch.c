@@ -6,7 +6,8 @@
  * the initial network namespace) and prints, line-buffered,
  *
  *     ready                          once subscribed
- *     exec TS_NS PID                 a process (thread group PID) exec'ed
+ *     exec TS_NS PID COMM            a process (thread group PID) exec'ed
+ *                                    (COMM: its name read just after, "?")
  *     exit TS_NS PID CODE SIGNAL     a process (its thread group leader) ended
  *     lost                           the socket overflowed: events were lost
  *
@@ -55,9 +56,20 @@ static void print_event(const struct proc_event *ev)
 {
 	unsigned long long ts = (unsigned long long)ev->timestamp_ns;
 	switch (ev->what) {
-	case PROC_EVENT_EXEC:
-		printf("exec %llu %d\n", ts, ev->event_data.exec.process_tgid);
+	case PROC_EVENT_EXEC: {
+		/* its name now, if it still runs ("?" when it is gone) */
+		char path[64], comm[32] = "?";
+		snprintf(path, sizeof(path), "/proc/%d/comm", ev->event_data.exec.process_tgid);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				strcpy(comm, "?");
+			comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		printf("exec %llu %d %s\n", ts, ev->event_data.exec.process_tgid, comm);
 		break;
+	}
 	case PROC_EVENT_EXIT:
 		/* a thread's exit is not the process's */
 		if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid)
