@@ -1,6 +1,7 @@
 /* agent.h — skiff-agent's internal interfaces, shared by its files only.
  *
- * One struct agent per process, one struct pod per pod the node runs. Every
+ * One struct agent per process, one struct agent_pod per pod the node runs
+ * with one struct agent_container per container of the pod. Every
  * file works on the one libevent loop of the agent (single-threaded):
  *   session.c   brain connection: join, register, heartbeats, reconnect
  *   pods.c      desired (Assignment) vs actual, the per-pod state machine
@@ -80,22 +81,31 @@ enum pod_state {
 	POD_STOPPING, /* no longer wanted: being killed */
 };
 
-struct pod {
+/* A pod the node runs: its sandbox (network namespace, IP, volumes,
+ * endpoints dir under STATE/pods/<uid>) and its containers, one record per
+ * container of the spec, in spec order (the brain caps their number). */
+struct agent_pod {
 	struct agent *agent;
-	struct pod *next;
+	struct agent_pod *next;
 	char *uid;
 	char *name;
 	Skiff__Pod *spec; /* owned copy (unpacked) */
+	char ip[64];	  /* the sandbox's address, kept for the pod's life */
+	int n_containers;
+	/* containers[ci]; NULL once that container is stopped and freed (the
+	 * pod goes with its last one) */
+	struct agent_container **containers;
+};
+
+/* One container of a pod: its own attempts, restarts, backoff and probes. */
+struct agent_container {
+	struct agent *agent;
+	struct agent_pod *pod;
+	struct agent_container *next; /* every container of the node (a->containers) */
 	enum pod_state state;
 	bool desired; /* listed in the latest Assignment */
 	bool held;    /* a start waits for the first Assignment (agent_hold) */
-	/* One struct pod per container of a pod: the units of a pod share uid,
-	 * name, IP and (with several containers) the network namespace
-	 * STATE/pods/<uid>/netns; each has its own container, restarts and
-	 * probes. ci is the container's index in the spec (0: the unit that
-	 * speaks for the pod in REGISTER). */
-	int ci;
-	int n_ctr;
+	int ci;	      /* index in the pod's spec (0: speaks for the pod in REGISTER) */
 
 	/* the current container attempt */
 	int attempt;
@@ -125,7 +135,6 @@ struct pod {
 
 	/* status */
 	int restarts;
-	char ip[64];
 	char *reason;	    /* container state reason (Waiting/Terminated) */
 	char *message;	    /* details for people */
 	char *last_failure; /* the last start failure reported as an Event */
@@ -165,7 +174,8 @@ struct agent {
 	char pod_cidr[64];
 	int heartbeat_ms;
 	struct session *session;
-	struct pod *pods;
+	struct agent_pod *pods;
+	struct agent_container *containers; /* of every pod */
 	bool have_assignment;
 	Skiff__Assignment *assignment; /* latest, owned */
 	struct event *ev_flush;
@@ -202,8 +212,8 @@ int state_have_certs(struct agent *a);
 int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key);
 int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key);
 char *state_pod_dir(struct agent *a, const char *uid);
-int state_save_pod(struct pod *p);     /* pod.pb and run */
-int state_save_pod_run(struct pod *p); /* run only (run.<ci> for container ci > 0) */
+int state_save_pod(struct agent_pod *pod);	   /* pod.pb and every run file */
+int state_save_pod_run(struct agent_container *p); /* run only (run.<ci> for container ci > 0) */
 /* run.<ci> of a pod's container ci > 0 ("" when missing; owned) */
 char *state_read_run(struct agent *a, const char *uid, int ci);
 int state_remove_pod(struct agent *a, const char *uid);
@@ -274,7 +284,7 @@ void podnet_remove_dir(const char *pod_dir, const char *uid);
 
 /* ipam.c */
 int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);
-int ipam_allocate(struct agent *a, struct pod *self, char *ret_ip, size_t len);
+int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t len);
 
 /* pods.c */
 int pods_adopt(struct agent *a);
@@ -284,16 +294,20 @@ void pods_hold_start(struct agent *a);
 void pods_hold_release(struct agent *a, const char *why);
 /* shims started at once: twice the CPUs, within AGENT_{MIN,MAX}_STARTING */
 int pods_max_starting(struct agent *a);
-void pods_mark_dirty(struct pod *p);
+void pods_mark_dirty(struct agent_container *p);
 void pods_flush_now(struct agent *a);
 void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *));
-Skiff__PodStatus *pods_build_status(struct pod *p);
+Skiff__PodStatus *pods_build_status(struct agent_pod *pod);
 void pods_status_free(Skiff__PodStatus *st);
-struct pod *pods_find_name(struct agent *a, const char *name);
-void pods_report_event(struct agent *a, struct pod *p, const char *type, const char *reason,
+struct agent_pod *pods_find_name(struct agent *a, const char *name);
+/* The pod's container of that name; NULL or "": its first. NULL: none. */
+struct agent_container *pods_container(struct agent_pod *pod, const char *name);
+/* The container's name (the pod's name when the spec gives none). */
+const char *pods_container_name(const struct agent_container *c);
+void pods_report_event(struct agent *a, struct agent_pod *pod, const char *type, const char *reason,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why);
-void pods_kill_container(struct pod *p, int sig);
+void pods_probe_result(struct agent_container *p, bool liveness, bool ok, const char *why);
+void pods_kill_container(struct agent_container *p, int sig);
 
 /* restart.c — restart policy and crash-loop backoff (no I/O) */
 /* Does restartPolicy (NULL or "": Always) restart a container that ended,
@@ -310,21 +324,21 @@ bool session_connected(struct agent *a);
 /* A connection is up (registered or not yet). */
 bool session_talking(struct agent *a);
 /* Send when connected; false means "not now" (caller keeps it queued). */
-bool session_send_status(struct agent *a, struct pod *p);
+bool session_send_status(struct agent *a, struct agent_pod *pod);
 /* The pod is stopped and removed (PodStatusReport.stopped): the brain drops a
  * Terminating pod at once. Not connected: a later REGISTER without it says so. */
-bool session_send_stopped(struct agent *a, struct pod *p);
+bool session_send_stopped(struct agent *a, struct agent_pod *pod);
 bool session_send_event(struct agent *a, const uint8_t *packed, size_t len);
 
 /* probes.c */
-void probes_start(struct pod *p);
-void probes_stop(struct pod *p);
+void probes_start(struct agent_container *p);
+void probes_stop(struct agent_container *p);
 
 /* logs.c */
 struct skiff_rpc_call;
 void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
-void logs_container_changed(struct agent *a, struct pod *p);
-void logs_pod_gone(struct agent *a, struct pod *p);
+void logs_container_changed(struct agent *a, struct agent_container *p);
+void logs_pod_gone(struct agent *a, struct agent_pod *pod);
 
 /* exec.c */
 void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame *request);
@@ -333,7 +347,7 @@ void exec_input(struct agent *a, const Skiff__Frame *request);
 
 /* endpoints.c */
 char *endpoints_dir(struct agent *a, const char *uid);
-int endpoints_write(struct agent *a, struct pod *p);
+int endpoints_write(struct agent *a, struct agent_pod *pod);
 /* env strings "K=V" for every service (owned array, NULL-terminated) */
 char **endpoints_service_env(struct agent *a);
 

@@ -72,9 +72,9 @@ static int write_replace(const char *dir, const char *name, const char *data)
 	return r;
 }
 
-int endpoints_write(struct agent *a, struct pod *p)
+int endpoints_write(struct agent *a, struct agent_pod *pod)
 {
-	_cleanup_free_ char *dir = endpoints_dir(a, p->uid);
+	_cleanup_free_ char *dir = endpoints_dir(a, pod->uid);
 	int r = skiff_mkdir_p(dir, 0755);
 	if (r < 0)
 		return log_warn_errno(r, "cannot create %s: %m", dir);

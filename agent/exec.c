@@ -385,25 +385,7 @@ static void on_cancel(struct skiff_rpc_call *call, void *userdata)
 	stop(x);
 }
 
-/* The unit running the named container of the pod (the first without a name). */
-static struct pod *find_unit(struct agent *a, const char *pod, const char *container,
-			     bool *ret_pod_found)
-{
-	*ret_pod_found = false;
-	for (struct pod *q = a->pods; q; q = q->next) {
-		if (!streq(q->name, pod))
-			continue;
-		*ret_pod_found = true;
-		const char *qn = (size_t)q->ci < q->spec->spec->n_containers
-				     ? q->spec->spec->containers[q->ci]->name
-				     : "";
-		if (container && *container ? streq(qn, container) : q->ci == 0)
-			return q;
-	}
-	return NULL;
-}
-
-static const char *state_name(const struct pod *p)
+static const char *state_name(const struct agent_container *p)
 {
 	switch (p->state) {
 	case POD_NEW:
@@ -505,10 +487,10 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	}
 	struct exec_run *x = NULL;
 	char **argv = NULL;
-	bool pod_found;
-	struct pod *p = find_unit(a, req->pod, req->container, &pod_found);
+	struct agent_pod *pod = pods_find_name(a, req->pod);
+	struct agent_container *p = pod ? pods_container(pod, req->container) : NULL;
 	if (!p) {
-		if (pod_found)
+		if (pod)
 			skiff_rpc_call_error(call, -ENOENT, "pod %s has no container '%s'",
 					     req->pod, req->container);
 		else
@@ -516,8 +498,8 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 					     req->pod, a->cfg.name);
 		goto out;
 	}
-	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
-				? p->spec->spec->containers[p->ci]->name
+	const char *cname = (size_t)p->ci < p->pod->spec->spec->n_containers
+				? p->pod->spec->spec->containers[p->ci]->name
 				: "";
 	if (req->n_command == 0) {
 		skiff_rpc_call_error(call, -EINVAL, "exec: no command given");
@@ -525,7 +507,7 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	}
 	if (p->state != POD_RUNNING || !p->container_id[0]) {
 		skiff_rpc_call_error(call, -ESRCH, "pod %s container %s is not running (%s%s%s)",
-				     p->name, cname, state_name(p), p->reason ? ": " : "",
+				     p->pod->name, cname, state_name(p), p->reason ? ": " : "",
 				     p->reason ? p->reason : "");
 		goto out;
 	}
@@ -571,7 +553,7 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	x->id = skiff_rpc_call_id(call);
 	for (int i = 0; i < 3; i++)
 		x->fds[i] = -1;
-	x->pod = xstrdup(p->name);
+	x->pod = xstrdup(p->pod->name);
 	x->timeout_ms = req->timeout_ms;
 	copy_str(x->container_id, sizeof(x->container_id), p->container_id);
 	x->container = xstrdup(cname);

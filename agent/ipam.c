@@ -48,7 +48,7 @@ int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix)
 	return 0;
 }
 
-int ipam_allocate(struct agent *a, struct pod *self, char *ret_ip, size_t len)
+int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t len)
 {
 	uint32_t net;
 	int prefix;
@@ -64,7 +64,7 @@ int ipam_allocate(struct agent *a, struct pod *self, char *ret_ip, size_t len)
 		char buf[64];
 		fmt_ip(net + host, buf, sizeof(buf));
 		bool used = false;
-		for (struct pod *p = a->pods; p; p = p->next)
+		for (struct agent_pod *p = a->pods; p; p = p->next)
 			if (p != self && streq(p->ip, buf)) {
 				used = true;
 				break;

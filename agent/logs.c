@@ -204,7 +204,7 @@ static char *read_logs(struct agent *a, const char *id, int tail, size_t *ret_le
 	return all;
 }
 
-static char *attempt_id(struct pod *p, int attempt)
+static char *attempt_id(struct agent_container *p, int attempt)
 {
 	/* same shape as pods.c make_container_id: "<uid>-<attempt>" */
 	const char *dash = strrchr(p->container_id, '-');
@@ -224,45 +224,32 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		return;
 	}
 	_cleanup_free_ char *id = NULL, *data = NULL, *dir = NULL;
-	struct pod *p = pods_find_name(a, req->pod);
-	if (!p) {
+	struct agent_pod *pod = pods_find_name(a, req->pod);
+	if (!pod) {
 		skiff_rpc_call_error(call, ENOENT, "pod %s does not run on node %s", req->pod,
 				     a->cfg.name);
 		goto out;
 	}
-	/* a pod with several containers: the one named, else the first */
-	if (p->n_ctr > 1) {
-		struct pod *pick = NULL;
-		for (struct pod *q = a->pods; q; q = q->next) {
-			if (!streq(q->uid, p->uid))
-				continue;
-			const char *qn = (size_t)q->ci < q->spec->spec->n_containers
-					     ? q->spec->spec->containers[q->ci]->name
-					     : "";
-			if (req->container && req->container[0] ? streq(qn, req->container)
-								: q->ci == 0)
-				pick = q;
-		}
-		if (!pick) {
-			skiff_rpc_call_error(call, ENOENT, "pod %s has no container '%s'", p->name,
-					     req->container ? req->container : "");
-			goto out;
-		}
-		p = pick;
+	/* the container named, else the first */
+	struct agent_container *p = pods_container(pod, req->container);
+	if (!p) {
+		skiff_rpc_call_error(call, ENOENT, "pod %s has no container '%s'", pod->name,
+				     req->container ? req->container : "");
+		goto out;
 	}
 	int attempt = req->previous ? p->attempt - 1 : p->attempt;
 	if (attempt < 1 || !p->container_id[0]) {
-		skiff_rpc_call_error(call, ENOENT, "pod %s: no %scontainer has run yet", p->name,
-				     req->previous ? "previous " : "");
+		skiff_rpc_call_error(call, ENOENT, "pod %s: no %scontainer has run yet",
+				     p->pod->name, req->previous ? "previous " : "");
 		goto out;
 	}
 	id = attempt_id(p, attempt);
-	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
-				? p->spec->spec->containers[p->ci]->name
+	const char *cname = (size_t)p->ci < p->pod->spec->spec->n_containers
+				? p->pod->spec->spec->containers[p->ci]->name
 				: "";
 	size_t len, log_len = 0;
 	data = read_logs(a, id, req->tail_lines, &len, &log_len);
-	if (send_bytes(call, p->name, cname, data, len) < 0) {
+	if (send_bytes(call, p->pod->name, cname, data, len) < 0) {
 		skiff_rpc_call_end(call, -EPIPE, "log stream failed");
 		goto out;
 	}
@@ -282,8 +269,8 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	struct log_follower *f = xcalloc(1, sizeof(*f));
 	f->agent = a;
 	f->call = call;
-	f->pod_uid = xstrdup(p->uid);
-	f->pod_name = xstrdup(p->name);
+	f->pod_uid = xstrdup(p->pod->uid);
+	f->pod_name = xstrdup(p->pod->name);
 	f->container = xstrdup(cname);
 	f->fd = -EBADF;
 	f->wd = -1;
@@ -302,13 +289,13 @@ out:
 	skiff__logs_request__free_unpacked(req, NULL);
 }
 
-void logs_container_changed(struct agent *a, struct pod *p)
+void logs_container_changed(struct agent *a, struct agent_container *p)
 {
-	const char *cname = (size_t)p->ci < p->spec->spec->n_containers
-				? p->spec->spec->containers[p->ci]->name
+	const char *cname = (size_t)p->ci < p->pod->spec->spec->n_containers
+				? p->pod->spec->spec->containers[p->ci]->name
 				: "";
 	for (struct log_follower *f = a->followers; f; f = f->next) {
-		if (!streq(f->pod_uid, p->uid) || !streq(f->container, cname))
+		if (!streq(f->pod_uid, p->pod->uid) || !streq(f->container, cname))
 			continue;
 		if (f->fd >= 0)
 			pump(f);
@@ -318,12 +305,12 @@ void logs_container_changed(struct agent *a, struct pod *p)
 	}
 }
 
-void logs_pod_gone(struct agent *a, struct pod *p)
+void logs_pod_gone(struct agent *a, struct agent_pod *pod)
 {
 	struct log_follower *f, *next;
 	for (f = a->followers; f; f = next) {
 		next = f->next;
-		if (!streq(f->pod_uid, p->uid))
+		if (!streq(f->pod_uid, pod->uid))
 			continue;
 		if (f->fd >= 0)
 			pump(f);

@@ -1,12 +1,14 @@
 /* pods.c — desired pods (the brain's Assignment) against actual containers,
- * and the per-pod state machine:
+ * and the per-container state machine. A struct agent_pod holds the pod's
+ * spec, its sandbox's IP and one struct agent_container per container of
+ * the spec (all of them, in spec order); each container runs:
  *
  *   NEW -> STARTING (`skiff-runtime shim` runs) -> RUNNING (shim pidfd watched)
  *   RUNNING -> exit seen on the pidfd -> restart now, or BACKOFF (timer), or DONE
- *   any -> STOPPING (no longer assigned) -> container killed, state removed
+ *   any -> STOPPING (no longer assigned) -> container killed; the pod's
+ *   sandbox and state go with its last container
  *
- * Backoff: the first restart is immediate, then 100 ms doubling up to 10 s;
- * a run of 10 s resets it. Each container attempt has its own id
+ * Backoff: restart.c. Each container attempt has its own id
  * "<uid>-<attempt>" so the previous attempt's log stays readable.
  */
 #include <errno.h>
@@ -27,8 +29,8 @@
 #include "log.h"
 #include "util.h"
 
-static void pod_start(struct pod *p);
-static void pod_stop(struct pod *p);
+static void pod_start(struct agent_container *p);
+static void pod_stop(struct agent_container *p);
 static void reconcile_later(struct agent *a);
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -69,34 +71,37 @@ static Skiff__Pod *pod_copy(const Skiff__Pod *src)
 	return skiff__pod__unpack(NULL, len, buf);
 }
 
-static const char *restart_policy(struct pod *p)
+static const char *restart_policy(struct agent_container *p)
 {
-	const char *rp = p->spec->spec->restart_policy;
+	const char *rp = p->pod->spec->spec->restart_policy;
 	return rp && rp[0] ? rp : "Always";
 }
 
-static Skiff__Container *pod_container(struct pod *p)
+static Skiff__Container *pod_container(struct agent_container *p)
 {
-	return (size_t)p->ci < p->spec->spec->n_containers ? p->spec->spec->containers[p->ci]
-							   : NULL;
+	return (size_t)p->ci < p->pod->spec->spec->n_containers
+		   ? p->pod->spec->spec->containers[p->ci]
+		   : NULL;
 }
 
-static bool same_pod(const struct pod *p, const struct pod *q)
+const char *pods_container_name(const struct agent_container *c)
 {
-	return p != q && streq(p->uid, q->uid);
+	Skiff__PodSpec *ps = c->pod->spec->spec;
+	const Skiff__Container *sc =
+	    (size_t)c->ci < ps->n_containers ? ps->containers[c->ci] : NULL;
+	return sc && sc->name[0] ? sc->name : c->pod->name;
 }
 
-static const char *container_name(struct pod *p)
+static const char *container_name(struct agent_container *p)
 {
-	Skiff__Container *c = pod_container(p);
-	return c && c->name[0] ? c->name : p->name;
+	return pods_container_name(p);
 }
 
-static void make_container_id(struct pod *p, int attempt, char *buf, size_t len)
+static void make_container_id(struct agent_container *p, int attempt, char *buf, size_t len)
 {
 	char uid[80];
 	size_t n = 0;
-	for (const char *s = p->uid; *s && n < 48; s++)
+	for (const char *s = p->pod->uid; *s && n < 48; s++)
 		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		    (*s >= '0' && *s <= '9') || *s == '-')
 			uid[n++] = *s;
@@ -107,44 +112,81 @@ static void make_container_id(struct pod *p, int attempt, char *buf, size_t len)
 		snprintf(buf, len, "%s-%d", uid, attempt);
 }
 
-struct pod *pods_find_name(struct agent *a, const char *name)
+struct agent_pod *pods_find_name(struct agent *a, const char *name)
 {
-	for (struct pod *p = a->pods; p; p = p->next)
-		if (streq(p->name, name))
-			return p;
+	for (struct agent_pod *pod = a->pods; pod; pod = pod->next)
+		if (streq(pod->name, name))
+			return pod;
 	return NULL;
 }
 
-static struct pod *pods_find_uid(struct agent *a, const char *uid)
+static struct agent_pod *pods_find_uid(struct agent *a, const char *uid)
 {
-	for (struct pod *p = a->pods; p; p = p->next)
-		if (streq(p->uid, uid))
-			return p;
+	for (struct agent_pod *pod = a->pods; pod; pod = pod->next)
+		if (streq(pod->uid, uid))
+			return pod;
 	return NULL;
 }
 
-static struct pod *pod_new_unit(struct agent *a, Skiff__Pod *spec, int ci)
+struct agent_container *pods_container(struct agent_pod *pod, const char *name)
 {
-	struct pod *p = xcalloc(1, sizeof(*p));
-	p->ci = ci;
-	p->n_ctr = spec->spec->n_containers > 0 ? (int)spec->spec->n_containers : 1;
-	p->agent = a;
-	p->spec = spec;
-	p->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
-	p->name = xstrdup(spec->metadata->name);
-	p->shim_pidfd = -EBADF;
-	p->ctr_pidfd = -EBADF;
-	p->old_shim_pidfd = -EBADF;
-	p->old_wd = -1;
-	p->state = POD_NEW;
-	p->next = a->pods;
-	a->pods = p;
-	return p;
+	Skiff__PodSpec *ps = pod->spec->spec;
+	for (int ci = 0; ci < pod->n_containers; ci++) {
+		struct agent_container *c = pod->containers[ci];
+		if (!c)
+			continue;
+		if (!name || !name[0])
+			return ci == 0 ? c : NULL;
+		if ((size_t)ci < ps->n_containers && streq(ps->containers[ci]->name, name))
+			return c;
+	}
+	return NULL;
 }
 
-static struct pod *pod_new(struct agent *a, Skiff__Pod *spec)
+/* A pod and one record per container of its spec (at least one: a pod
+ * without containers fails its start with InvalidSpec). Takes spec. */
+static struct agent_pod *pod_new(struct agent *a, Skiff__Pod *spec)
 {
-	return pod_new_unit(a, spec, 0);
+	struct agent_pod *pod = xcalloc(1, sizeof(*pod));
+	pod->agent = a;
+	pod->spec = spec;
+	pod->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
+	pod->name = xstrdup(spec->metadata->name);
+	pod->n_containers = spec->spec->n_containers > 0 ? (int)spec->spec->n_containers : 1;
+	pod->containers = xcalloc((size_t)pod->n_containers, sizeof(*pod->containers));
+	pod->next = a->pods;
+	a->pods = pod;
+	/* in reverse, so that a->containers lists them in spec order */
+	for (int ci = pod->n_containers - 1; ci >= 0; ci--) {
+		struct agent_container *p = xcalloc(1, sizeof(*p));
+		p->ci = ci;
+		p->agent = a;
+		p->pod = pod;
+		p->shim_pidfd = -EBADF;
+		p->ctr_pidfd = -EBADF;
+		p->old_shim_pidfd = -EBADF;
+		p->old_wd = -1;
+		p->state = POD_NEW;
+		p->next = a->containers;
+		a->containers = p;
+		pod->containers[ci] = p;
+	}
+	return pod;
+}
+
+static void pod_free_pod(struct agent_pod *pod)
+{
+	struct agent *a = pod->agent;
+	for (struct agent_pod **pp = &a->pods; *pp; pp = &(*pp)->next)
+		if (*pp == pod) {
+			*pp = pod->next;
+			break;
+		}
+	skiff__pod__free_unpacked(pod->spec, NULL);
+	free(pod->containers);
+	free(pod->uid);
+	free(pod->name);
+	free(pod);
 }
 
 static void close_watch(struct event **ev, int *fd)
@@ -158,18 +200,20 @@ static void close_watch(struct event **ev, int *fd)
 	*fd = -EBADF;
 }
 
-static void pod_unwatch(struct pod *p)
+static void pod_unwatch(struct agent_container *p)
 {
 	close_watch(&p->ev_shim, &p->shim_pidfd);
 	close_watch(&p->ev_ctr, &p->ctr_pidfd);
 }
 
-static void old_watch_stop(struct pod *p);
+static void old_watch_stop(struct agent_container *p);
 
-static void pod_free(struct pod *p)
+/* Free one container; true when it was the pod's last (the pod is freed). */
+static bool pod_free(struct agent_container *p)
 {
 	struct agent *a = p->agent;
-	for (struct pod **pp = &a->pods; *pp; pp = &(*pp)->next)
+	struct agent_pod *pod = p->pod;
+	for (struct agent_container **pp = &a->containers; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
 			break;
@@ -187,19 +231,22 @@ static void pod_free(struct pod *p)
 		event_free(p->ev_kill);
 	if (p->ev_pending)
 		event_free(p->ev_pending);
-	skiff__pod__free_unpacked(p->spec, NULL);
-	free(p->uid);
-	free(p->name);
 	free(p->reason);
 	free(p->message);
 	free(p->last_reason);
 	free(p->last_failure);
+	pod->containers[p->ci] = NULL;
 	free(p);
+	for (int ci = 0; ci < pod->n_containers; ci++)
+		if (pod->containers[ci])
+			return false;
+	pod_free_pod(pod);
+	return true;
 }
 
 /* ---- status and events -------------------------------------------------- */
 
-static const char *pod_phase(struct pod *p)
+static const char *pod_phase(struct agent_container *p)
 {
 	switch (p->state) {
 	case POD_RUNNING:
@@ -218,7 +265,7 @@ static const char *pod_phase(struct pod *p)
 }
 
 /* One container's status (the unit u). */
-static Skiff__ContainerStatus *unit_status(struct pod *p)
+static Skiff__ContainerStatus *unit_status(struct agent_container *p)
 {
 	Skiff__ContainerStatus *cs = xmalloc(sizeof(*cs));
 	skiff__container_status__init(cs);
@@ -256,7 +303,7 @@ static Skiff__ContainerStatus *unit_status(struct pod *p)
 }
 
 /* The pod-level reason and message one container gives ("" when none). */
-static void unit_reason(struct pod *p, const char **reason, const char **message)
+static void unit_reason(struct agent_container *p, const char **reason, const char **message)
 {
 	bool waiting = p->state != POD_RUNNING && p->state != POD_DONE && p->state != POD_STOPPING;
 	*reason = waiting && p->reason && p->state != POD_STARTING ? p->reason : "";
@@ -270,28 +317,22 @@ static void unit_reason(struct pod *p, const char **reason, const char **message
 /* The pod's status: one ContainerStatus per container (unit), in spec order;
  * the pod is Running while any container runs (or will run again), done
  * when all are, Failed if one of them failed; ready when all are ready. */
-Skiff__PodStatus *pods_build_status(struct pod *p)
+Skiff__PodStatus *pods_build_status(struct agent_pod *pod)
 {
-	struct agent *a = p->agent;
+	struct agent *a = pod->agent;
 	Skiff__PodStatus *st = xmalloc(sizeof(*st));
 	skiff__pod_status__init(st);
-	struct pod *units[64];
+	_cleanup_free_ struct agent_container **units =
+	    xcalloc((size_t)pod->n_containers, sizeof(*units));
 	int n = 0;
-	for (int ci = 0; ci < p->n_ctr && ci < 64; ci++) {
-		struct pod *u = NULL;
-		if (p->ci == ci)
-			u = p;
-		for (struct pod *q = a->pods; q && !u; q = q->next)
-			if (same_pod(p, q) && q->ci == ci)
-				u = q;
-		if (u)
-			units[n++] = u;
-	}
+	for (int ci = 0; ci < pod->n_containers; ci++)
+		if (pod->containers[ci])
+			units[n++] = pod->containers[ci];
 	const char *phase, *reason = "", *message = "";
 	bool ready = n > 0, running = false, all_done = true, pending = true;
 	int64_t first = 0;
 	for (int i = 0; i < n; i++) {
-		struct pod *u = units[i];
+		struct agent_container *u = units[i];
 		const char *ph = pod_phase(u);
 		ready = ready && u->state == POD_RUNNING && u->ready;
 		running = running || streq(ph, "Running");
@@ -319,7 +360,7 @@ Skiff__PodStatus *pods_build_status(struct pod *p)
 		phase = "Pending";
 
 	st->phase = xstrdup(phase);
-	st->pod_ip = xstrdup(p->ip);
+	st->pod_ip = xstrdup(pod->ip);
 	st->host_ip = xstrdup(a->cfg.address ? a->cfg.address : "");
 	st->start_ms = first;
 	st->node_epoch = a->epoch;
@@ -364,20 +405,22 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void pods_flush_now(struct agent *a)
 {
-	for (struct pod *p = a->pods; p; p = p->next) {
+	for (struct agent_container *p = a->containers; p; p = p->next) {
 		if (!p->status_dirty || p->exit_pending)
 			continue;
 		if (p->state != POD_STOPPING)
 			state_save_pod_run(p);
-		if (session_send_status(a, p)) {
+		if (session_send_status(a, p->pod)) {
 			p->status_dirty = false;
 			/* the status is the whole pod's: its other containers too */
-			for (struct pod *q = a->pods; q; q = q->next)
-				if (same_pod(p, q) && !q->exit_pending) {
+			for (int ci = 0; ci < p->pod->n_containers; ci++) {
+				struct agent_container *q = p->pod->containers[ci];
+				if (q && q != p && !q->exit_pending) {
 					if (q->status_dirty && q->state != POD_STOPPING)
 						state_save_pod_run(q);
 					q->status_dirty = false;
 				}
+			}
 		}
 	}
 	while (a->events && session_connected(a)) {
@@ -393,7 +436,7 @@ void pods_flush_now(struct agent *a)
 	}
 }
 
-void pods_mark_dirty(struct pod *p)
+void pods_mark_dirty(struct agent_container *p)
 {
 	struct agent *a = p->agent;
 	p->status_dirty = true;
@@ -405,7 +448,7 @@ void pods_mark_dirty(struct pod *p)
 	}
 }
 
-void pods_report_event(struct agent *a, struct pod *p, const char *type, const char *reason,
+void pods_report_event(struct agent *a, struct agent_pod *pod, const char *type, const char *reason,
 		       const char *fmt, ...)
 {
 	va_list ap;
@@ -418,9 +461,9 @@ void pods_report_event(struct agent *a, struct pod *p, const char *type, const c
 		return;
 
 	if (streq(type, "Warning"))
-		log_warn("pod %s: %s: %s", p->name, reason, msg);
+		log_warn("pod %s: %s: %s", pod->name, reason, msg);
 	else
-		log_info("pod %s: %s: %s", p->name, reason, msg);
+		log_info("pod %s: %s: %s", pod->name, reason, msg);
 
 	Skiff__Event ev = SKIFF__EVENT__INIT;
 	Skiff__ObjectMeta meta = SKIFF__OBJECT_META__INIT;
@@ -429,12 +472,12 @@ void pods_report_event(struct agent *a, struct pod *p, const char *type, const c
 	char hex[9];
 	skiff_random_bytes(rnd, sizeof(rnd));
 	skiff_hex(rnd, sizeof(rnd), hex);
-	snprintf(name, sizeof(name), "%s.%s", p->name, hex);
+	snprintf(name, sizeof(name), "%s.%s", pod->name, hex);
 	meta.name = name;
 	meta.created_ms = skiff_now_ms();
 	ev.metadata = &meta;
 	ev.object_kind = "pod";
-	ev.object_name = p->name;
+	ev.object_name = pod->name;
 	ev.type = (char *)type;
 	ev.reason = (char *)reason;
 	ev.message = msg;
@@ -468,17 +511,18 @@ void pods_report_event(struct agent *a, struct pod *p, const char *type, const c
 
 /* ---- failures before a container runs ----------------------------------- */
 
-static void schedule_restart(struct pod *p, bool count_restart);
+static void schedule_restart(struct agent_container *p, bool count_restart);
 
 /* The pod cannot be started now (image, volume, command, limits): say why
  * and retry with backoff — an image copied in later makes it start. */
-static void pod_setup_failed(struct pod *p, const char *reason, const char *message, bool retry)
+static void pod_setup_failed(struct agent_container *p, const char *reason, const char *message,
+			     bool retry)
 {
 	set_str(&p->reason, reason);
 	set_str(&p->message, message);
 	/* one Event per distinct failure, not one per retry */
 	if (message && !streq_ptr(p->last_failure, message)) {
-		pods_report_event(p->agent, p, "Warning", "Failed", "%s", message);
+		pods_report_event(p->agent, p->pod, "Warning", "Failed", "%s", message);
 		set_str(&p->last_failure, message);
 	}
 	if (retry && !streq(restart_policy(p), "Never")) {
@@ -502,9 +546,10 @@ static bool path_ok(const char *p)
 }
 
 /* Volume mounts -> --volume options; on a refusal *ret_msg says why. */
-static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, char **ret_msg)
+static int build_volumes(struct agent_container *p, Skiff__Container *c, struct strv *args,
+			 char **ret_msg)
 {
-	Skiff__PodSpec *ps = p->spec->spec;
+	Skiff__PodSpec *ps = p->pod->spec->spec;
 	for (size_t i = 0; i < c->n_volume_mounts; i++) {
 		Skiff__VolumeMount *m = c->volume_mounts[i];
 		Skiff__Volume *v = NULL;
@@ -549,7 +594,7 @@ static int build_volumes(struct pod *p, Skiff__Container *c, struct strv *args, 
 				    xasprintf("VolumeError: volume name '%s' is refused", v->name);
 				return -EINVAL;
 			}
-			_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+			_cleanup_free_ char *dir = state_pod_dir(p->agent, p->pod->uid);
 			src = xasprintf("%s/volumes/%s", dir, v->name);
 			int r = skiff_mkdir_p(src, 0755);
 			if (r < 0) {
@@ -577,10 +622,10 @@ int pods_max_starting(struct agent *a)
 	return a->max_starting;
 }
 
-static void pod_start(struct pod *p)
+static void pod_start(struct agent_container *p)
 {
 	struct agent *a = p->agent;
-	Skiff__PodSpec *ps = p->spec->spec;
+	Skiff__PodSpec *ps = p->pod->spec->spec;
 	Skiff__Container *c = pod_container(p);
 	_cleanup_free_ char *msg = NULL, *rootfs = NULL;
 	struct strv args = { 0 };
@@ -591,7 +636,8 @@ static void pod_start(struct pod *p)
 	if (a->hold) {
 		/* the brain may have moved this pod away while the node was gone */
 		if (!p->held)
-			log_info("pod %s: start held until the brain's first assignment", p->name);
+			log_info("pod %s: start held until the brain's first assignment",
+				 p->pod->name);
 		p->held = true;
 		if (p->state != POD_BACKOFF)
 			p->state = POD_NEW;
@@ -606,7 +652,8 @@ static void pod_start(struct pod *p)
 	}
 	p->queued = 0;
 	if (!c) {
-		_cleanup_free_ char *m = xasprintf("InvalidSpec: pod %s has no container", p->name);
+		_cleanup_free_ char *m =
+		    xasprintf("InvalidSpec: pod %s has no container", p->pod->name);
 		pod_setup_failed(p, "InvalidSpec", m, false);
 		return;
 	}
@@ -635,7 +682,7 @@ static void pod_start(struct pod *p)
 	strv_push(&args, xstrdup("--rootfs"));
 	strv_push(&args, xstrdup(rootfs));
 	strv_push(&args, xstrdup("--hostname"));
-	strv_push(&args, xstrdup(ps->hostname && ps->hostname[0] ? ps->hostname : p->name));
+	strv_push(&args, xstrdup(ps->hostname && ps->hostname[0] ? ps->hostname : p->pod->name));
 	strv_push(&args, xstrdup("--cgroup-parent"));
 	strv_push(&args, xstrdup(a->cfg.cgroup_parent));
 	if (a->cfg.log_max > 0) {
@@ -646,12 +693,9 @@ static void pod_start(struct pod *p)
 	/* The pod's sandbox: one IP and network namespace for all its
 	 * containers, made at the pod's first start and kept until the pod is
 	 * deleted, so that a container's restart does no network work. */
-	if (!p->ip[0])
-		for (struct pod *q = a->pods; q; q = q->next)
-			if (same_pod(p, q) && q->ip[0])
-				copy_str(p->ip, sizeof(p->ip), q->ip);
 	if (a->pod_cidr[0]) {
-		if (!p->ip[0] && ipam_allocate(a, p, p->ip, sizeof(p->ip)) < 0) {
+		if (!p->pod->ip[0] &&
+		    ipam_allocate(a, p->pod, p->pod->ip, sizeof(p->pod->ip)) < 0) {
 			strv_free(&args);
 			_cleanup_free_ char *m =
 			    xasprintf("NetworkError: no free address in pod CIDR %s", a->pod_cidr);
@@ -667,27 +711,24 @@ static void pod_start(struct pod *p)
 			return;
 		}
 	}
-	for (struct pod *q = a->pods; q; q = q->next)
-		if (same_pod(p, q) && !q->ip[0])
-			copy_str(q->ip, sizeof(q->ip), p->ip);
-	r = podnet_ensure(a, p->uid, a->pod_cidr[0] ? p->ip : NULL);
+	r = podnet_ensure(a, p->pod->uid, a->pod_cidr[0] ? p->pod->ip : NULL);
 	if (r < 0) {
 		strv_free(&args);
 		_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up the "
 						   "network namespace of pod %s: %s",
-						   p->name, strerror(-r));
+						   p->pod->name, strerror(-r));
 		pod_setup_failed(p, "NetworkError", m, true);
 		return;
 	}
-	_cleanup_free_ char *ns = podnet_path(a, p->uid);
+	_cleanup_free_ char *ns = podnet_path(a, p->pod->uid);
 	strv_push(&args, xstrdup("--net"));
 	strv_push(&args, xasprintf("ns:%s", ns));
 
 	/* environment: SKIFF_*, services, then the container's own */
 	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xasprintf("SKIFF_POD_NAME=%s", p->name));
+	strv_push(&args, xasprintf("SKIFF_POD_NAME=%s", p->pod->name));
 	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xasprintf("SKIFF_POD_IP=%s", p->ip));
+	strv_push(&args, xasprintf("SKIFF_POD_IP=%s", p->pod->ip));
 	strv_push(&args, xstrdup("--env"));
 	strv_push(&args, xasprintf("SKIFF_NODE_NAME=%s", a->cfg.name));
 	strv_push(&args, xstrdup("--env"));
@@ -735,9 +776,9 @@ static void pod_start(struct pod *p)
 		pod_setup_failed(p, "VolumeError", msg, r == -ENOENT);
 		return;
 	}
-	r = endpoints_write(a, p);
+	r = endpoints_write(a, p->pod);
 	if (r >= 0) {
-		_cleanup_free_ char *ep = endpoints_dir(a, p->uid);
+		_cleanup_free_ char *ep = endpoints_dir(a, p->pod->uid);
 		strv_push(&args, xstrdup("--volume"));
 		strv_push(&args, xasprintf("%s:/etc/skiff/endpoints:ro", ep));
 	}
@@ -768,11 +809,11 @@ static void pod_start(struct pod *p)
 
 static void on_shim_exit(evutil_socket_t fd, short what, void *arg);
 static void on_container_exit(evutil_socket_t fd, short what, void *arg);
-static void handle_exit(struct pod *p, const struct shim_state *st);
+static void handle_exit(struct agent_container *p, const struct shim_state *st);
 
 /* Watch the shim by pidfd; the state file read after pidfd_open tells
  * whether the pidfd really is the shim (it writes "exited" before exiting). */
-static int watch_shim(struct pod *p, struct shim_state *st)
+static int watch_shim(struct agent_container *p, struct shim_state *st)
 {
 	int fd = pidfd_open_pid(st->shim_pid);
 	int cfd = st->pid > 0 ? pidfd_open_pid(st->pid) : -EBADF;
@@ -819,8 +860,8 @@ static const char *exit_reason_for_status(int code)
 static void start_next(struct agent *a)
 {
 	while (a->starting < pods_max_starting(a)) {
-		struct pod *next = NULL;
-		for (struct pod *q = a->pods; q; q = q->next)
+		struct agent_container *next = NULL;
+		for (struct agent_container *q = a->containers; q; q = q->next)
 			if (q->queued && (!next || q->queued < next->queued))
 				next = q;
 		if (!next)
@@ -834,11 +875,12 @@ static void start_next(struct agent *a)
 	}
 }
 
-static void on_start_done_inner(struct pod *p, int status, const char *out, const char *err);
+static void on_start_done_inner(struct agent_container *p, int status, const char *out,
+				const char *err);
 
 static void on_start_done(int status, const char *out, const char *err, void *userdata)
 {
-	struct pod *p = userdata;
+	struct agent_container *p = userdata;
 	struct agent *a = p->agent;
 	p->starter = NULL;
 	a->starting--;
@@ -846,7 +888,8 @@ static void on_start_done(int status, const char *out, const char *err, void *us
 	start_next(a);
 }
 
-static void on_start_done_inner(struct pod *p, int status, const char *out, const char *err)
+static void on_start_done_inner(struct agent_container *p, int status, const char *out,
+				const char *err)
 {
 	struct shim_state st;
 
@@ -916,7 +959,7 @@ static void on_start_done_inner(struct pod *p, int status, const char *out, cons
 	set_str(&p->reason, NULL);
 	set_str(&p->message, NULL);
 	set_str(&p->last_failure, NULL);
-	log_info("pod %s: container %s running, pid %d (attempt %d, restarts %d)", p->name,
+	log_info("pod %s: container %s running, pid %d (attempt %d, restarts %d)", p->pod->name,
 		 p->container_id, p->pid, p->attempt, p->restarts);
 	probes_start(p);
 	logs_container_changed(p->agent, p);
@@ -927,14 +970,14 @@ static void on_start_done_inner(struct pod *p, int status, const char *out, cons
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	(void)fd;
 	(void)what;
 	if (p->state == POD_BACKOFF)
 		pod_start(p);
 }
 
-static void schedule_restart(struct pod *p, bool count_restart)
+static void schedule_restart(struct agent_container *p, bool count_restart)
 {
 	int64_t ran = count_restart && p->started_ms ? p->finished_ms - p->started_ms : -1;
 	int64_t delay = restart_backoff_next(&p->next_backoff_ms, ran);
@@ -960,7 +1003,8 @@ static void schedule_restart(struct pod *p, bool count_restart)
 }
 
 /* Record an exit in the pod's last state and tell the brain (status, Event). */
-static void report_exit(struct pod *p, const struct shim_state *st, bool restarting, bool unhealthy)
+static void report_exit(struct agent_container *p, const struct shim_state *st, bool restarting,
+			bool unhealthy)
 {
 	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
 	const char *reason = st->oom	     ? "OOMKilled"
@@ -974,10 +1018,10 @@ static void report_exit(struct pod *p, const struct shim_state *st, bool restart
 	p->last_exit_code = st->signal ? 128 + st->signal : st->exit_code;
 	p->last_finished_ms = st->finished_ms ? st->finished_ms : skiff_now_ms();
 	if (unhealthy)
-		pods_report_event(p->agent, p, "Warning", "Killing",
+		pods_report_event(p->agent, p->pod, "Warning", "Killing",
 				  "container %s failed its liveness probe and was killed",
 				  container_name(p));
-	pods_report_event(p->agent, p, failed ? "Warning" : "Normal",
+	pods_report_event(p->agent, p->pod, failed ? "Warning" : "Normal",
 			  st->oom ? "OOMKilled" : (failed ? "ContainerDied" : "Completed"),
 			  "container %s (pid %d) %s (%s)%s", container_name(p), st->pid, how,
 			  reason, restarting ? ", restarting" : "");
@@ -989,7 +1033,7 @@ static void report_exit(struct pod *p, const struct shim_state *st, bool restart
 	pods_mark_dirty(p);
 }
 
-static void handle_exit(struct pod *p, const struct shim_state *st)
+static void handle_exit(struct agent_container *p, const struct shim_state *st)
 {
 	probes_stop(p);
 	pod_unwatch(p);
@@ -1022,14 +1066,14 @@ static void handle_exit(struct pod *p, const struct shim_state *st)
  * watch on its directory hands the record over as soon as it is written, so
  * the restart's status (with its reason) does not wait for that cleanup. */
 
-static void old_watch_stop(struct pod *p)
+static void old_watch_stop(struct agent_container *p)
 {
 	if (p->old_wd >= 0 && p->agent->exit_inotify_fd >= 0)
 		inotify_rm_watch(p->agent->exit_inotify_fd, p->old_wd);
 	p->old_wd = -1;
 }
 
-static void old_exit_recorded(struct pod *p, const struct shim_state *st)
+static void old_exit_recorded(struct agent_container *p, const struct shim_state *st)
 {
 	old_watch_stop(p);
 	p->exit_pending = false;
@@ -1039,7 +1083,7 @@ static void old_exit_recorded(struct pod *p, const struct shim_state *st)
 }
 
 /* true when the old shim's record says "exited" (now reported) */
-static bool old_exit_check(struct pod *p)
+static bool old_exit_check(struct agent_container *p)
 {
 	struct shim_state st;
 	if (!p->exit_pending || p->old_reported ||
@@ -1064,7 +1108,7 @@ static void on_exit_inotify(evutil_socket_t fd, short what, void *arg)
 			e += sizeof(*ev) + ev->len;
 			if (!ev->len || !streq(ev->name, "state"))
 				continue;
-			for (struct pod *p = a->pods; p; p = p->next)
+			for (struct agent_container *p = a->containers; p; p = p->next)
 				if (p->old_wd == ev->wd) {
 					old_exit_check(p);
 					break;
@@ -1073,7 +1117,7 @@ static void on_exit_inotify(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void old_watch_start(struct pod *p)
+static void old_watch_start(struct agent_container *p)
 {
 	struct agent *a = p->agent;
 	p->old_reported = false;
@@ -1095,7 +1139,7 @@ static void old_watch_start(struct pod *p)
  * its record was read already). */
 static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	struct shim_state st;
 	(void)fd;
 	(void)what;
@@ -1114,7 +1158,7 @@ static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 
 static void on_exit_pending_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	(void)fd;
 	(void)what;
 	p->exit_pending = false;
@@ -1127,7 +1171,7 @@ static void on_exit_pending_timeout(evutil_socket_t fd, short what, void *arg)
  * has written them. */
 static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	(void)fd;
 	(void)what;
 	close_watch(&p->ev_ctr, &p->ctr_pidfd);
@@ -1156,7 +1200,7 @@ static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 
 static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	struct shim_state st;
 	(void)fd;
 	(void)what;
@@ -1166,7 +1210,7 @@ static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
 		 * container, if still there, has lost its parent; kill it so
 		 * the pod is restarted cleanly. */
 		log_warn("pod %s: shim %d of %s exited without recording the container's exit",
-			 p->name, p->shim_pid, p->container_id);
+			 p->pod->name, p->shim_pid, p->container_id);
 		if (p->pid > 0) {
 			int cfd = pidfd_open_pid(p->pid);
 			if (cfd >= 0) {
@@ -1184,7 +1228,7 @@ static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
 	handle_exit(p, &st);
 }
 
-void pods_kill_container(struct pod *p, int sig)
+void pods_kill_container(struct agent_container *p, int sig)
 {
 	if (p->state != POD_RUNNING && p->state != POD_STOPPING)
 		return;
@@ -1198,13 +1242,13 @@ void pods_kill_container(struct pod *p, int sig)
 	close(fd);
 }
 
-void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why)
+void pods_probe_result(struct agent_container *p, bool liveness, bool ok, const char *why)
 {
 	if (p->state != POD_RUNNING)
 		return;
 	if (liveness) {
 		if (!ok) {
-			pods_report_event(p->agent, p, "Warning", "Unhealthy",
+			pods_report_event(p->agent, p->pod, "Warning", "Unhealthy",
 					  "liveness probe failed: %s", why);
 			p->unhealthy_kill = true;
 			pods_kill_container(p, SIGKILL);
@@ -1214,7 +1258,7 @@ void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why)
 	if (ok != p->ready) {
 		p->ready = ok;
 		if (!ok)
-			pods_report_event(p->agent, p, "Warning", "Unhealthy",
+			pods_report_event(p->agent, p->pod, "Warning", "Unhealthy",
 					  "readiness probe failed: %s", why);
 		pods_mark_dirty(p);
 	}
@@ -1224,17 +1268,17 @@ void pods_probe_result(struct pod *p, bool liveness, bool ok, const char *why)
 
 static void on_kill_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct pod *p = arg;
+	struct agent_container *p = arg;
 	(void)fd;
 	(void)what;
 	pods_kill_container(p, SIGKILL);
 }
 
-static void pod_stop(struct pod *p)
+static void pod_stop(struct agent_container *p)
 {
 	struct agent *a = p->agent;
 	if (p->state != POD_STOPPING) {
-		log_info("pod %s: stopping (no longer assigned to %s)", p->name, a->cfg.name);
+		log_info("pod %s: stopping (no longer assigned to %s)", p->pod->name, a->cfg.name);
 		if (p->ev_timer)
 			evtimer_del(p->ev_timer);
 		enum pod_state was = p->state;
@@ -1243,7 +1287,7 @@ static void pod_stop(struct pod *p)
 		if (was == POD_STARTING)
 			return; /* on_start_done continues */
 		if (was == POD_RUNNING) {
-			int grace = p->spec->spec->termination_grace_ms;
+			int grace = p->pod->spec->spec->termination_grace_ms;
 			if (grace <= 0)
 				grace = 10000;
 			pods_kill_container(p, SIGTERM);
@@ -1261,18 +1305,19 @@ static void pod_stop(struct pod *p)
 		make_container_id(p, i, id, sizeof(id));
 		shim_delete(a, id);
 	}
+	struct agent_pod *pod = p->pod;
 	bool last = true;
-	for (struct pod *q = a->pods; q; q = q->next)
-		last = last && !same_pod(p, q);
+	for (int ci = 0; ci < pod->n_containers; ci++)
+		last = last && (!pod->containers[ci] || pod->containers[ci] == p);
 	if (!last) { /* the pod's other containers remove the pod */
 		pod_free(p);
 		return;
 	}
-	logs_pod_gone(a, p);
-	state_remove_pod(a, p->uid); /* the sandbox's teardown runs off the loop */
-	log_info("pod %s: removed", p->name);
-	session_send_stopped(a, p);
-	pod_free(p);
+	logs_pod_gone(a, pod);
+	state_remove_pod(a, pod->uid); /* the sandbox's teardown runs off the loop */
+	log_info("pod %s: removed", pod->name);
+	session_send_stopped(a, pod);
+	pod_free(p); /* and the pod */
 	reconcile_later(a);
 }
 
@@ -1303,7 +1348,7 @@ static void reconcile_later(struct agent *a)
 /* Start what waited for the hold to end (pods still wanted). */
 static void start_held(struct agent *a)
 {
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_container *p = a->containers; p; p = p->next)
 		if (p->held) {
 			p->held = false;
 			if (p->state == POD_NEW || p->state == POD_BACKOFF)
@@ -1346,7 +1391,7 @@ void pods_hold_release(struct agent *a, const char *why)
 	if (a->ev_hold)
 		evtimer_del(a->ev_hold);
 	bool any = false;
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_container *p = a->containers; p; p = p->next)
 		any = any || p->held;
 	if (why && any)
 		log_warn("%s within %d ms of the start: healing containers locally", why,
@@ -1375,7 +1420,7 @@ void pods_apply_assignment(struct agent *a, Skiff__Assignment *as)
 static void reconcile(struct agent *a)
 {
 	Skiff__Assignment *as = a->assignment;
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_container *p = a->containers; p; p = p->next)
 		p->desired = false;
 	if (!as->fenced) {
 		for (size_t i = 0; i < as->n_pods; i++) {
@@ -1386,11 +1431,13 @@ static void reconcile(struct agent *a)
 				continue; /* being deleted: stop it */
 			const char *uid =
 			    want->metadata->uid[0] ? want->metadata->uid : want->metadata->name;
-			struct pod *p = pods_find_uid(a, uid);
-			if (p) {
-				for (struct pod *q = a->pods; q; q = q->next)
-					if (streq(q->uid, uid) && q->state != POD_STOPPING)
+			struct agent_pod *pod = pods_find_uid(a, uid);
+			if (pod) {
+				for (int ci = 0; ci < pod->n_containers; ci++) {
+					struct agent_container *q = pod->containers[ci];
+					if (q && q->state != POD_STOPPING)
 						q->desired = true;
+				}
 				continue;
 			}
 			if (pods_find_name(a, want->metadata->name))
@@ -1398,57 +1445,56 @@ static void reconcile(struct agent *a)
 			Skiff__Pod *copy = pod_copy(want);
 			if (!copy)
 				continue;
-			p = pod_new(a, copy);
-			p->desired = true;
-			int r = state_save_pod(p);
+			pod = pod_new(a, copy);
+			for (int ci = 0; ci < pod->n_containers; ci++)
+				pod->containers[ci]->desired = true;
+			int r = state_save_pod(pod);
 			if (r < 0)
-				log_warn_errno(r, "pod %s: cannot save its state: %m", p->name);
-			pods_report_event(a, p, "Normal", "Scheduled", "pod %s bound to node %s",
-					  p->name, a->cfg.name);
-			/* one unit per further container, each with its own run file */
-			struct pod *units[64] = { p };
-			int n = 1;
-			for (int ci = 1; ci < p->n_ctr && ci < 64; ci++) {
-				Skiff__Pod *c2 = pod_copy(want);
-				if (!c2)
-					continue;
-				struct pod *u = pod_new_unit(a, c2, ci);
-				u->desired = true;
-				state_save_pod_run(u);
-				units[n++] = u;
-			}
-			for (int k = 0; k < n; k++)
-				pod_start(units[k]);
+				log_warn_errno(r, "pod %s: cannot save its state: %m", pod->name);
+			pods_report_event(a, pod, "Normal", "Scheduled", "pod %s bound to node %s",
+					  pod->name, a->cfg.name);
+			/* every container of the spec, in order (a start may end in
+			 * a failure that frees nothing: the records stay) */
+			for (int ci = 0; ci < pod->n_containers; ci++)
+				pod_start(pod->containers[ci]);
 		}
 	} else {
 		log_warn("brain says this node's epoch %" PRIu64 " is fenced: stopping every pod",
 			 a->epoch);
 	}
-	struct pod *next;
-	for (struct pod *p = a->pods; p; p = next) {
+	for (struct agent_pod *pod = a->pods; pod; pod = pod->next)
+		for (int ci = 0; ci < pod->n_containers; ci++)
+			if (pod->containers[ci] && pod->containers[ci]->desired) {
+				endpoints_write(a, pod);
+				break;
+			}
+	struct agent_container *next;
+	for (struct agent_container *p = a->containers; p; p = next) {
 		next = p->next;
 		if (!p->desired && p->state != POD_STOPPING)
 			pod_stop(p);
-		else if (p->state != POD_STOPPING)
-			endpoints_write(a, p);
 	}
 }
 
 void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *))
 {
 	size_t n = 0;
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_pod *pod = a->pods; pod; pod = pod->next)
 		n++;
 	req->pods = xcalloc(n ? n : 1, sizeof(*req->pods));
 	req->n_pods = 0;
-	for (struct pod *p = a->pods; p; p = p->next) {
-		if (p->state == POD_STOPPING || p->ci)
+	for (struct agent_pod *pod = a->pods; pod; pod = pod->next) {
+		bool stopping = true; /* every container is being stopped */
+		for (int ci = 0; ci < pod->n_containers; ci++)
+			stopping = stopping && (!pod->containers[ci] ||
+						pod->containers[ci]->state == POD_STOPPING);
+		if (stopping)
 			continue;
 		Skiff__RunningPod *rp = xmalloc(sizeof(*rp));
 		skiff__running_pod__init(rp);
-		rp->name = p->name;
-		rp->uid = p->uid;
-		rp->status = pods_build_status(p);
+		rp->name = pod->name;
+		rp->uid = pod->uid;
+		rp->status = pods_build_status(pod);
 		req->pods[req->n_pods++] = rp;
 		if (keep)
 			keep(rp);
@@ -1457,7 +1503,7 @@ void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep
 
 /* ---- re-adoption after an agent restart ---------------------------------- */
 
-static void fill_unit(struct pod *p, const char *run)
+static void fill_unit(struct agent_container *p, const char *run)
 {
 	char buf[256];
 	if (state_run_get(run, "attempt", buf, sizeof(buf)))
@@ -1467,7 +1513,7 @@ static void fill_unit(struct pod *p, const char *run)
 	if (state_run_get(run, "restarts", buf, sizeof(buf)))
 		p->restarts = atoi(buf);
 	if (state_run_get(run, "ip", buf, sizeof(buf)))
-		copy_str(p->ip, sizeof(p->ip), buf);
+		copy_str(p->pod->ip, sizeof(p->pod->ip), buf);
 	if (state_run_get(run, "last_exit_code", buf, sizeof(buf)))
 		p->last_exit_code = atoi(buf);
 	if (state_run_get(run, "last_reason", buf, sizeof(buf)) && buf[0])
@@ -1484,22 +1530,18 @@ static void fill_unit(struct pod *p, const char *run)
 static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *ud)
 {
 	(void)ud;
-	struct pod *p = pod_new(a, spec);
-	fill_unit(p, run);
-	for (int ci = 1; ci < p->n_ctr; ci++) {
-		Skiff__Pod *copy = pod_copy(spec);
-		if (!copy)
-			continue;
-		struct pod *u = pod_new_unit(a, copy, ci);
-		_cleanup_free_ char *r = state_read_run(a, p->uid, ci);
-		fill_unit(u, r);
+	struct agent_pod *pod = pod_new(a, spec);
+	fill_unit(pod->containers[0], run);
+	for (int ci = 1; ci < pod->n_containers; ci++) {
+		_cleanup_free_ char *r = state_read_run(a, pod->uid, ci);
+		fill_unit(pod->containers[ci], r);
 	}
 	return 0;
 }
 
 static bool id_known(struct agent *a, const char *id)
 {
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_container *p = a->containers; p; p = p->next)
 		for (int i = p->attempt; i >= 1 && i >= p->attempt - 1; i--) {
 			char mine[192];
 			make_container_id(p, i, mine, sizeof(mine));
@@ -1515,7 +1557,7 @@ int pods_adopt(struct agent *a)
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s/pods: %m", a->cfg.state_dir);
 
-	for (struct pod *p = a->pods; p; p = p->next) {
+	for (struct agent_container *p = a->containers; p; p = p->next) {
 		struct shim_state st;
 		if (!p->container_id[0] || shim_state_read(a, p->container_id, &st) < 0) {
 			/* never started, or the start was cut short */
@@ -1529,15 +1571,15 @@ int pods_adopt(struct agent *a)
 		if (r > 0) {
 			p->state = POD_RUNNING;
 			p->ready = false;
-			log_info("pod %s: re-adopted container %s, pid %d", p->name,
+			log_info("pod %s: re-adopted container %s, pid %d", p->pod->name,
 				 p->container_id, p->pid);
 			probes_start(p);
 			pods_mark_dirty(p);
 		} else if (r == 0) {
 			p->pid = st.pid;
 			p->started_ms = st.started_ms;
-			log_info("pod %s: container %s exited while the agent was away", p->name,
-				 p->container_id);
+			log_info("pod %s: container %s exited while the agent was away",
+				 p->pod->name, p->container_id);
 			handle_exit(p, &st);
 		} else {
 			pod_start(p);

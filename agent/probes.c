@@ -31,9 +31,9 @@
 #define NSENTER "/usr/bin/nsenter"
 
 struct probe {
-	struct pod *pod;
+	struct agent_container *ctr;
 	bool liveness;
-	const Skiff__Probe *cfg; /* points into pod->spec */
+	const Skiff__Probe *cfg; /* points into the pod's spec */
 	struct event *ev_tick;
 	int failures, successes;
 	/* one check in flight */
@@ -76,7 +76,7 @@ static void check_clear(struct probe *pr)
 
 static void check_done(struct probe *pr, bool ok, const char *why)
 {
-	struct pod *p = pr->pod;
+	struct agent_container *p = pr->ctr;
 	check_clear(pr);
 	if (ok) {
 		pr->failures = 0;
@@ -86,7 +86,7 @@ static void check_done(struct probe *pr, bool ok, const char *why)
 	} else {
 		pr->successes = 0;
 		pr->failures++;
-		log_debug("pod %s: %s probe failed (%d): %s", p->name,
+		log_debug("pod %s: %s probe failed (%d): %s", p->pod->name,
 			  pr->liveness ? "liveness" : "readiness", pr->failures, why);
 		if (pr->failures >= cfg_or(pr->cfg->failure_threshold, 3)) {
 			if (pr->liveness)
@@ -148,7 +148,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 		const char *path = pr->cfg->http_get->path[0] ? pr->cfg->http_get->path : "/";
 		_cleanup_free_ char *req =
 		    xasprintf("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: skiff-agent\r\n\r\n",
-			      path, pr->pod->ip);
+			      path, pr->ctr->pod->ip);
 		if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
 			check_done(pr, false, "cannot send the request");
 			return;
@@ -156,7 +156,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 		pr->sent = true;
 		event_free(pr->ev_sock);
 		pr->ev_sock =
-		    event_new(pr->pod->agent->base, fd, EV_READ | EV_PERSIST, on_sock, pr);
+		    event_new(pr->ctr->agent->base, fd, EV_READ | EV_PERSIST, on_sock, pr);
 		event_add(pr->ev_sock, NULL);
 		return;
 	}
@@ -179,7 +179,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 
 static void run_check(struct probe *pr)
 {
-	struct pod *p = pr->pod;
+	struct agent_container *p = pr->ctr;
 	struct agent *a = p->agent;
 	const Skiff__Probe *c = pr->cfg;
 	int timeout = cfg_or(c->timeout_ms, 1000);
@@ -212,12 +212,12 @@ static void run_check(struct probe *pr)
 		return;
 	}
 	uint32_t port = c->tcp_socket ? c->tcp_socket->port : c->http_get ? c->http_get->port : 0;
-	if (!port || !p->ip[0]) {
+	if (!port || !p->pod->ip[0]) {
 		check_done(pr, false, !port ? "probe has no port" : "pod has no IP");
 		return;
 	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	inet_pton(AF_INET, p->ip, &sa.sin_addr);
+	inet_pton(AF_INET, p->pod->ip, &sa.sin_addr);
 	pr->sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pr->sock < 0) {
 		check_done(pr, false, "socket failed");
@@ -240,16 +240,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct probe *pr = arg;
 	(void)fd;
 	(void)what;
-	if (pr->pod->state == POD_RUNNING)
+	if (pr->ctr->state == POD_RUNNING)
 		run_check(pr);
 }
 
-static struct probe *probe_new(struct pod *p, const Skiff__Probe *cfg, bool liveness)
+static struct probe *probe_new(struct agent_container *p, const Skiff__Probe *cfg, bool liveness)
 {
 	if (!cfg || (!cfg->exec && !cfg->tcp_socket && !cfg->http_get))
 		return NULL;
 	struct probe *pr = xcalloc(1, sizeof(*pr));
-	pr->pod = p;
+	pr->ctr = p;
 	pr->cfg = cfg;
 	pr->liveness = liveness;
 	pr->sock = -EBADF;
@@ -269,10 +269,11 @@ static void probe_free(struct probe *pr)
 	free(pr);
 }
 
-void probes_start(struct pod *p)
+void probes_start(struct agent_container *p)
 {
 	probes_stop(p);
-	Skiff__Container *c = p->spec->spec->n_containers ? p->spec->spec->containers[0] : NULL;
+	Skiff__PodSpec *ps = p->pod->spec->spec;
+	Skiff__Container *c = (size_t)p->ci < ps->n_containers ? ps->containers[p->ci] : NULL;
 	if (!c)
 		return;
 	p->liveness = probe_new(p, c->liveness_probe, true);
@@ -281,7 +282,7 @@ void probes_start(struct pod *p)
 		p->ready = true;
 }
 
-void probes_stop(struct pod *p)
+void probes_stop(struct agent_container *p)
 {
 	probe_free(p->liveness);
 	probe_free(p->readiness);

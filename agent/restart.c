@@ -29,7 +29,7 @@ int64_t restart_backoff_next(int64_t *next_ms, int64_t ran_ms)
 		delay = 0; /* a good run: as if it had never crashed */
 	if (delay < 0)
 		delay = 0;
-	*next_ms = delay == 0			    ? AGENT_BACKOFF_FIRST_MS
+	*next_ms = delay == 0			      ? AGENT_BACKOFF_FIRST_MS
 		   : delay * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
 						      : delay * 2;
 	return delay;

@@ -180,7 +180,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 			  on_reply_checked, s, NULL);
 }
 
-static bool send_report(struct agent *a, struct pod *p, bool stopped)
+static bool send_report(struct agent *a, struct agent_pod *pod, bool stopped)
 {
 	if (!session_connected(a))
 		return false;
@@ -188,23 +188,23 @@ static bool send_report(struct agent *a, struct pod *p, bool stopped)
 	rep.stopped = stopped;
 	rep.node = a->cfg.name;
 	rep.epoch = a->epoch;
-	rep.pod = p->name;
-	rep.uid = p->uid;
-	rep.status = pods_build_status(p);
+	rep.pod = pod->name;
+	rep.uid = pod->uid;
+	rep.status = pods_build_status(pod);
 	int r = skiff_rpc_request(a->session->conn, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base,
 				  SKIFF_RPC_DEFAULT_TIMEOUT_MS, on_reply_checked, a->session, NULL);
 	pods_status_free(rep.status);
 	return r >= 0;
 }
 
-bool session_send_status(struct agent *a, struct pod *p)
+bool session_send_status(struct agent *a, struct agent_pod *pod)
 {
-	return send_report(a, p, false);
+	return send_report(a, pod, false);
 }
 
-bool session_send_stopped(struct agent *a, struct pod *p)
+bool session_send_stopped(struct agent *a, struct agent_pod *pod)
 {
-	return send_report(a, p, true);
+	return send_report(a, pod, true);
 }
 
 bool session_send_event(struct agent *a, const uint8_t *packed, size_t len)
@@ -278,7 +278,7 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 	evtimer_add(s->ev_heartbeat, &tv);
 
 	/* Whatever happened while the brain was away, in full. */
-	for (struct pod *p = a->pods; p; p = p->next)
+	for (struct agent_container *p = a->containers; p; p = p->next)
 		p->status_dirty = true;
 	pods_flush_now(a);
 }

@@ -144,9 +144,9 @@ char *state_pod_dir(struct agent *a, const char *uid)
 	return xasprintf("%s/pods/%s", a->cfg.state_dir, uid);
 }
 
-int state_save_pod_run(struct pod *p)
+int state_save_pod_run(struct agent_container *p)
 {
-	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->pod->uid);
 	/* one run file per container: run, run.1, run.2 ... */
 	_cleanup_free_ char *path =
 	    p->ci ? xasprintf("%s/run.%d", dir, p->ci) : xasprintf("%s/run", dir);
@@ -154,7 +154,7 @@ int state_save_pod_run(struct pod *p)
 	    xasprintf("attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
 		      "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
 		      "\nnext_backoff_ms=%" PRId64 "\n",
-		      p->attempt, p->container_id, p->restarts, p->ip, p->last_exit_code,
+		      p->attempt, p->container_id, p->restarts, p->pod->ip, p->last_exit_code,
 		      p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
 		      p->next_backoff_ms);
 	return write_replace(path, data, strlen(data));
@@ -170,20 +170,21 @@ char *state_read_run(struct agent *a, const char *uid, int ci)
 	return run;
 }
 
-int state_save_pod(struct pod *p)
+int state_save_pod(struct agent_pod *pod)
 {
-	_cleanup_free_ char *dir = state_pod_dir(p->agent, p->uid);
+	_cleanup_free_ char *dir = state_pod_dir(pod->agent, pod->uid);
 	_cleanup_free_ char *path = xasprintf("%s/pod.pb", dir);
 	int r = skiff_mkdir_p(dir, 0700);
 	if (r < 0)
 		return r;
-	size_t len = skiff__pod__get_packed_size(p->spec);
+	size_t len = skiff__pod__get_packed_size(pod->spec);
 	_cleanup_free_ uint8_t *buf = xmalloc(len);
-	skiff__pod__pack(p->spec, buf);
+	skiff__pod__pack(pod->spec, buf);
 	r = write_replace(path, buf, len);
-	if (r < 0)
-		return r;
-	return state_save_pod_run(p);
+	for (int i = 0; i < pod->n_containers && r >= 0; i++)
+		if (pod->containers[i])
+			r = state_save_pod_run(pod->containers[i]);
+	return r;
 }
 
 struct gone {

@@ -93,7 +93,7 @@ END_TEST
 START_TEST(test_ipam)
 {
 	struct agent a = { 0 };
-	struct pod pods[4] = { 0 };
+	struct agent_pod pods[4] = { 0 };
 	char gw[32], ip[64];
 	int prefix;
 
@@ -157,7 +157,7 @@ END_TEST
 START_TEST(test_service_env_and_endpoints)
 {
 	struct agent a = { 0 };
-	struct pod p = { 0 };
+	struct agent_pod p = { 0 };
 	a.cfg.state_dir = tmpdir;
 	p.agent = &a;
 	p.uid = "u1";
