@@ -9,6 +9,7 @@
  *   images.c    image reference -> rootfs (directory, or tar unpacked once)
  *   ipam.c      pod IPs from the node's pod CIDR
  *   restart.c   restart policy and crash-loop backoff (no I/O)
+ *   startspec.c the runtime's command line from the pod spec (no I/O)
  *   probes.c    liveness/readiness probes (exec, TCP, HTTP GET)
  *   logs.c      MSG_AGENT_LOGS from the shim's log files (tail, follow)
  *   exec.c      MSG_AGENT_EXEC: `skiff-runtime exec` with streamed output
@@ -308,6 +309,33 @@ void pods_report_event(struct agent *a, struct agent_pod *pod, const char *type,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void pods_probe_result(struct agent_container *p, bool liveness, bool ok, const char *why);
 void pods_kill_container(struct agent_container *p, int sig);
+
+/* startspec.c — the runtime's command line for a container (no I/O) */
+struct strv {
+	char **v; /* NULL-terminated */
+	size_t n, cap;
+};
+void strv_push(struct strv *s, char *owned);
+void strv_free(struct strv *s);
+struct startspec {
+	const char *runtime;	    /* skiff-runtime */
+	const char *containers_dir; /* the shims' --state */
+	const char *id;		    /* the attempt's container id */
+	const char *rootfs;
+	const char *cgroup_parent;
+	int64_t log_max;    /* 0: the runtime's default */
+	int64_t pids_limit; /* 0: none */
+	const char *netns;  /* the sandbox's network namespace file */
+	const char *pod_ip; /* "" without a pod CIDR */
+	const char *node_name;
+	const Skiff__Pod *pod;
+	const Skiff__Container *container;
+	char *const *service_env;  /* "K=V", NULL-terminated (or NULL) */
+	char *const *volumes;	   /* "SRC:DST[:ro]", NULL-terminated (or NULL) */
+	const char *endpoints_dir; /* NULL: not mounted */
+};
+/* Append `RUNTIME shim --foreground … -- CMD ARGS…` to args. */
+void startspec_build(const struct startspec *in, struct strv *args);
 
 /* restart.c — restart policy and crash-loop backoff (no I/O) */
 /* Does restartPolicy (NULL or "": Always) restart a container that ended,

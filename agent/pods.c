@@ -35,28 +35,6 @@ static void reconcile_later(struct agent *a);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static void strv_push(struct strv *s, char *owned)
-{
-	if (s->n + 2 > s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		s->v = xrealloc(s->v, s->cap * sizeof(char *));
-	}
-	s->v[s->n++] = owned;
-	s->v[s->n] = NULL;
-}
-
-static void strv_free(struct strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 static void set_str(char **dst, const char *src)
 {
 	free(*dst);
@@ -545,7 +523,8 @@ static bool path_ok(const char *p)
 	       !strchr(p, ':') && !strchr(p, ',');
 }
 
-/* Volume mounts -> --volume options; on a refusal *ret_msg says why. */
+/* Volume mounts -> "SRC:DST[:ro]" in args (emptyDir directories made);
+ * on a refusal *ret_msg says why. */
 static int build_volumes(struct agent_container *p, Skiff__Container *c, struct strv *args,
 			 char **ret_msg)
 {
@@ -603,7 +582,6 @@ static int build_volumes(struct agent_container *p, Skiff__Container *c, struct 
 				return r;
 			}
 		}
-		strv_push(args, xstrdup("--volume"));
 		strv_push(args,
 			  xasprintf("%s:%s%s", src, m->mount_path, m->read_only ? ":ro" : ""));
 	}
@@ -625,7 +603,6 @@ int pods_max_starting(struct agent *a)
 static void pod_start(struct agent_container *p)
 {
 	struct agent *a = p->agent;
-	Skiff__PodSpec *ps = p->pod->spec->spec;
 	Skiff__Container *c = pod_container(p);
 	_cleanup_free_ char *msg = NULL, *rootfs = NULL;
 	struct strv args = { 0 };
@@ -672,23 +649,6 @@ static void pod_start(struct agent_container *p)
 
 	char id[192];
 	make_container_id(p, p->attempt + 1, id, sizeof(id));
-	strv_push(&args, xstrdup(a->cfg.runtime));
-	strv_push(&args, xstrdup("shim"));
-	strv_push(&args, xstrdup("--foreground"));
-	strv_push(&args, xstrdup("--state"));
-	strv_push(&args, xstrdup(a->containers_dir));
-	strv_push(&args, xstrdup("--id"));
-	strv_push(&args, xstrdup(id));
-	strv_push(&args, xstrdup("--rootfs"));
-	strv_push(&args, xstrdup(rootfs));
-	strv_push(&args, xstrdup("--hostname"));
-	strv_push(&args, xstrdup(ps->hostname && ps->hostname[0] ? ps->hostname : p->pod->name));
-	strv_push(&args, xstrdup("--cgroup-parent"));
-	strv_push(&args, xstrdup(a->cfg.cgroup_parent));
-	if (a->cfg.log_max > 0) {
-		strv_push(&args, xstrdup("--log-max"));
-		strv_push(&args, xasprintf("%" PRId64, a->cfg.log_max));
-	}
 
 	/* The pod's sandbox: one IP and network namespace for all its
 	 * containers, made at the pod's first start and kept until the pod is
@@ -696,14 +656,12 @@ static void pod_start(struct agent_container *p)
 	if (a->pod_cidr[0]) {
 		if (!p->pod->ip[0] &&
 		    ipam_allocate(a, p->pod, p->pod->ip, sizeof(p->pod->ip)) < 0) {
-			strv_free(&args);
 			_cleanup_free_ char *m =
 			    xasprintf("NetworkError: no free address in pod CIDR %s", a->pod_cidr);
 			pod_setup_failed(p, "NetworkError", m, true);
 			return;
 		}
 		if (!a->net_ready && routes_setup_bridge(a) < 0) {
-			strv_free(&args);
 			_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up bridge %s "
 							   "for %s",
 							   AGENT_BRIDGE, a->pod_cidr);
@@ -713,81 +671,46 @@ static void pod_start(struct agent_container *p)
 	}
 	r = podnet_ensure(a, p->pod->uid, a->pod_cidr[0] ? p->pod->ip : NULL);
 	if (r < 0) {
-		strv_free(&args);
 		_cleanup_free_ char *m = xasprintf("NetworkError: cannot set up the "
 						   "network namespace of pod %s: %s",
 						   p->pod->name, strerror(-r));
 		pod_setup_failed(p, "NetworkError", m, true);
 		return;
 	}
-	_cleanup_free_ char *ns = podnet_path(a, p->pod->uid);
-	strv_push(&args, xstrdup("--net"));
-	strv_push(&args, xasprintf("ns:%s", ns));
-
-	/* environment: SKIFF_*, services, then the container's own */
-	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xasprintf("SKIFF_POD_NAME=%s", p->pod->name));
-	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xasprintf("SKIFF_POD_IP=%s", p->pod->ip));
-	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xasprintf("SKIFF_NODE_NAME=%s", a->cfg.name));
-	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xstrdup("SKIFF_NAMESPACE=default"));
-	strv_push(&args, xstrdup("--env"));
-	strv_push(&args, xstrdup("SKIFF_ENDPOINTS_DIR=/etc/skiff/endpoints"));
-	char **senv = endpoints_service_env(a);
-	for (char **e = senv; e && *e; e++) {
-		strv_push(&args, xstrdup("--env"));
-		strv_push(&args, *e);
-	}
-	free(senv);
-	for (size_t i = 0; i < c->n_env; i++) {
-		if (!c->env[i]->name[0] || strchr(c->env[i]->name, '='))
-			continue;
-		strv_push(&args, xstrdup("--env"));
-		strv_push(&args, xasprintf("%s=%s", c->env[i]->name, c->env[i]->value));
-	}
-	if (c->working_dir && c->working_dir[0]) {
-		strv_push(&args, xstrdup("--workdir"));
-		strv_push(&args, xstrdup(c->working_dir));
-	}
-
-	/* the node's pid limit per container (kubelet's podPidsLimit) */
-	if (a->cfg.pids_limit > 0) {
-		strv_push(&args, xstrdup("--pids"));
-		strv_push(&args, xasprintf("%" PRId64, a->cfg.pids_limit));
-	}
-
-	/* resources: limits (requests only matter to the scheduler) */
-	Skiff__ResourceList *lim = c->resources ? c->resources->limits : NULL;
-	if (lim && lim->memory > 0) {
-		strv_push(&args, xstrdup("--memory"));
-		strv_push(&args, xasprintf("%" PRId64, lim->memory));
-	}
-	if (lim && lim->cpu_milli > 0) {
-		strv_push(&args, xstrdup("--cpus"));
-		strv_push(&args, xasprintf("%" PRId64 "m", lim->cpu_milli));
-	}
 
 	/* volumes and the read-only endpoints directory */
-	r = build_volumes(p, c, &args, &msg);
+	struct strv vols = { 0 };
+	r = build_volumes(p, c, &vols, &msg);
 	if (r < 0) {
-		strv_free(&args);
+		strv_free(&vols);
 		pod_setup_failed(p, "VolumeError", msg, r == -ENOENT);
 		return;
 	}
-	r = endpoints_write(a, p->pod);
-	if (r >= 0) {
-		_cleanup_free_ char *ep = endpoints_dir(a, p->pod->uid);
-		strv_push(&args, xstrdup("--volume"));
-		strv_push(&args, xasprintf("%s:/etc/skiff/endpoints:ro", ep));
-	}
-
-	strv_push(&args, xstrdup("--"));
-	for (size_t i = 0; i < c->n_command; i++)
-		strv_push(&args, xstrdup(c->command[i]));
-	for (size_t i = 0; i < c->n_args; i++)
-		strv_push(&args, xstrdup(c->args[i]));
+	_cleanup_free_ char *ns = podnet_path(a, p->pod->uid);
+	_cleanup_free_ char *ep = endpoints_dir(a, p->pod->uid);
+	char **senv = endpoints_service_env(a);
+	struct startspec spec = {
+		.runtime = a->cfg.runtime,
+		.containers_dir = a->containers_dir,
+		.id = id,
+		.rootfs = rootfs,
+		.cgroup_parent = a->cfg.cgroup_parent,
+		.log_max = a->cfg.log_max,
+		.pids_limit = a->cfg.pids_limit,
+		.netns = ns,
+		.pod_ip = p->pod->ip,
+		.node_name = a->cfg.name,
+		.pod = p->pod->spec,
+		.container = c,
+		.service_env = senv,
+		.volumes = vols.v,
+		.endpoints_dir = endpoints_write(a, p->pod) >= 0 ? ep : NULL,
+	};
+	startspec_build(&spec, &args);
+	for (char **e = senv; e && *e; e++)
+		free(*e);
+	free(senv);
+	strv_free(&vols);
 
 	p->attempt++;
 	copy_str(p->container_id, sizeof(p->container_id), id);
