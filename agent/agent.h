@@ -16,6 +16,7 @@
  *   endpoints.c the per-pod read-only endpoints directory
  *   routes.c    node bridge and routes to other nodes' pod subnets
  *   state.c     the state dir: pods, epoch, certificates
+ *   watch.c     the one inotify service (log followers, exit records)
  */
 #ifndef SKIFF_AGENT_H
 #define SKIFF_AGENT_H
@@ -123,8 +124,8 @@ struct agent_container {
 	struct event *ev_old_shim;
 	char old_container_id[192];
 	bool old_unhealthy;
-	int old_wd;	   /* inotify watch on its directory (-1: none) */
-	bool old_reported; /* its exit record was read before the shim exited */
+	struct agent_watch *old_watch; /* on its directory (NULL: none) */
+	bool old_reported;	       /* its exit record was read before the shim exited */
 	/* status held back until the old shim's record gives the exit's
 	 * details (at most a second), so the brain never sees a restart
 	 * without its reason */
@@ -161,14 +162,32 @@ struct agent_container {
 	bool status_dirty;
 };
 
+struct route {
+	char cidr[64];
+	char via[64];
+};
+
 struct queued_event {
 	struct queued_event *next;
 	uint8_t *data; /* packed Skiff__Event */
 	size_t len;
 };
 
+/* What the pod state machine (pods.c) needs of the brain connection;
+ * session.c implements it (session_uplink), a unit test can fake it. Each
+ * send returns false for "not now" (the caller keeps it for later). */
+struct agent_uplink {
+	bool (*send_status)(struct agent *a, struct agent_pod *pod);
+	/* the pod is stopped and removed (PodStatusReport.stopped) */
+	bool (*send_stopped)(struct agent *a, struct agent_pod *pod);
+	bool (*send_event)(struct agent *a, const uint8_t *packed, size_t len);
+	bool (*connected)(struct agent *a); /* registered */
+	bool (*talking)(struct agent *a);   /* a connection is up, registered or not */
+};
+
 struct agent {
 	struct event_base *base;
+	const struct agent_uplink *uplink;
 	struct agent_config cfg;
 	char *containers_dir; /* STATE/containers: the shims' --state */
 	uint64_t epoch;
@@ -194,11 +213,17 @@ struct agent {
 	/* no --address: the local address of the route to the brain */
 	bool address_auto;
 	char address_buf[64];
-	int exit_inotify_fd; /* the old shims' exit records (pods.c) */
-	struct event *ev_exit_inotify;
-	int starting;	    /* shims being started */
-	int max_starting;   /* at most this many (AGENT_*_STARTING) */
-	uint64_t queue_seq; /* last start-queue ticket */
+	/* the one inotify service (watch.c) */
+	int inotify_fd;
+	struct event *ev_inotify;
+	struct agent_watch *watches;
+	int watch_delivering;
+	int starting;	      /* shims being started */
+	int max_starting;     /* at most this many (AGENT_*_STARTING) */
+	uint64_t queue_seq;   /* last start-queue ticket */
+	struct route *routes; /* installed to other nodes' pod subnets (routes.c) */
+	size_t n_routes;
+	uint32_t ipam_next; /* where the next pod IP is looked for (ipam.c) */
 };
 
 /* main.c */
@@ -268,6 +293,17 @@ int pidfd_open_pid(pid_t pid);
 int pidfd_signal(int pidfd, int sig);
 /* Fire-and-forget `skiff-runtime delete --state DIR ID --force`. */
 void shim_delete(struct agent *a, const char *id);
+
+/* watch.c — the agent's one inotify service */
+struct agent_watch;
+/* fn(arg, mask, name) for each event of mask on dir (name: "" for the
+ * directory itself). */
+typedef void (*watch_fn)(void *arg, uint32_t mask, const char *name);
+/* NULL when dir cannot be watched (errno). */
+struct agent_watch *watch_add(struct agent *a, const char *dir, uint32_t mask, watch_fn fn,
+			      void *arg);
+/* Stop and free w (NULL: nothing); safe from within a watch_fn. */
+void watch_remove(struct agent *a, struct agent_watch *w);
 
 /* images.c */
 /* Resolve "NAME[:TAG]" to a rootfs directory (owned by caller); on failure
@@ -347,6 +383,7 @@ bool restart_policy_restarts(const char *policy, bool failed);
 int64_t restart_backoff_next(int64_t *next_ms, int64_t ran_ms);
 
 /* session.c */
+extern const struct agent_uplink session_uplink;
 int session_start(struct agent *a);
 bool session_connected(struct agent *a);
 /* A connection is up (registered or not yet). */

@@ -58,9 +58,8 @@ int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t 
 	uint32_t size = 1u << (32 - prefix);
 	/* Start after the last allocation to avoid handing a just-freed
 	 * address to a new pod at once. */
-	static uint32_t next;
 	for (uint32_t i = 0; i < size - 3; i++) {
-		uint32_t host = 2 + (next + i) % (size - 3);
+		uint32_t host = 2 + (a->ipam_next + i) % (size - 3);
 		char buf[64];
 		fmt_ip(net + host, buf, sizeof(buf));
 		bool used = false;
@@ -70,7 +69,7 @@ int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t 
 				break;
 			}
 		if (!used) {
-			next = host - 1;
+			a->ipam_next = host - 1;
 			snprintf(ret_ip, len, "%s", buf);
 			return prefix;
 		}

@@ -32,11 +32,8 @@ struct log_follower {
 	char *container;
 	char *dir;
 	int fd;
-	int wd;
+	struct agent_watch *watch; /* on dir */
 };
-
-static int inotify_fd = -EBADF;
-static struct event *ev_inotify;
 
 static int send_bytes(struct skiff_rpc_call *call, const char *pod, const char *container,
 		      const char *data, size_t len)
@@ -80,11 +77,7 @@ static void follower_free(struct agent *a, struct log_follower *f)
 			*pp = f->next;
 			break;
 		}
-	bool shared = false;
-	for (struct log_follower *o = a->followers; o; o = o->next)
-		shared |= o->wd == f->wd;
-	if (f->wd >= 0 && !shared)
-		inotify_rm_watch(inotify_fd, f->wd);
+	watch_remove(a, f->watch);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->pod_uid);
@@ -94,68 +87,50 @@ static void follower_free(struct agent *a, struct log_follower *f)
 	free(f);
 }
 
+static void on_dir_event(void *arg, uint32_t mask, const char *name);
+
 static int follower_open(struct log_follower *f, const char *dir, bool from_start)
 {
 	struct agent *a = f->agent;
 	free(f->dir);
 	f->dir = xstrdup(dir);
-	int wd = inotify_add_watch(inotify_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
-	if (f->wd >= 0 && f->wd != wd) {
-		bool shared = false;
-		for (struct log_follower *o = a->followers; o; o = o->next)
-			shared |= o != f && o->wd == f->wd;
-		if (!shared)
-			inotify_rm_watch(inotify_fd, f->wd);
-	}
-	f->wd = wd;
+	/* the new watch first: on the same directory it keeps the kernel's */
+	struct agent_watch *w =
+	    watch_add(a, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO, on_dir_event, f);
+	int r = w ? 0 : -errno;
+	watch_remove(a, f->watch);
+	f->watch = w;
 	if (f->fd >= 0)
 		close(f->fd);
 	_cleanup_free_ char *path = xasprintf("%s/log", dir);
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd >= 0 && !from_start)
 		lseek(f->fd, 0, SEEK_END);
-	return wd < 0 ? -errno : 0;
+	return r;
 }
 
-static void on_inotify(evutil_socket_t fd, short what, void *arg)
+/* The followed container's directory changed: send what was appended; a
+ * rotation (a new "log") finishes the old file and goes on with the new. */
+static void on_dir_event(void *arg, uint32_t mask, const char *name)
 {
-	struct agent *a = arg;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	(void)what;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			return;
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			p += sizeof(*ev) + ev->len;
-			struct log_follower *f, *next;
-			for (f = a->followers; f; f = next) {
-				next = f->next;
-				if (f->wd != ev->wd)
-					continue;
-				int r = 0;
-				if (ev->len && streq(ev->name, "log") &&
-				    (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-					/* rotated: finish the old file, go on with the new */
-					if (f->fd >= 0)
-						r = pump(f);
-					_cleanup_free_ char *dir = xstrdup(f->dir);
-					follower_open(f, dir, true);
-				}
-				if (r >= 0 && f->fd < 0) {
-					_cleanup_free_ char *path = xasprintf("%s/log", f->dir);
-					f->fd = open(path, O_RDONLY | O_CLOEXEC);
-				}
-				if (r >= 0 && f->fd >= 0)
-					r = pump(f);
-				if (r < 0) {
-					struct skiff_rpc_call *call = f->call;
-					follower_free(a, f);
-					skiff_rpc_call_end(call, r, "log stream failed");
-				}
-			}
-		}
+	struct log_follower *f = arg;
+	int r = 0;
+	if (streq(name, "log") && (mask & (IN_CREATE | IN_MOVED_TO))) {
+		if (f->fd >= 0)
+			r = pump(f);
+		_cleanup_free_ char *dir = xstrdup(f->dir);
+		follower_open(f, dir, true);
+	}
+	if (r >= 0 && f->fd < 0) {
+		_cleanup_free_ char *path = xasprintf("%s/log", f->dir);
+		f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (r >= 0 && f->fd >= 0)
+		r = pump(f);
+	if (r < 0) {
+		struct skiff_rpc_call *call = f->call;
+		follower_free(f->agent, f);
+		skiff_rpc_call_end(call, r, "log stream failed");
 	}
 }
 
@@ -257,15 +232,6 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		skiff_rpc_call_end(call, 0, NULL);
 		goto out;
 	}
-	if (inotify_fd < 0) {
-		inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (inotify_fd < 0) {
-			skiff_rpc_call_end(call, -errno, "inotify_init1 failed");
-			goto out;
-		}
-		ev_inotify = event_new(a->base, inotify_fd, EV_READ | EV_PERSIST, on_inotify, a);
-		event_add(ev_inotify, NULL);
-	}
 	struct log_follower *f = xcalloc(1, sizeof(*f));
 	f->agent = a;
 	f->call = call;
@@ -273,7 +239,6 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	f->pod_name = xstrdup(p->pod->name);
 	f->container = xstrdup(cname);
 	f->fd = -EBADF;
-	f->wd = -1;
 	dir = xasprintf("%s/%s", a->containers_dir, id);
 	follower_open(f, dir, false);
 	/* go on right after what was sent (not at the end of the file, which

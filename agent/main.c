@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 {
 	struct agent *a = &agent_g;
 	struct agent_config *c = &a->cfg;
-	a->exit_inotify_fd = -EBADF;
+	a->inotify_fd = -EBADF;
 	enum {
 		O_SERVER = 256,
 		O_TOKEN,
@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	a->base = event_base_new();
+	a->uplink = &session_uplink;
 	if (!a->base) {
 		log_error("cannot create the event loop");
 		return 1;

@@ -143,7 +143,6 @@ static struct agent_pod *pod_new(struct agent *a, Skiff__Pod *spec)
 		p->shim_pidfd = -EBADF;
 		p->ctr_pidfd = -EBADF;
 		p->old_shim_pidfd = -EBADF;
-		p->old_wd = -1;
 		p->state = POD_NEW;
 		p->next = a->containers;
 		a->containers = p;
@@ -388,7 +387,7 @@ void pods_flush_now(struct agent *a)
 			continue;
 		if (p->state != POD_STOPPING)
 			state_save_pod_run(p);
-		if (session_send_status(a, p->pod)) {
+		if (a->uplink->send_status(a, p->pod)) {
 			p->status_dirty = false;
 			/* the status is the whole pod's: its other containers too */
 			for (int ci = 0; ci < p->pod->n_containers; ci++) {
@@ -401,9 +400,9 @@ void pods_flush_now(struct agent *a)
 			}
 		}
 	}
-	while (a->events && session_connected(a)) {
+	while (a->events && a->uplink->connected(a)) {
 		struct queued_event *e = a->events;
-		if (!session_send_event(a, e->data, e->len))
+		if (!a->uplink->send_event(a, e->data, e->len))
 			break;
 		a->events = e->next;
 		if (!a->events)
@@ -466,7 +465,7 @@ void pods_report_event(struct agent *a, struct agent_pod *pod, const char *type,
 	size_t len = skiff__event__get_packed_size(&ev);
 	uint8_t *buf = xmalloc(len);
 	skiff__event__pack(&ev, buf);
-	if (!a->events && session_send_event(a, buf, len)) {
+	if (!a->events && a->uplink->send_event(a, buf, len)) {
 		free(buf);
 		return;
 	}
@@ -991,9 +990,8 @@ static void handle_exit(struct agent_container *p, const struct shim_state *st)
 
 static void old_watch_stop(struct agent_container *p)
 {
-	if (p->old_wd >= 0 && p->agent->exit_inotify_fd >= 0)
-		inotify_rm_watch(p->agent->exit_inotify_fd, p->old_wd);
-	p->old_wd = -1;
+	watch_remove(p->agent, p->old_watch);
+	p->old_watch = NULL;
 }
 
 static void old_exit_recorded(struct agent_container *p, const struct shim_state *st)
@@ -1017,44 +1015,20 @@ static bool old_exit_check(struct agent_container *p)
 	return true;
 }
 
-static void on_exit_inotify(evutil_socket_t fd, short what, void *arg)
+static void on_old_dir(void *arg, uint32_t mask, const char *name)
 {
-	struct agent *a = arg;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	(void)what;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			return;
-		for (char *e = buf; e < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)e;
-			e += sizeof(*ev) + ev->len;
-			if (!ev->len || !streq(ev->name, "state"))
-				continue;
-			for (struct agent_container *p = a->containers; p; p = p->next)
-				if (p->old_wd == ev->wd) {
-					old_exit_check(p);
-					break;
-				}
-		}
-	}
+	(void)mask;
+	if (streq(name, "state"))
+		old_exit_check(arg);
 }
 
 static void old_watch_start(struct agent_container *p)
 {
 	struct agent *a = p->agent;
 	p->old_reported = false;
-	if (a->exit_inotify_fd < 0) {
-		int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (fd < 0)
-			return; /* the shim's exit still reports it */
-		a->exit_inotify_fd = fd;
-		a->ev_exit_inotify =
-		    event_new(a->base, fd, EV_READ | EV_PERSIST, on_exit_inotify, a);
-		event_add(a->ev_exit_inotify, NULL);
-	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", a->containers_dir, p->old_container_id);
-	p->old_wd = inotify_add_watch(a->exit_inotify_fd, dir, IN_MOVED_TO);
+	/* NULL: the shim's exit still reports it */
+	p->old_watch = watch_add(a, dir, IN_MOVED_TO, on_old_dir, p);
 	old_exit_check(p); /* recorded before the watch was there */
 }
 
@@ -1239,7 +1213,7 @@ static void pod_stop(struct agent_container *p)
 	logs_pod_gone(a, pod);
 	state_remove_pod(a, pod->uid); /* the sandbox's teardown runs off the loop */
 	log_info("pod %s: removed", pod->name);
-	session_send_stopped(a, pod);
+	a->uplink->send_stopped(a, pod);
 	pod_free(p); /* and the pod */
 	reconcile_later(a);
 }
@@ -1287,7 +1261,7 @@ static void on_hold_timer(evutil_socket_t fd, short what, void *arg)
 	if (!a->hold)
 		return;
 	/* connected: the assignment follows REGISTER's reply; wait a little more */
-	if (session_talking(a) && ++a->hold_rounds < 3) {
+	if (a->uplink->talking(a) && ++a->hold_rounds < 3) {
 		struct timeval tv = { a->cfg.brain_wait_ms / 1000,
 				      (a->cfg.brain_wait_ms % 1000) * 1000 };
 		evtimer_add(a->ev_hold, &tv);

@@ -14,14 +14,6 @@
 #include "netlink.h"
 #include "util.h"
 
-struct route {
-	char cidr[64];
-	char via[64];
-};
-
-static struct route *installed;
-static size_t n_installed;
-
 int routes_setup_bridge(struct agent *a)
 {
 	char gw[64];
@@ -64,27 +56,27 @@ void routes_sync(struct agent *a)
 		snprintf(want[n_want].via, sizeof(want[n_want].via), "%s", n->status->address);
 		n_want++;
 	}
-	for (size_t i = 0; i < n_installed; i++) {
+	for (size_t i = 0; i < a->n_routes; i++) {
 		bool keep = false;
 		for (size_t j = 0; j < n_want && !keep; j++)
-			keep = streq(installed[i].cidr, want[j].cidr) &&
-			       streq(installed[i].via, want[j].via);
+			keep = streq(a->routes[i].cidr, want[j].cidr) &&
+			       streq(a->routes[i].via, want[j].via);
 		if (!keep) {
-			int r = skiff_netlink_route_delete(installed[i].cidr, installed[i].via);
+			int r = skiff_netlink_route_delete(a->routes[i].cidr, a->routes[i].via);
 			if (r < 0 && r != -ESRCH && r != -ENOENT)
 				log_warn_errno(r, "cannot delete route %s via %s: %m",
-					       installed[i].cidr, installed[i].via);
+					       a->routes[i].cidr, a->routes[i].via);
 			else
-				log_info("route %s via %s removed", installed[i].cidr,
-					 installed[i].via);
+				log_info("route %s via %s removed", a->routes[i].cidr,
+					 a->routes[i].via);
 		}
 	}
 	size_t n_ok = 0;
 	for (size_t j = 0; j < n_want; j++) {
 		bool had = false;
-		for (size_t i = 0; i < n_installed && !had; i++)
-			had = streq(installed[i].cidr, want[j].cidr) &&
-			      streq(installed[i].via, want[j].via);
+		for (size_t i = 0; i < a->n_routes && !had; i++)
+			had = streq(a->routes[i].cidr, want[j].cidr) &&
+			      streq(a->routes[i].via, want[j].via);
 		int r = skiff_netlink_route_replace(want[j].cidr, want[j].via);
 		if (r < 0) {
 			log_warn_errno(r, "cannot add route %s via %s: %m", want[j].cidr,
@@ -95,7 +87,7 @@ void routes_sync(struct agent *a)
 			log_info("route %s via %s", want[j].cidr, want[j].via);
 		want[n_ok++] = want[j];
 	}
-	free(installed);
-	installed = want;
-	n_installed = n_ok;
+	free(a->routes);
+	a->routes = want;
+	a->n_routes = n_ok;
 }

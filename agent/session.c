@@ -569,3 +569,11 @@ int session_start(struct agent *a)
 	session_connect(s);
 	return 0;
 }
+
+const struct agent_uplink session_uplink = {
+	.send_status = session_send_status,
+	.send_stopped = session_send_stopped,
+	.send_event = session_send_event,
+	.connected = session_connected,
+	.talking = session_talking,
+};
