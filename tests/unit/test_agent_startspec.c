@@ -77,12 +77,13 @@ START_TEST(test_minimal)
 	struct strv a = { 0 };
 	startspec_build(&f.in, &a);
 	_cleanup_free_ char *s = joined(&a);
-	ck_assert_str_eq(s, "/usr/bin/skiff-runtime shim --foreground --state /st/containers "
-			    "--id uid1-3 --rootfs /img/web:1 --hostname web-1 --cgroup-parent "
-			    "skiff/n1 --net ns:/st/pods/uid1/netns --env SKIFF_POD_NAME=web-1 "
-			    "--env SKIFF_POD_IP=10.244.1.7 --env SKIFF_NODE_NAME=n1 --env "
-			    "SKIFF_NAMESPACE=default --env SKIFF_ENDPOINTS_DIR=/etc/skiff/endpoints "
-			    "-- /bin/web --port 8080");
+	ck_assert_str_eq(s,
+			 "/usr/bin/skiff-runtime shim --foreground --state /st/containers "
+			 "--id uid1-3 --rootfs /img/web:1 --hostname web-1 --cgroup-parent "
+			 "skiff/n1 --net ns:/st/pods/uid1/netns --env SKIFF_POD_NAME=web-1 "
+			 "--env SKIFF_POD_IP=10.244.1.7 --env SKIFF_NODE_NAME=n1 --env "
+			 "SKIFF_NAMESPACE=default --env SKIFF_ENDPOINTS_DIR=/etc/skiff/endpoints "
+			 "-- /bin/web --port 8080");
 	ck_assert_ptr_null(a.v[a.n]);
 	strv_free(&a);
 }
