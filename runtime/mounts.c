@@ -88,20 +88,94 @@ static void ovl_escape(const char *in, char *out, size_t len)
 	out[o] = 0;
 }
 
+/* lowerdir= for c's layers, topmost first (overlayfs order). When the
+ * absolute paths would not fit in the page of options the kernel takes and
+ * the layers share one parent directory (an image store's layers/sha256/),
+ * they are named relative to it and *parent says where to mount from. */
+static int lower_dirs(const struct skiff_config *c, char *out, size_t len, char *parent,
+		      size_t plen, char *err, size_t errlen)
+{
+	size_t o = 0, pl = 0;
+	const char *slash = strrchr(c->layers[0], '/');
+
+	parent[0] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		o = 0;
+		for (size_t i = c->n_layers; i-- > 0;) {
+			char e[8192];
+			const char *l = c->layers[i];
+			if (pass == 1)
+				l += pl + 1;
+			ovl_escape(l, e, sizeof(e));
+			int n = snprintf(out + o, len - o, "%s%s", o ? ":" : "", e);
+			if (n < 0 || (size_t)n >= len - o)
+				return fail(err, errlen, E2BIG, "%zu layers: paths too long",
+					    c->n_layers);
+			o += (size_t)n;
+		}
+		if (o < 3500 || pass == 1)
+			break;
+		pl = slash ? (size_t)(slash - c->layers[0]) : 0;
+		for (size_t i = 0; i < c->n_layers; i++)
+			if (!pl || strncmp(c->layers[i], c->layers[0], pl) != 0 ||
+			    c->layers[i][pl] != '/' || strchr(c->layers[i] + pl + 1, '/'))
+				return fail(err, errlen, E2BIG,
+					    "%zu layers: their paths do not fit in the overlay "
+					    "options; keep them in one directory",
+					    c->n_layers);
+		if (pl + 1 > plen)
+			return fail(err, errlen, E2BIG, "layer directory path too long");
+		memcpy(parent, c->layers[0], pl);
+		parent[pl] = '\0';
+	}
+	return 0;
+}
+
+/* mount(2) of an overlay, from `parent` when the lower dirs are relative. */
+static int mount_overlay(const char *root, unsigned long flags, const char *opts,
+			 const char *parent)
+{
+	int cwd = -1, r = 0, saved;
+
+	if (parent[0]) {
+		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(parent) < 0) {
+			saved = errno;
+			if (cwd >= 0)
+				close(cwd);
+			errno = saved;
+			return -1;
+		}
+	}
+	r = mount("overlay", root, "overlay", flags, opts);
+	saved = errno;
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0 && r == 0) {
+			r = -1;
+			saved = errno;
+		}
+		close(cwd);
+	}
+	errno = saved;
+	return r;
+}
+
 static int setup_rootfs(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
 			const char *root, char *err, size_t errlen)
 {
-	char opts[3 * 8192], upper[4096], work[4096], el[8192], eu[8192], ew[8192];
+	char opts[3 * 8192], upper[4096], work[4096], el[16384], eu[8192], ew[8192], parent[4096];
 	int r;
 
 	snprintf(upper, sizeof(upper), "%s/upper", layer);
 	snprintf(work, sizeof(work), "%s/work", layer);
-	ovl_escape(c->rootfs, el, sizeof(el));
+	r = lower_dirs(c, el, sizeof(el), parent, sizeof(parent), err, errlen);
+	if (r < 0)
+		return r;
 	ovl_escape(upper, eu, sizeof(eu));
 	ovl_escape(work, ew, sizeof(ew));
 	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", el, eu, ew);
 	if (!tmpfs_layer && !c->read_only) {
-		if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
+		if (mount_overlay(root, MS_NODEV, opts, parent) == 0)
 			return 0;
 		if (errno == ENODEV)
 			goto no_overlay;
@@ -114,6 +188,14 @@ static int setup_rootfs(const struct skiff_config *c, const char *layer, bool tm
 	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
 	    (mkdir(root, 0755) < 0 && errno != EEXIST))
 		return fail(err, errlen, errno, "cannot create the writable layer in %s", layer);
+	if (c->read_only && c->n_layers > 1) {
+		/* the layers alone, no upper dir: a read-only overlay */
+		snprintf(opts, sizeof(opts), "lowerdir=%s", el);
+		if (mount_overlay(root, MS_NODEV | MS_RDONLY, opts, parent) == 0)
+			return 0;
+		return fail(err, errlen, errno, "cannot mount the %zu layers read-only on %s",
+			    c->n_layers, root);
+	}
 	if (c->read_only) {
 		r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
 		if (r < 0)
@@ -121,11 +203,14 @@ static int setup_rootfs(const struct skiff_config *c, const char *layer, bool tm
 		return mnt(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL, err,
 			   errlen);
 	}
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) == 0)
+	if (mount_overlay(root, MS_NODEV, opts, parent) == 0)
 		return 0;
 	if (errno != ENODEV)
 		return fail(err, errlen, errno, "cannot mount overlay on %s", root);
 no_overlay:
+	if (c->n_layers > 1)
+		return fail(err, errlen, ENODEV,
+			    "%zu layers need overlayfs, which this kernel lacks", c->n_layers);
 	r = mnt(c->rootfs, root, NULL, MS_BIND | MS_REC, NULL, err, errlen);
 	if (r < 0)
 		return r;

@@ -23,6 +23,9 @@ void skiff_config_free(struct skiff_config *c)
 {
 	free(c->id);
 	free(c->rootfs);
+	for (size_t i = 0; i < c->n_layers; i++)
+		free(c->layers[i]);
+	free(c->layers);
 	free(c->hostname);
 	for (size_t i = 0; i < c->n_env; i++)
 		free(c->env[i]);
@@ -176,7 +179,8 @@ static const struct option options[] = {
 
 int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_err)
 {
-	const char *rootfs = NULL;
+	const char *rootfs[SKIFF_MAX_LAYERS];
+	size_t n_rootfs = 0;
 	int opt, r, cap;
 
 	*c = (struct skiff_config){ .log_max = SKIFF_DEFAULT_LOG_MAX };
@@ -185,7 +189,12 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 	while ((opt = getopt_long(argc, argv, "+e:w:u:v:", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_ROOTFS:
-			rootfs = optarg;
+			if (n_rootfs == SKIFF_MAX_LAYERS) {
+				*ret_err =
+				    xasprintf("--rootfs: more than %d layers", SKIFF_MAX_LAYERS);
+				return -E2BIG;
+			}
+			rootfs[n_rootfs++] = optarg;
 			break;
 		case OPT_NAME:
 		case OPT_ID:
@@ -340,21 +349,25 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		return -EINVAL;
 	}
 	c->argv = argv + optind;
-	if (!rootfs) {
+	if (n_rootfs == 0) {
 		*ret_err = xasprintf("%s: --rootfs DIR is required", argv[0]);
 		return -EINVAL;
 	}
-	char resolved[PATH_MAX];
-	struct stat st;
-	if (!realpath(rootfs, resolved) || stat(resolved, &st) < 0) {
-		*ret_err = xasprintf("rootfs '%s': %s", rootfs, strerror(errno));
-		return -ENOENT;
+	c->layers = xcalloc(n_rootfs, sizeof(char *));
+	for (size_t i = 0; i < n_rootfs; i++) {
+		char resolved[PATH_MAX];
+		struct stat st;
+		if (!realpath(rootfs[i], resolved) || stat(resolved, &st) < 0) {
+			*ret_err = xasprintf("rootfs '%s': %s", rootfs[i], strerror(errno));
+			return -ENOENT;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			*ret_err = xasprintf("rootfs '%s': not a directory", rootfs[i]);
+			return -ENOTDIR;
+		}
+		c->layers[c->n_layers++] = xstrdup(resolved);
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		*ret_err = xasprintf("rootfs '%s': not a directory", rootfs);
-		return -ENOTDIR;
-	}
-	c->rootfs = xstrdup(resolved);
+	c->rootfs = xstrdup(c->layers[0]);
 	if (shim && (!c->state_dir || !c->id)) {
 		*ret_err = xasprintf("shim: --state DIR and --id ID are required");
 		return -EINVAL;

@@ -40,9 +40,14 @@ enum skiff_seccomp_mode {
 	SKIFF_SECCOMP_FILE, /* a raw BPF program (as written by --seccomp-export) */
 };
 
+/* --rootfs may be given this many times (an image's layers). */
+#define SKIFF_MAX_LAYERS 128
+
 struct skiff_config {
 	char *id;
-	char *rootfs; /* absolute, resolved */
+	char *rootfs;  /* absolute, resolved: the lowest (or only) layer */
+	char **layers; /* every --rootfs, lowest first; overlaid when several */
+	size_t n_layers;
 	char *hostname;
 	char **env; /* NULL-terminated, "K=V" */
 	size_t n_env;

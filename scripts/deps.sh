@@ -11,6 +11,9 @@ protobuf-c-compiler libprotobuf-c-dev check libyaml-dev libssl-dev libevent-dev 
 libarchive-dev libzstd-dev
 busybox-static iproute2 clang libclang-rt-14-dev clang-format shellcheck openssl curl"
 
+# the runtime test marks an overlay layer dir opaque with setfattr
+PKGS="$PKGS attr"
+
 # the lab, the demo and the e2e tests read skiffctl's JSON with jq
 PKGS="$PKGS jq"
 

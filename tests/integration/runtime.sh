@@ -76,6 +76,36 @@ out=$("${RUN[@]}" -- /bin/sh -c 'cat /proc/net/if_inet6 2>/dev/null | grep -c lo
 [ "$(echo "$out" | tail -1)" = 1 ] && ok "lo up" || fail "lo not up: $out"
 assert_clean isolation
 
+# --- image layers: several --rootfs, lowest first, stacked by overlayfs -----
+# The top layer wins, an overlay whiteout (0:0 char device) hides a lower
+# file, an opaque dir hides a lower dir's content; --read-only stacks them
+# without an upper dir; 60 layers in one directory (an image store's
+# layers/sha256/) fit although their absolute paths exceed a page.
+mkdir -p "$T/l2/etc" "$T/l2/srv" "$T/l3/etc" "$T/l3/srv"
+echo two >"$T/l2/etc/motd"; echo two >"$T/l2/etc/layer"; echo old >"$T/l2/srv/old"
+echo three >"$T/l3/etc/motd"; mknod "$T/l3/etc/layer" c 0 0; echo new >"$T/l3/srv/new"
+setfattr -n trusted.overlay.opaque -v y "$T/l3/srv"
+LAYERS=("$R" run --rootfs "$T/img:1" --rootfs "$T/l2" --rootfs "$T/l3" --cgroup-parent "$CGP")
+out=$("${LAYERS[@]}" -- /bin/sh -c 'cat /etc/motd; test -e /etc/layer && echo layer-visible; ls /srv; echo x >/etc/w && cat /etc/w' 2>&1)
+[ "$out" = $'three\nnew\nx' ] && ok "three layers: top wins, whiteout and opaque dir hide, writable" ||
+	fail "layers: '$out'"
+[ "$(cat "$T/l3/etc/motd")" = three ] && [ ! -e "$T/l3/etc/w" ] && [ ! -e "$T/l2/etc/w" ] ||
+	fail "layers: a layer dir was written to"
+out=$("${LAYERS[@]}" --read-only -- /bin/sh -c 'cat /etc/motd; echo x >/etc/w || echo read-only' 2>&1)
+echo "$out" | grep -qx three && echo "$out" | grep -qx read-only &&
+	ok "--read-only with three layers" || fail "layers read-only: '$out'"
+LS=$T/layers/sha256
+hexname() { printf '%064x' "$1"; }
+make_rootfs "$LS/$(hexname 0)" "$PROBE"
+ML=("$R" run --cgroup-parent "$CGP" --rootfs "$LS/$(hexname 0)")
+for i in $(seq 1 59); do
+	mkdir -p "$LS/$(hexname "$i")/layers"; echo "$i" >"$LS/$(hexname "$i")/layers/$i"
+	ML+=(--rootfs "$LS/$(hexname "$i")")
+done
+out=$("${ML[@]}" -- /bin/sh -c 'ls /layers | wc -l' 2>&1)
+[ "$out" = 59 ] && ok "60 layers from one directory" || fail "60 layers: '$out'"
+assert_clean layers
+
 # --- capabilities, seccomp and read-only/masked paths from inside ---------
 out=$("${RUN[@]}" -- /bin/probe)
 expect() { # name result
