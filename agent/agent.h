@@ -16,6 +16,7 @@
  *   endpoints.c the per-pod read-only endpoints directory
  *   routes.c    node bridge and routes to other nodes' pod subnets
  *   state.c     the state dir: pods, epoch, certificates
+ *   capacity.c  the node's CPUs and memory for REGISTER
  *   watch.c     the one inotify service (log followers, exit records)
  */
 #ifndef SKIFF_AGENT_H
@@ -226,7 +227,7 @@ struct agent {
 	uint32_t ipam_next; /* where the next pod IP is looked for (ipam.c) */
 };
 
-/* main.c */
+/* capacity.c */
 uint64_t agent_capacity_cpu_milli(void);
 int64_t agent_capacity_memory(void);
 
