@@ -55,7 +55,7 @@ LDFLAGS += $(SAN_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 .PHONY: all deps check unit integration e2e demo images fuzz bench install \
-	format format-check shellcheck clean help
+	format format-check shellcheck test-bins clean help
 all:
 .DEFAULT_GOAL := all
 
@@ -126,6 +126,9 @@ all: $(BINS)
 check: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
 	@BUILD=$(BUILD) tests/run.sh all
 
+# build every test binary and fixture without running anything
+test-bins: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
+
 unit: $(UNIT_TESTS)
 	@BUILD=$(BUILD) tests/run.sh unit
 
@@ -155,8 +158,10 @@ format-check:
 	@command -v clang-format >/dev/null || scripts/deps.sh
 	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: ok"
 
-# Every shell script, at shellcheck's warning level (style notes are advice,
-# warnings and errors fail); sourced libraries are followed (-x).
+# Every shell script, at shellcheck's warning level: warnings and errors fail;
+# info and style notes (quoting an integer port, `a && b || fail`, a single-
+# quoted `sh -c` body meant for the container's shell) are advice. Sourced
+# libraries are followed (-x, with .shellcheckrc's source-path=SCRIPTDIR).
 SHELL_SRCS = $(shell git ls-files '*.sh' scripts/skiff-lab .ci/run 2>/dev/null || \
 	find . -name '*.sh' -not -path './build/*' -not -path './node_modules/*')
 shellcheck:
