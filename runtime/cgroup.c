@@ -1,10 +1,14 @@
 /* cgroup.c — one cgroup per container with memory, cpu and pids limits, on
- * the v2 unified hierarchy or on the v1 per-controller hierarchies, detected
- * at run time; OOM kill counters; removal on every exit path.
+ * the v2 unified hierarchy or on the v1 per-controller hierarchies; OOM kill
+ * counters; removal on every exit path.
  *
- * v1: <root>/{memory,cpu,pids}/<rel>; v2: <root>/<rel> with the controllers
- * enabled in every ancestor's cgroup.subtree_control. The v2 writers take a
- * root directory so the unit test can drive them against a fake tree.
+ * Each layout is a manager (struct skiff_cgroup_manager, as crun's cgroup
+ * managers): skiff_cgroup_v1 keeps <root>/{memory,cpu,pids}/<rel>,
+ * skiff_cgroup_v2 keeps <root>/<rel> with the controllers enabled in every
+ * ancestor's cgroup.subtree_control. skiff_cgroup_find() picks the one
+ * mounted at a root; the skiff_cgroup_* calls dispatch through cg->mgr, so
+ * no caller branches on the version. Every path is below a root given by the
+ * caller, so the unit test drives both managers against fake trees.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +48,24 @@ int skiff_cgroup_detect(const char *root)
 	if (statfs(root, &fs) < 0)
 		return -errno;
 	return fs.f_type == CGROUP2_SUPER_MAGIC ? 1 : 0;
+}
+
+int skiff_cgroup_find(const char *root, const struct skiff_cgroup_manager **ret)
+{
+	int v2 = skiff_cgroup_detect(root);
+
+	if (v2 < 0)
+		return v2;
+	if (v2 == 0) {
+		/* v1: the controllers are mounted below (`ip netns exec`
+		 * mounts a fresh /sys without them) */
+		_cleanup_free_ char *mem = xasprintf("%s/memory", root);
+		struct statfs fs;
+		if (statfs(mem, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC)
+			return -ENOMEDIUM;
+	}
+	*ret = v2 ? &skiff_cgroup_v2 : &skiff_cgroup_v1;
+	return 0;
 }
 
 /* mkdir -p of rel's parent below base (which must exist); returns how many
@@ -159,73 +181,71 @@ int skiff_cgroup_v1_parse_oom_kills(const char *oom_control)
 
 static char *v1_dir(const struct skiff_cgroup *cg, const char *ctrl)
 {
-	return xasprintf("%s/%s/%s", cg->v1_root, ctrl, cg->rel);
+	return xasprintf("%s/%s/%s", cg->root, ctrl, cg->rel);
 }
 
 static char *v2_dir(const struct skiff_cgroup *cg)
 {
-	return xasprintf("%s/%s", cg->v2_root, cg->rel);
+	return xasprintf("%s/%s", cg->root, cg->rel);
 }
 
-int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, const char *rel,
-			const struct skiff_cgroup_limits *lim)
+static int v2_create(struct skiff_cgroup *cg, const struct skiff_cgroup_limits *lim)
+{
+	_cleanup_free_ char *dir = v2_dir(cg);
+	int r;
+
+	/* a parent we make may be removed by a container ending at the same
+	 * moment (it removes the empty parents it made): then make it again */
+	for (int tries = 0;; tries++) {
+		r = skiff_cgroup_v2_enable_controllers(cg->root, cg->rel);
+		if (r == -ENOENT && tries < 10 && access(cg->root, F_OK) == 0)
+			continue;
+		if (r < 0)
+			return r;
+		cg->parents[0] = (unsigned char)(r > cg->parents[0] ? r : cg->parents[0]);
+		if (mkdir(dir, 0755) == 0)
+			break;
+		r = -errno;
+		if (r == -ENOENT && tries < 10)
+			continue;
+		/* the leaf is not ours (EEXIST) or could not be made: remove
+		 * only the empty parents we made */
+		remove_parents(cg->root, cg->rel, cg->parents[0]);
+		cg->parents[0] = 0;
+		return r;
+	}
+	cg->created = true;
+	r = skiff_cgroup_v2_write_limits(dir, lim);
+	if (r < 0)
+		return r;
+	cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return cg->dirfd < 0 ? -errno : 0;
+}
+
+static int v1_create(struct skiff_cgroup *cg, const struct skiff_cgroup_limits *lim)
 {
 	char buf[64];
 	int r;
 
-	*cg = (struct skiff_cgroup){ .v2 = v2, .rel = xstrdup(rel), .v2_dirfd = -EBADF };
-	if (v2) {
-		_cleanup_free_ char *dir = NULL;
-		cg->v2_root = xstrdup(root);
-		dir = v2_dir(cg);
-		/* a parent we make may be removed by a container ending at
-		 * the same moment (it removes the empty parents it made): then
-		 * make it again */
-		for (int tries = 0;; tries++) {
-			r = skiff_cgroup_v2_enable_controllers(root, rel);
-			if (r == -ENOENT && tries < 10 && access(root, F_OK) == 0)
-				continue;
-			if (r < 0)
-				goto fail;
-			cg->parents[0] = (unsigned char)(r > cg->parents[0] ? r : cg->parents[0]);
-			if (mkdir(dir, 0755) == 0)
-				break;
-			r = -errno;
-			if (r == -ENOENT && tries < 10)
-				continue;
-			goto fail_parents;
-		}
-		cg->created = true;
-		r = skiff_cgroup_v2_write_limits(dir, lim);
-		if (r < 0)
-			goto fail;
-		cg->v2_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (cg->v2_dirfd < 0) {
-			r = -errno;
-			goto fail;
-		}
-		return 0;
-	}
-	cg->v1_root = xstrdup(root);
 	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
 		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
-		_cleanup_free_ char *base = xasprintf("%s/%s", root, v1_controllers[i]);
+		_cleanup_free_ char *base = xasprintf("%s/%s", cg->root, v1_controllers[i]);
 		/* as for v2: retry when a parent vanished under us */
 		for (int tries = 0;; tries++) {
-			r = make_parents(base, rel, false);
+			r = make_parents(base, cg->rel, false);
 			if (r == -ENOENT && tries < 10 && access(base, F_OK) == 0)
 				continue;
 			if (r < 0)
-				goto fail;
+				return r;
 			cg->parents[i] = (unsigned char)(r > cg->parents[i] ? r : cg->parents[i]);
 			if (mkdir(dir, 0755) == 0)
 				break;
 			r = -errno;
 			if (r == -ENOENT && tries < 10)
 				continue;
-			remove_parents(base, rel, cg->parents[i]);
+			remove_parents(base, cg->rel, cg->parents[i]);
 			cg->parents[i] = 0;
-			goto fail;
+			return r;
 		}
 		cg->created = true;
 		cg->v1_made |= 1u << i;
@@ -235,7 +255,7 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 		snprintf(buf, sizeof(buf), "%" PRId64, lim->memory);
 		r = write_str(dir, "memory.limit_in_bytes", buf);
 		if (r < 0)
-			goto fail;
+			return r;
 		/* Without swap accounting the file is absent: that is fine. */
 		r = write_str(dir, "memory.memsw.limit_in_bytes", buf);
 		(void)r;
@@ -246,62 +266,120 @@ int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, cons
 		_cleanup_free_ char *dir = v1_dir(cg, "cpu");
 		r = write_str(dir, "cpu.cfs_period_us", "100000");
 		if (r < 0)
-			goto fail;
+			return r;
 		snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_milli * 100);
 		r = write_str(dir, "cpu.cfs_quota_us", buf);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	if (lim->pids > 0) {
 		_cleanup_free_ char *dir = v1_dir(cg, "pids");
 		snprintf(buf, sizeof(buf), "%" PRId64, lim->pids);
 		r = write_str(dir, "pids.max", buf);
 		if (r < 0)
-			goto fail;
-	}
-	return 0;
-fail_parents:
-	/* the leaf is not ours (EEXIST) or could not be made: remove only the
-	 * empty parents we made */
-	remove_parents(root, rel, cg->parents[0]);
-	cg->parents[0] = 0;
-fail:
-	(void)skiff_cgroup_destroy(cg);
-	return r;
-}
-
-int skiff_cgroup_add_pid(struct skiff_cgroup *cg, pid_t pid)
-{
-	char buf[32];
-	int r;
-
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (cg->v2) {
-		_cleanup_free_ char *dir = v2_dir(cg);
-		return write_str(dir, "cgroup.procs", buf);
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
-		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
-		r = write_str(dir, "cgroup.procs", buf);
-		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-int skiff_cgroup_oom_kills(struct skiff_cgroup *cg)
+void skiff_cgroup_open(struct skiff_cgroup *cg, const struct skiff_cgroup_manager *mgr,
+		       const char *root, const char *rel)
 {
-	_cleanup_free_ char *dir = cg->v2 ? v2_dir(cg) : v1_dir(cg, "memory");
-	_cleanup_free_ char *p =
-	    xasprintf("%s/%s", dir, cg->v2 ? "memory.events" : "memory.oom_control");
+	*cg = (struct skiff_cgroup){
+		.mgr = mgr, .root = xstrdup(root), .rel = xstrdup(rel), .dirfd = -EBADF
+	};
+}
+
+int skiff_cgroup_create(struct skiff_cgroup *cg, const struct skiff_cgroup_manager *mgr,
+			const char *root, const char *rel, const struct skiff_cgroup_limits *lim)
+{
+	int r;
+
+	skiff_cgroup_open(cg, mgr, root, rel);
+	r = mgr->create(cg, lim);
+	if (r < 0)
+		(void)skiff_cgroup_destroy(cg);
+	return r;
+}
+
+static int v2_dirs(const struct skiff_cgroup *cg, char *out[SKIFF_CGROUP_MAX_DIRS])
+{
+	out[0] = v2_dir(cg);
+	return 1;
+}
+
+static int v1_dirs(const struct skiff_cgroup *cg, char *out[SKIFF_CGROUP_MAX_DIRS])
+{
+	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++)
+		out[i] = v1_dir(cg, v1_controllers[i]);
+	return (int)ARRAY_SIZE(v1_controllers);
+}
+
+int skiff_cgroup_add_pid(struct skiff_cgroup *cg, pid_t pid)
+{
+	char buf[32], *d[SKIFF_CGROUP_MAX_DIRS];
+	int n = cg->mgr->dirs(cg, d), r = 0;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (int i = 0; i < n; i++) {
+		if (r == 0)
+			r = write_str(d[i], "cgroup.procs", buf);
+		free(d[i]);
+	}
+	return r;
+}
+
+int skiff_cgroup_open_procs(const struct skiff_cgroup *cg, int fds[SKIFF_CGROUP_MAX_DIRS])
+{
+	char *d[SKIFF_CGROUP_MAX_DIRS];
+	int n = cg->mgr->dirs(cg, d), r = 0, opened = 0;
+
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/cgroup.procs", d[i]);
+		free(d[i]);
+		if (r < 0)
+			continue;
+		fds[opened] = open(p, O_WRONLY | O_CLOEXEC);
+		if (fds[opened] < 0)
+			r = -errno;
+		else
+			opened++;
+	}
+	if (r < 0) {
+		while (opened > 0)
+			close(fds[--opened]);
+		return r;
+	}
+	return opened;
+}
+
+static int read_oom(const char *dir, const char *file, int (*parse)(const char *))
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
 	_cleanup_free_ char *text = NULL;
 	int r;
 
 	r = skiff_read_file(p, 65536, &text, NULL);
 	if (r < 0)
 		return r;
-	return cg->v2 ? skiff_cgroup_v2_parse_oom_kills(text)
-		      : skiff_cgroup_v1_parse_oom_kills(text);
+	return parse(text);
+}
+
+static int v2_oom_kills(const struct skiff_cgroup *cg)
+{
+	_cleanup_free_ char *dir = v2_dir(cg);
+	return read_oom(dir, "memory.events", skiff_cgroup_v2_parse_oom_kills);
+}
+
+static int v1_oom_kills(const struct skiff_cgroup *cg)
+{
+	_cleanup_free_ char *dir = v1_dir(cg, "memory");
+	return read_oom(dir, "memory.oom_control", skiff_cgroup_v1_parse_oom_kills);
+}
+
+int skiff_cgroup_oom_kills(struct skiff_cgroup *cg)
+{
+	return cg->mgr->oom_kills(cg);
 }
 
 /* SIGKILL whatever is still listed in dir/cgroup.procs. */
@@ -340,42 +418,53 @@ static int rmdir_retry(const char *dir)
 	return -EBUSY;
 }
 
-int skiff_cgroup_destroy(struct skiff_cgroup *cg)
+static int v2_destroy(struct skiff_cgroup *cg)
+{
+	_cleanup_free_ char *dir = v2_dir(cg);
+	_cleanup_free_ char *kf = xasprintf("%s/cgroup.kill", dir);
+	int r;
+
+	if (access(kf, F_OK) == 0) {
+		r = write_str(dir, "cgroup.kill", "1");
+		(void)r;
+	}
+	r = rmdir_retry(dir);
+	if (r == 0)
+		remove_parents(cg->root, cg->rel, cg->parents[0]);
+	return r;
+}
+
+static int v1_destroy(struct skiff_cgroup *cg)
 {
 	int r = 0, k;
 
-	if (cg->v2_dirfd >= 0) {
-		close(cg->v2_dirfd);
-		cg->v2_dirfd = -EBADF;
+	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+		if (!(cg->v1_made & (1u << i)))
+			continue; /* not ours (a clashing id): leave it */
+		_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
+		k = rmdir_retry(dir);
+		if (k < 0 && r == 0)
+			r = k;
+		else if (k == 0) {
+			cg->v1_made &= ~(1u << i);
+			_cleanup_free_ char *base = xasprintf("%s/%s", cg->root, v1_controllers[i]);
+			remove_parents(base, cg->rel, cg->parents[i]);
+		}
+	}
+	return r;
+}
+
+int skiff_cgroup_destroy(struct skiff_cgroup *cg)
+{
+	int r;
+
+	if (cg->dirfd >= 0) {
+		close(cg->dirfd);
+		cg->dirfd = -EBADF;
 	}
 	if (!cg->created)
 		return 0;
-	if (cg->v2) {
-		_cleanup_free_ char *dir = v2_dir(cg);
-		_cleanup_free_ char *kf = xasprintf("%s/cgroup.kill", dir);
-		if (access(kf, F_OK) == 0) {
-			k = write_str(dir, "cgroup.kill", "1");
-			(void)k;
-		}
-		r = rmdir_retry(dir);
-		if (r == 0)
-			remove_parents(cg->v2_root, cg->rel, cg->parents[0]);
-	} else {
-		for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
-			if (!(cg->v1_made & (1u << i)))
-				continue; /* not ours (a clashing id): leave it */
-			_cleanup_free_ char *dir = v1_dir(cg, v1_controllers[i]);
-			k = rmdir_retry(dir);
-			if (k < 0 && r == 0)
-				r = k;
-			else if (k == 0) {
-				cg->v1_made &= ~(1u << i);
-				_cleanup_free_ char *base =
-				    xasprintf("%s/%s", cg->v1_root, v1_controllers[i]);
-				remove_parents(base, cg->rel, cg->parents[i]);
-			}
-		}
-	}
+	r = cg->mgr->destroy(cg);
 	if (r == 0)
 		cg->created = false;
 	return r;
@@ -383,11 +472,26 @@ int skiff_cgroup_destroy(struct skiff_cgroup *cg)
 
 void skiff_cgroup_done(struct skiff_cgroup *cg)
 {
-	if (cg->v2_dirfd >= 0)
-		close(cg->v2_dirfd);
-	cg->v2_dirfd = -EBADF;
+	if (cg->dirfd >= 0)
+		close(cg->dirfd);
+	cg->dirfd = -EBADF;
 	free(cg->rel);
-	free(cg->v1_root);
-	free(cg->v2_root);
-	cg->rel = cg->v1_root = cg->v2_root = NULL;
+	free(cg->root);
+	cg->rel = cg->root = NULL;
 }
+
+const struct skiff_cgroup_manager skiff_cgroup_v1 = {
+	.name = "v1",
+	.create = v1_create,
+	.dirs = v1_dirs,
+	.oom_kills = v1_oom_kills,
+	.destroy = v1_destroy,
+};
+
+const struct skiff_cgroup_manager skiff_cgroup_v2 = {
+	.name = "v2",
+	.create = v2_create,
+	.dirs = v2_dirs,
+	.oom_kills = v2_oom_kills,
+	.destroy = v2_destroy,
+};

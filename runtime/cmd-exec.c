@@ -143,27 +143,18 @@ static int config_load(const char *dir, const char *id, struct skiff_config *c, 
  * mount namespace hides the host's /sys) for the child to write itself to:
  * only the command joins the cgroup, not this waiting parent. Returns how
  * many (>= 1) or -errno (-ENOENT: the cgroup is gone). */
-static int open_cgroup_procs(const char *rel, int fds[3])
+static int open_cgroup_procs(const char *rel, int fds[SKIFF_CGROUP_MAX_DIRS])
 {
-	static const char *const v1[] = { "memory", "cpu", "pids" };
-	int v2 = skiff_cgroup_detect("/sys/fs/cgroup"), n = 0;
+	const struct skiff_cgroup_manager *mgr;
+	struct skiff_cgroup cg;
+	int r = skiff_cgroup_find("/sys/fs/cgroup", &mgr);
 
-	if (v2 < 0)
-		return v2;
-	for (size_t i = 0; i < (v2 ? 1 : ARRAY_SIZE(v1)); i++) {
-		_cleanup_free_ char *p =
-		    v2 ? xasprintf("/sys/fs/cgroup/%s/cgroup.procs", rel)
-		       : xasprintf("/sys/fs/cgroup/%s/%s/cgroup.procs", v1[i], rel);
-		fds[n] = open(p, O_WRONLY | O_CLOEXEC);
-		if (fds[n] < 0) {
-			int r = -errno;
-			while (n > 0)
-				close(fds[--n]);
-			return r;
-		}
-		n++;
-	}
-	return n;
+	if (r < 0)
+		return r;
+	skiff_cgroup_open(&cg, mgr, "/sys/fs/cgroup", rel);
+	r = skiff_cgroup_open_procs(&cg, fds);
+	skiff_cgroup_done(&cg);
+	return r;
 }
 
 /* The namespaces of pid at once through its pidfd; kernels before 5.8 take

@@ -246,17 +246,18 @@ int skiff_cmd_delete(int argc, char **argv)
 		}
 		if (shim < 0) {
 			/* No shim to clean up after the container: do its part. */
-			struct skiff_cgroup cg = { .rel = xstrdup(s.cgroup ? s.cgroup : ""),
-						   .v2_dirfd = -EBADF,
-						   .created = s.cgroup != NULL,
-						   .v1_made = ~0u };
-			int v2 = skiff_cgroup_detect("/sys/fs/cgroup");
-			cg.v2 = v2 == 1;
-			if (cg.v2)
-				cg.v2_root = xstrdup("/sys/fs/cgroup");
-			else
-				cg.v1_root = xstrdup("/sys/fs/cgroup");
-			r = skiff_cgroup_destroy(&cg);
+			const struct skiff_cgroup_manager *mgr;
+			struct skiff_cgroup cg = { .dirfd = -EBADF };
+			r = skiff_cgroup_find("/sys/fs/cgroup", &mgr);
+			if (r < 0)
+				log_warn_errno(r,
+					       "delete: cannot find cgroups in /sys/fs/cgroup: %m");
+			else if (s.cgroup) {
+				skiff_cgroup_open(&cg, mgr, "/sys/fs/cgroup", s.cgroup);
+				cg.created = true;
+				cg.v1_made = ~0u;
+			}
+			r = cg.mgr ? skiff_cgroup_destroy(&cg) : 0;
 			if (r < 0)
 				log_warn_errno(r, "delete: cannot remove cgroup %s: %m", cg.rel);
 			skiff_cgroup_done(&cg);

@@ -3,9 +3,10 @@
  * The parent prepares everything that can fail on bad input or lack of
  * resources first (layer dir, cgroup with limits, seccomp program, bridge),
  * then clone3()s the container's first process into new pid, mount, uts, ipc
- * and (unless --net host) net namespaces, straight into the cgroup on v2
- * (CLONE_INTO_CGROUP) and with a pidfd. It then places the child in the v1
- * cgroups, plugs in the veth and says "go" over a SOCK_SEQPACKET pair.
+ * and (unless --net host) net namespaces, straight into the cgroup when the
+ * cgroup manager offers an fd for it (v2: CLONE_INTO_CGROUP) and with a pidfd.
+ * It then places the child in the cgroup otherwise (v1), plugs in the veth
+ * and says "go" over a SOCK_SEQPACKET pair.
  *
  * The child, pid 1 inside, enters a new cgroup namespace, builds the mounts
  * (mounts.c), sets the hostname, brings lo up, sets rlimits, no_new_privs,
@@ -35,12 +36,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
 #include <linux/close_range.h>
-#include <linux/magic.h>
 #include <linux/sched.h>
 
 /* Paths here are bounded by PATH_MAX; a truncated one fails to mount. */
@@ -464,44 +463,37 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	_cleanup_free_ char *rel = NULL;
 	struct skiff_bpf bpf = { 0 };
 	struct sync_msg m;
-	int sv[2], r, v2, pidfd = -1;
+	const struct skiff_cgroup_manager *mgr;
+	int sv[2], r, pidfd = -1;
 
 	*ct = (struct skiff_container){ .cfg = c, .pidfd = -EBADF, .sync_fd = -EBADF };
-	ct->cg.v2_dirfd = -EBADF;
+	ct->cg.dirfd = -EBADF;
 	*ret_code = SKIFF_EXIT_RUNTIME;
 
 	r = make_layer(ct, err, errlen);
 	if (r < 0)
 		goto fail;
-	v2 = skiff_cgroup_detect("/sys/fs/cgroup");
-	if (v2 < 0) {
-		r = v2;
+	r = skiff_cgroup_find("/sys/fs/cgroup", &mgr);
+	if (r == -ENOMEDIUM) {
+		snprintf(err, errlen,
+			 "no cgroup hierarchy is mounted at /sys/fs/cgroup (neither cgroup2 "
+			 "nor v1 controllers; 'ip netns exec' remounts /sys without them: "
+			 "use 'nsenter --net=/run/netns/NAME' instead)");
+		goto fail;
+	}
+	if (r < 0) {
 		snprintf(err, errlen, "cannot find cgroups in /sys/fs/cgroup: %s", strerror(-r));
 		goto fail;
 	}
-	if (v2 == 0) {
-		/* v1: the controllers are mounted below; `ip netns exec` mounts
-		 * a fresh /sys without them */
-		struct statfs fs;
-		if (statfs("/sys/fs/cgroup/memory", &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
-			r = -ENOMEDIUM;
-			snprintf(
-			    err, errlen,
-			    "no cgroup hierarchy is mounted at /sys/fs/cgroup (neither cgroup2 "
-			    "nor v1 controllers; 'ip netns exec' remounts /sys without them: "
-			    "use 'nsenter --net=/run/netns/NAME' instead)");
-			goto fail;
-		}
-	}
 	rel = xasprintf("%s/%s", c->cgroup_parent, c->id);
-	r = skiff_cgroup_create(&ct->cg, "/sys/fs/cgroup", v2 == 1, rel, &lim);
+	r = skiff_cgroup_create(&ct->cg, mgr, "/sys/fs/cgroup", rel, &lim);
 	if (r < 0) {
 		if (r == -EEXIST)
 			snprintf(err, errlen, "container '%s' exists already (cgroup %s)", c->id,
 				 rel);
 		else
 			snprintf(err, errlen, "cannot create cgroup %s (cgroup %s): %s", rel,
-				 v2 ? "v2" : "v1", strerror(-r));
+				 mgr->name, strerror(-r));
 		goto fail;
 	}
 	r = skiff_seccomp_prepare(c, &bpf);
@@ -534,9 +526,9 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	if (ct->cg.v2 && ct->cg.v2_dirfd >= 0) {
+	if (ct->cg.dirfd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = (uint64_t)ct->cg.v2_dirfd;
+		args.cgroup = (uint64_t)ct->cg.dirfd;
 	}
 	fflush(NULL);
 	long pid = syscall(SYS_clone3, &args, sizeof(args));
@@ -553,7 +545,7 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	ct->pid = (pid_t)pid;
 	ct->pidfd = pidfd;
 	ct->starttime = skiff_proc_starttime(ct->pid);
-	if (!ct->cg.v2) {
+	if (ct->cg.dirfd < 0) {
 		r = skiff_cgroup_add_pid(&ct->cg, ct->pid);
 		if (r < 0) {
 			if (!child_failed(ct, err, errlen, ret_code))

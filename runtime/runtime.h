@@ -88,28 +88,57 @@ int skiff_parse_user(const char *s, uid_t *uid, gid_t *gid);
 bool skiff_id_valid(const char *id);
 
 /* ---- cgroup.c ---- */
-struct skiff_cgroup {
-	bool v2;
-	char *rel;     /* "skiff/ID" below each controller root */
-	char *v2_root; /* e.g. "/sys/fs/cgroup" (v2) */
-	char *v1_root; /* e.g. "/sys/fs/cgroup" (v1: <root>/<controller>/rel) */
-	int v2_dirfd;  /* O_PATH fd of the v2 cgroup, for CLONE_INTO_CGROUP */
-	bool created;
-	unsigned v1_made; /* v1: bit i set = controller i's directory is ours */
-	/* how many of the leaf's deepest ancestors this cgroup created (v2:
-	 * [0]; v1: per controller); destroy removes them while empty */
-	unsigned char parents[3];
-};
+#define SKIFF_CGROUP_MAX_DIRS 3 /* v1: memory, cpu, pids */
+struct skiff_cgroup;
 struct skiff_cgroup_limits {
 	int64_t memory;
 	int64_t cpu_milli;
 	int64_t pids;
 };
+/* One hierarchy layout (crun's cgroup managers are the model): v1 keeps a
+ * directory per controller, v2 one unified directory. The skiff_cgroup_*
+ * calls below dispatch through cg->mgr; callers never branch on the version. */
+struct skiff_cgroup_manager {
+	const char *name; /* "v1", "v2" */
+	/* make cg->root/.../cg->rel and write the limits; on v2 also open
+	 * cg->dirfd (for CLONE_INTO_CGROUP) */
+	int (*create)(struct skiff_cgroup *cg, const struct skiff_cgroup_limits *lim);
+	/* the cgroup's directories (malloc'ed), how many (<= SKIFF_CGROUP_MAX_DIRS) */
+	int (*dirs)(const struct skiff_cgroup *cg, char *out[SKIFF_CGROUP_MAX_DIRS]);
+	int (*oom_kills)(const struct skiff_cgroup *cg);
+	/* kill what is left and remove the directories (and parents) it made */
+	int (*destroy)(struct skiff_cgroup *cg);
+};
+extern const struct skiff_cgroup_manager skiff_cgroup_v1, skiff_cgroup_v2;
+
+struct skiff_cgroup {
+	const struct skiff_cgroup_manager *mgr;
+	char *root; /* e.g. "/sys/fs/cgroup" */
+	char *rel;  /* "skiff/ID" below the root (v1: below each controller) */
+	/* O_PATH fd of the cgroup when the child can be cloned straight into
+	 * it (CLONE_INTO_CGROUP, v2), else -EBADF: add the pid after clone */
+	int dirfd;
+	bool created;
+	unsigned v1_made; /* v1: bit i set = controller i's directory is ours */
+	/* how many of the leaf's deepest ancestors this cgroup created (v2:
+	 * [0]; v1: per controller); destroy removes them while empty */
+	unsigned char parents[SKIFF_CGROUP_MAX_DIRS];
+};
 /* Find how cgroups are mounted under root ("/sys/fs/cgroup"): 1 = v2 unified, 0 = v1. */
 int skiff_cgroup_detect(const char *root);
-int skiff_cgroup_create(struct skiff_cgroup *cg, const char *root, bool v2, const char *rel,
-			const struct skiff_cgroup_limits *lim);
+/* The manager for what is mounted at root, or -errno (-ENOMEDIUM: neither
+ * cgroup2 nor the v1 controllers, as under `ip netns exec`). */
+int skiff_cgroup_find(const char *root, const struct skiff_cgroup_manager **ret);
+/* A handle on root/rel without touching it (an existing cgroup: set
+ * cg->created to have destroy remove it). */
+void skiff_cgroup_open(struct skiff_cgroup *cg, const struct skiff_cgroup_manager *mgr,
+		       const char *root, const char *rel);
+/* Make the cgroup (-EEXIST: it exists, and is left alone) with its limits. */
+int skiff_cgroup_create(struct skiff_cgroup *cg, const struct skiff_cgroup_manager *mgr,
+			const char *root, const char *rel, const struct skiff_cgroup_limits *lim);
 int skiff_cgroup_add_pid(struct skiff_cgroup *cg, pid_t pid);
+/* Open each cgroup.procs of cg for writing: how many (>= 1) or -errno. */
+int skiff_cgroup_open_procs(const struct skiff_cgroup *cg, int fds[SKIFF_CGROUP_MAX_DIRS]);
 /* Number of OOM kills recorded for the cgroup (>= 0) or -errno. */
 int skiff_cgroup_oom_kills(struct skiff_cgroup *cg);
 /* Kill what is left, remove the directories. Safe to call twice. */
