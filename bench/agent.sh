@@ -82,7 +82,13 @@ wait_until "$PODS replicas Running" 120 all_running app=bench "$PODS"
 # the kernel's exec/exit events, and a user's watch stream, both to files
 "$SKIFF_BIN/skiff-execwatch" >"$E2E_TMP/proc.events" 2>"$E2E_TMP/execwatch.err" &
 EW_PID=$!
-wait_until "skiff-execwatch subscribed" 10 grep -q '^ready' "$E2E_TMP/proc.events"
+# subscribed within 10 s; a watcher that ended says why
+for ((i = 0; i < 200; i++)); do
+	grep -q '^ready' "$E2E_TMP/proc.events" && break
+	kill -0 "$EW_PID" 2>/dev/null || fail "$(cat "$E2E_TMP/execwatch.err")"
+	sleep 0.05
+done
+grep -q '^ready' "$E2E_TMP/proc.events" || fail "skiff-execwatch not subscribed after 10 s"
 : >"$E2E_TMP/watch.out"
 timeout 600 "$SKIFF_BIN/skiffctl" get pods -l app=bench -w --no-headers \
 	>"$E2E_TMP/watch.out" 2>/dev/null &
