@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,10 +21,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "image-internal.h"
 #include "image.h"
 #include "util.h"
-
-#define READ_CHUNK (256u << 10)
 
 struct entry_blob {
 	char *name;
@@ -35,10 +35,7 @@ struct entry_blob {
 struct import {
 	struct skiff_image_store *store;
 	const char *source; /* for messages */
-	int fd;
-	unsigned char *buf;
-	struct skiff_blob_writer *tee;
-	int tee_error;
+	struct image_source src;
 	char *index_json, *manifest_json;
 	size_t index_len, manifest_len;
 	struct entry_blob *blobs;
@@ -51,20 +48,19 @@ static int fail(struct import *im, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct import *im, int r, const char *fmt, ...)
 {
-	int n = snprintf(im->err, im->errlen, "image archive %s: ", im->source);
-	if (n < 0 || (size_t)n >= im->errlen)
-		return r;
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof(prefix), "image archive %s", im->source);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(im->err + n, im->errlen - (size_t)n, fmt, ap);
+	r = image_vfail(im->err, im->errlen, r, prefix, fmt, ap);
 	va_end(ap);
 	return r;
 }
 
 static void import_clear(struct import *im)
 {
-	skiff_blob_writer_free(im->tee);
-	free(im->buf);
+	skiff_blob_writer_free(im->src.tee);
+	free(im->src.buf);
 	free(im->index_json);
 	free(im->manifest_json);
 	for (size_t i = 0; i < im->n_blobs; i++) {
@@ -72,29 +68,6 @@ static void import_clear(struct import *im)
 		free(im->blobs[i].link);
 	}
 	free(im->blobs);
-}
-
-static ssize_t read_cb(struct archive *a, void *data, const void **ret)
-{
-	struct import *im = data;
-	ssize_t n;
-	do
-		n = read(im->fd, im->buf, READ_CHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		archive_set_error(a, errno, "read: %s", strerror(errno));
-		return -1;
-	}
-	if (im->tee && n > 0) {
-		int r = skiff_blob_writer_write(im->tee, im->buf, (size_t)n);
-		if (r < 0) {
-			/* too big or no space for a rootfs: only an error if it is one */
-			skiff_blob_writer_free(TAKE_PTR(im->tee));
-			im->tee_error = r;
-		}
-	}
-	*ret = im->buf;
-	return n;
 }
 
 static bool all_hex(const char *s, size_t n)
@@ -239,9 +212,9 @@ static int read_stream(struct import *im)
 	struct archive *a = archive_read_new();
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
-	im->buf = xmalloc(READ_CHUNK);
+	im->src.buf = xmalloc(IMAGE_READ_CHUNK);
 	int r = 0;
-	if (archive_read_open(a, im, NULL, read_cb, NULL) != ARCHIVE_OK) {
+	if (archive_read_open(a, &im->src, NULL, image_source_read, NULL) != ARCHIVE_OK) {
 		r = fail(im, -EBADMSG, "not a tar archive (plain, gzip or zstd): %s",
 			 archive_error_string(a));
 		goto out;
@@ -267,9 +240,9 @@ static int read_stream(struct import *im)
 		size_t nl = strlen(name);
 		while (nl > 0 && name[nl - 1] == '/')
 			name[--nl] = '\0';
-		if (im->tee && image_marker(name))
-			skiff_blob_writer_free(TAKE_PTR(im->tee));
-		if (im->tee)
+		if (im->src.tee && image_marker(name))
+			skiff_blob_writer_free(TAKE_PTR(im->src.tee));
+		if (im->src.tee)
 			continue; /* maybe a rootfs: the tee has the bytes */
 		mode_t type = archive_entry_filetype(e);
 		if (type == AE_IFLNK) {
@@ -306,9 +279,9 @@ static int read_stream(struct import *im)
 	}
 	/* a rootfs tar: the tee takes the bytes after the end-of-archive blocks too
 	 * (record padding, a compressor's trailer) */
-	while (im->tee) {
+	while (im->src.tee) {
 		const void *buf;
-		if (read_cb(a, im, &buf) <= 0)
+		if (image_source_read(a, &im->src, &buf) <= 0)
 			break;
 	}
 out:
@@ -344,9 +317,9 @@ static int read_layout_dir(struct import *im, const char *dir)
 			r = skiff_blob_writer_new(im->store, expect, SKIFF_IMAGE_LAYER_MAX, &w);
 			if (r < 0)
 				return fail(im, r, "%s: %s", name, strerror(-r));
-			_cleanup_free_ unsigned char *buf = xmalloc(READ_CHUNK);
+			_cleanup_free_ unsigned char *buf = xmalloc(IMAGE_READ_CHUNK);
 			ssize_t n;
-			while ((n = read(fd, buf, READ_CHUNK)) > 0)
+			while ((n = read(fd, buf, IMAGE_READ_CHUNK)) > 0)
 				if ((r = skiff_blob_writer_write(w, buf, (size_t)n)) < 0)
 					break;
 			if (n < 0)
@@ -458,7 +431,7 @@ out:
 static int rootfs_image(struct import *im, struct skiff_image *img)
 {
 	char layer[SKIFF_IMAGE_DIGEST_MAX], cfgd[SKIFF_IMAGE_DIGEST_MAX];
-	int r = skiff_blob_writer_commit(im->tee, layer);
+	int r = skiff_blob_writer_commit(im->src.tee, layer);
 	if (r < 0)
 		return fail(im, r, "cannot store the rootfs: %s", strerror(-r));
 	const char *mt = layer_media_type(im->store, layer);
@@ -520,7 +493,7 @@ int skiff_image_import(struct skiff_image_store *s, const char *path, int fd, co
 {
 	struct import im = { .store = s,
 			     .source = path && strcmp(path, "-") ? path : "(stdin)",
-			     .fd = -EBADF,
+			     .src = { .fd = -EBADF },
 			     .err = err,
 			     .errlen = errlen };
 	_cleanup_close_ int own = -EBADF;
@@ -547,11 +520,11 @@ int skiff_image_import(struct skiff_image_store *s, const char *path, int fd, co
 				r = fail(&im, -errno, "%m");
 				goto out;
 			}
-			im.fd = own;
+			im.src.fd = own;
 		} else {
-			im.fd = fd;
+			im.src.fd = fd;
 		}
-		r = skiff_blob_writer_new(s, NULL, SKIFF_IMAGE_LAYER_MAX, &im.tee);
+		r = skiff_blob_writer_new(s, NULL, SKIFF_IMAGE_LAYER_MAX, &im.src.tee);
 		if (r < 0) {
 			r = fail(&im, r, "cannot write to the image store: %s", strerror(-r));
 			goto out;
@@ -565,11 +538,11 @@ int skiff_image_import(struct skiff_image_store *s, const char *path, int fd, co
 		r = oci_manifest(&im, img, &archive_name);
 	else if (im.manifest_json)
 		r = docker_manifest(&im, img, &archive_name);
-	else if (im.tee)
+	else if (im.src.tee)
 		r = rootfs_image(&im, img);
-	else if (im.tee_error)
-		r = fail(&im, im.tee_error, "cannot store it as a rootfs: %s",
-			 strerror(-im.tee_error));
+	else if (im.src.tee_error)
+		r = fail(&im, im.src.tee_error, "cannot store it as a rootfs: %s",
+			 strerror(-im.src.tee_error));
 	else
 		r = fail(&im, -EBADMSG,
 			 "neither index.json (OCI layout) nor manifest.json "

@@ -24,12 +24,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "image-internal.h"
 #include "image.h"
 #include "util.h"
 
-#define READ_CHUNK (256u << 10)
-#define WHITEOUT   ".wh."
-#define OPAQUE	   ".wh..wh..opq"
+#define WHITEOUT ".wh."
+#define OPAQUE	 ".wh..wh..opq"
 
 struct dir_meta {
 	char *path;
@@ -41,9 +41,8 @@ struct dir_meta {
 
 struct unpack {
 	const char *digest;
-	int blob_fd, root_fd;
-	EVP_MD_CTX *md;
-	unsigned char *buf;
+	struct image_source src; /* the blob, hashed as it is read */
+	int root_fd;
 	bool owner;	 /* root: keep uid/gid */
 	uint64_t budget; /* bytes still allowed (cap and free space) */
 	struct dir_meta *dirs;
@@ -56,31 +55,13 @@ static int fail(struct unpack *u, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct unpack *u, int r, const char *fmt, ...)
 {
-	int n = snprintf(u->err, u->errlen, "layer %s: ", u->digest);
-	if (n < 0 || (size_t)n >= u->errlen)
-		return r;
+	char prefix[SKIFF_IMAGE_DIGEST_MAX + 8];
+	snprintf(prefix, sizeof(prefix), "layer %s", u->digest);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(u->err + n, u->errlen - (size_t)n, fmt, ap);
+	r = image_vfail(u->err, u->errlen, r, prefix, fmt, ap);
 	va_end(ap);
 	return r;
-}
-
-static ssize_t read_cb(struct archive *a, void *data, const void **ret)
-{
-	struct unpack *u = data;
-	ssize_t n;
-	do
-		n = read(u->blob_fd, u->buf, READ_CHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		archive_set_error(a, errno, "read: %s", strerror(errno));
-		return -1;
-	}
-	if (n > 0 && EVP_DigestUpdate(u->md, u->buf, (size_t)n) != 1)
-		abort();
-	*ret = u->buf;
-	return n;
 }
 
 /* "./a//b/" -> "a/b"; NULL when a component is "..". "" is the root. */
@@ -392,7 +373,7 @@ static int unpack_stream(struct unpack *u)
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	int r = 0;
-	if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
+	if (archive_read_open(a, &u->src, NULL, image_source_read, NULL) != ARCHIVE_OK) {
 		r = fail(u, -EBADMSG, "not a tar layer (plain, gzip or zstd): %s",
 			 archive_error_string(a));
 		goto out;
@@ -413,7 +394,7 @@ static int unpack_stream(struct unpack *u)
 	}
 	/* hash the rest (padding, a compressor's trailer) */
 	const void *buf;
-	while (read_cb(a, u, &buf) > 0)
+	while (image_source_read(a, &u->src, &buf) > 0)
 		;
 	r = apply_dirs(u);
 out:
@@ -426,7 +407,7 @@ int skiff_image_layer_unpack(struct skiff_image_store *s,
 			     size_t errlen)
 {
 	struct unpack u = { .digest = layer->digest,
-			    .blob_fd = -EBADF,
+			    .src.fd = -EBADF,
 			    .root_fd = -EBADF,
 			    .err = err,
 			    .errlen = errlen,
@@ -453,11 +434,11 @@ int skiff_image_layer_unpack(struct skiff_image_store *s,
 	u.budget = SKIFF_IMAGE_LAYER_MAX;
 	if (statvfs(tmp, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < u.budget)
 		u.budget = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	u.blob_fd = bfd;
+	u.src.fd = bfd;
 	u.root_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	u.md = EVP_MD_CTX_new();
-	u.buf = xmalloc(READ_CHUNK);
-	if (!u.md || EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1)
+	u.src.md = EVP_MD_CTX_new();
+	u.src.buf = xmalloc(IMAGE_READ_CHUNK);
+	if (!u.src.md || EVP_DigestInit_ex(u.src.md, EVP_sha256(), NULL) != 1)
 		abort();
 	if (u.root_fd < 0)
 		r = fail(&u, -errno, "%s: %m", tmp);
@@ -467,7 +448,7 @@ int skiff_image_layer_unpack(struct skiff_image_store *s,
 		unsigned char md[32];
 		unsigned int mdlen = 0;
 		char got[SKIFF_IMAGE_DIGEST_MAX] = "sha256:";
-		if (EVP_DigestFinal_ex(u.md, md, &mdlen) != 1)
+		if (EVP_DigestFinal_ex(u.src.md, md, &mdlen) != 1)
 			abort();
 		skiff_hex(md, 32, got + 7);
 		if (strcmp(got, layer->digest) != 0)
@@ -480,8 +461,8 @@ int skiff_image_layer_unpack(struct skiff_image_store *s,
 		r = fail(&u, -errno, "sync: %m");
 	if (u.root_fd >= 0)
 		close(u.root_fd);
-	EVP_MD_CTX_free(u.md);
-	free(u.buf);
+	EVP_MD_CTX_free(u.src.md);
+	free(u.src.buf);
 	for (size_t i = 0; i < u.n_dirs; i++)
 		free(u.dirs[i].path);
 	free(u.dirs);
