@@ -534,6 +534,9 @@ static int cmd_deploy(int argc, char **argv)
 	tm.n_labels = 1;
 	ct.name = (char *)"main";
 	ct.image = (char *)"skiff-demo:1";
+	char *cmd[] = { (char *)"/bin/pause" };
+	ct.command = cmd;
+	ct.n_command = 1;
 	req.cpu_milli = 10;
 	req.memory = 16LL << 20;
 	rr.requests = &req;

@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "quantity.h"
 #include "util.h"
+#include "validate.h"
 
 /* ---- kinds -------------------------------------------------------------- */
 
@@ -98,23 +99,17 @@ const char *skiff_object_name(const Skiff__Object *obj)
 /* ---- the field rules ---------------------------------------------------- */
 
 enum rule_kind {
-	R_PLAIN,	  /* by the protobuf type */
-	R_MAP,		  /* repeated KeyValue written as a mapping */
-	R_MATCH_LABELS,	  /* repeated KeyValue written as {matchLabels: mapping} */
-	R_CPU,		  /* int64 millicores as a quantity ("100m", "0.5", "2") */
-	R_MEMORY,	  /* int64 bytes as a quantity ("64Mi", "1G") */
-	R_SECONDS,	  /* int32 milliseconds as seconds (10) or a duration ("500ms") */
-	R_INT_OR_PERCENT, /* string holding "3" or "25%" */
-	R_NAME,		  /* string, a DNS-1123 label */
-	R_PORT,		  /* uint32 1..65535 */
-	R_ENUM,		  /* string, one of values */
+	R_PLAIN,	/* by the protobuf type */
+	R_MAP,		/* repeated KeyValue written as a mapping */
+	R_MATCH_LABELS, /* repeated KeyValue written as {matchLabels: mapping} */
+	R_CPU,		/* int64 millicores as a quantity ("100m", "0.5", "2") */
+	R_MEMORY,	/* int64 bytes as a quantity ("64Mi", "1G") */
+	R_SECONDS,	/* int32 milliseconds as seconds (10) or a duration ("500ms") */
 };
 
 enum {
 	F_REQUIRED = 1 << 0, /* missing is an error */
 	F_READONLY = 1 << 1, /* set by the cluster: printed, ignored by apply */
-	F_CREATE = 1 << 2,   /* a missing message field is created with its defaults */
-	F_LABELS = 1 << 3,   /* R_MAP whose keys/values must be valid label text */
 };
 
 struct rule {
@@ -123,83 +118,80 @@ struct rule {
 	const char *key;     /* manifest key; NULL: camelCase of field */
 	enum rule_kind kind;
 	unsigned flags;
-	const char *def;    /* default, as it would be written */
-	const char *values; /* R_ENUM: "A|B|C" */
+	const char *def; /* default, as it would be written (the rest are lib/validate.c's) */
 };
 
 static const struct rule rules[] = {
-	{ "skiff.ObjectMeta", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
-	{ "skiff.ObjectMeta", "labels", NULL, R_MAP, F_LABELS, NULL, NULL },
-	{ "skiff.ObjectMeta", "annotations", NULL, R_MAP, 0, NULL, NULL },
-	{ "skiff.ObjectMeta", "uid", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.ObjectMeta", "revision", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.ObjectMeta", "generation", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.ObjectMeta", "created_ms", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.ObjectMeta", "deleted_ms", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.ResourceList", "cpu_milli", "cpu", R_CPU, 0, NULL, NULL },
-	{ "skiff.ResourceList", "memory", NULL, R_MEMORY, 0, NULL, NULL },
-	{ "skiff.EnvVar", "name", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.ContainerPort", "name", NULL, R_NAME, 0, NULL, NULL },
-	{ "skiff.ContainerPort", "container_port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
-	{ "skiff.ContainerPort", "protocol", NULL, R_ENUM, 0, "TCP", "TCP|UDP" },
-	{ "skiff.TcpSocketAction", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
-	{ "skiff.HttpGetAction", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
-	{ "skiff.HttpGetAction", "path", NULL, R_PLAIN, 0, "/", NULL },
-	{ "skiff.ExecAction", "command", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Probe", "initial_delay_ms", "initialDelaySeconds", R_SECONDS, 0, NULL, NULL },
-	{ "skiff.Probe", "period_ms", "periodSeconds", R_SECONDS, 0, "10", NULL },
-	{ "skiff.Probe", "timeout_ms", "timeoutSeconds", R_SECONDS, 0, "1", NULL },
-	{ "skiff.Probe", "failure_threshold", NULL, R_PLAIN, 0, "3", NULL },
-	{ "skiff.Probe", "success_threshold", NULL, R_PLAIN, 0, "1", NULL },
-	{ "skiff.VolumeMount", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
-	{ "skiff.VolumeMount", "mount_path", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Container", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
-	{ "skiff.Container", "image", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.EmptyDirVolumeSource", "size_limit", NULL, R_MEMORY, 0, NULL, NULL },
-	{ "skiff.HostPathVolumeSource", "path", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Volume", "name", NULL, R_NAME, F_REQUIRED, NULL, NULL },
-	{ "skiff.PodSpec", "containers", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.PodSpec", "restart_policy", NULL, R_ENUM, 0, "Always", "Always|OnFailure|Never" },
-	{ "skiff.PodSpec", "node_selector", NULL, R_MAP, F_LABELS, NULL, NULL },
+	{ "skiff.ObjectMeta", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.ObjectMeta", "labels", NULL, R_MAP, 0, NULL },
+	{ "skiff.ObjectMeta", "annotations", NULL, R_MAP, 0, NULL },
+	{ "skiff.ObjectMeta", "uid", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.ObjectMeta", "revision", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.ObjectMeta", "generation", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.ObjectMeta", "created_ms", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.ObjectMeta", "deleted_ms", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.ResourceList", "cpu_milli", "cpu", R_CPU, 0, NULL },
+	{ "skiff.ResourceList", "memory", NULL, R_MEMORY, 0, NULL },
+	{ "skiff.EnvVar", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.ContainerPort", "name", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ContainerPort", "container_port", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.ContainerPort", "protocol", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.TcpSocketAction", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.HttpGetAction", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.HttpGetAction", "path", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ExecAction", "command", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Probe", "initial_delay_ms", "initialDelaySeconds", R_SECONDS, 0, NULL },
+	{ "skiff.Probe", "period_ms", "periodSeconds", R_SECONDS, 0, NULL },
+	{ "skiff.Probe", "timeout_ms", "timeoutSeconds", R_SECONDS, 0, NULL },
+	{ "skiff.Probe", "failure_threshold", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.Probe", "success_threshold", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.VolumeMount", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.VolumeMount", "mount_path", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Container", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Container", "image", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.EmptyDirVolumeSource", "size_limit", NULL, R_MEMORY, 0, NULL },
+	{ "skiff.HostPathVolumeSource", "path", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Volume", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.PodSpec", "containers", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.PodSpec", "restart_policy", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.PodSpec", "node_selector", NULL, R_MAP, 0, NULL },
 	{ "skiff.PodSpec", "termination_grace_ms", "terminationGracePeriodSeconds", R_SECONDS, 0,
-	  "10", NULL },
-	{ "skiff.PodSpec", "hostname", NULL, R_NAME, 0, NULL, NULL },
-	{ "skiff.PodTemplate", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.PodTemplate", "metadata", NULL, R_PLAIN, F_CREATE, NULL, NULL },
-	{ "skiff.RollingUpdateStrategy", "max_surge", NULL, R_INT_OR_PERCENT, 0, "25%", NULL },
-	{ "skiff.RollingUpdateStrategy", "max_unavailable", NULL, R_INT_OR_PERCENT, 0, "25%",
 	  NULL },
-	{ "skiff.DeploymentStrategy", "type", NULL, R_ENUM, 0, "RollingUpdate",
-	  "RollingUpdate|Recreate" },
-	{ "skiff.DeploymentStrategy", "rolling_update", NULL, R_PLAIN, F_CREATE, NULL, NULL },
-	{ "skiff.DeploymentSpec", "replicas", NULL, R_PLAIN, 0, "1", NULL },
-	{ "skiff.DeploymentSpec", "selector", NULL, R_MATCH_LABELS, F_LABELS, NULL, NULL },
-	{ "skiff.DeploymentSpec", "template", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.DeploymentSpec", "strategy", NULL, R_PLAIN, F_CREATE, NULL, NULL },
-	{ "skiff.DeploymentSpec", "revision_history_limit", NULL, R_PLAIN, 0, "10", NULL },
-	{ "skiff.DeploymentSpec", "min_ready_ms", "minReadySeconds", R_SECONDS, 0, NULL, NULL },
+	{ "skiff.PodSpec", "hostname", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.PodTemplate", "spec", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.PodTemplate", "metadata", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.RollingUpdateStrategy", "max_surge", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.RollingUpdateStrategy", "max_unavailable", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.DeploymentStrategy", "type", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.DeploymentStrategy", "rolling_update", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.DeploymentSpec", "replicas", NULL, R_PLAIN, 0, "1" },
+	{ "skiff.DeploymentSpec", "selector", NULL, R_MATCH_LABELS, 0, NULL },
+	{ "skiff.DeploymentSpec", "template", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.DeploymentSpec", "strategy", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.DeploymentSpec", "revision_history_limit", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.DeploymentSpec", "min_ready_ms", "minReadySeconds", R_SECONDS, 0, NULL },
 	{ "skiff.DeploymentSpec", "progress_deadline_ms", "progressDeadlineSeconds", R_SECONDS, 0,
-	  "600", NULL },
-	{ "skiff.ServicePort", "name", NULL, R_NAME, 0, NULL, NULL },
-	{ "skiff.ServicePort", "port", NULL, R_PORT, F_REQUIRED, NULL, NULL },
-	{ "skiff.ServicePort", "target_port", NULL, R_PORT, 0, NULL, NULL },
-	{ "skiff.ServicePort", "protocol", NULL, R_ENUM, 0, "TCP", "TCP|UDP" },
-	{ "skiff.ServiceSpec", "selector", NULL, R_MAP, F_LABELS, NULL, NULL },
-	{ "skiff.ServiceSpec", "ports", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Pod", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Pod", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Pod", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.Pod", "owner", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.Pod", "template_hash", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.Deployment", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Deployment", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Deployment", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.Service", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Service", "spec", NULL, R_PLAIN, F_REQUIRED, NULL, NULL },
-	{ "skiff.Service", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.Node", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
-	{ "skiff.NodeStatus", "capacity", NULL, R_PLAIN, 0, NULL, NULL },
-	{ "skiff.Event", "status", NULL, R_PLAIN, F_READONLY, NULL, NULL },
+	  NULL },
+	{ "skiff.ServicePort", "name", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ServicePort", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.ServicePort", "target_port", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ServicePort", "protocol", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ServiceSpec", "selector", NULL, R_MAP, 0, NULL },
+	{ "skiff.ServiceSpec", "ports", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Pod", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Pod", "spec", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Pod", "status", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Pod", "owner", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Pod", "template_hash", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Deployment", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Deployment", "spec", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Deployment", "status", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Service", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Service", "spec", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Service", "status", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Node", "status", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.NodeStatus", "capacity", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.Event", "status", NULL, R_PLAIN, F_READONLY, NULL },
 };
 
 /* A field's rule and manifest key. */
@@ -208,21 +200,6 @@ struct field {
 	const struct rule *rule; /* NULL: plain */
 	char key[64];
 };
-
-static void camel_case(const char *name, char *out, size_t len)
-{
-	size_t j = 0;
-	bool up = false;
-	for (const char *p = name; *p && j + 1 < len; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		out[j++] = up ? (char)toupper((unsigned char)*p) : *p;
-		up = false;
-	}
-	out[j] = 0;
-}
 
 static void field_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *fd,
 		     struct field *ret)
@@ -237,7 +214,7 @@ static void field_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFiel
 	if (ret->rule && ret->rule->key)
 		snprintf(ret->key, sizeof(ret->key), "%s", ret->rule->key);
 	else
-		camel_case(fd->name, ret->key, sizeof(ret->key));
+		skiff_camel_case(fd->name, ret->key, sizeof(ret->key));
 }
 
 static enum rule_kind kind_of(const struct field *f)
@@ -251,48 +228,6 @@ static unsigned flags_of(const struct field *f)
 }
 
 /* ---- small validators --------------------------------------------------- */
-
-bool skiff_dns_label_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-'))
-			return false;
-	}
-	return s[0] != '-' && s[n - 1] != '-';
-}
-
-/* Label keys "[prefix/]name" and values: up to 63 of [A-Za-z0-9._-],
- * alphanumeric at both ends (values may be empty). */
-static bool label_part_valid(const char *s, size_t n, bool may_be_empty)
-{
-	if (n == 0)
-		return may_be_empty;
-	if (n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	return true;
-}
-
-static bool label_key_valid(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	if (!slash)
-		return label_part_valid(s, strlen(s), false);
-	size_t plen = (size_t)(slash - s);
-	if (plen == 0 || plen > 253)
-		return false;
-	for (size_t i = 0; i < plen; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
-		    !strchr(".-", s[i]))
-			return false;
-	return label_part_valid(slash + 1, strlen(slash + 1), false);
-}
 
 size_t skiff_edit_distance(const char *a, const char *b)
 {
@@ -409,13 +344,6 @@ static bool parse_count(struct ctx *c, const struct skiff_doc_node *n, const cha
 	return true;
 }
 
-static void set_string(char **slot, const char *s)
-{
-	if (*slot && *slot != protobuf_c_empty_string)
-		free(*slot);
-	*slot = xstrdup(s);
-}
-
 static void set_int(void *slot, ProtobufCType type, int64_t v)
 {
 	switch (type) {
@@ -530,20 +458,6 @@ static void parse_map(struct ctx *c, const struct skiff_doc_node *n, const char 
 			expected(c, v, p, "a string");
 			continue;
 		}
-		if (flags_of(f) & F_LABELS) {
-			if (!label_key_valid(k->str)) {
-				expected(c, k, path,
-					 "a label key ([prefix/]name: letters, digits, '.', '-', "
-					 "'_', at most 63)");
-				continue;
-			}
-			if (!label_part_valid(v->str, v->null ? 0 : strlen(v->str), true)) {
-				expected(c, v, p,
-					 "a label value (letters, digits, '.', '-', '_', at most "
-					 "63)");
-				continue;
-			}
-		}
 		Skiff__KeyValue *kv = xmalloc(sizeof(*kv));
 		skiff__key_value__init(kv);
 		kv->key = xstrdup(k->str);
@@ -558,7 +472,6 @@ static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const ch
 			 const struct field *f, void *slot)
 {
 	const ProtobufCFieldDescriptor *fd = f->fd;
-	char buf[64];
 	int64_t v;
 
 	switch (kind_of(f)) {
@@ -593,65 +506,6 @@ static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const ch
 		set_int(slot, fd->type, v);
 		return true;
 	}
-	case R_INT_OR_PERCENT: {
-		const char *what = "an integer or a percentage (like 1 or 25%)";
-		if (!scalar(c, n, path, what))
-			return false;
-		_cleanup_free_ char *num = xstrdup(n->str);
-		size_t len = strlen(num);
-		if (len > 0 && num[len - 1] == '%')
-			num[len - 1] = 0;
-		if (skiff_parse_int64(num, &v) < 0 || v < 0 ||
-		    (len > 0 && n->str[len - 1] == '%' && v > 100)) {
-			expected(c, n, path, what);
-			return false;
-		}
-		set_string(slot, n->str);
-		return true;
-	}
-	case R_NAME:
-		if (!scalar(c, n, path, "a name"))
-			return false;
-		if (!skiff_dns_label_valid(n->str)) {
-			error_at(c, n, path,
-				 "expected a DNS-1123 label (lower-case letters, digits and '-', "
-				 "starting and ending with a letter or digit, at most 63), got %s",
-				 shown(n, buf, sizeof(buf)));
-			return false;
-		}
-		set_string(slot, n->str);
-		return true;
-	case R_PORT:
-		if (!scalar(c, n, path, "a port number (1-65535)"))
-			return false;
-		if (skiff_parse_int64(n->str, &v) < 0 || v < 1 || v > 65535) {
-			expected(c, n, path, "a port number (1-65535)");
-			return false;
-		}
-		set_int(slot, fd->type, v);
-		return true;
-	case R_ENUM: {
-		_cleanup_free_ char *what = NULL;
-		if (!scalar(c, n, path, "a string"))
-			return false;
-		bool ok = false;
-		_cleanup_free_ char *vals = xstrdup(f->rule->values);
-		char *save = NULL;
-		for (char *t = strtok_r(vals, "|", &save); t; t = strtok_r(NULL, "|", &save))
-			if (streq(t, n->str))
-				ok = true;
-		if (!ok) {
-			_cleanup_free_ char *list = xstrdup(f->rule->values);
-			for (char *p = list; *p; p++)
-				if (*p == '|')
-					*p = ',';
-			what = xasprintf("one of %s", list);
-			expected(c, n, path, what);
-			return false;
-		}
-		set_string(slot, n->str);
-		return true;
-	}
 	case R_PLAIN:
 	case R_MAP:
 	case R_MATCH_LABELS:
@@ -671,7 +525,7 @@ static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const ch
 	if (fd->type == PROTOBUF_C_TYPE_STRING) {
 		if (!scalar(c, n, path, "a string"))
 			return false;
-		set_string(slot, n->str);
+		skiff_set_str(slot, n->str);
 		return true;
 	}
 	if (fd->type == PROTOBUF_C_TYPE_BOOL) {
@@ -800,9 +654,6 @@ static void suggest_unknown(struct ctx *c, const struct skiff_doc_node *k, const
 		error_at(c, k, path, "unknown field \"%s\"", k->str);
 }
 
-static void validate_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
-			     ProtobufCMessage *msg);
-
 static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
 			  ProtobufCMessage *msg, bool top)
 {
@@ -868,154 +719,55 @@ static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const c
 						    .col = n->col,
 						    .str = (char *)f.rule->def };
 			parse_field(c, &d, p, &f, msg);
-		} else if ((fl & F_CREATE) && f.fd->type == PROTOBUF_C_TYPE_MESSAGE) {
-			struct skiff_doc_node d = { .type = SKIFF_DOC_MAP,
-						    .line = n->line,
-						    .col = n->col };
-			parse_field(c, &d, p, &f, msg);
 		}
 	}
-	if (c->errors == errors)
-		validate_message(c, n, path, msg);
 	return c->errors == errors;
 }
 
-/* ---- cross-field checks and derived defaults ---------------------------- */
+/* ---- the shared rules (lib/validate.c) ---------------------------------- */
 
-static bool kv_subset(Skiff__KeyValue **sel, size_t nsel, Skiff__KeyValue **labels, size_t nl)
+/* The deepest node of doc along a field path ("spec.containers[0].env"). */
+static const struct skiff_doc_node *node_at(const struct skiff_doc_node *doc, const char *path)
 {
-	for (size_t i = 0; i < nsel; i++) {
-		bool found = false;
-		for (size_t j = 0; j < nl; j++)
-			if (streq(sel[i]->key, labels[j]->key) &&
-			    streq(sel[i]->value, labels[j]->value))
-				found = true;
-		if (!found)
-			return false;
-	}
-	return true;
-}
+	const struct skiff_doc_node *cur = doc;
+	const char *p = path;
 
-static Skiff__KeyValue **kv_copy(Skiff__KeyValue **src, size_t n)
-{
-	Skiff__KeyValue **dst = xcalloc(n ? n : 1, sizeof(*dst));
-	for (size_t i = 0; i < n; i++) {
-		dst[i] = xmalloc(sizeof(**dst));
-		skiff__key_value__init(dst[i]);
-		dst[i]->key = xstrdup(src[i]->key);
-		dst[i]->value = xstrdup(src[i]->value);
-	}
-	return dst;
-}
-
-static const struct skiff_doc_node *child(const struct skiff_doc_node *n, const char *key)
-{
-	const struct skiff_doc_node *v = skiff_doc_get(n, key);
-	return v ? v : n;
-}
-
-static void validate_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
-			     ProtobufCMessage *msg)
-{
-	const char *name = msg->descriptor->name;
-
-	if (streq(name, "skiff.Probe")) {
-		Skiff__Probe *p = (Skiff__Probe *)msg;
-		int handlers = !!p->exec + !!p->tcp_socket + !!p->http_get;
-		if (handlers != 1)
-			error_at(c, n, path,
-				 "expected exactly one of exec, tcpSocket, httpGet, got %d",
-				 handlers);
-	} else if (streq(name, "skiff.Volume")) {
-		Skiff__Volume *v = (Skiff__Volume *)msg;
-		if (v->empty_dir && v->host_path)
-			error_at(c, n, path, "expected one of emptyDir, hostPath, got both");
-		else if (!v->empty_dir && !v->host_path) {
-			v->empty_dir = xmalloc(sizeof(*v->empty_dir));
-			skiff__empty_dir_volume_source__init(v->empty_dir);
+	while (*p) {
+		size_t len = strcspn(p, ".[");
+		if (len > 0) {
+			_cleanup_free_ char *key = xstrndup(p, len);
+			const struct skiff_doc_node *next =
+			    cur->type == SKIFF_DOC_MAP ? skiff_doc_get(cur, key) : NULL;
+			if (!next)
+				return cur;
+			cur = next;
+			p += len;
 		}
-	} else if (streq(name, "skiff.ServicePort")) {
-		Skiff__ServicePort *sp = (Skiff__ServicePort *)msg;
-		if (sp->target_port == 0)
-			sp->target_port = sp->port;
-	} else if (streq(name, "skiff.ServiceSpec")) {
-		Skiff__ServiceSpec *s = (Skiff__ServiceSpec *)msg;
-		if (s->n_ports == 0)
-			error_at(c, child(n, "ports"), path, "expected at least one port");
-	} else if (streq(name, "skiff.DeploymentStrategy")) {
-		Skiff__DeploymentStrategy *s = (Skiff__DeploymentStrategy *)msg;
-		if (streq(s->type, "Recreate") && s->rolling_update) {
-			if (skiff_doc_get(n, "rollingUpdate"))
-				error_at(c, child(n, "rollingUpdate"), path,
-					 "rollingUpdate is only allowed with type RollingUpdate");
-			skiff__rolling_update_strategy__free_unpacked(s->rolling_update, NULL);
-			s->rolling_update = NULL;
+		while (*p == '[') {
+			char *end;
+			unsigned long i = strtoul(p + 1, &end, 10);
+			if (*end != ']' || cur->type != SKIFF_DOC_SEQ || i >= cur->n)
+				return cur;
+			cur = cur->items[i];
+			p = end + 1;
 		}
-	} else if (streq(name, "skiff.PodSpec")) {
-		Skiff__PodSpec *s = (Skiff__PodSpec *)msg;
-		_cleanup_free_ char *cpath = join_path(path, "containers");
-		if (s->n_containers == 0)
-			error_at(c, child(n, "containers"), cpath,
-				 "expected at least one container");
-		for (size_t i = 0; i < s->n_containers; i++) {
-			Skiff__Container *ct = s->containers[i];
-			for (size_t j = 0; j < i; j++)
-				if (streq(ct->name, s->containers[j]->name))
-					error_at(c, child(n, "containers"), cpath,
-						 "container name \"%s\" is used twice", ct->name);
-			for (size_t m = 0; m < ct->n_volume_mounts; m++) {
-				bool found = false;
-				for (size_t v = 0; v < s->n_volumes; v++)
-					if (streq(s->volumes[v]->name, ct->volume_mounts[m]->name))
-						found = true;
-				if (!found)
-					error_at(c, child(n, "containers"), cpath,
-						 "container \"%s\" mounts volume \"%s\", which is "
-						 "not in volumes",
-						 ct->name, ct->volume_mounts[m]->name);
-			}
-		}
-		for (size_t i = 0; i < s->n_volumes; i++)
-			for (size_t j = 0; j < i; j++)
-				if (streq(s->volumes[i]->name, s->volumes[j]->name))
-					error_at(c, child(n, "volumes"), path,
-						 "volume name \"%s\" is used twice",
-						 s->volumes[i]->name);
+		if (*p == '.')
+			p++;
+		else if (*p)
+			return cur;
 	}
+	return cur;
 }
 
-/* Deployment: the selector and the template's labels default to each other
- * (or to app=<name>) and must agree. */
-static void finish_deployment(struct ctx *c, const struct skiff_doc_node *doc, Skiff__Deployment *d)
+/* The brain's check, run before sending: the same message, placed. */
+static void validate_object(struct ctx *c, const struct skiff_doc_node *doc, ProtobufCMessage *msg)
 {
-	Skiff__DeploymentSpec *s = d->spec;
-	if (!s || !s->template_ || !d->metadata)
+	_cleanup_free_ char *err = NULL;
+
+	if (c->m->no_validate || skiff_validate(msg, c->m->validate_opts, &err) == 0)
 		return;
-	if (!s->template_->metadata) {
-		s->template_->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
-		skiff__object_meta__init(s->template_->metadata);
-	}
-	Skiff__ObjectMeta *tm = s->template_->metadata;
-	const struct skiff_doc_node *spec = child(doc, "spec");
-	if (s->n_selector == 0 && tm->n_labels == 0) {
-		Skiff__KeyValue app = SKIFF__KEY_VALUE__INIT, *p = &app;
-		app.key = "app";
-		app.value = d->metadata->name;
-		s->selector = kv_copy(&p, 1);
-		s->n_selector = 1;
-		tm->labels = kv_copy(&p, 1);
-		tm->n_labels = 1;
-	} else if (s->n_selector == 0) {
-		s->selector = kv_copy(tm->labels, tm->n_labels);
-		s->n_selector = tm->n_labels;
-	} else if (tm->n_labels == 0) {
-		tm->labels = kv_copy(s->selector, s->n_selector);
-		tm->n_labels = s->n_selector;
-	} else if (!kv_subset(s->selector, s->n_selector, tm->labels, tm->n_labels)) {
-		error_at(c, child(spec, "selector"), "spec.selector.matchLabels",
-			 "does not match spec.template.metadata.labels (every selector label must "
-			 "be a template label)");
-	}
+	_cleanup_free_ char *path = xstrndup(err, strcspn(err, ":"));
+	error_at(c, node_at(doc, path), "", "%s", err);
 }
 
 /* ---- documents and files ------------------------------------------------ */
@@ -1079,8 +831,8 @@ static void parse_document(struct ctx *c, const struct skiff_doc_node *doc, int 
 
 	ProtobufCMessage *msg = message_new(k->desc);
 	parse_message(c, doc, "", msg, true);
-	if (k->desc == &skiff__deployment__descriptor && c->errors == errors)
-		finish_deployment(c, doc, (Skiff__Deployment *)msg);
+	if (c->errors == errors)
+		validate_object(c, doc, msg);
 	Skiff__Object *obj = skiff_object_wrap(k, msg);
 	if (c->errors != errors) {
 		skiff__object__free_unpacked(obj, NULL);

@@ -4,8 +4,9 @@
  * (proto/skiff.proto) is written in camelCase as Kubernetes does, with a few
  * rules for the fields people write differently from how they are stored
  * (labels as maps, cpu/memory quantities, seconds or durations for *_ms).
- * Parsing applies the documented defaults (docs/manifests.md), reports every
- * error of a file as "file:line:col: field.path: …", and printing produces
+ * Parsing reports every syntax error of a file as "file:line:col:
+ * field.path: …", then runs each object through the brain's own rules
+ * (validate.h: the same message, with the place added), and printing produces
  * documents that parse back to the same objects (skiffctl -o yaml|json).
  */
 #ifndef SKIFF_MANIFEST_H
@@ -16,6 +17,7 @@
 
 #include "doc.h"
 #include "skiff.pb-c.h"
+#include "validate.h"
 
 #define SKIFF_API_VERSION "skiff/v1"
 
@@ -51,6 +53,11 @@ struct skiff_manifest {
 	char **errors; /* "file:line:col: path: message" */
 	size_t n_errors;
 	size_t peak_allocated; /* the most the document trees held (tests) */
+	/* Every object passes skiff_validate() (the brain's rules, which also
+	 * fill the defaults) with these options (NULL: the defaults) ... */
+	const struct skiff_validate_opts *validate_opts;
+	/* ... unless set: objects as written, for a test to hand to the brain. */
+	bool no_validate;
 };
 
 /* Parse one buffer of YAML/JSON documents; objects and errors are appended
@@ -68,8 +75,6 @@ struct skiff_doc_node *skiff_object_to_doc(const Skiff__Object *obj);
 /* Any message of the object model as a tree, with the same rules. */
 struct skiff_doc_node *skiff_message_to_doc(const ProtobufCMessage *msg);
 
-/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric. */
-bool skiff_dns_label_valid(const char *s);
 /* Edit distance (for "did you mean"). */
 size_t skiff_edit_distance(const char *a, const char *b);
 

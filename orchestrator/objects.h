@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "skiff.pb-c.h"
+#include "validate.h"
 
 /* Every object kind's message starts with ProtobufCMessage base and then
  * Skiff__ObjectMeta *metadata. */
@@ -41,21 +42,12 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 /* A wrapper pointing at msg (not owning it). */
 void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg);
 
-/* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max chars. */
-bool skiff_name_valid(const char *s, size_t max);
-
-/* Check and fill defaults in a user-supplied object (APPLY). On failure
- * returns -EINVAL with *ret_err (free()) naming the field, e.g.
- * "spec.replicas: must be >= 0, got -1". */
+/* Check and fill defaults in a user-supplied object (APPLY) with the shared
+ * rules of lib/validate.h. On failure returns -EINVAL with *ret_err (free())
+ * naming the field, e.g. "spec.replicas: must be 0-100000, got -1". */
 int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err);
 
-/* Replace a string field (frees the old value unless it is protobuf-c's
- * shared empty string). */
-void skiff_set_str(char **field, const char *value);
-const char *skiff_kv_get(Skiff__KeyValue *const *kv, size_t n, const char *key);
-/* Every selector pair is among labels (an empty selector matches nothing). */
-bool skiff_selector_match(Skiff__KeyValue *const *sel, size_t nsel, Skiff__KeyValue *const *labels,
-			  size_t nlabels);
+/* (skiff_set_str, skiff_kv_get, skiff_selector_match: validate.h) */
 /* Both lists hold the same pairs (any order). */
 bool skiff_kv_equal(Skiff__KeyValue *const *a, size_t na, Skiff__KeyValue *const *b, size_t nb);
 
@@ -77,10 +69,6 @@ void skiff_pod_requests(const Skiff__Pod *pod, int64_t *ret_cpu, int64_t *ret_me
 bool skiff_pod_ready(const Skiff__Pod *pod);
 const char *skiff_pod_phase(const Skiff__Pod *pod);
 const char *skiff_pod_node(const Skiff__Pod *pod);
-
-/* Resolve an int-or-percent ("25%", "2") against total; round_up for
- * maxSurge, down for maxUnavailable. -EINVAL when malformed. */
-int skiff_int_or_percent(const char *s, int total, bool round_up, int *ret);
 
 /* Random lower-case alphanumeric suffix of len chars. */
 void skiff_random_suffix(char *out, size_t len);

@@ -24,6 +24,7 @@ spec:
       containers:
       - name: web
         image: skiff-demo:1
+        command: [/bin/echo-svc]
         resources:
           requests: {cpu: 100m, memory: 16Mi}
 ---
@@ -60,7 +61,7 @@ metadata:
 spec:
   template:
     spec:
-      containers: [{name: c, image: i}]
+      containers: [{name: c, image: i, command: [/bin/c]}]
 ---
 apiVersion: skiff/v1
 kind: Deployment

@@ -37,6 +37,7 @@ spec:
       containers:
       - name: web
         image: skiff-demo:1
+        command: [/bin/echo-svc]
         args: [v1]
         resources:
           requests: {cpu: 100m, memory: 16Mi}
@@ -97,6 +98,7 @@ spec:
   containers:
   - name: big
     image: skiff-demo:1
+    command: [/bin/echo-svc]
     resources: {requests: {cpu: 64}}
 EOF
 run 0 apply -f "$T/big.yaml"

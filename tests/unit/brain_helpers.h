@@ -148,6 +148,9 @@ static inline Skiff__Deployment *make_deployment(const char *name, int replicas,
 	skiff__container__init(c);
 	c->name = xstrdup("main");
 	c->image = xstrdup(image);
+	c->n_command = 1;
+	c->command = xmalloc(sizeof(char *));
+	c->command[0] = xstrdup("/bin/app");
 	c->resources = xmalloc(sizeof(*c->resources));
 	skiff__resource_requirements__init(c->resources);
 	c->resources->requests = xmalloc(sizeof(Skiff__ResourceList));

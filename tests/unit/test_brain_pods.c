@@ -20,12 +20,15 @@ static Skiff__Pod *make_pod(const char *name)
 	m->n_labels = 2;
 	m->labels = xmalloc(2 * sizeof(void *));
 	m->labels[0] = kv_new("app", "web");
-	m->labels[1] = kv_new("ver", "12:3x");
+	m->labels[1] = kv_new("ver", "12.3x");
 	Skiff__PodSpec *spec = skiff_pod_spec_ensure(p);
 	Skiff__Container *c = xmalloc(sizeof(*c));
 	skiff__container__init(c);
 	c->name = xstrdup("main");
 	c->image = xstrdup("img:1");
+	c->n_command = 1;
+	c->command = xmalloc(sizeof(char *));
+	c->command[0] = xstrdup("/bin/app");
 	c->resources = xmalloc(sizeof(*c->resources));
 	skiff__resource_requirements__init(c->resources);
 	c->resources->requests = xmalloc(sizeof(Skiff__ResourceList));
@@ -72,8 +75,8 @@ START_TEST(test_summary_follows_the_pod)
 
 	/* labels: values with digits and colons, every pair must be there */
 	ck_assert(match(s, "app", "web", NULL, NULL));
-	ck_assert(match(s, "ver", "12:3x", NULL, NULL));
-	ck_assert(match(s, "ver", "12:3x", "app", "web"));
+	ck_assert(match(s, "ver", "12.3x", NULL, NULL));
+	ck_assert(match(s, "ver", "12.3x", "app", "web"));
 	ck_assert(!match(s, "ver", "12", NULL, NULL));
 	ck_assert(!match(s, "ver", "2:3x", NULL, NULL));
 	ck_assert(!match(s, "app", "we", NULL, NULL));
@@ -99,7 +102,7 @@ START_TEST(test_summary_follows_the_pod)
 	const Skiff__Pod *p = brain_get(b, SKIFF_KIND_POD, "web-1");
 	ck_assert_str_eq(p->metadata->name, "web-1");
 	ck_assert_uint_eq(p->metadata->n_labels, 2);
-	ck_assert_str_eq(p->metadata->labels[1]->value, "12:3x");
+	ck_assert_str_eq(p->metadata->labels[1]->value, "12.3x");
 	ck_assert_str_eq(p->spec->containers[0]->image, "img:1");
 	ck_assert_str_eq(p->spec->node_name, "vm1");
 	ck_assert_str_eq(p->status->pod_ip, "10.244.0.7");

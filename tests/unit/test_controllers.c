@@ -510,19 +510,21 @@ START_TEST(test_apply_results_and_validation)
 	ck_assert_str_eq(d->spec->template_->spec->restart_policy, "Always");
 
 	expect_invalid(b, make_deployment("web", -1, "img:1", 0, 0),
-		       "spec.replicas: must be >= 0, got -1");
+		       "spec.replicas: must be 0-100000, got -1");
 	expect_invalid(b, make_deployment("Web_1", 1, "img:1", 0, 0),
 		       "metadata.name: 'Web_1' is not a valid name (lower-case letters, digits "
 		       "and '-', starting and ending with a letter or digit, at most 46 "
 		       "characters)");
 	expect_invalid(b, make_deployment("web", 1, "", 0, 0),
-		       "spec.template.spec.containers[0].image: required");
+		       "spec.template.spec.containers[0].image: required field is missing");
 	expect_invalid(b, make_deployment("web", 1, "img:1", -5, 0),
-		       "spec.template.spec.containers[0].resources.requests.cpu: must be >= 0, "
-		       "got -5");
+		       "spec.template.spec.containers[0].resources.requests.cpu: must be "
+		       "0-1024000 (millicores), got -5");
 	Skiff__Deployment *bad = make_deployment("web", 1, "img:1", 0, 0);
 	skiff_set_str(&bad->spec->selector[0]->value, "other");
-	expect_invalid(b, bad, "spec.selector: does not match spec.template.metadata.labels");
+	expect_invalid(b, bad,
+		       "spec.selector.matchLabels: does not match spec.template.metadata.labels "
+		       "(every selector label must be a template label)");
 	bad = make_deployment("web", 1, "img:1", 0, 0);
 	bad->spec->strategy = xmalloc(sizeof(*bad->spec->strategy));
 	skiff__deployment_strategy__init(bad->spec->strategy);
@@ -530,8 +532,8 @@ START_TEST(test_apply_results_and_validation)
 	skiff__rolling_update_strategy__init(bad->spec->strategy->rolling_update);
 	bad->spec->strategy->rolling_update->max_surge = xstrdup("lots");
 	expect_invalid(b, bad,
-		       "spec.strategy.rollingUpdate.maxSurge: must be an integer or a percentage, "
-		       "got 'lots'");
+		       "spec.strategy.rollingUpdate.maxSurge: must be an integer or a percentage "
+		       "(like 1 or 25%), got 'lots'");
 	/* create_only on an existing object */
 	const char *result;
 	_cleanup_free_ char *err = NULL;

@@ -95,6 +95,7 @@ static const char full_deployment[] = "apiVersion: skiff/v1\n"
 				      "          readOnly: true\n"
 				      "      - name: sidecar\n"
 				      "        image: skiff-demo:1\n"
+				      "        command: [/bin/sidecar]\n"
 				      "        livenessProbe:\n"
 				      "          exec:\n"
 				      "            command: [/bin/true]\n";
@@ -108,7 +109,10 @@ static void dump_errors(const struct skiff_manifest *m)
 static int parse(struct skiff_manifest *m, const char *name, const char *text)
 {
 	*m = (struct skiff_manifest){ 0 };
-	return skiff_manifest_parse_buffer(m, name, text, strlen(text));
+	int r = skiff_manifest_parse_buffer(m, name, text, strlen(text));
+	if (getenv("DUMP_ERRORS"))
+		dump_errors(m);
+	return r;
 }
 
 static bool has_error(const struct skiff_manifest *m, const char *text)
@@ -208,11 +212,13 @@ END_TEST
 START_TEST(test_defaults)
 {
 	struct skiff_manifest m;
-	ck_assert_int_eq(parse(&m, "d.yaml",
-			       "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: api}\n"
-			       "spec:\n  template:\n    spec:\n      containers:\n"
-			       "      - {name: api, image: 'x:1', ports: [{containerPort: 80}]}\n"),
-			 0);
+	ck_assert_int_eq(
+	    parse(
+		&m, "d.yaml",
+		"apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: api}\n"
+		"spec:\n  template:\n    spec:\n      containers:\n"
+		"      - {name: api, image: 'x:1', command: [/x], ports: [{containerPort: 80}]}\n"),
+	    0);
 	Skiff__Deployment *d = m.objects[0].object->deployment;
 	ck_assert_int_eq(d->spec->replicas, 1);
 	ck_assert_int_eq(d->spec->revision_history_limit, 10);
@@ -235,7 +241,7 @@ START_TEST(test_defaults)
 			       "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: api}\n"
 			       "spec:\n  replicas: 0\n  strategy: {type: Recreate}\n"
 			       "  template:\n    metadata: {labels: {app: x, v: '2'}}\n"
-			       "    spec: {containers: [{name: a, image: i}]}\n"),
+			       "    spec: {containers: [{name: a, image: i, command: [/x]}]}\n"),
 			 0);
 	d = m.objects[0].object->deployment;
 	ck_assert_int_eq(d->spec->replicas, 0);
@@ -255,7 +261,7 @@ START_TEST(test_service_and_pod)
 			       "  - {port: 53, protocol: UDP}\n"
 			       "---\n"
 			       "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: solo}\n"
-			       "spec:\n  containers: [{name: c, image: busy}]\n"
+			       "spec:\n  containers: [{name: c, image: busy, command: [/x]}]\n"
 			       "  restartPolicy: Never\n"),
 			 0);
 	ck_assert_uint_eq(m.n, 2);
@@ -290,7 +296,7 @@ START_TEST(test_quantity_forms)
 		struct skiff_manifest m;
 		_cleanup_free_ char *text = xasprintf(
 		    "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers:\n"
-		    "  - name: c\n    image: i\n    resources:\n      limits: {cpu: %s, memory: %s}\n",
+		    "  - name: c\n    image: i\n    command: [/x]\n    resources:\n      limits: {cpu: %s, memory: %s}\n",
 		    cases[i].cpu, cases[i].mem);
 		ck_assert_int_eq(parse(&m, "q.yaml", text), 0);
 		Skiff__ResourceList *l =
@@ -342,17 +348,17 @@ START_TEST(test_error_messages)
 		const char *text, *error;
 	} cases[] = {
 		{ "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: g}\nspec:\n"
-		  "  replicas: three\n  template: {spec: {containers: [{name: a, image: i}]}}\n",
+		  "  replicas: three\n  template: {spec: {containers: [{name: a, image: i, command: [/x]}]}}\n",
 		  "x.yaml:5:13: spec.replicas: expected a non-negative integer, got \"three\"" },
 		{ "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: g}\nspec:\n"
-		  "  replicas: -1\n  template: {spec: {containers: [{name: a, image: i}]}}\n",
+		  "  replicas: -1\n  template: {spec: {containers: [{name: a, image: i, command: [/x]}]}}\n",
 		  "x.yaml:5:13: spec.replicas: expected a non-negative integer, got \"-1\"" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: Web_1}\n"
-		  "spec: {containers: [{name: a, image: i}]}\n",
-		  "x.yaml:3:18: metadata.name: expected a DNS-1123 label (lower-case letters, digits "
-		  "and '-', starting and ending with a letter or digit, at most 63), got \"Web_1\"" },
+		  "spec: {containers: [{name: a, image: i, command: [/x]}]}\n",
+		  "x.yaml:3:18: metadata.name: 'Web_1' is not a valid name (lower-case letters, digits "
+		  "and '-', starting and ending with a letter or digit, at most 253 characters)" },
 		{ "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i}]}\n",
+		  "spec: {containers: [{name: a, image: i, command: [/x]}]}\n",
 		  "x.yaml:1:13: apiVersion: expected \"skiff/v1\", got \"apps/v1\"" },
 		{ "apiVersion: skiff/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
 		  "x.yaml:2:7: kind: expected Deployment, Service or Pod, got \"Deploymnet\" (did you "
@@ -360,16 +366,15 @@ START_TEST(test_error_messages)
 		{ "apiVersion: skiff/v1\nmetadata: {name: a}\n",
 		  "x.yaml:1:1: kind: required field is missing (Deployment, Service or Pod)" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i}], restartPolicy: Sometimes}\n",
-		  "x.yaml:4:58: spec.restartPolicy: expected one of Always,OnFailure,Never, got "
-		  "\"Sometimes\"" },
+		  "spec: {containers: [{name: a, image: i, command: [/x]}], restartPolicy: Sometimes}\n",
+		  "x.yaml:4:73: spec.restartPolicy: must be one of Always,OnFailure,Never, got "
+		  "'Sometimes'" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i, ports: [{containerPort: 70000}]}]}\n",
-		  "x.yaml:4:65: spec.containers[0].ports[0].containerPort: expected a port number "
-		  "(1-65535), got \"70000\"" },
+		  "spec: {containers: [{name: a, image: i, command: [/x], ports: [{containerPort: 70000}]}]}\n",
+		  "x.yaml:4:80: spec.containers[0].ports[0].containerPort: must be 1-65535, got 70000" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i, resources: {limits: {cpu: lots}}}]}\n",
-		  "x.yaml:4:67: spec.containers[0].resources.limits.cpu: expected a CPU quantity (like "
+		  "spec: {containers: [{name: a, image: i, command: [/x], resources: {limits: {cpu: lots}}}]}\n",
+		  "x.yaml:4:82: spec.containers[0].resources.limits.cpu: expected a CPU quantity (like "
 		  "100m, 0.5 or 2), got \"lots\"" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
 		  "  - name: a\n    image: i\n    livenessProbe:\n      tcpSocket: {port: 80}\n"
@@ -377,31 +382,31 @@ START_TEST(test_error_messages)
 		  "x.yaml:10:22: spec.containers[0].livenessProbe.periodSeconds: expected seconds (like "
 		  "10) or a duration (like 500ms or 1m30s), got \"soon\"" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
-		  "  - name: a\n    image: i\n    livenessProbe: {periodSeconds: 3}\n",
-		  "x.yaml:8:20: spec.containers[0].livenessProbe: expected exactly one of exec, "
-		  "tcpSocket, httpGet, got 0" },
+		  "  - name: a\n    image: i\n    command: [/x]\n    livenessProbe: {periodSeconds: 3}\n",
+		  "x.yaml:9:20: spec.containers[0].livenessProbe: exactly one of exec, tcpSocket, "
+		  "httpGet is required, got 0" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i, volumeMounts: [{name: v, mountPath: /v}]}]}\n",
-		  "x.yaml:4:20: spec.containers: container \"a\" mounts volume \"v\", which is not in "
-		  "volumes" },
+		  "spec: {containers: [{name: a, image: i, command: [/x], volumeMounts: [{name: v, mountPath: /v}]}]}\n",
+		  "x.yaml:4:78: spec.containers[0].volumeMounts[0].name: no volume named 'v' in volumes" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: []}\n",
-		  "x.yaml:4:20: spec.containers: expected at least one container" },
+		  "x.yaml:4:20: spec.containers: at least one container is required" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a, name: b}\n"
-		  "spec: {containers: [{name: a, image: i}]}\n",
+		  "spec: {containers: [{name: a, image: i, command: [/x]}]}\n",
 		  "x.yaml:3:21: metadata.name: duplicate field" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a, labels: {'bad key!': x}}\n"
-		  "spec: {containers: [{name: a, image: i}]}\n",
-		  "x.yaml:3:30: metadata.labels: expected a label key ([prefix/]name: letters, digits, "
-		  "'.', '-', '_', at most 63), got \"bad key!\"" },
+		  "spec: {containers: [{name: a, image: i, command: [/x]}]}\n",
+		  "x.yaml:3:29: metadata.labels: 'bad key!' is not a valid label key (an optional DNS "
+		  "subdomain prefix of at most 253 characters and '/', then a name of 1-63 letters, "
+		  "digits, '-', '_' or '.', starting and ending with a letter or digit)" },
 		{ "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n"
 		  "  selector: {matchLabels: {app: a}}\n"
 		  "  template: {metadata: {labels: {app: b}}, spec: {containers: [{name: a, image: "
 		  "i}]}}\n",
-		  "x.yaml:5:13: spec.selector.matchLabels: does not match spec.template.metadata.labels "
+		  "x.yaml:5:27: spec.selector.matchLabels: does not match spec.template.metadata.labels "
 		  "(every selector label must be a template label)" },
 		{ "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n"
 		  "  selector: {matchLabel: {app: a}}\n"
-		  "  template: {spec: {containers: [{name: a, image: i}]}}\n",
+		  "  template: {spec: {containers: [{name: a, image: i, command: [/x]}]}}\n",
 		  "x.yaml:5:14: spec.selector.matchLabel: unknown field \"matchLabel\", did you mean "
 		  "\"matchLabels\"?" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
@@ -411,12 +416,12 @@ START_TEST(test_error_messages)
 		  "80}], selectr: {app: a}}\n",
 		  "x.yaml:4:29: spec.selectr: unknown field \"selectr\", did you mean \"selector\"?" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-		  "spec: {containers: [{name: a, image: i, volumeMounts: [{name: v, mountPath: /v, "
+		  "spec: {containers: [{name: a, image: i, command: [/x], volumeMounts: [{name: v, mountPath: /v, "
 		  "readOnly: maybe}]}], volumes: [{name: v}]}\n",
-		  "x.yaml:4:91: spec.containers[0].volumeMounts[0].readOnly: expected true or false, "
+		  "x.yaml:4:106: spec.containers[0].volumeMounts[0].readOnly: expected true or false, "
 		  "got \"maybe\"" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a, "
-		  "image: i}]\n",
+		  "image: i, command: [/x]}]\n",
 		  "x.yaml:5:1: YAML syntax error: did not find expected ',' or '}' while parsing a flow "
 		  "mapping" },
 		{ "- just\n- a list\n",
@@ -441,9 +446,9 @@ START_TEST(test_list_json_and_files)
 		&m, "l.json",
 		"{\"apiVersion\": \"skiff/v1\", \"kind\": \"List\", \"items\": ["
 		"{\"apiVersion\": \"skiff/v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"},"
-		" \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"i\"}]}},"
+		" \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"i\", \"command\": [\"/x\"]}]}},"
 		"{\"apiVersion\": \"skiff/v1\", \"kind\": \"Service\", \"metadata\": {\"name\": "
-		"\"b\"}, \"spec\": {\"ports\": [{\"port\": 80}]}}]}"),
+		"\"b\"}, \"spec\": {\"selector\": {\"app\": \"b\"}, \"ports\": [{\"port\": 80}]}}]}"),
 	    0);
 	ck_assert_uint_eq(m.n, 2);
 	ck_assert_str_eq(skiff_object_name(m.objects[1].object), "b");
@@ -455,7 +460,7 @@ START_TEST(test_list_json_and_files)
 	_cleanup_free_ char *a = xasprintf("%s/a.yaml", dir), *b = xasprintf("%s/b.yml", dir),
 			    *c = xasprintf("%s/c.txt", dir), *e = xasprintf("%s/e.yaml", dir);
 	const char *pod = "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: p}\n"
-			  "spec: {containers: [{name: c, image: i}]}\n";
+			  "spec: {containers: [{name: c, image: i, command: [/x]}]}\n";
 	ck_assert_int_eq(skiff_write_file_atomic(a, pod, strlen(pod), 0644), 0);
 	ck_assert_int_eq(skiff_write_file_atomic(b, pod, strlen(pod), 0644), 0);
 	ck_assert_int_eq(skiff_write_file_atomic(c, "junk: [", 7, 0644), 0);
@@ -569,9 +574,10 @@ START_TEST(test_size_caps)
 	free(list);
 
 	/* one error per entry: the first 100 are shown, the rest counted */
-	_cleanup_free_ char *many = xstrdup("apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
-					    "spec: {containers: [{name: a, image: i}]}\n"
-					    "status: {}\n");
+	_cleanup_free_ char *many =
+	    xstrdup("apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
+		    "spec: {containers: [{name: a, image: i, command: [/x]}]}\n"
+		    "status: {}\n");
 	for (int i = 0; i < 500; i++) {
 		char *t = xasprintf("%sx%d: 1\n", many, i);
 		free(many);
@@ -682,9 +688,9 @@ START_TEST(test_round_trip_zero_replicas_and_list)
 	ck_assert_int_eq(parse(&m, "d.yaml",
 			       "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: api}\n"
 			       "spec:\n  replicas: 0\n  template:\n    spec:\n      containers:\n"
-			       "      - {name: api, image: 'x:1'}\n"
+			       "      - {name: api, image: 'x:1', command: [/x]}\n"
 			       "---\napiVersion: skiff/v1\nkind: Service\nmetadata: {name: api}\n"
-			       "spec: {ports: [{port: 80}]}\n"),
+			       "spec: {selector: {app: a}, ports: [{port: 80}]}\n"),
 			 0);
 	Skiff__Object *items[] = { m.objects[0].object, m.objects[1].object };
 	char *text = NULL;
@@ -707,14 +713,14 @@ END_TEST
 
 START_TEST(test_helpers)
 {
-	ck_assert(skiff_dns_label_valid("web-1"));
-	ck_assert(skiff_dns_label_valid("a"));
-	ck_assert(!skiff_dns_label_valid("-web"));
-	ck_assert(!skiff_dns_label_valid("web-"));
-	ck_assert(!skiff_dns_label_valid("Web"));
-	ck_assert(!skiff_dns_label_valid(""));
-	ck_assert(!skiff_dns_label_valid(
-	    "a234567890123456789012345678901234567890123456789012345678901234"));
+	ck_assert(skiff_name_valid("web-1", 63));
+	ck_assert(skiff_name_valid("a", 63));
+	ck_assert(!skiff_name_valid("-web", 63));
+	ck_assert(!skiff_name_valid("web-", 63));
+	ck_assert(!skiff_name_valid("Web", 63));
+	ck_assert(!skiff_name_valid("", 63));
+	ck_assert(!skiff_name_valid(
+	    "a234567890123456789012345678901234567890123456789012345678901234", 63));
 	ck_assert_uint_eq(skiff_edit_distance("imagee", "image"), 1);
 	ck_assert_uint_eq(skiff_edit_distance("replcas", "replicas"), 1);
 	ck_assert_uint_eq(skiff_edit_distance("", "abc"), 3);

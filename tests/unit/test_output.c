@@ -76,6 +76,9 @@ static Skiff__Object *make_pod(const char *name, const char *phase, int restarts
 	skiff__container__init(p->spec->containers[0]);
 	p->spec->containers[0]->name = xstrdup("c");
 	p->spec->containers[0]->image = xstrdup("skiff-demo:1");
+	p->spec->containers[0]->n_command = 1;
+	p->spec->containers[0]->command = xmalloc(sizeof(char *));
+	p->spec->containers[0]->command[0] = xstrdup("/bin/web");
 	p->status = xmalloc(sizeof(*p->status));
 	skiff__pod_status__init(p->status);
 	p->status->phase = xstrdup(phase);
@@ -140,7 +143,7 @@ START_TEST(test_other_tables)
 	struct skiff_manifest m = { 0 };
 	const char *text =
 	    "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 5\n"
-	    "  template: {spec: {containers: [{name: web, image: 'skiff-demo:1'}]}}\n---\n"
+	    "  template: {spec: {containers: [{name: web, image: 'skiff-demo:1', command: [/bin/web]}]}}\n---\n"
 	    "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: web}\n"
 	    "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n";
 	ck_assert_int_eq(skiff_manifest_parse_buffer(&m, "x", text, strlen(text)), 0);

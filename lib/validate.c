@@ -1,0 +1,700 @@
+/* validate.c — the rules and defaults every applied object passes, shared by
+ * the brain (the authority) and skiffctl (see validate.h). */
+#include "validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		*ret_err = xasprintf(__VA_ARGS__);                                                 \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+#define CHECK(call)                                                                                \
+	do {                                                                                       \
+		if ((call) < 0)                                                                    \
+			return -EINVAL;                                                            \
+	} while (0)
+
+struct vctx {
+	const struct skiff_validate_opts *opts;
+	char **ret_err;
+};
+
+/* ---- small rules --------------------------------------------------------- */
+
+bool skiff_name_valid(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return false;
+	}
+	return true;
+}
+
+static bool ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* A label name or value: 1-63 of [A-Za-z0-9-_.], alphanumeric at both ends. */
+static bool label_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > 63 || !ascii_alnum(s[0]) || !ascii_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!ascii_alnum(s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* A DNS-1123 subdomain: dot-separated DNS labels, at most 253 in all. */
+static bool dns_subdomain_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		size_t len = i - start;
+		if (len == 0 || len > 63 || s[start] == '-' || s[i - 1] == '-')
+			return false;
+		for (size_t j = start; j < i; j++)
+			if (!((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= '0' && s[j] <= '9') ||
+			      s[j] == '-'))
+				return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+bool skiff_label_key_valid(const char *s)
+{
+	if (!s)
+		return false;
+	const char *slash = strchr(s, '/');
+	if (!slash)
+		return label_name_valid(s, strlen(s));
+	return dns_subdomain_valid(s, (size_t)(slash - s)) &&
+	       label_name_valid(slash + 1, strlen(slash + 1));
+}
+
+bool skiff_label_value_valid(const char *s)
+{
+	return !s || !*s || label_name_valid(s, strlen(s));
+}
+
+bool skiff_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n >= len)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates and beyond U+10FFFF */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+int skiff_int_or_percent(const char *s, int total, bool round_up, int *ret)
+{
+	int64_t v;
+	if (!s || !*s)
+		return -EINVAL;
+	size_t n = strlen(s);
+	if (s[n - 1] == '%') {
+		_cleanup_free_ char *num = xstrndup(s, n - 1);
+		if (skiff_parse_int64(num, &v) < 0 || v < 0 || v > 100)
+			return -EINVAL;
+		int64_t p = (int64_t)total * v;
+		*ret = (int)(round_up ? (p + 99) / 100 : p / 100);
+		return 0;
+	}
+	if (skiff_parse_int64(s, &v) < 0 || v < 0 || v > 1000000)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+void skiff_set_str(char **field, const char *value)
+{
+	if (*field && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = xstrdup(value ? value : "");
+}
+
+const char *skiff_kv_get(Skiff__KeyValue *const *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (kv[i]->key && streq(kv[i]->key, key))
+			return kv[i]->value;
+	return NULL;
+}
+
+bool skiff_selector_match(Skiff__KeyValue *const *sel, size_t nsel, Skiff__KeyValue *const *labels,
+			  size_t nlabels)
+{
+	if (nsel == 0)
+		return false;
+	for (size_t i = 0; i < nsel; i++) {
+		const char *v = skiff_kv_get(labels, nlabels, sel[i]->key);
+		if (!v || !streq(v, sel[i]->value))
+			return false;
+	}
+	return true;
+}
+
+Skiff__KeyValue **skiff_kv_copy(Skiff__KeyValue *const *src, size_t n)
+{
+	Skiff__KeyValue **dst = xcalloc(n ? n : 1, sizeof(*dst));
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = xmalloc(sizeof(**dst));
+		skiff__key_value__init(dst[i]);
+		dst[i]->key = xstrdup(src[i]->key ? src[i]->key : "");
+		dst[i]->value = xstrdup(src[i]->value ? src[i]->value : "");
+	}
+	return dst;
+}
+
+void skiff_camel_case(const char *name, char *out, size_t len)
+{
+	size_t j = 0;
+	bool up = false;
+	for (const char *p = name; *p && j + 1 < len; p++) {
+		if (*p == '_') {
+			up = true;
+			continue;
+		}
+		out[j++] = up ? (char)toupper((unsigned char)*p) : *p;
+		up = false;
+	}
+	out[j] = 0;
+}
+
+/* A user's string inside a message: control characters shown as '?', long
+ * ones cut (it is already known to be valid UTF-8). */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+	size_t j = 0, n = s ? strlen(s) : 0;
+	for (size_t i = 0; i < n && j + 4 < len; i++)
+		buf[j++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (j < n && j >= 3)
+		memcpy(buf + j - 3, "...", 3);
+	buf[j] = 0;
+	return buf;
+}
+
+/* ---- every string is UTF-8 ------------------------------------------------ */
+
+static int check_utf8(const ProtobufCMessage *msg, const char *path, char **ret_err)
+{
+	const ProtobufCMessageDescriptor *d = msg->descriptor;
+	char key[64];
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		const char *slot = (const char *)msg + fd->offset;
+		if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		skiff_camel_case(fd->name, key, sizeof(key));
+		_cleanup_free_ char *p = *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+		bool rep = fd->label == PROTOBUF_C_LABEL_REPEATED;
+		size_t n = rep ? *(const size_t *)((const char *)msg + fd->quantifier_offset) : 1;
+		for (size_t j = 0; j < n; j++) {
+			const void *v =
+			    rep ? (*(void *const *)slot ? (*(void *const **)slot)[j] : NULL)
+				: *(void *const *)slot;
+			if (!v)
+				continue;
+			_cleanup_free_ char *ep = NULL;
+			if (fd->descriptor == &skiff__key_value__descriptor) {
+				const Skiff__KeyValue *kv = v;
+				bool key_ok =
+				    !kv->key || skiff_utf8_valid(kv->key, strlen(kv->key));
+				ep = key_ok ? xasprintf("%s.%s", p, kv->key ? kv->key : "")
+					    : xasprintf("%s[%zu]", p, j);
+				if (!key_ok)
+					FAIL("%s: key is not valid UTF-8", ep);
+				if (kv->value && !skiff_utf8_valid(kv->value, strlen(kv->value)))
+					FAIL("%s: not valid UTF-8", ep);
+				continue;
+			}
+			ep = rep ? xasprintf("%s[%zu]", p, j) : xstrdup(p);
+			if (fd->type == PROTOBUF_C_TYPE_STRING) {
+				if (!skiff_utf8_valid(v, strlen(v)))
+					FAIL("%s: not valid UTF-8", ep);
+			} else {
+				CHECK(check_utf8(v, ep, ret_err));
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- the objects ----------------------------------------------------------- */
+
+static int check_labels(Skiff__KeyValue **kv, size_t n, const char *field, char **ret_err)
+{
+	char b1[80], b2[80];
+	if (n > SKIFF_VALIDATE_MAX_LABELS)
+		FAIL("%s: at most %d labels, got %zu", field, SKIFF_VALIDATE_MAX_LABELS, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *k = kv[i]->key ? kv[i]->key : "", *v = kv[i]->value;
+		if (!skiff_label_key_valid(k))
+			FAIL("%s: '%s' is not a valid label key (an optional DNS subdomain prefix "
+			     "of at most 253 characters and '/', then a name of 1-63 letters, "
+			     "digits, '-', '_' or '.', starting and ending with a letter or digit)",
+			     field, shown(k, b1, sizeof(b1)));
+		if (!skiff_label_value_valid(v))
+			FAIL(
+			    "%s.%s: '%s' is not a valid label value (empty, or at most 63 letters, "
+			    "digits, '-', '_' or '.', starting and ending with a letter or digit)",
+			    field, k, shown(v, b2, sizeof(b2)));
+		for (size_t j = 0; j < i; j++)
+			if (streq(kv[j]->key ? kv[j]->key : "", k))
+				FAIL("%s: duplicate key '%s'", field, k);
+	}
+	return 0;
+}
+
+static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_err)
+{
+	Skiff__ObjectMeta *m = ((Skiff__Pod *)msg)->metadata;
+	char buf[80];
+	if (!m || !m->name || !*m->name)
+		FAIL("metadata.name: required field is missing");
+	if (!skiff_name_valid(m->name, max))
+		FAIL("metadata.name: '%s' is not a valid name (lower-case letters, digits and '-', "
+		     "starting and ending with a letter or digit, at most %zu characters)",
+		     shown(m->name, buf, sizeof(buf)), max);
+	CHECK(check_labels(m->labels, m->n_labels, "metadata.labels", ret_err));
+	size_t bytes = 0;
+	for (size_t i = 0; i < m->n_annotations; i++)
+		bytes += strlen(m->annotations[i]->key ? m->annotations[i]->key : "") +
+			 strlen(m->annotations[i]->value ? m->annotations[i]->value : "");
+	if (bytes > SKIFF_VALIDATE_MAX_ANNOTATIONS)
+		FAIL("metadata.annotations: at most %d bytes in all, got %zu",
+		     SKIFF_VALIDATE_MAX_ANNOTATIONS, bytes);
+	return 0;
+}
+
+static int check_name_field(const char *field, const char *name, size_t max, bool required,
+			    char **ret_err)
+{
+	char buf[80];
+	if (!name || !*name) {
+		if (required)
+			FAIL("%s: required field is missing", field);
+		return 0;
+	}
+	if (!skiff_name_valid(name, max))
+		FAIL("%s: '%s' is not a valid name (lower-case letters, digits and '-', starting "
+		     "and ending with a letter or digit, at most %zu characters)",
+		     field, shown(name, buf, sizeof(buf)), max);
+	return 0;
+}
+
+/* value one of "A|B|C"; empty takes def. */
+static int check_enum(char **value, const char *def, const char *values, const char *field,
+		      char **ret_err)
+{
+	char buf[80];
+	if (!*value || !**value) {
+		skiff_set_str(value, def);
+		return 0;
+	}
+	_cleanup_free_ char *list = xstrdup(values);
+	char *save = NULL;
+	for (char *t = strtok_r(list, "|", &save); t; t = strtok_r(NULL, "|", &save))
+		if (streq(t, *value))
+			return 0;
+	_cleanup_free_ char *shown_list = xstrdup(values);
+	for (char *p = shown_list; *p; p++)
+		if (*p == '|')
+			*p = ',';
+	FAIL("%s: must be one of %s, got '%s'", field, shown_list, shown(*value, buf, sizeof(buf)));
+}
+
+static int check_port(uint32_t port, bool required, const char *field, char **ret_err)
+{
+	if ((port == 0 && required) || port > 65535)
+		FAIL("%s: must be 1-65535, got %u", field, port);
+	return 0;
+}
+
+static int check_count(size_t n, size_t max, const char *field, const char *what, char **ret_err)
+{
+	if (n > max)
+		FAIL("%s: at most %zu %s, got %zu", field, max, what, n);
+	return 0;
+}
+
+static int check_resources(Skiff__ResourceList *r, const char *field, char **ret_err)
+{
+	if (!r)
+		return 0;
+	if (r->cpu_milli < 0 || r->cpu_milli > SKIFF_VALIDATE_MAX_CPU_MILLI)
+		FAIL("%s.cpu: must be 0-%lld (millicores), got %lld", field,
+		     SKIFF_VALIDATE_MAX_CPU_MILLI, (long long)r->cpu_milli);
+	if (r->memory < 0 || r->memory > SKIFF_VALIDATE_MAX_MEMORY)
+		FAIL("%s.memory: must be 0-%lld bytes (64Ti), got %lld", field,
+		     SKIFF_VALIDATE_MAX_MEMORY, (long long)r->memory);
+	return 0;
+}
+
+static int check_probe(Skiff__Probe *p, const char *field, char **ret_err)
+{
+	char f[320];
+	if (!p)
+		return 0;
+	int n = !!p->exec + !!p->tcp_socket + !!p->http_get;
+	if (n != 1)
+		FAIL("%s: exactly one of exec, tcpSocket, httpGet is required, got %d", field, n);
+	if (p->exec && p->exec->n_command == 0)
+		FAIL("%s.exec.command: required field is missing", field);
+	if (p->exec)
+		CHECK(check_count(p->exec->n_command, SKIFF_VALIDATE_MAX_ARGS, field, "arguments",
+				  ret_err));
+	snprintf(f, sizeof(f), "%s.tcpSocket.port", field);
+	if (p->tcp_socket)
+		CHECK(check_port(p->tcp_socket->port, true, f, ret_err));
+	snprintf(f, sizeof(f), "%s.httpGet.port", field);
+	if (p->http_get) {
+		CHECK(check_port(p->http_get->port, true, f, ret_err));
+		if (!*p->http_get->path)
+			skiff_set_str(&p->http_get->path, "/");
+	}
+	if (p->initial_delay_ms < 0 || p->period_ms < 0 || p->timeout_ms < 0 ||
+	    p->failure_threshold < 0 || p->success_threshold < 0)
+		FAIL("%s: times and thresholds must be >= 0", field);
+	if (p->period_ms == 0)
+		p->period_ms = 10000;
+	if (p->timeout_ms == 0)
+		p->timeout_ms = 1000;
+	if (p->failure_threshold == 0)
+		p->failure_threshold = 3;
+	if (p->success_threshold == 0)
+		p->success_threshold = 1;
+	return 0;
+}
+
+static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *c,
+			   const char *field)
+{
+	char **ret_err = v->ret_err;
+	char f[256];
+
+	snprintf(f, sizeof(f), "%s.name", field);
+	CHECK(check_name_field(f, c->name, 63, true, ret_err));
+	if (!c->image || !*c->image)
+		FAIL("%s.image: required field is missing", field);
+	snprintf(f, sizeof(f), "%s.command", field);
+	CHECK(check_count(c->n_command, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_err));
+	snprintf(f, sizeof(f), "%s.args", field);
+	CHECK(check_count(c->n_args, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_err));
+	bool entrypoint = v->opts && v->opts->image_has_entrypoint &&
+			  v->opts->image_has_entrypoint(c->image, v->opts->userdata);
+	if (c->n_command == 0 && !entrypoint)
+		FAIL("%s.command: required field is missing (image '%s' names no entrypoint)",
+		     field, c->image);
+	if (c->n_command > 0 && !*c->command[0])
+		FAIL("%s.command[0]: must not be empty", field);
+	snprintf(f, sizeof(f), "%s.env", field);
+	CHECK(check_count(c->n_env, SKIFF_VALIDATE_MAX_ENV, f, "variables", ret_err));
+	for (size_t j = 0; j < c->n_env; j++) {
+		const char *name = c->env[j]->name;
+		if (!name || !*name)
+			FAIL("%s.env[%zu].name: required field is missing", field, j);
+		if (strchr(name, '='))
+			FAIL("%s.env[%zu].name: must not contain '='", field, j);
+	}
+	snprintf(f, sizeof(f), "%s.ports", field);
+	CHECK(check_count(c->n_ports, SKIFF_VALIDATE_MAX_PORTS, f, "ports", ret_err));
+	for (size_t j = 0; j < c->n_ports; j++) {
+		Skiff__ContainerPort *p = c->ports[j];
+		snprintf(f, sizeof(f), "%s.ports[%zu].containerPort", field, j);
+		CHECK(check_port(p->container_port, true, f, ret_err));
+		snprintf(f, sizeof(f), "%s.ports[%zu].protocol", field, j);
+		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_err));
+		snprintf(f, sizeof(f), "%s.ports[%zu].name", field, j);
+		CHECK(check_name_field(f, p->name, 15, false, ret_err));
+	}
+	if (c->resources) {
+		snprintf(f, sizeof(f), "%s.resources.requests", field);
+		CHECK(check_resources(c->resources->requests, f, ret_err));
+		snprintf(f, sizeof(f), "%s.resources.limits", field);
+		CHECK(check_resources(c->resources->limits, f, ret_err));
+		Skiff__ResourceList *rq = c->resources->requests, *lm = c->resources->limits;
+		if (rq && lm && lm->memory > 0 && rq->memory > lm->memory)
+			FAIL("%s.resources.requests.memory: must not exceed the limit", field);
+		if (rq && lm && lm->cpu_milli > 0 && rq->cpu_milli > lm->cpu_milli)
+			FAIL("%s.resources.requests.cpu: must not exceed the limit", field);
+	}
+	snprintf(f, sizeof(f), "%s.livenessProbe", field);
+	CHECK(check_probe(c->liveness_probe, f, ret_err));
+	snprintf(f, sizeof(f), "%s.readinessProbe", field);
+	CHECK(check_probe(c->readiness_probe, f, ret_err));
+	snprintf(f, sizeof(f), "%s.volumeMounts", field);
+	CHECK(check_count(c->n_volume_mounts, SKIFF_VALIDATE_MAX_VOLUMES, f, "mounts", ret_err));
+	for (size_t j = 0; j < c->n_volume_mounts; j++) {
+		Skiff__VolumeMount *vm = c->volume_mounts[j];
+		bool found = false;
+		for (size_t k = 0; k < s->n_volumes; k++)
+			found |= streq(s->volumes[k]->name, vm->name ? vm->name : "");
+		if (!found)
+			FAIL("%s.volumeMounts[%zu].name: no volume named '%s' in volumes", field, j,
+			     vm->name ? vm->name : "");
+		if (!vm->mount_path || vm->mount_path[0] != '/')
+			FAIL("%s.volumeMounts[%zu].mountPath: must be an absolute path", field, j);
+	}
+	return 0;
+}
+
+static int check_pod_spec(struct vctx *v, Skiff__PodSpec *s, const char *f)
+{
+	char **ret_err = v->ret_err;
+	char field[128];
+
+	if (!s || s->n_containers == 0)
+		FAIL("%s.containers: at least one container is required", f);
+	snprintf(field, sizeof(field), "%s.containers", f);
+	CHECK(check_count(s->n_containers, SKIFF_VALIDATE_MAX_CONTAINERS, field, "containers",
+			  ret_err));
+	snprintf(field, sizeof(field), "%s.volumes", f);
+	CHECK(check_count(s->n_volumes, SKIFF_VALIDATE_MAX_VOLUMES, field, "volumes", ret_err));
+	for (size_t i = 0; i < s->n_volumes; i++) {
+		Skiff__Volume *vol = s->volumes[i];
+		snprintf(field, sizeof(field), "%s.volumes[%zu].name", f, i);
+		CHECK(check_name_field(field, vol->name, 63, true, ret_err));
+		for (size_t j = 0; j < i; j++)
+			if (streq(s->volumes[j]->name, vol->name))
+				FAIL("%s: volume name '%s' is used twice", field, vol->name);
+		if (vol->empty_dir && vol->host_path)
+			FAIL("%s.volumes[%zu]: exactly one of emptyDir, hostPath is allowed, got "
+			     "both",
+			     f, i);
+		if (!vol->empty_dir && !vol->host_path) {
+			vol->empty_dir = xmalloc(sizeof(*vol->empty_dir));
+			skiff__empty_dir_volume_source__init(vol->empty_dir);
+		}
+		if (vol->host_path && (!vol->host_path->path || vol->host_path->path[0] != '/'))
+			FAIL("%s.volumes[%zu].hostPath.path: must be an absolute path", f, i);
+		if (vol->empty_dir && (vol->empty_dir->size_limit < 0 ||
+				       vol->empty_dir->size_limit > SKIFF_VALIDATE_MAX_MEMORY))
+			FAIL("%s.volumes[%zu].emptyDir.sizeLimit: must be 0-%lld bytes (64Ti), got "
+			     "%lld",
+			     f, i, SKIFF_VALIDATE_MAX_MEMORY,
+			     (long long)vol->empty_dir->size_limit);
+	}
+	for (size_t i = 0; i < s->n_containers; i++) {
+		Skiff__Container *c = s->containers[i];
+		snprintf(field, sizeof(field), "%s.containers[%zu]", f, i);
+		CHECK(check_container(v, s, c, field));
+		for (size_t j = 0; j < i; j++)
+			if (streq(s->containers[j]->name, c->name))
+				FAIL("%s.name: container name '%s' is used twice", field, c->name);
+	}
+	snprintf(field, sizeof(field), "%s.restartPolicy", f);
+	CHECK(check_enum(&s->restart_policy, "Always", "Always|OnFailure|Never", field, ret_err));
+	if (s->termination_grace_ms < 0)
+		FAIL("%s.terminationGracePeriodSeconds: must be >= 0", f);
+	if (s->termination_grace_ms == 0)
+		s->termination_grace_ms = 10000;
+	snprintf(field, sizeof(field), "%s.hostname", f);
+	CHECK(check_name_field(field, s->hostname, 63, false, ret_err));
+	snprintf(field, sizeof(field), "%s.nodeSelector", f);
+	return check_labels(s->node_selector, s->n_node_selector, field, ret_err);
+}
+
+/* The selector and the template's labels default to each other (or to
+ * app=<name>) and must agree. */
+static int check_selector(Skiff__Deployment *d, char **ret_err)
+{
+	Skiff__DeploymentSpec *s = d->spec;
+	if (!s->template_->metadata) {
+		s->template_->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
+		skiff__object_meta__init(s->template_->metadata);
+	}
+	Skiff__ObjectMeta *tm = s->template_->metadata;
+	if (s->n_selector == 0 && tm->n_labels == 0) {
+		Skiff__KeyValue app = SKIFF__KEY_VALUE__INIT, *p = &app;
+		app.key = "app";
+		app.value = d->metadata->name;
+		s->selector = skiff_kv_copy(&p, 1);
+		s->n_selector = 1;
+		tm->labels = skiff_kv_copy(&p, 1);
+		tm->n_labels = 1;
+	} else if (s->n_selector == 0) {
+		s->selector = skiff_kv_copy(tm->labels, tm->n_labels);
+		s->n_selector = tm->n_labels;
+	} else if (tm->n_labels == 0) {
+		tm->labels = skiff_kv_copy(s->selector, s->n_selector);
+		tm->n_labels = s->n_selector;
+	}
+	CHECK(check_labels(tm->labels, tm->n_labels, "spec.template.metadata.labels", ret_err));
+	CHECK(check_labels(s->selector, s->n_selector, "spec.selector.matchLabels", ret_err));
+	if (!skiff_selector_match(s->selector, s->n_selector, tm->labels, tm->n_labels))
+		FAIL("spec.selector.matchLabels: does not match spec.template.metadata.labels "
+		     "(every selector label must be a template label)");
+	return 0;
+}
+
+static int validate_strategy(Skiff__DeploymentSpec *s, char **ret_err)
+{
+	if (!s->strategy) {
+		s->strategy = xmalloc(sizeof(*s->strategy));
+		skiff__deployment_strategy__init(s->strategy);
+	}
+	Skiff__DeploymentStrategy *st = s->strategy;
+	CHECK(check_enum(&st->type, "RollingUpdate", "RollingUpdate|Recreate", "spec.strategy.type",
+			 ret_err));
+	if (streq(st->type, "Recreate")) {
+		if (st->rolling_update)
+			FAIL("spec.strategy.rollingUpdate: only allowed with type RollingUpdate");
+		return 0;
+	}
+	if (!st->rolling_update) {
+		st->rolling_update = xmalloc(sizeof(Skiff__RollingUpdateStrategy));
+		skiff__rolling_update_strategy__init(st->rolling_update);
+	}
+	Skiff__RollingUpdateStrategy *ru = st->rolling_update;
+	if (!*ru->max_surge)
+		skiff_set_str(&ru->max_surge, "25%");
+	if (!*ru->max_unavailable)
+		skiff_set_str(&ru->max_unavailable, "25%");
+	int surge, unavail;
+	char buf[80];
+	if (skiff_int_or_percent(ru->max_surge, 100, true, &surge) < 0)
+		FAIL("spec.strategy.rollingUpdate.maxSurge: must be an integer or a percentage "
+		     "(like 1 or 25%%), got '%s'",
+		     shown(ru->max_surge, buf, sizeof(buf)));
+	if (skiff_int_or_percent(ru->max_unavailable, 100, false, &unavail) < 0)
+		FAIL("spec.strategy.rollingUpdate.maxUnavailable: must be an integer or a "
+		     "percentage (like 1 or 25%%), got '%s'",
+		     shown(ru->max_unavailable, buf, sizeof(buf)));
+	if (surge == 0 && unavail == 0)
+		FAIL("spec.strategy.rollingUpdate: maxSurge and maxUnavailable may not both be 0");
+	return 0;
+}
+
+static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
+{
+	char **ret_err = v->ret_err;
+	Skiff__DeploymentSpec *s = d->spec;
+	if (!s)
+		FAIL("spec: required field is missing");
+	if (s->replicas < 0 || s->replicas > SKIFF_VALIDATE_MAX_REPLICAS)
+		FAIL("spec.replicas: must be 0-%d, got %d", SKIFF_VALIDATE_MAX_REPLICAS,
+		     s->replicas);
+	if (!s->template_ || !s->template_->spec)
+		FAIL("spec.template.spec: required field is missing");
+	CHECK(check_selector(d, ret_err));
+	CHECK(check_pod_spec(v, s->template_->spec, "spec.template.spec"));
+	if (*s->template_->spec->node_name)
+		FAIL("spec.template.spec.nodeName: must be empty (the scheduler sets it)");
+	CHECK(validate_strategy(s, ret_err));
+	if (s->revision_history_limit < 0)
+		FAIL("spec.revisionHistoryLimit: must be >= 0, got %d", s->revision_history_limit);
+	if (s->revision_history_limit == 0)
+		s->revision_history_limit = 10;
+	if (s->min_ready_ms < 0)
+		FAIL("spec.minReadySeconds: must be >= 0");
+	if (s->progress_deadline_ms <= 0)
+		s->progress_deadline_ms = 600000;
+	return 0;
+}
+
+static int validate_service(Skiff__Service *svc, char **ret_err)
+{
+	Skiff__ServiceSpec *s = svc->spec;
+	char f[96];
+	if (!s)
+		FAIL("spec: required field is missing");
+	if (s->n_selector == 0)
+		FAIL("spec.selector: at least one label is required");
+	CHECK(check_labels(s->selector, s->n_selector, "spec.selector", ret_err));
+	if (s->n_ports == 0)
+		FAIL("spec.ports: at least one port is required");
+	CHECK(check_count(s->n_ports, SKIFF_VALIDATE_MAX_PORTS, "spec.ports", "ports", ret_err));
+	for (size_t i = 0; i < s->n_ports; i++) {
+		Skiff__ServicePort *p = s->ports[i];
+		snprintf(f, sizeof(f), "spec.ports[%zu].port", i);
+		CHECK(check_port(p->port, true, f, ret_err));
+		snprintf(f, sizeof(f), "spec.ports[%zu].targetPort", i);
+		CHECK(check_port(p->target_port, false, f, ret_err));
+		if (p->target_port == 0)
+			p->target_port = p->port;
+		snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
+		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_err));
+		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
+		CHECK(check_name_field(f, p->name, 15, false, ret_err));
+	}
+	return 0;
+}
+
+int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts, char **ret_err)
+{
+	struct vctx v = { .opts = opts, .ret_err = ret_err };
+	const ProtobufCMessageDescriptor *d = msg->descriptor;
+
+	if (d == &skiff__event__descriptor)
+		FAIL("kind: events are recorded by the cluster, not applied");
+	if (d != &skiff__deployment__descriptor && d != &skiff__service__descriptor &&
+	    d != &skiff__pod__descriptor && d != &skiff__node__descriptor)
+		FAIL("kind: unknown");
+	CHECK(check_utf8(msg, "", ret_err));
+	if (d == &skiff__deployment__descriptor) {
+		/* its pods are NAME-<10 hex>-<5 chars>: at most 63, a valid hostname */
+		CHECK(check_meta(msg, 46, ret_err));
+		return validate_deployment(&v, (Skiff__Deployment *)msg);
+	}
+	if (d == &skiff__service__descriptor) {
+		CHECK(check_meta(msg, 63, ret_err));
+		return validate_service((Skiff__Service *)msg, ret_err);
+	}
+	if (d == &skiff__pod__descriptor) {
+		CHECK(check_meta(msg, 253, ret_err));
+		return check_pod_spec(&v, ((Skiff__Pod *)msg)->spec, "spec");
+	}
+	return check_meta(msg, 63, ret_err);
+}
