@@ -155,6 +155,9 @@ static inline void apply_deployment(struct skiff_rpc_sync *s, const char *name, 
 	tm.n_labels = 1;
 	c.name = (char *)"main";
 	c.image = (char *)"skiff-demo:1";
+	char *cmd[] = { (char *)"/bin/echo-svc" };
+	c.command = cmd;
+	c.n_command = 1;
 	ps.containers = cs;
 	ps.n_containers = 1;
 	t.metadata = &tm;
