@@ -308,7 +308,7 @@ static int read_layout_dir(struct import *im, const char *dir)
 		if (strlen(de->d_name) != 64 || !all_hex(de->d_name, 64))
 			return fail(im, -EBADMSG, "%s: not named by a sha256 digest", name);
 		char expect[SKIFF_IMAGE_DIGEST_MAX];
-		snprintf(expect, sizeof(expect), "sha256:%s", de->d_name);
+		snprintf(expect, sizeof(expect), "sha256:%.64s", de->d_name);
 		if (!skiff_image_blob_exists(im->store, expect)) {
 			_cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
