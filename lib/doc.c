@@ -1,6 +1,7 @@
 /* doc.c — YAML/JSON documents as position-carrying trees: a capped,
  * alias-refusing loader on libyaml's event parser, and YAML (libyaml's
- * emitter) and JSON writers for output. */
+ * emitter) and JSON (jansson; text that is not valid UTF-8 gets U+FFFD for
+ * the bad bytes) writers for output. */
 #include "doc.h"
 
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <yaml.h>
 
 #include "cleanup.h"
+#include "json.h"
 #include "util.h"
 
 #define SKIFF_DOC_MAX_ALLOC (48u << 20) /* the whole tree of one input */
@@ -416,73 +418,59 @@ int skiff_doc_write_yaml(FILE *f, const struct skiff_doc_node *node, bool doc_st
 
 /* ---- JSON output -------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
+/* A number scalar: an integer, else a real, else (not a number after all)
+ * a string. */
+static json_t *json_number(const char *s)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
+	char *end;
+	long long i;
+	double d;
+
+	errno = 0;
+	i = strtoll(s, &end, 10);
+	if (*s && !*end && errno == 0)
+		return json_integer(i);
+	d = strtod(s, &end);
+	if (*s && !*end && errno == 0)
+		return json_real(d);
+	return skiff_json_string(s);
 }
 
-static void json_node(FILE *f, const struct skiff_doc_node *n, int indent)
+static json_t *json_node(const struct skiff_doc_node *n)
 {
+	json_t *j;
+
 	switch (n->type) {
 	case SKIFF_DOC_SCALAR:
-		if (n->kind == SKIFF_SCALAR_STRING)
-			json_string(f, n->str ? n->str : "");
-		else
-			fputs(n->str, f);
-		return;
+		if (n->kind == SKIFF_SCALAR_NUMBER)
+			return json_number(n->str ? n->str : "");
+		if (n->kind == SKIFF_SCALAR_BOOL)
+			return json_boolean(n->str && streq(n->str, "true"));
+		return skiff_json_string(n->str ? n->str : "");
 	case SKIFF_DOC_SEQ:
-	case SKIFF_DOC_MAP: {
-		bool map = n->type == SKIFF_DOC_MAP;
-		size_t step = map ? 2 : 1;
-		if (n->n == 0) {
-			fputs(map ? "{}" : "[]", f);
-			return;
+		j = json_array();
+		for (size_t i = 0; i < n->n; i++)
+			json_array_append_new(j, json_node(n->items[i]));
+		return j;
+	case SKIFF_DOC_MAP:
+		j = json_object();
+		for (size_t i = 0; i + 1 < n->n; i += 2) {
+			/* a key must be valid UTF-8 too: take skiff_json_string's */
+			json_t *key = skiff_json_string(n->items[i]->str ? n->items[i]->str : "");
+			json_object_set_new(j, json_string_value(key), json_node(n->items[i + 1]));
+			json_decref(key);
 		}
-		fputc(map ? '{' : '[', f);
-		for (size_t i = 0; i < n->n; i += step) {
-			fprintf(f, "%s\n%*s", i ? "," : "", indent + 2, "");
-			if (map) {
-				json_string(f, n->items[i]->str ? n->items[i]->str : "");
-				fputs(": ", f);
-				json_node(f, n->items[i + 1], indent + 2);
-			} else {
-				json_node(f, n->items[i], indent + 2);
-			}
-		}
-		fprintf(f, "\n%*s%c", indent, "", map ? '}' : ']');
-		return;
+		return j;
 	}
-	}
+	return json_null();
 }
 
 int skiff_doc_write_json(FILE *f, const struct skiff_doc_node *node)
 {
-	json_node(f, node, 0);
+	json_t *j = json_node(node);
+	int r = json_dumpf(j, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+
+	json_decref(j);
 	fputc('\n', f);
-	return ferror(f) ? -EIO : 0;
+	return r < 0 || ferror(f) ? -EIO : 0;
 }

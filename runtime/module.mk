@@ -9,7 +9,7 @@ $(eval $(call module,runtime,skiff-runtime))
 # dynamic: ASan cannot link statically.
 ifeq ($(SANITIZE),)
 $(BUILD)/bin/skiff-runtime: LDFLAGS += -static -Wl,-w
-$(BUILD)/bin/skiff-runtime: LDLIBS := -lnl-route-3 -lnl-3 -lseccomp -lcap -lpthread -lm
+$(BUILD)/bin/skiff-runtime: LDLIBS := -lnl-route-3 -lnl-3 -lseccomp -lcap -ljansson -lpthread -lm
 endif
 
 # The static probe program the runtime integration tests copy into their

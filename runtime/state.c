@@ -1,8 +1,9 @@
 /* state.c — DIR/ID/state, the JSON record of one shim-run container (see
  * CONTRACTS.md): written atomically (temp file + rename) by the shim when the
  * container starts and when it ends, read by `state`, `list`, `kill`,
- * `delete` and by the agent. The reader understands exactly the flat object
- * the writer produces (strings, integers, booleans, null).
+ * `delete` and by the agent. Written and read with jansson: one flat object
+ * of strings (null when unset), integers and a boolean; strings that are
+ * not valid UTF-8 are written with U+FFFD in place of the bad bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,54 +14,39 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json.h"
 #include "runtime.h"
 #include "util.h"
 
-static void json_str(FILE *f, const char *key, const char *v, bool comma)
-{
-	fprintf(f, "\"%s\":", key);
-	if (!v) {
-		fputs("null", f);
-	} else {
-		fputc('"', f);
-		for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				fprintf(f, "\\%c", *p);
-			else if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-		fputc('"', f);
-	}
-	if (comma)
-		fputc(',', f);
-}
-
 char *skiff_state_to_json(const struct skiff_state *s)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	json_t *o = json_object();
+	char *text, *out;
 
-	if (!f)
+	if (!o)
 		abort();
-	fputc('{', f);
-	json_str(f, "id", s->id, true);
-	json_str(f, "status", s->status, true);
-	fprintf(f,
-		"\"pid\":%d,\"shim_pid\":%d,\"started_ms\":%" PRId64 ",\"finished_ms\":%" PRId64
-		",\"exit_code\":%d,\"signal\":%d,\"oom\":%s,",
-		(int)s->pid, (int)s->shim_pid, s->started_ms, s->finished_ms, s->exit_code,
-		s->signal, s->oom ? "true" : "false");
-	json_str(f, "reason", s->reason, true);
-	json_str(f, "rootfs", s->rootfs, true);
-	json_str(f, "cgroup", s->cgroup, true);
-	json_str(f, "ip", s->ip, true);
-	fprintf(f, "\"pid_starttime\":%" PRIu64 ",\"shim_starttime\":%" PRIu64 "}\n",
-		s->pid_starttime, s->shim_starttime);
-	fclose(f);
-	return buf;
+	json_object_set_new(o, "id", skiff_json_string(s->id));
+	json_object_set_new(o, "status", skiff_json_string(s->status));
+	json_object_set_new(o, "pid", json_integer(s->pid));
+	json_object_set_new(o, "shim_pid", json_integer(s->shim_pid));
+	json_object_set_new(o, "started_ms", json_integer(s->started_ms));
+	json_object_set_new(o, "finished_ms", json_integer(s->finished_ms));
+	json_object_set_new(o, "exit_code", json_integer(s->exit_code));
+	json_object_set_new(o, "signal", json_integer(s->signal));
+	json_object_set_new(o, "oom", json_boolean(s->oom));
+	json_object_set_new(o, "reason", skiff_json_string(s->reason));
+	json_object_set_new(o, "rootfs", skiff_json_string(s->rootfs));
+	json_object_set_new(o, "cgroup", skiff_json_string(s->cgroup));
+	json_object_set_new(o, "ip", skiff_json_string(s->ip));
+	json_object_set_new(o, "pid_starttime", json_integer((json_int_t)s->pid_starttime));
+	json_object_set_new(o, "shim_starttime", json_integer((json_int_t)s->shim_starttime));
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!text)
+		abort();
+	out = xasprintf("%s\n", text);
+	free(text);
+	return out;
 }
 
 /* Atomic (temp file + rename) but not fsync'ed: the record only matters
@@ -97,112 +83,56 @@ void skiff_state_done(struct skiff_state *s)
 	*s = (struct skiff_state){ 0 };
 }
 
-/* Parse a JSON string starting at *p (on the opening quote). */
-static char *parse_string(const char **p)
+static char *dup_str(const json_t *o, const char *key)
 {
-	const char *s = *p + 1;
-	char *out = xmalloc(strlen(s) + 1), *o = out;
+	const char *v = skiff_json_get_str(o, key);
+	return v ? xstrdup(v) : NULL;
+}
 
-	while (*s && *s != '"') {
-		if (*s == '\\' && s[1]) {
-			s++;
-			if (*s == 'u' && strlen(s) >= 5) {
-				*o++ = (char)strtol((char[]){ s[3], s[4], 0 }, NULL, 16);
-				s += 5;
-				continue;
-			}
-			*o++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
-			s++;
-			continue;
-		}
-		*o++ = *s++;
-	}
-	*o = 0;
-	*p = *s ? s + 1 : s;
-	return out;
+static int64_t get_int(const json_t *o, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
 int skiff_state_read(const char *dir, const char *id, struct skiff_state *s)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s/state", dir, id);
 	_cleanup_free_ char *text = NULL;
-	const char *p;
+	json_error_t jerr;
+	json_t *o;
+	size_t len;
 	int r;
 
-	r = skiff_read_file(path, 65536, &text, NULL);
+	r = skiff_read_file(path, 65536, &text, &len);
 	if (r < 0)
 		return r;
 	*s = (struct skiff_state){ 0 };
-	p = strchr(text, '{');
-	if (!p)
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
 		return -EBADMSG;
-	p++;
-	for (;;) {
-		p += strspn(p, " \t\r\n,");
-		if (*p == '}' || !*p)
-			break;
-		if (*p != '"')
-			goto bad;
-		_cleanup_free_ char *key = parse_string(&p);
-		p += strspn(p, " \t\r\n");
-		if (*p != ':')
-			goto bad;
-		p++;
-		p += strspn(p, " \t\r\n");
-		char *sval = NULL;
-		long long ival = 0;
-		bool bval = false;
-		if (*p == '"') {
-			sval = parse_string(&p);
-		} else if (strncmp(p, "true", 4) == 0) {
-			bval = true;
-			p += 4;
-		} else if (strncmp(p, "false", 5) == 0) {
-			p += 5;
-		} else if (strncmp(p, "null", 4) == 0) {
-			p += 4;
-		} else {
-			char *end;
-			ival = strtoll(p, &end, 10);
-			if (end == p)
-				goto bad;
-			p = end;
-		}
-		char **field = strcmp(key, "id") == 0	    ? &s->id
-			       : strcmp(key, "status") == 0 ? &s->status
-			       : strcmp(key, "reason") == 0 ? &s->reason
-			       : strcmp(key, "rootfs") == 0 ? &s->rootfs
-			       : strcmp(key, "cgroup") == 0 ? &s->cgroup
-			       : strcmp(key, "ip") == 0	    ? &s->ip
-							    : NULL;
-		if (field && sval) {
-			free(*field);
-			*field = TAKE_PTR(sval);
-		} else if (strcmp(key, "pid") == 0) {
-			s->pid = (pid_t)ival;
-		} else if (strcmp(key, "shim_pid") == 0) {
-			s->shim_pid = (pid_t)ival;
-		} else if (strcmp(key, "started_ms") == 0) {
-			s->started_ms = ival;
-		} else if (strcmp(key, "finished_ms") == 0) {
-			s->finished_ms = ival;
-		} else if (strcmp(key, "exit_code") == 0) {
-			s->exit_code = (int)ival;
-		} else if (strcmp(key, "signal") == 0) {
-			s->signal = (int)ival;
-		} else if (strcmp(key, "oom") == 0) {
-			s->oom = bval;
-		} else if (strcmp(key, "pid_starttime") == 0) {
-			s->pid_starttime = (uint64_t)ival;
-		} else if (strcmp(key, "shim_starttime") == 0) {
-			s->shim_starttime = (uint64_t)ival;
-		}
-		free(sval);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -EBADMSG;
 	}
-	if (!s->id || !s->status)
-		goto bad;
+	s->id = dup_str(o, "id");
+	s->status = dup_str(o, "status");
+	s->reason = dup_str(o, "reason");
+	s->rootfs = dup_str(o, "rootfs");
+	s->cgroup = dup_str(o, "cgroup");
+	s->ip = dup_str(o, "ip");
+	s->pid = (pid_t)get_int(o, "pid");
+	s->shim_pid = (pid_t)get_int(o, "shim_pid");
+	s->started_ms = get_int(o, "started_ms");
+	s->finished_ms = get_int(o, "finished_ms");
+	s->exit_code = (int)get_int(o, "exit_code");
+	s->signal = (int)get_int(o, "signal");
+	s->oom = json_is_true(json_object_get(o, "oom"));
+	s->pid_starttime = (uint64_t)get_int(o, "pid_starttime");
+	s->shim_starttime = (uint64_t)get_int(o, "shim_starttime");
+	json_decref(o);
+	if (!s->id || !s->status) {
+		skiff_state_done(s);
+		return -EBADMSG;
+	}
 	return 0;
-bad:
-	skiff_state_done(s);
-	return -EBADMSG;
 }

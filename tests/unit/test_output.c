@@ -282,6 +282,38 @@ START_TEST(test_yaml_quoting)
 }
 END_TEST
 
+/* -o json: strings escaped, numbers and booleans bare, and text that is not
+ * valid UTF-8 replaced (U+FFFD), never passed through raw. */
+START_TEST(test_json_output)
+{
+	struct skiff_doc_node *map = skiff_doc_new(SKIFF_DOC_MAP);
+	struct skiff_doc_node *seq = skiff_doc_new(SKIFF_DOC_SEQ);
+	skiff_doc_put(map, "name", skiff_doc_scalar("web \"1\"\\\n\t\x01", SKIFF_SCALAR_STRING));
+	skiff_doc_put(map, "bad", skiff_doc_scalar("caf\xe9-\xff\xc3", SKIFF_SCALAR_STRING));
+	skiff_doc_put(map, "utf8",
+		      skiff_doc_scalar("caf\xc3\xa9 \xe2\x9c\x93", SKIFF_SCALAR_STRING));
+	skiff_doc_put(map, "k\xfey", skiff_doc_scalar("v", SKIFF_SCALAR_STRING));
+	skiff_doc_put(map, "replicas", skiff_doc_number(3));
+	skiff_doc_put(map, "ready", skiff_doc_scalar("true", SKIFF_SCALAR_BOOL));
+	skiff_doc_append(seq, skiff_doc_number(-7));
+	skiff_doc_put(map, "list", seq);
+	skiff_doc_put(map, "empty", skiff_doc_new(SKIFF_DOC_MAP));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_int_eq(skiff_doc_write_json(f, map), 0);
+	fclose(f);
+	ck_assert_str_eq(text, "{\n  \"name\": \"web \\\"1\\\"\\\\\\n\\t\\u0001\",\n"
+			       "  \"bad\": \"caf\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd\",\n"
+			       "  \"utf8\": \"caf\xc3\xa9 \xe2\x9c\x93\",\n"
+			       "  \"k\xef\xbf\xbdy\": \"v\",\n"
+			       "  \"replicas\": 3,\n  \"ready\": true,\n"
+			       "  \"list\": [\n    -7\n  ],\n  \"empty\": {}\n}\n");
+	free(text);
+	skiff_doc_free(map);
+}
+END_TEST
+
 START_TEST(test_config_lookup)
 {
 	char dir[] = "/tmp/skiff-test-ctlcfg-XXXXXX";
@@ -337,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, test_other_tables);
 	tcase_add_test(tc, test_output_parse);
 	tcase_add_test(tc, test_yaml_quoting);
+	tcase_add_test(tc, test_json_output);
 	tcase_add_test(tc, test_config_lookup);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

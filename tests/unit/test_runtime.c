@@ -172,6 +172,20 @@ START_TEST(test_state_round_trip)
 	skiff_state_done(&r);
 	skiff_state_done(&s);
 
+	/* bytes that are not UTF-8 are replaced (the file stays JSON) and
+	 * control characters escaped; both read back */
+	s = (struct skiff_state){ .id = xstrdup("c1"),
+				  .status = xstrdup("running"),
+				  .rootfs = xstrdup("/img/caf\xe9\n\x01") };
+	ck_assert_int_eq(skiff_state_write(dir, &s), 0);
+	ck_assert_int_eq(skiff_state_read(dir, "c1", &r), 0);
+	ck_assert_str_eq(r.rootfs, "/img/caf\xef\xbf\xbd\n\x01");
+	_cleanup_free_ char *json2 = skiff_state_to_json(&s);
+	ck_assert_ptr_nonnull(strstr(json2, "\"rootfs\":\"/img/caf\xef\xbf\xbd\\n\\u0001\""));
+	ck_assert_ptr_nonnull(strstr(json2, "\"reason\":null"));
+	skiff_state_done(&r);
+	skiff_state_done(&s);
+
 	/* garbage is refused, not half-read */
 	_cleanup_free_ char *p = xasprintf("%s/c1/state", dir);
 	ck_assert_int_eq(skiff_write_file_atomic(p, "{\"id\":", 6, 0644), 0);
