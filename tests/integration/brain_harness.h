@@ -117,9 +117,17 @@ static inline struct skiff_rpc_sync *connect_admin(int timeout_ms)
 			SSL_CTX *tls = NULL;
 			ck_assert_int_eq(
 			    skiff_tls_client_ctx(cfg.ca_pem, cfg.cert_pem, cfg.key_pem, &tls), 0);
-			struct skiff_rpc_client_config cc = { .server = listen_addr,
-							      .tls = tls,
-							      .connect_timeout_ms = 1000 };
+			/* a slow (sanitized) brain may hold its loop through a
+			 * big apply for longer than three keepalives: the wait
+			 * scales as Check's timeouts do */
+			const char *mul = getenv("CK_TIMEOUT_MULTIPLIER");
+			int k = mul && atoi(mul) > 1 ? atoi(mul) : 1;
+			struct skiff_rpc_client_config cc = {
+				.server = listen_addr,
+				.tls = tls,
+				.connect_timeout_ms = 1000,
+				.keepalive_ms = SKIFF_RPC_DEFAULT_KEEPALIVE_MS * k
+			};
 			struct skiff_rpc_sync *s = NULL;
 			_cleanup_free_ char *cerr = NULL;
 			int r = skiff_rpc_sync_connect(&cc, &s, &cerr);
