@@ -340,6 +340,82 @@ static int read_layout_dir(struct import *im, const char *dir)
 	return 0;
 }
 
+static la_ssize_t tee_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	int r = skiff_blob_writer_write(data, buf, len);
+	if (r < 0) {
+		archive_set_error(a, -r, "%s", strerror(-r));
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+/* A flat rootfs directory: written as one tar layer into im->src.tee. */
+static int read_rootfs_dir(struct import *im, const char *dir)
+{
+	struct archive *disk = archive_read_disk_new();
+	struct archive *out = archive_write_new();
+	archive_read_disk_set_standard_lookup(disk);
+	archive_read_disk_set_symlink_physical(disk);
+	archive_write_set_format_pax_restricted(out);
+	_cleanup_free_ unsigned char *buf = xmalloc(IMAGE_READ_CHUNK);
+	int r = 0;
+	if (archive_write_open(out, im->src.tee, NULL, tee_write, NULL) != ARCHIVE_OK ||
+	    archive_read_disk_open(disk, dir) != ARCHIVE_OK) {
+		r = fail(im, -EIO, "%s", archive_error_string(disk));
+		goto out;
+	}
+	size_t dl = strlen(dir);
+	for (;;) {
+		struct archive_entry *e = archive_entry_new();
+		int ar = archive_read_next_header2(disk, e);
+		if (ar == ARCHIVE_EOF) {
+			archive_entry_free(e);
+			break;
+		}
+		if (ar < ARCHIVE_WARN) {
+			r = fail(im, -EIO, "%s", archive_error_string(disk));
+			archive_entry_free(e);
+			goto out;
+		}
+		archive_read_disk_descend(disk);
+		_cleanup_free_ char *src = xstrdup(archive_entry_pathname(e));
+		const char *rel = src + (strncmp(src, dir, dl) == 0 ? dl : 0);
+		while (*rel == '/')
+			rel++;
+		_cleanup_free_ char *name = xasprintf("./%s", rel);
+		archive_entry_copy_pathname(e, name);
+		if (archive_write_header(out, e) < ARCHIVE_WARN) {
+			r = fail(im, -EIO, "%s: %s", src, archive_error_string(out));
+			archive_entry_free(e);
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
+			_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			ssize_t n = 0;
+			if (fd >= 0)
+				while ((n = read(fd, buf, IMAGE_READ_CHUNK)) > 0)
+					if (archive_write_data(out, buf, (size_t)n) != n) {
+						n = -1;
+						break;
+					}
+			if (fd < 0 || n < 0) {
+				r = fail(im, -EIO, "%s: %s", src,
+					 fd < 0 ? strerror(errno) : archive_error_string(out));
+				archive_entry_free(e);
+				goto out;
+			}
+		}
+		archive_entry_free(e);
+	}
+	if (archive_write_close(out) != ARCHIVE_OK)
+		r = fail(im, -EIO, "%s", archive_error_string(out));
+out:
+	archive_read_free(disk);
+	archive_write_free(out);
+	return r;
+}
+
 static const char *layer_media_type(const struct skiff_image_store *s, const char *digest)
 {
 	_cleanup_free_ char *p = skiff_image_blob_path(s, digest);
@@ -512,7 +588,14 @@ int skiff_image_import(struct skiff_image_store *s, const char *path, int fd, co
 		goto out;
 	}
 	if (path && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		r = read_layout_dir(&im, path);
+		_cleanup_free_ char *index = xasprintf("%s/index.json", path);
+		if (access(index, F_OK) == 0) {
+			r = read_layout_dir(&im, path);
+		} else {
+			r = skiff_blob_writer_new(s, NULL, SKIFF_IMAGE_LAYER_MAX, &im.src.tee);
+			if (r >= 0)
+				r = read_rootfs_dir(&im, path);
+		}
 	} else {
 		if (path && strcmp(path, "-") != 0) {
 			own = open(path, O_RDONLY | O_CLOEXEC);

@@ -160,8 +160,8 @@ int skiff_image_load(const struct skiff_image_store *s, const char *name, struct
 
 /* --- import and unpack --------------------------------------------------- */
 
-/* Import an OCI image layout (directory or tar), a `docker save` archive or a
- * flat rootfs tar (plain, gzip or zstd) from path ("-" or NULL with fd >= 0
+/* Import an OCI image layout (directory or tar), a `docker save` archive, a
+ * flat rootfs tar (plain, gzip or zstd) or a rootfs directory from path ("-" or NULL with fd >= 0
  * reads that fd once, as a stream). The image gets `name` when given, else the
  * name the archive carries; it is tagged in the store when it has one. */
 int skiff_image_import(struct skiff_image_store *s, const char *path, int fd, const char *name,

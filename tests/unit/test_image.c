@@ -631,6 +631,39 @@ START_TEST(test_import_rootfs_stream)
 }
 END_TEST
 
+START_TEST(test_import_rootfs_directory)
+{
+	/* today's flat rootfs directory becomes a one-layer image */
+	_cleanup_free_ char *fs = xasprintf("%s/rootfs", tmpdir);
+	_cleanup_free_ char *etc = xasprintf("%s/etc", fs);
+	_cleanup_free_ char *motd = xasprintf("%s/etc/motd", fs);
+	_cleanup_free_ char *link = xasprintf("%s/etc/link", fs);
+	ck_assert_int_eq(skiff_mkdir_p(etc, 0755), 0);
+	ck_assert_int_eq(skiff_write_file_atomic(motd, "from a dir\n", 11, 0640), 0);
+	ck_assert_int_eq(symlink("/etc/motd", link), 0);
+	struct skiff_image *img = NULL;
+	ck_assert_msg(skiff_image_import(store, fs, -1, "flat:1", &img, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(img->n_layers, 1);
+	ck_assert_str_eq(img->layers[0].media_type, SKIFF_MEDIA_OCI_LAYER);
+	char **dirs = NULL;
+	ck_assert_msg(skiff_image_unpack(store, img, &dirs, err, sizeof(err)) == 0, "%s", err);
+	_cleanup_free_ char *got = read_layer_file(dirs, "etc/motd");
+	ck_assert_str_eq(got, "from a dir\n");
+	_cleanup_free_ char *m = xasprintf("%s/etc/motd", dirs[0]);
+	struct stat st;
+	ck_assert_int_eq(stat(m, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	_cleanup_free_ char *l = xasprintf("%s/etc/link", dirs[0]);
+	char target[64] = "";
+	ck_assert_int_gt(readlink(l, target, sizeof(target) - 1), 0);
+	ck_assert_str_eq(target, "/etc/motd");
+	skiff_strv_free(dirs);
+	skiff_image_free(img);
+	ck_assert_uint_eq(count_dir("tmp"), 0);
+}
+END_TEST
+
 START_TEST(test_import_corrupt_blob)
 {
 	struct buf oci = make_oci(true, "web:1.4");
@@ -870,6 +903,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, test_import_oci_directory);
 	tcase_add_test(tc, test_import_docker_archive);
 	tcase_add_test(tc, test_import_rootfs_stream);
+	tcase_add_test(tc, test_import_rootfs_directory);
 	tcase_add_test(tc, test_import_corrupt_blob);
 	tcase_add_test(tc, test_import_truncated);
 	tcase_add_test(tc, test_unpack_refuses_dotdot);
