@@ -478,13 +478,13 @@ int main(int argc, char **argv)
 	}
 	scfg.listen = listen;
 	scfg.tls = tls;
-	d.joinlimit = joinlimit_new(NULL);
-	joinlimit_attach(d.joinlimit, d.base, daemon_handle, &d);
 	r = skiff_rpc_server_new(d.base, &scfg, &d.server);
 	if (r < 0) {
 		log_error_errno(r, "cannot listen on %s: %m", listen);
 		return 1;
 	}
+	d.joinlimit = joinlimit_new(NULL);
+	joinlimit_attach(d.joinlimit, d.base, daemon_handle, &d);
 	d.commit_ev = event_new(d.base, -1, 0, commit_cb, &d);
 	event_priority_set(d.commit_ev, 2);
 	d.reconcile_ev = event_new(d.base, -1, 0, reconcile_cb, &d);
