@@ -177,7 +177,7 @@ int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_ki
 {
 	if (argc < 1) {
 		ctl_usage_error(verb, "expected KIND NAME or KIND/NAME");
-		return -1;
+		return -EINVAL;
 	}
 	const char *slash = strchr(argv[0], '/');
 	if (slash) {
@@ -189,7 +189,7 @@ int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_ki
 					"unknown kind \"%s\" (nodes, pods, deployments, "
 					"services, events)",
 					k);
-			return -1;
+			return -EINVAL;
 		}
 		return 1;
 	}
@@ -199,11 +199,11 @@ int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_ki
 				"unknown kind \"%s\" (nodes, pods, deployments, services, "
 				"events)",
 				argv[0]);
-		return -1;
+		return -EINVAL;
 	}
 	if (argc < 2) {
 		ctl_usage_error(verb, "expected a name after \"%s\"", argv[0]);
-		return -1;
+		return -EINVAL;
 	}
 	*ret_name = argv[1];
 	return 2;

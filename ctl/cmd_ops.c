@@ -54,8 +54,10 @@ int cmd_scale(int argc, char **argv)
 
 /* ---- rollout -------------------------------------------------------------- */
 
-/* kubectl's rollout status lines; returns 1 when done, 0 waiting, -1 failed. */
-static int rollout_state(const Skiff__Deployment *d, char *buf, size_t len)
+enum rollout { ROLLOUT_WAITING, ROLLOUT_DONE, ROLLOUT_FAILED };
+
+/* kubectl's rollout status lines, in buf, and where the rollout stands. */
+static enum rollout rollout_state(const Skiff__Deployment *d, char *buf, size_t len)
 {
 	const Skiff__DeploymentStatus *st = d->status;
 	const char *name = d->metadata->name;
@@ -63,36 +65,36 @@ static int rollout_state(const Skiff__Deployment *d, char *buf, size_t len)
 
 	if (!st || st->observed_generation < d->metadata->generation) {
 		snprintf(buf, len, "Waiting for deployment spec update to be observed...");
-		return 0;
+		return ROLLOUT_WAITING;
 	}
 	if (streq(st->condition, "Failed")) {
 		snprintf(buf, len, "deployment \"%s\" exceeded its progress deadline%s%s", name,
 			 *st->message ? ": " : "", st->message);
-		return -1;
+		return ROLLOUT_FAILED;
 	}
 	if (st->updated_replicas < want) {
 		snprintf(buf, len,
 			 "Waiting for deployment \"%s\" rollout to finish: %d out of %d new "
 			 "replicas have been updated...",
 			 name, st->updated_replicas, want);
-		return 0;
+		return ROLLOUT_WAITING;
 	}
 	if (st->replicas > st->updated_replicas) {
 		snprintf(buf, len,
 			 "Waiting for deployment \"%s\" rollout to finish: %d old replicas are "
 			 "pending termination...",
 			 name, st->replicas - st->updated_replicas);
-		return 0;
+		return ROLLOUT_WAITING;
 	}
 	if (st->available_replicas < st->updated_replicas) {
 		snprintf(buf, len,
 			 "Waiting for deployment \"%s\" rollout to finish: %d of %d updated "
 			 "replicas are available...",
 			 name, st->available_replicas, st->updated_replicas);
-		return 0;
+		return ROLLOUT_WAITING;
 	}
 	snprintf(buf, len, "deployment \"%s\" successfully rolled out", name);
-	return 1;
+	return ROLLOUT_DONE;
 }
 
 static int rollout_status(const char *name, int64_t timeout_ms)
@@ -105,16 +107,20 @@ static int rollout_status(const char *name, int64_t timeout_ms)
 		Skiff__Object *obj = NULL;
 		if (ctl_get_object(kind, name, &obj))
 			return CTL_FAIL;
-		int s = obj->deployment ? rollout_state(obj->deployment, line, sizeof(line)) : -1;
+		enum rollout s = ROLLOUT_FAILED;
+		if (obj->deployment)
+			s = rollout_state(obj->deployment, line, sizeof(line));
+		else
+			snprintf(line, sizeof(line), "\"%s\" is not a deployment", name);
 		skiff__object__free_unpacked(obj, NULL);
-		if (s < 0)
+		if (s == ROLLOUT_FAILED)
 			return ctl_error("%s", line);
 		if (!streq(line, last)) {
 			printf("%s\n", line);
 			fflush(stdout);
 			snprintf(last, sizeof(last), "%s", line);
 		}
-		if (s > 0)
+		if (s == ROLLOUT_DONE)
 			return 0;
 		if (skiff_mono_ms() >= deadline)
 			return ctl_error("timed out waiting for deployment \"%s\" to roll out",

@@ -55,7 +55,7 @@ int ctl_usage_error(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3))); /* CTL_USAGE */
 
 /* "deployment/web" or ("deployment", "web"): consumes 1 or 2 of args.
- * Returns the number consumed, or -1 after printing a usage error. */
+ * Returns the number consumed, or -EINVAL after printing a usage error. */
 int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_kind **ret_kind,
 		  const char **ret_name);
 /* "-l a=b,c=d" into KeyValue list (caller frees with ctl_kv_free). */

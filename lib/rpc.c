@@ -134,6 +134,7 @@ struct skiff_rpc_server {
 	skiff_rpc_handler_fn handler;
 	skiff_rpc_close_fn on_close;
 	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata);
+	void (*on_refused)(const char *addr, const char *why, void *userdata);
 	void *userdata;
 	struct skiff_rpc_conn *conns;
 	int nconns;
@@ -773,7 +774,9 @@ static void handle_request(struct skiff_rpc_conn *conn, const Skiff__Frame *f)
 	    f->type != SKIFF__MSG_TYPE__MSG_JOIN) {
 		snprintf(msg, sizeof(msg), "permission denied: %s needs a client certificate",
 			 name);
-		log_warn("refused %s from %s: %s", name, conn->peer.addr, msg);
+		log_debug("refused %s from %s: %s", name, conn->peer.addr, msg);
+		if (conn->server->on_refused)
+			conn->server->on_refused(conn->peer.addr, msg, conn->cfg_userdata);
 		if (!oneway)
 			send_simple(conn, f->id, f->type, FLAG(REPLY), NULL, -EACCES, msg);
 		return;
@@ -883,7 +886,7 @@ static void handle_frame(struct skiff_rpc_conn *conn, const Skiff__Frame *f)
 static void protocol_error(struct skiff_rpc_conn *conn, int err, const char *msg)
 {
 	if (conn->server)
-		log_warn("closing connection from %s: %s", conn->peer.addr, msg);
+		log_debug("closing connection from %s: %s", conn->peer.addr, msg);
 	else
 		log_debug("closing connection to %s: %s", conn->peer.addr, msg);
 	send_simple(conn, 0, SKIFF__MSG_TYPE__MSG_NONE, FLAG(END), NULL, err, msg);
@@ -1082,9 +1085,11 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 	}
 
 	if (conn->server) {
-		if (conn->state == CONN_CONNECTING && (events & BEV_EVENT_ERROR))
-			log_warn("refused client %s: %s", conn->peer.addr, why);
-		else if (conn->state == CONN_CONNECTING)
+		if (conn->state == CONN_CONNECTING && (events & BEV_EVENT_ERROR)) {
+			log_debug("refused client %s: %s", conn->peer.addr, why);
+			if (conn->server->on_refused)
+				conn->server->on_refused(conn->peer.addr, why, conn->cfg_userdata);
+		} else if (conn->state == CONN_CONNECTING)
 			log_debug("client %s left before the handshake ended", conn->peer.addr);
 		else
 			log_debug("connection from %s closed: %s", conn->peer.addr, why);
@@ -1165,7 +1170,7 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(msg, sizeof(msg), "%s silent for %" PRId64 " ms (keepalive %d ms)",
 			 conn->peer.addr, silent, conn->keepalive_ms);
 		if (conn->server)
-			log_info("dropping %s", msg);
+			log_debug("dropping %s", msg);
 		conn_teardown(conn, -ETIMEDOUT, msg, false);
 	} else if (conn->state == CONN_OPEN) {
 		send_simple(conn, 0, SKIFF__MSG_TYPE__MSG_PING, FLAG(REQUEST), NULL, 0, NULL);
@@ -1488,6 +1493,7 @@ int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_
 	s->handler = cfg->handler;
 	s->on_close = cfg->on_close;
 	s->on_accept = cfg->on_accept;
+	s->on_refused = cfg->on_refused;
 	s->userdata = cfg->userdata;
 	if (cfg->tls && !s->insecure) {
 		SSL_CTX_up_ref(cfg->tls);
@@ -1507,9 +1513,9 @@ int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_
 		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							 : ((struct sockaddr_in *)&ss)->sin_port);
 	if (s->insecure)
-		log_warn("RPC server on %s runs WITHOUT TLS (insecure plaintext): no encryption, "
-			 "no authentication; for debugging only",
-			 cfg->listen);
+		log_debug("RPC server on %s runs WITHOUT TLS (insecure plaintext): no encryption, "
+			  "no authentication; for debugging only",
+			  cfg->listen);
 	*ret = s;
 	return 0;
 }
@@ -1576,9 +1582,9 @@ int skiff_rpc_connect(struct event_base *base, const struct skiff_rpc_client_con
 	if (r < 0)
 		return r;
 	if (insecure)
-		log_warn("connecting to %s WITHOUT TLS (insecure plaintext): no encryption, no "
-			 "authentication; for debugging only",
-			 cfg->server);
+		log_debug("connecting to %s WITHOUT TLS (insecure plaintext): no encryption, no "
+			  "authentication; for debugging only",
+			  cfg->server);
 
 	conn = conn_new(base, insecure, cfg->keepalive_ms);
 	conn->target = xstrdup(cfg->server);

@@ -180,11 +180,17 @@ struct skiff_rpc_server_config {
 	/* optional; runs once the connection is up (after the TLS handshake),
 	 * when the peer's identity is known */
 	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata);
+	/* optional; a client was refused: its TLS handshake failed (another
+	 * CA, an expired certificate…) or it sent a request that needs a
+	 * certificate without one. addr is "IP:PORT", why a sentence. The
+	 * library logs at debug level only: this is where the application
+	 * logs refusals (the brain at warn). */
+	void (*on_refused)(const char *addr, const char *why, void *userdata);
 	void *userdata;
 };
 
-/* The server takes its own reference to cfg->tls. handler, on_close and
- * on_accept get cfg->userdata; per-connection state goes in
+/* The server takes its own reference to cfg->tls. handler, on_close,
+ * on_accept and on_refused get cfg->userdata; per-connection state goes in
  * skiff_rpc_conn_set_userdata(). */
 int skiff_rpc_server_new(struct event_base *base, const struct skiff_rpc_server_config *cfg,
 			 struct skiff_rpc_server **ret);

@@ -237,7 +237,7 @@ static int hexval(char c)
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	return -1;
+	return -EINVAL;
 }
 
 static int parse_continue(const char *tok, uint64_t *ret_rev, char **ret_last)

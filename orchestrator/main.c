@@ -79,6 +79,14 @@ static void edge_report(struct daemon *d)
 
 /* Every connection is a descriptor: raise the soft limit to the hard one
  * (as servers do) and say so when even that is short of the caps. */
+/* lib/rpc logs at debug level only: a refused client (another CA, an
+ * expired certificate, no certificate) is the brain's to report. */
+static void daemon_refused(const char *addr, const char *why, void *userdata)
+{
+	(void)userdata;
+	log_warn("refused client %s: %s", addr, why);
+}
+
 static void raise_fd_limit(const struct skiff_rpc_server_config *scfg)
 {
 	struct rlimit rl;
@@ -337,6 +345,7 @@ int main(int argc, char **argv)
 	struct skiff_rpc_server_config scfg = {
 		.handler = daemon_handle,
 		.on_close = daemon_conn_closed,
+		.on_refused = daemon_refused,
 		.userdata = &d,
 		/* a pass over 100k pods can hold the loop for seconds; peers
 		 * are dropped after 3 silent intervals, node loss is decided

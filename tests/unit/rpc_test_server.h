@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "log.h"
 #include "pki.h"
 #include "rpc.h"
 #include "util.h"
@@ -263,6 +264,13 @@ static void *test_server_main(void *arg)
 	return NULL;
 }
 
+/* As the brain does: the application logs refusals (lib/rpc at debug). */
+static void test_on_refused(const char *addr, const char *why, void *userdata)
+{
+	(void)userdata;
+	log_warn("refused client %s: %s", addr, why);
+}
+
 /* The edge settings of the next test_server_start() (0: the defaults). */
 static struct skiff_rpc_server_config test_server_edge;
 
@@ -276,6 +284,7 @@ static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 		.keepalive_ms = keepalive_ms,
 		.handler = test_handler,
 		.on_close = test_on_close,
+		.on_refused = test_on_refused,
 		.userdata = ts,
 		.max_conns = test_server_edge.max_conns,
 		.max_unauth = test_server_edge.max_unauth,
