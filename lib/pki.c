@@ -183,7 +183,7 @@ static int valid_name(const char *s)
 /* A certificate for pubkey: CN=cn, OU=role, signed by the CA (or by key
  * itself when ca is NULL: the CA's own certificate). */
 static int make_cert(struct skiff_ca *ca, EVP_PKEY *pubkey, EVP_PKEY *self_key, const char *cn,
-		     const char *role, const char *sans, int valid_days, X509 **ret)
+		     const char *role, const char *sans, int64_t valid_secs, X509 **ret)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -203,12 +203,14 @@ static int make_cert(struct skiff_ca *ca, EVP_PKEY *pubkey, EVP_PKEY *self_key, 
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
 		goto out;
 	X509_set_version(x, X509_VERSION_3);
-	if (valid_days >= 0) {
-		start = -300; /* tolerate a little clock skew */
-		end = (long)valid_days * 86400;
+	if (valid_secs >= 0) {
+		/* tolerate a little clock skew (less for very short lives, whose
+		 * renewal at 2/3 must still lie ahead) */
+		start = -(valid_secs / 10 < 300 ? (long)(valid_secs / 10) : 300);
+		end = (long)valid_secs;
 	} else {
 		/* already expired: for tests of the refusal */
-		end = (long)valid_days * 86400;
+		end = (long)valid_secs;
 		start = end - 86400;
 	}
 	if (!X509_gmtime_adj(X509_getm_notBefore(x), start) ||
@@ -375,7 +377,7 @@ int skiff_ca_issue(struct skiff_ca *ca, const char *cn, const char *role, const 
 	X509 *x = NULL;
 	int r;
 
-	r = make_cert(ca, k, NULL, cn, role, sans, valid_days, &x);
+	r = make_cert(ca, k, NULL, cn, role, sans, (int64_t)valid_days * 86400, &x);
 	if (r < 0) {
 		EVP_PKEY_free(k);
 		return r;
@@ -390,6 +392,13 @@ int skiff_ca_issue(struct skiff_ca *ca, const char *cn, const char *role, const 
 int skiff_ca_sign_csr(struct skiff_ca *ca, const char *csr_pem, const char *cn, const char *role,
 		      int valid_days, char **ret_cert_pem)
 {
+	return skiff_ca_sign_csr_secs(ca, csr_pem, cn, role, (int64_t)valid_days * 86400,
+				      ret_cert_pem);
+}
+
+int skiff_ca_sign_csr_secs(struct skiff_ca *ca, const char *csr_pem, const char *cn,
+			   const char *role, int64_t valid_secs, char **ret_cert_pem)
+{
 	BIO *b = csr_pem ? BIO_new_mem_buf(csr_pem, -1) : NULL;
 	X509_REQ *req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
 	EVP_PKEY *pub;
@@ -403,7 +412,7 @@ int skiff_ca_sign_csr(struct skiff_ca *ca, const char *csr_pem, const char *cn, 
 	/* the requester must hold the key it asks a certificate for */
 	if (!pub || X509_REQ_verify(req, pub) != 1)
 		goto out;
-	r = make_cert(ca, pub, NULL, cn, role, NULL, valid_days, &x);
+	r = make_cert(ca, pub, NULL, cn, role, NULL, valid_secs, &x);
 	if (r < 0)
 		goto out;
 	*ret_cert_pem = cert_to_pem(x);
@@ -414,10 +423,31 @@ out:
 	return r;
 }
 
+static int make_csr(const char *cn, EVP_PKEY *k, char **ret_csr_pem);
+
 int skiff_pki_key_and_csr(const char *cn, char **ret_key_pem, char **ret_csr_pem)
 {
+	EVP_PKEY *k = new_key();
+	int r = make_csr(cn, k, ret_csr_pem);
+	if (r == 0)
+		*ret_key_pem = key_to_pem(k);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+int skiff_pki_csr_for_key(const char *cn, const char *key_pem, char **ret_csr_pem)
+{
+	EVP_PKEY *k = key_pem ? pem_to_key(key_pem) : NULL;
+	if (!k)
+		return -EBADMSG;
+	int r = make_csr(cn, k, ret_csr_pem);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+static int make_csr(const char *cn, EVP_PKEY *k, char **ret_csr_pem)
+{
 	X509_REQ *req = X509_REQ_new();
-	EVP_PKEY *k;
 	BIO *b;
 	int r = -EINVAL;
 
@@ -427,7 +457,6 @@ int skiff_pki_key_and_csr(const char *cn, char **ret_key_pem, char **ret_csr_pem
 		X509_REQ_free(req);
 		return -EINVAL;
 	}
-	k = new_key();
 	b = BIO_new(BIO_s_mem());
 	if (X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_pubkey(req, k) != 1 ||
 	    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
@@ -435,14 +464,109 @@ int skiff_pki_key_and_csr(const char *cn, char **ret_key_pem, char **ret_csr_pem
 	    X509_REQ_sign(req, k, EVP_sha256()) <= 0 || !b || PEM_write_bio_X509_REQ(b, req) != 1)
 		goto out;
 	*ret_csr_pem = bio_to_string(b);
-	*ret_key_pem = key_to_pem(k);
 	r = 0;
 out:
 	BIO_free(b);
 	X509_REQ_free(req);
+	ERR_clear_error();
+	return r;
+}
+
+/* ---- what the brain records of certificates ---------------------------- */
+
+static int pubkey_digest(EVP_PKEY *k, char hex[65])
+{
+	unsigned char *der = NULL, md[32];
+	int n = k ? i2d_PUBKEY(k, &der) : -1;
+	if (n <= 0)
+		return -EBADMSG;
+	int ok = EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (ok != 1)
+		return -EBADMSG;
+	skiff_hex(md, sizeof(md), hex);
+	return 0;
+}
+
+static void serial_hex(X509 *x, char *buf, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	buf[0] = '\0';
+	if (hex) {
+		size_t i = 0;
+		for (; hex[i] && i + 1 < len; i++)
+			buf[i] =
+			    (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+		buf[i] = '\0';
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static int64_t asn1_time_ms(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static void subject_entry(X509 *x, int nid, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), nid, buf, (int)len);
+}
+
+int skiff_pki_cert_info(const char *cert_pem, struct skiff_cert_info *ret)
+{
+	X509 *x = cert_pem ? pem_to_cert(cert_pem) : NULL;
+	if (!x)
+		return -EBADMSG;
+	struct skiff_cert_info info = { 0 };
+	serial_hex(x, info.serial, sizeof(info.serial));
+	subject_entry(x, NID_commonName, info.cn, sizeof(info.cn));
+	subject_entry(x, NID_organizationalUnitName, info.role, sizeof(info.role));
+	info.not_before_ms = asn1_time_ms(X509_get0_notBefore(x));
+	info.not_after_ms = asn1_time_ms(X509_get0_notAfter(x));
+	int r = pubkey_digest(X509_get0_pubkey(x), info.key_sha256);
+	X509_free(x);
+	ERR_clear_error();
+	if (r == 0)
+		*ret = info;
+	return r;
+}
+
+int skiff_pki_csr_key_digest(const char *csr_pem, char ret_hex[65])
+{
+	BIO *b = csr_pem ? BIO_new_mem_buf(csr_pem, -1) : NULL;
+	X509_REQ *req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *pub = req ? X509_REQ_get0_pubkey(req) : NULL;
+	int r = -EBADMSG;
+
+	BIO_free(b);
+	if (pub && X509_REQ_verify(req, pub) == 1)
+		r = pubkey_digest(pub, ret_hex);
+	X509_REQ_free(req);
+	ERR_clear_error();
+	return r;
+}
+
+int skiff_pki_key_digest(const char *key_pem, char ret_hex[65])
+{
+	EVP_PKEY *k = key_pem ? pem_to_key(key_pem) : NULL;
+	int r = pubkey_digest(k, ret_hex);
 	EVP_PKEY_free(k);
 	ERR_clear_error();
 	return r;
+}
+
+void skiff_tls_peer_serial(SSL *ssl, char *buf, size_t len)
+{
+	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	buf[0] = '\0';
+	if (cert && SSL_get_verify_result(ssl) == X509_V_OK)
+		serial_hex(cert, buf, len);
 }
 
 /* ---- join tokens -------------------------------------------------------- */

@@ -15,11 +15,13 @@
 #define SKIFF_PKI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 
 #define SKIFF_ROLE_SERVER "server"
 #define SKIFF_ROLE_NODE	  "node"
 #define SKIFF_ROLE_ADMIN  "admin"
+#define SKIFF_ROLE_VIEW	  "view" /* skiffctl, read-only */
 
 struct skiff_ca; /* a loaded CA: certificate + key */
 
@@ -41,8 +43,31 @@ int skiff_ca_issue(struct skiff_ca *ca, const char *cn, const char *role, const 
 int skiff_ca_sign_csr(struct skiff_ca *ca, const char *csr_pem, const char *cn, const char *role,
 		      int valid_days, char **ret_cert_pem);
 
+/* The same with the validity in seconds (the brain's --cert-validity). */
+int skiff_ca_sign_csr_secs(struct skiff_ca *ca, const char *csr_pem, const char *cn,
+			   const char *role, int64_t valid_secs, char **ret_cert_pem);
+
+/* What the brain records of a certificate it issued. */
+struct skiff_cert_info {
+	char serial[72]; /* lower-case hex, no leading zeros */
+	char cn[72];
+	char role[40];
+	int64_t not_before_ms, not_after_ms;
+	char key_sha256[65]; /* of the public key's DER */
+};
+int skiff_pki_cert_info(const char *cert_pem, struct skiff_cert_info *ret);
+/* SHA-256 (hex) of a CSR's public key, after checking the CSR's signature
+ * (the requester holds that key); -EBADMSG when it does not parse or verify. */
+int skiff_pki_csr_key_digest(const char *csr_pem, char ret_hex[65]);
+/* SHA-256 (hex) of the public key of a PEM private key. */
+int skiff_pki_key_digest(const char *key_pem, char ret_hex[65]);
+/* The verified peer certificate's serial ("" when none), as skiff_cert_info. */
+void skiff_tls_peer_serial(SSL *ssl, char *buf, size_t len);
+
 /* A fresh key and a CSR for it. */
 int skiff_pki_key_and_csr(const char *cn, char **ret_key_pem, char **ret_csr_pem);
+/* A CSR for an existing key (PEM). */
+int skiff_pki_csr_for_key(const char *cn, const char *key_pem, char **ret_csr_pem);
 
 /* Tokens. */
 int skiff_token_new(struct skiff_ca *ca, char **ret_token);

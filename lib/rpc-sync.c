@@ -270,6 +270,14 @@ const struct skiff_rpc_peer *skiff_rpc_sync_peer(struct skiff_rpc_sync *s)
 int skiff_rpc_sync_join(const char *server, const char *token, const char *node_name,
 			char **ret_key, char **ret_cert, char **ret_ca, char **ret_errmsg)
 {
+	return skiff_rpc_sync_join_key(server, token, node_name, NULL, ret_key, ret_cert, ret_ca,
+				       ret_errmsg);
+}
+
+int skiff_rpc_sync_join_key(const char *server, const char *token, const char *node_name,
+			    const char *key_pem, char **ret_key, char **ret_cert, char **ret_ca,
+			    char **ret_errmsg)
+{
 	char digest[65], secret[33];
 	_cleanup_free_ char *key = NULL, *csr = NULL;
 	struct skiff_rpc_sync *s = NULL;
@@ -292,7 +300,11 @@ int skiff_rpc_sync_join(const char *server, const char *token, const char *node_
 	SSL_CTX_free(tls);
 	if (r < 0)
 		return r;
-	r = skiff_pki_key_and_csr(node_name, &key, &csr);
+	if (key_pem) {
+		key = xstrdup(key_pem);
+		r = skiff_pki_csr_for_key(node_name, key, &csr);
+	} else
+		r = skiff_pki_key_and_csr(node_name, &key, &csr);
 	if (r < 0) {
 		skiff_rpc_sync_free(s);
 		*ret_errmsg = xasprintf("cannot make a key and CSR: %s", strerror(-r));

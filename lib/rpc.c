@@ -1043,10 +1043,13 @@ static void event_cb(struct bufferevent *bev, short events, void *arg)
 		/* the handshake's bytes were the peer talking */
 		conn->last_rx_ms = skiff_mono_ms();
 		set_nodelay(bev);
-		if (!conn->insecure)
+		if (!conn->insecure) {
 			skiff_tls_peer_identity(bufferevent_openssl_get_ssl(bev), conn->peer.name,
 						sizeof(conn->peer.name), conn->peer.role,
 						sizeof(conn->peer.role));
+			skiff_tls_peer_serial(bufferevent_openssl_get_ssl(bev), conn->peer.serial,
+					      sizeof(conn->peer.serial));
+		}
 		if (conn->server) {
 			log_debug("accepted %s (cn '%s', role '%s')", conn->peer.addr,
 				  conn->peer.name, conn->peer.role);

@@ -72,9 +72,10 @@ const char *skiff_rpc_msg_type_name(int type);
 /* ---- peers, connections, calls ---------------------------------------- */
 
 struct skiff_rpc_peer {
-	char name[256]; /* certificate CN */
-	char role[32];	/* certificate OU: "admin", "node", "server", "" (no certificate) */
-	char addr[64];	/* "ip:port" */
+	char name[256];	 /* certificate CN */
+	char role[32];	 /* certificate OU: "admin", "node", "server", "" (no certificate) */
+	char addr[64];	 /* "ip:port" */
+	char serial[72]; /* certificate serial, lower-case hex ("" when none) */
 	/* insecure_plaintext connection: no identity at all, and the server
 	 * does not apply the JOIN-only rule (there is nothing to check); what
 	 * such a peer may do is the application's decision */
@@ -271,5 +272,10 @@ void skiff_rpc_sync_free(struct skiff_rpc_sync *s);
  * *ret_errmsg (free()) says why. */
 int skiff_rpc_sync_join(const char *server, const char *token, const char *node_name,
 			char **ret_key, char **ret_cert, char **ret_ca, char **ret_errmsg);
+/* The same with an existing key (PEM; NULL: a fresh one), as a node whose
+ * join waits for approval, or that proves it holds its node's key, does. */
+int skiff_rpc_sync_join_key(const char *server, const char *token, const char *node_name,
+			    const char *key_pem, char **ret_key, char **ret_cert, char **ret_ca,
+			    char **ret_errmsg);
 
 #endif

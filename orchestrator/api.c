@@ -1,7 +1,9 @@
 /* api.c — the brain's RPC handlers: GET/LIST/APPLY/DELETE/WATCH/SCALE/
- * NODE_ACTION/ROLLOUT/LOGS/CLUSTER_INFO for skiffctl (role admin) and
- * JOIN/REGISTER/HEARTBEAT/POD_STATUS/EVENT_REPORT for agents (role node, only
- * about their own node; JOIN needs no certificate, only the token).
+ * NODE_ACTION/ROLLOUT/LOGS/CLUSTER_INFO for skiffctl (role admin; role view
+ * only reads) and JOIN/REGISTER/HEARTBEAT/POD_STATUS/EVENT_REPORT for agents
+ * (role node, only about their own node; JOIN needs no certificate, only the
+ * token). Who may send what is authz.c's table; tokens, certificates and
+ * JOIN are certs.c's.
  * Replies of requests that changed state are deferred until the store has
  * synced them (group commit, see daemon.h). */
 #include <errno.h>
@@ -107,11 +109,26 @@ static int parse_kind(struct skiff_rpc_call *call, const char *kind)
 	return k;
 }
 
+/* Tokens, join requests and certificate records are for admins only. */
+static bool pki_kind_denied(struct skiff_rpc_call *call, int kind)
+{
+	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
+	if (kind < SKIFF_KIND_TOKEN || daemon_peer_role(peer) == AUTHZ_ADMIN)
+		return false;
+	skiff_rpc_call_error(call, -EACCES,
+			     "permission denied: %s objects need role admin (you "
+			     "are %s '%s')",
+			     skiff_kind_name(kind), peer->role, peer->name);
+	return true;
+}
+
 static void handle_get(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req,
 		       bool node_role, const char *peer)
 {
 	UNPACK(Skiff__GetRequest, skiff__get_request, g);
 	int kind = parse_kind(call, g->kind);
+	if (kind >= 0 && pki_kind_denied(call, kind))
+		kind = -1;
 	if (kind >= 0) {
 		const ProtobufCMessage *obj = brain_get(d->brain, kind, g->name);
 		if (obj && node_role &&
@@ -280,7 +297,7 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 	struct skiff_store *st = d->brain->store;
 	do {
 		int kind = parse_kind(call, l->kind);
-		if (kind < 0)
+		if (kind < 0 || pki_kind_denied(call, kind))
 			break;
 		if (node_role && (kind != SKIFF_KIND_POD || !streq(l->node_name, peer))) {
 			skiff_rpc_call_error(
@@ -412,6 +429,13 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 {
 	UNPACK(Skiff__DeleteRequest, skiff__delete_request, dr);
 	int kind = parse_kind(call, dr->kind);
+	if (kind >= SKIFF_KIND_TOKEN) {
+		skiff_rpc_call_error(call, -EINVAL,
+				     "kind: %s objects are removed with skiffctl token delete or "
+				     "skiffctl certificate revoke, not delete",
+				     dr->kind);
+		kind = -1;
+	}
 	if (kind >= 0) {
 		ProtobufCMessage *obj = NULL;
 		_cleanup_free_ char *err = NULL;
@@ -421,6 +445,8 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 		else {
 			Skiff__Object *o = xmalloc(sizeof(*o));
 			skiff_obj_wrap(o, kind, obj);
+			if (kind == SKIFF_KIND_NODE)
+				certs_node_deleted(d, dr->name);
 			daemon_defer_reply(d, call, &o->base);
 			log_info("delete %s/%s", dr->kind, dr->name);
 		}
@@ -512,41 +538,7 @@ static void handle_join(struct daemon *d, struct skiff_rpc_call *call, const Ski
 	if (joinlimit_gate(d->joinlimit, call, req))
 		return;
 	UNPACK(Skiff__JoinRequest, skiff__join_request, j);
-	do {
-		const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
-		if (!skiff_token_equal(j->token, d->token)) {
-			log_debug("join from %s (node '%s') refused: bad token", peer->addr,
-				  j->node_name);
-			skiff_rpc_call_error(
-			    call, -EACCES,
-			    "join token is not valid for this cluster (see DATA_DIR/join-token "
-			    "on the brain)");
-			break;
-		}
-		if (!skiff_name_valid(j->node_name, 63)) {
-			skiff_rpc_call_error(
-			    call, -EINVAL,
-			    "node_name: '%s' is not a valid node name (lower-case letters, "
-			    "digits and '-', at most 63)",
-			    j->node_name);
-			break;
-		}
-		_cleanup_free_ char *csr = xstrndup((const char *)j->csr_pem.data, j->csr_pem.len);
-		_cleanup_free_ char *cert = NULL;
-		int r = skiff_ca_sign_csr(d->ca, csr, j->node_name, SKIFF_ROLE_NODE, 3650, &cert);
-		if (r < 0) {
-			skiff_rpc_call_error(call, -EINVAL,
-					     "csr_pem: not a valid certificate request");
-			break;
-		}
-		Skiff__JoinResponse resp = SKIFF__JOIN_RESPONSE__INIT;
-		resp.cert_pem.data = (uint8_t *)cert;
-		resp.cert_pem.len = strlen(cert);
-		resp.ca_pem.data = (uint8_t *)skiff_ca_cert_pem(d->ca);
-		resp.ca_pem.len = strlen(skiff_ca_cert_pem(d->ca));
-		skiff_rpc_call_reply(call, &resp.base);
-		log_info("node %s joined from %s", j->node_name, peer->addr);
-	} while (0);
+	certs_join(d, call, j);
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 }
 
@@ -650,40 +642,36 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 {
 	struct daemon *d = userdata;
 	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
-	bool admin = streq(peer->role, SKIFF_ROLE_ADMIN) || peer->plaintext;
-	bool node = streq(peer->role, SKIFF_ROLE_NODE);
+	unsigned role = daemon_peer_role(peer);
+	int allowed = daemon_msg_roles(req->type);
 	const char *name = skiff_rpc_msg_type_name(req->type);
-	switch (req->type) {
-	case SKIFF__MSG_TYPE__MSG_JOIN:
-		handle_join(d, call, req);
+	if (allowed < 0 || (allowed & AUTHZ_NOT_SERVED)) {
+		skiff_rpc_call_error(call, -EOPNOTSUPP, "%s is not served by the brain",
+				     name ? name : "this message type");
 		return;
-	case SKIFF__MSG_TYPE__MSG_REGISTER:
-	case SKIFF__MSG_TYPE__MSG_HEARTBEAT:
-	case SKIFF__MSG_TYPE__MSG_POD_STATUS:
-	case SKIFF__MSG_TYPE__MSG_EVENT_REPORT:
-		if (!node) {
+	}
+	if (!(allowed & AUTHZ_ANYONE) && !(allowed & (int)role)) {
+		if (allowed == AUTHZ_NODE)
 			skiff_rpc_call_error(call, -EACCES,
 					     "permission denied: %s is for agents (role node), not "
 					     "role '%s'",
 					     name, peer->role);
-			return;
-		}
-		break;
-	case SKIFF__MSG_TYPE__MSG_GET:
-	case SKIFF__MSG_TYPE__MSG_LIST:
-		if (!admin && !node)
-			goto denied;
-		break;
-	default:
-		if (!admin)
-			goto denied;
+		else
+			skiff_rpc_call_error(
+			    call, -EACCES, "permission denied: %s needs role %s (you are %s '%s')",
+			    name, (allowed & AUTHZ_VIEW) ? "admin or view" : "admin", peer->role,
+			    peer->name);
+		return;
 	}
+	if (role && certs_refuse_revoked(d, call))
+		return;
+	bool node = role == AUTHZ_NODE;
 	switch (req->type) {
 	case SKIFF__MSG_TYPE__MSG_GET:
-		handle_get(d, call, req, !admin, peer->name);
+		handle_get(d, call, req, node, peer->name);
 		return;
 	case SKIFF__MSG_TYPE__MSG_LIST:
-		handle_list(d, call, req, !admin, peer->name);
+		handle_list(d, call, req, node, peer->name);
 		return;
 	case SKIFF__MSG_TYPE__MSG_APPLY:
 		handle_apply(d, call, req);
@@ -693,7 +681,9 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 		return;
 	case SKIFF__MSG_TYPE__MSG_WATCH: {
 		UNPACK(Skiff__WatchRequest, skiff__watch_request, w);
-		daemon_watch_start(d, call, w);
+		int kind = *w->kind ? skiff_kind_parse(w->kind) : -1;
+		if (kind < 0 || !pki_kind_denied(call, kind))
+			daemon_watch_start(d, call, w);
 		protobuf_c_message_free_unpacked(&w->base, NULL);
 		return;
 	}
@@ -712,7 +702,34 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 		protobuf_c_message_free_unpacked(&lr->base, NULL);
 		return;
 	}
-	case SKIFF__MSG_TYPE__MSG_EXEC: { /* admin only (the default above) */
+	case SKIFF__MSG_TYPE__MSG_TOKEN: {
+		UNPACK(Skiff__TokenRequest, skiff__token_request, tr);
+		certs_token(d, call, tr);
+		protobuf_c_message_free_unpacked(&tr->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_CERTIFICATE: {
+		UNPACK(Skiff__CertificateAction, skiff__certificate_action, ca);
+		certs_action(d, call, ca);
+		protobuf_c_message_free_unpacked(&ca->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_NEW_CONFIG: {
+		UNPACK(Skiff__NewConfigRequest, skiff__new_config_request, nc);
+		certs_new_config(d, call, nc);
+		protobuf_c_message_free_unpacked(&nc->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_RENEW: {
+		UNPACK(Skiff__RenewRequest, skiff__renew_request, rn);
+		certs_renew(d, call, rn);
+		protobuf_c_message_free_unpacked(&rn->base, NULL);
+		return;
+	}
+	case SKIFF__MSG_TYPE__MSG_JOIN:
+		handle_join(d, call, req);
+		return;
+	case SKIFF__MSG_TYPE__MSG_EXEC: {
 		UNPACK(Skiff__ExecRequest, skiff__exec_request, er);
 		daemon_exec(d, call, er);
 		protobuf_c_message_free_unpacked(&er->base, NULL);
@@ -744,10 +761,6 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 				     name ? name : "this message type");
 		return;
 	}
-denied:
-	skiff_rpc_call_error(call, -EACCES,
-			     "permission denied: %s needs role admin (you are %s '%s')",
-			     name ? name : "this request", peer->role, peer->name);
 }
 
 void daemon_conn_closed(struct skiff_rpc_conn *conn, int reason, void *userdata)

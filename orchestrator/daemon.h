@@ -37,6 +37,8 @@ struct daemon {
 	struct watcher *watchers;
 	uint64_t watched_revision; /* watchers have seen changes up to here */
 	bool no_group_commit;	   /* bench: sync after every write request */
+	int64_t cert_validity_s;   /* node and admin certificates (--cert-validity) */
+	int64_t certs_tick_mono;   /* last certs_tick() clean-up */
 	uint64_t commits, synced_writes;
 };
 
@@ -50,6 +52,40 @@ void daemon_defer_reply(struct daemon *d, struct skiff_rpc_call *call, ProtobufC
 void daemon_send_deferred(struct daemon *d);
 /* Schedule a commit (and a reconcile) soon. */
 void daemon_kick(struct daemon *d);
+
+/* authz.c: the roles (AUTHZ_* bits) that may send each MsgType; -ENOENT for
+ * a type without a row (refused). */
+#define AUTHZ_ADMIN	 1u
+#define AUTHZ_VIEW	 2u  /* read-only skiffctl config */
+#define AUTHZ_NODE	 4u  /* agents: only about their own node and pods */
+#define AUTHZ_ANYONE	 8u  /* no certificate needed (JOIN: the token is checked) */
+#define AUTHZ_NOT_SERVED 16u /* brain -> agent, RPC-layer or test-only types */
+int daemon_msg_roles(int type);
+/* The AUTHZ_ bit of a peer (0: no certificate). */
+unsigned daemon_peer_role(const struct skiff_rpc_peer *peer);
+
+/* certs.c: the brain as the cluster's CA — join tokens, JOIN (a taken node
+ * name waits for approval unless the joiner proves it holds that node's
+ * key), issued-certificate records, revocation, renewal, more configs. */
+#define SKIFF_DEFAULT_CERT_VALIDITY_S (365LL * 86400)
+#define SKIFF_DEFAULT_TOKEN_TTL_MS    (24LL * 3600 * 1000)
+/* After brain_open(): the DATA_DIR/join-token file as the default token
+ * and a record of the admin.conf certificate. */
+int certs_init(struct daemon *d);
+void certs_join(struct daemon *d, struct skiff_rpc_call *call, const Skiff__JoinRequest *j);
+void certs_token(struct daemon *d, struct skiff_rpc_call *call, const Skiff__TokenRequest *req);
+void certs_action(struct daemon *d, struct skiff_rpc_call *call,
+		  const Skiff__CertificateAction *req);
+void certs_new_config(struct daemon *d, struct skiff_rpc_call *call,
+		      const Skiff__NewConfigRequest *req);
+void certs_renew(struct daemon *d, struct skiff_rpc_call *call, const Skiff__RenewRequest *req);
+/* The caller's certificate was revoked: answers the call (EACCES) and
+ * returns true. */
+bool certs_refuse_revoked(struct daemon *d, struct skiff_rpc_call *call);
+/* `delete node`: revoke the node's certificates and drop its connection. */
+void certs_node_deleted(struct daemon *d, const char *node);
+/* Drop expired tokens, old join requests and records of expired certificates. */
+void certs_tick(struct daemon *d);
 
 /* watch.c */
 int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,

@@ -40,6 +40,8 @@ static const char usage[] =
     "                          a TLS handshake must end within this (default 5s)\n"
     "  --first-frame-timeout DURATION\n"
     "                          and the first frame come this soon after (default 10s)\n"
+    "  --cert-validity DURATION  life of the node and admin certificates it issues\n"
+    "                          (default 365d; agents renew at 2/3 of it)\n"
     "  --log-level LEVEL       error, warn, info (default), debug\n"
     "  --no-group-commit       fsync each write on its own (benchmarks)\n";
 
@@ -200,6 +202,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *userdata)
 	(void)fd;
 	(void)what;
 	struct daemon *d = userdata;
+	certs_tick(d);
 	commit_now(d);
 	if (reconcile_asked_ms && skiff_mono_ms() - reconcile_asked_ms >= 100)
 		reconcile_now(d);
@@ -251,8 +254,11 @@ static int ensure_admin_conf(struct daemon *d, const char *server)
 	} else {
 		skiff_client_config_clear(&cfg);
 		memset(&cfg, 0, sizeof(cfg));
-		r = skiff_ca_issue(d->ca, "admin", SKIFF_ROLE_ADMIN, NULL, 3650, &cfg.cert_pem,
-				   &cfg.key_pem);
+		_cleanup_free_ char *csr = NULL;
+		r = skiff_pki_key_and_csr("admin", &cfg.key_pem, &csr);
+		if (r >= 0)
+			r = skiff_ca_sign_csr_secs(d->ca, csr, "admin", SKIFF_ROLE_ADMIN,
+						   d->cert_validity_s, &cfg.cert_pem);
 		if (r < 0)
 			return log_error_errno(r, "cannot issue the admin certificate: %m");
 		cfg.ca_pem = xstrdup(skiff_ca_cert_pem(d->ca));
@@ -302,7 +308,9 @@ static int init_pki(struct daemon *d, const char *advertise, const char *server,
 	}
 	_cleanup_free_ char *tok = xasprintf("%s/join-token", d->data_dir);
 	d->token = read_trimmed(tok);
-	if (!d->token) {
+	/* a data dir without the file had its default token deleted
+	 * (skiffctl token delete): it is not made again */
+	if (!d->token && fresh) {
 		r = skiff_token_new(d->ca, &d->token);
 		if (r < 0)
 			return log_error_errno(r, "cannot create a join token: %m");
@@ -336,6 +344,7 @@ int main(int argc, char **argv)
 		{ "max-unauth-per-addr", required_argument, NULL, 'A' },
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "first-frame-timeout", required_argument, NULL, 'F' },
+		{ "cert-validity", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -430,6 +439,27 @@ int main(int argc, char **argv)
 			*(c == 'T' ? &scfg.handshake_timeout_ms : &scfg.first_frame_timeout_ms) =
 			    (int)ms;
 			break;
+		case 'V': {
+			size_t n = strlen(optarg);
+			int64_t days;
+			if (n > 1 && optarg[n - 1] == 'd') {
+				_cleanup_free_ char *num = xstrndup(optarg, n - 1);
+				if (skiff_parse_int64(num, &days) < 0 || days <= 0 || days > 36500)
+					ms = -1;
+				else
+					ms = days * 86400 * 1000;
+			} else if (skiff_parse_duration(optarg, &ms) < 0)
+				ms = -1;
+			if (ms < 10000) {
+				fprintf(stderr,
+					"skiff-orchestrator: --cert-validity: '%s' is not a "
+					"duration of at least 10s (e.g. 365d, 720h, 30s)\n",
+					optarg);
+				return 2;
+			}
+			d.cert_validity_s = ms / 1000;
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -464,6 +494,8 @@ int main(int argc, char **argv)
 		    (long long)grace, (long long)hb);
 	d.data_dir = xstrdup(data_dir);
 	d.deferred_tail = &d.deferred_head;
+	if (!d.cert_validity_s)
+		d.cert_validity_s = SKIFF_DEFAULT_CERT_VALIDITY_S;
 	_cleanup_free_ char *cert = NULL, *key = NULL;
 	bool fresh = false;
 	if (init_pki(&d, adv, server, &cert, &key, &fresh) < 0)
@@ -474,6 +506,8 @@ int main(int argc, char **argv)
 	}
 	d.brain->push = daemon_push_assignment;
 	d.brain->push_userdata = &d;
+	if (certs_init(&d) < 0 || skiff_store_sync(d.brain->store) < 0)
+		return 1;
 
 	struct event_config *ecfg = event_config_new();
 	d.base = event_base_new_with_config(ecfg);
@@ -512,10 +546,16 @@ int main(int argc, char **argv)
 		 (unsigned long long)skiff_store_revision(d.brain->store),
 		 skiff_store_count(d.brain->store, SKIFF_KIND_NODE),
 		 skiff_store_count(d.brain->store, SKIFF_KIND_POD));
-	printf("%s the cluster in %s.\n"
-	       "Join nodes with:\n  skiff-agent --server %s --token %s ...\n"
-	       "Use skiffctl with:\n  export SKIFF_CONFIG=%s/admin.conf\n",
-	       fresh ? "Initialised" : "Resumed", data_dir, server, d.token, data_dir);
+	if (d.token)
+		printf("%s the cluster in %s.\n"
+		       "Join nodes with:\n  skiff-agent --server %s --token %s ...\n"
+		       "Use skiffctl with:\n  export SKIFF_CONFIG=%s/admin.conf\n",
+		       fresh ? "Initialised" : "Resumed", data_dir, server, d.token, data_dir);
+	else
+		printf("Resumed the cluster in %s (no default join token: make one with "
+		       "skiffctl token create).\n"
+		       "Use skiffctl with:\n  export SKIFF_CONFIG=%s/admin.conf\n",
+		       data_dir, data_dir);
 	fflush(stdout);
 
 	event_base_dispatch(d.base);

@@ -16,6 +16,10 @@ _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Node, metadata)
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Deployment, metadata), "layout");
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Service, metadata), "layout");
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Event, metadata), "layout");
+_Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__JoinToken, metadata), "layout");
+_Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__CertificateRequest, metadata),
+	       "layout");
+_Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Certificate, metadata), "layout");
 
 const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 {
@@ -30,6 +34,12 @@ const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 		return &skiff__service__descriptor;
 	case SKIFF_KIND_EVENT:
 		return &skiff__event__descriptor;
+	case SKIFF_KIND_TOKEN:
+		return &skiff__join_token__descriptor;
+	case SKIFF_KIND_CSR:
+		return &skiff__certificate_request__descriptor;
+	case SKIFF_KIND_CERTIFICATE:
+		return &skiff__certificate__descriptor;
 	}
 	return NULL;
 }
@@ -87,6 +97,9 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 		[SKIFF_KIND_DEPLOYMENT] = (ProtobufCMessage *)o->deployment,
 		[SKIFF_KIND_SERVICE] = (ProtobufCMessage *)o->service,
 		[SKIFF_KIND_EVENT] = (ProtobufCMessage *)o->event,
+		[SKIFF_KIND_TOKEN] = (ProtobufCMessage *)o->join_token,
+		[SKIFF_KIND_CSR] = (ProtobufCMessage *)o->certificate_request,
+		[SKIFF_KIND_CERTIFICATE] = (ProtobufCMessage *)o->certificate,
 	};
 	int kind = -1;
 	for (int k = 0; k < SKIFF_KIND_MAX; k++)
@@ -120,6 +133,15 @@ void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg)
 		break;
 	case SKIFF_KIND_EVENT:
 		o->event = (Skiff__Event *)msg;
+		break;
+	case SKIFF_KIND_TOKEN:
+		o->join_token = (Skiff__JoinToken *)msg;
+		break;
+	case SKIFF_KIND_CSR:
+		o->certificate_request = (Skiff__CertificateRequest *)msg;
+		break;
+	case SKIFF_KIND_CERTIFICATE:
+		o->certificate = (Skiff__Certificate *)msg;
 		break;
 	}
 }
@@ -235,6 +257,13 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err)
 {
 	if (kind < 0 || kind >= SKIFF_KIND_MAX) {
 		*ret_err = xstrdup("kind: unknown");
+		return -EINVAL;
+	}
+	if (kind >= SKIFF_KIND_TOKEN) {
+		*ret_err =
+		    xasprintf("kind: %s objects are managed with skiffctl token and skiffctl "
+			      "certificate, not applied",
+			      skiff_kind_name(kind));
 		return -EINVAL;
 	}
 	/* No image config names an entrypoint yet (images are flat root

@@ -31,6 +31,9 @@ static const char *const kind_names[SKIFF_KIND_MAX] = {
 	[SKIFF_KIND_DEPLOYMENT] = "deployment",
 	[SKIFF_KIND_SERVICE] = "service",
 	[SKIFF_KIND_EVENT] = "event",
+	[SKIFF_KIND_TOKEN] = "token",
+	[SKIFF_KIND_CSR] = "certificaterequest",
+	[SKIFF_KIND_CERTIFICATE] = "certificate",
 };
 
 const char *skiff_kind_name(int kind)

@@ -43,6 +43,10 @@ enum skiff_kind_id {
 	SKIFF_KIND_DEPLOYMENT,
 	SKIFF_KIND_SERVICE,
 	SKIFF_KIND_EVENT,
+	/* PKI records (certs.c); never written by APPLY/DELETE */
+	SKIFF_KIND_TOKEN,
+	SKIFF_KIND_CSR,
+	SKIFF_KIND_CERTIFICATE,
 	SKIFF_KIND_MAX,
 };
 

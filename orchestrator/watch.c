@@ -56,6 +56,8 @@ static bool matches(struct watcher *w, int kind, const ProtobufCMessage *obj)
 {
 	if (w->kind >= 0 && kind != w->kind)
 		return false;
+	if (w->kind < 0 && kind >= SKIFF_KIND_TOKEN)
+		return false; /* PKI records only to who asks for them by kind */
 	if (!obj)
 		return false;
 	const Skiff__ObjectMeta *m = SKIFF_META(obj);
