@@ -238,6 +238,14 @@ int state_save_node(struct agent *a);
 int state_have_certs(struct agent *a);
 int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key);
 int state_save_certs(struct agent *a, const char *ca, const char *cert, const char *key);
+/* The key to join with: STATE/node.key when there is one (its certificate
+ * expired), else STATE/join.key, made on the first attempt and kept until
+ * the join succeeds (state_join_done()), so an approval matches. */
+int state_join_key(struct agent *a, char **ret_key);
+void state_join_done(struct agent *a);
+/* A renewed certificate: node.key and node.crt are replaced so that a crash
+ * at any point leaves a matching pair (node.*.next, finished on load). */
+int state_replace_cert(struct agent *a, const char *cert, const char *key);
 char *state_pod_dir(struct agent *a, const char *uid);
 int state_save_pod(struct agent_pod *pod);	   /* pod.pb and every run file */
 int state_save_pod_run(struct agent_container *p); /* run only (run.<ci> for container ci > 0) */

@@ -39,7 +39,12 @@ struct session {
 	struct event *ev_reconnect;
 	struct event *ev_heartbeat;
 	char *join_key; /* the key whose CSR we sent with MSG_JOIN */
+	struct event *ev_renew;
+	char *renew_key; /* the key whose CSR we sent with MSG_RENEW */
+	bool renewing;
 };
+
+static void schedule_renewal(struct session *s);
 
 static void session_connect(struct session *s);
 
@@ -276,6 +281,7 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 	struct timeval tv = { a->heartbeat_ms / 1000, (a->heartbeat_ms % 1000) * 1000 };
 	evtimer_del(s->ev_heartbeat);
 	evtimer_add(s->ev_heartbeat, &tv);
+	schedule_renewal(s);
 
 	/* Whatever happened while the brain was away, in full. */
 	for (struct agent_container *p = a->containers; p; p = p->next)
@@ -394,6 +400,100 @@ static void on_connected(struct skiff_rpc_conn *conn, int err, const char *errms
 	send_register(s);
 }
 
+/* ---- certificate renewal -------------------------------------------------- */
+
+#define RENEW_RETRY_MS 30000
+
+static void on_renew_timer(evutil_socket_t fd, short what, void *arg);
+
+static void renew_in(struct session *s, int64_t ms)
+{
+	if (!s->ev_renew)
+		s->ev_renew = evtimer_new(s->agent->base, on_renew_timer, s);
+	evtimer_del(s->ev_renew);
+	if (ms < 0)
+		ms = 0;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(s->ev_renew, &tv);
+}
+
+static void on_renewed(struct skiff_rpc_conn *conn, int err, const char *errmsg,
+		       const Skiff__Frame *frame, void *userdata)
+{
+	(void)conn;
+	struct session *s = userdata;
+	struct agent *a = s->agent;
+	_cleanup_free_ char *key = TAKE_PTR(s->renew_key);
+	s->renewing = false;
+	Skiff__IssuedCertificate *ic =
+	    err < 0
+		? NULL
+		: skiff__issued_certificate__unpack(NULL, frame->payload.len, frame->payload.data);
+	if (!ic || !ic->cert_pem.len) {
+		log_warn("cannot renew the node certificate: %s; trying again in %d s",
+			 errmsg ? errmsg : "the brain sent no certificate", RENEW_RETRY_MS / 1000);
+		if (ic)
+			skiff__issued_certificate__free_unpacked(ic, NULL);
+		renew_in(s, RENEW_RETRY_MS);
+		return;
+	}
+	_cleanup_free_ char *cert = xstrndup((char *)ic->cert_pem.data, ic->cert_pem.len);
+	skiff__issued_certificate__free_unpacked(ic, NULL);
+	if (state_replace_cert(a, cert, key) < 0) {
+		renew_in(s, RENEW_RETRY_MS);
+		return;
+	}
+	/* the next connection uses it; this one goes on as it is */
+	SSL_CTX_free(s->tls);
+	s->tls = NULL;
+	struct skiff_cert_info info;
+	if (skiff_pki_cert_info(cert, &info) == 0)
+		log_info("renewed the node certificate: serial %s, valid until %" PRId64
+			 " (unix ms)",
+			 info.serial, info.not_after_ms);
+	schedule_renewal(s);
+}
+
+static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct session *s = arg;
+	struct agent *a = s->agent;
+	if (!s->conn || !s->registered || s->renewing)
+		return; /* the next registration schedules it again */
+	_cleanup_free_ char *csr = NULL;
+	free(s->renew_key);
+	s->renew_key = NULL;
+	if (skiff_pki_key_and_csr(a->cfg.name, &s->renew_key, &csr) < 0) {
+		renew_in(s, RENEW_RETRY_MS);
+		return;
+	}
+	Skiff__RenewRequest req = SKIFF__RENEW_REQUEST__INIT;
+	req.csr_pem.data = (uint8_t *)csr;
+	req.csr_pem.len = strlen(csr);
+	s->renewing = true;
+	if (skiff_rpc_request(s->conn, SKIFF__MSG_TYPE__MSG_RENEW, &req.base,
+			      SKIFF_RPC_DEFAULT_TIMEOUT_MS, on_renewed, s, NULL) < 0) {
+		s->renewing = false;
+		renew_in(s, RENEW_RETRY_MS);
+	}
+}
+
+/* Renew at 2/3 of the certificate's life (as the kubelet does, roughly). */
+static void schedule_renewal(struct session *s)
+{
+	struct agent *a = s->agent;
+	if (a->cfg.insecure || s->renewing)
+		return;
+	_cleanup_free_ char *ca = NULL, *cert = NULL, *key = NULL;
+	struct skiff_cert_info info;
+	if (state_load_certs(a, &ca, &cert, &key) < 0 || skiff_pki_cert_info(cert, &info) < 0)
+		return;
+	int64_t at = info.not_before_ms + (info.not_after_ms - info.not_before_ms) * 2 / 3;
+	renew_in(s, at - skiff_now_ms());
+}
+
 /* ---- join ---------------------------------------------------------------- */
 
 static void on_joined(struct skiff_rpc_conn *conn, int err, const char *errmsg,
@@ -403,8 +503,8 @@ static void on_joined(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 	struct agent *a = s->agent;
 	_cleanup_free_ char *key = TAKE_PTR(s->join_key);
 	if (err < 0) {
-		log_error("brain %s refused to join node %s: %s", a->cfg.server, a->cfg.name,
-			  errmsg ? errmsg : strerror(-err));
+		log_error("brain %s refused to join node %s: %s (trying again)", a->cfg.server,
+			  a->cfg.name, errmsg ? errmsg : strerror(-err));
 		skiff_rpc_conn_close(conn);
 		return;
 	}
@@ -424,6 +524,7 @@ static void on_joined(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 		skiff_rpc_conn_close(conn);
 		return;
 	}
+	state_join_done(a);
 	log_info("joined the cluster at %s as node %s", a->cfg.server, a->cfg.name);
 	s->backoff_ms = 0;
 	skiff_rpc_conn_close(conn); /* on_close schedules the mTLS session */
@@ -455,7 +556,11 @@ static void on_join_connected(struct skiff_rpc_conn *conn, int err, const char *
 	_cleanup_free_ char *csr = NULL;
 	free(s->join_key);
 	s->join_key = NULL;
-	int r = skiff_pki_key_and_csr(a->cfg.name, &s->join_key, &csr);
+	/* the same key on every attempt, so that an admin's approval of the
+	 * request (a name that is taken) matches the next one */
+	int r = state_join_key(a, &s->join_key);
+	if (r >= 0)
+		r = skiff_pki_csr_for_key(a->cfg.name, s->join_key, &csr);
 	if (r < 0) {
 		log_error_errno(r, "cannot make a key and CSR: %m");
 		skiff_rpc_conn_close(conn);
@@ -528,6 +633,16 @@ static void session_connect(struct session *s)
 	if (!s->tls && !a->cfg.insecure) {
 		_cleanup_free_ char *ca = NULL, *cert = NULL, *key = NULL;
 		int r = state_load_certs(a, &ca, &cert, &key);
+		struct skiff_cert_info info;
+		if (r >= 0 && a->cfg.token && skiff_pki_cert_info(cert, &info) == 0 &&
+		    info.not_after_ms <= skiff_now_ms()) {
+			/* it expired while we were away: join again with the same key,
+			 * which proves we are this node (no approval needed) */
+			log_warn("the node certificate in %s expired; joining again with its key",
+				 a->cfg.state_dir);
+			session_join(s);
+			return;
+		}
 		if (r >= 0)
 			r = skiff_tls_client_ctx(ca, cert, key, &s->tls);
 		if (r < 0) {

@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "cleanup.h"
 #include "log.h"
+#include "pki.h"
 #include "util.h"
 
 /* Pod state is replaced atomically but not fsynced: it only has to survive
@@ -107,8 +108,70 @@ int state_have_certs(struct agent *a)
 	return access(p, R_OK) == 0;
 }
 
+static char *state_path(struct agent *a, const char *name)
+{
+	return xasprintf("%s/%s", a->cfg.state_dir, name);
+}
+
+/* Finish a renewal cut short: both .next files were written before the
+ * first rename, so node.crt.next means node.key.next (or node.key, when it
+ * was renamed already) is its key. */
+static void finish_replace(struct agent *a)
+{
+	_cleanup_free_ char *kn = state_path(a, "node.key.next"),
+			    *cn = state_path(a, "node.crt.next");
+	_cleanup_free_ char *k = state_path(a, "node.key"), *c = state_path(a, "node.crt");
+	if (access(cn, F_OK) == 0) {
+		if (access(kn, F_OK) == 0 && rename(kn, k) < 0)
+			return;
+		(void)rename(cn, c);
+	} else
+		(void)unlink(kn);
+}
+
+int state_replace_cert(struct agent *a, const char *cert, const char *key)
+{
+	_cleanup_free_ char *kn = state_path(a, "node.key.next"),
+			    *cn = state_path(a, "node.crt.next");
+	int r = skiff_write_file_atomic(kn, key, strlen(key), 0600);
+	if (r >= 0)
+		r = skiff_write_file_atomic(cn, cert, strlen(cert), 0600);
+	if (r < 0) {
+		unlink(kn);
+		unlink(cn);
+		return log_error_errno(r, "cannot write the renewed certificate to %s: %m",
+				       a->cfg.state_dir);
+	}
+	finish_replace(a);
+	return 0;
+}
+
+int state_join_key(struct agent *a, char **ret_key)
+{
+	_cleanup_free_ char *nk = state_path(a, "node.key"), *jk = state_path(a, "join.key");
+	if (skiff_read_file(nk, 1 << 20, ret_key, NULL) == 0)
+		return 0;
+	if (skiff_read_file(jk, 1 << 20, ret_key, NULL) == 0)
+		return 0;
+	_cleanup_free_ char *key = NULL, *csr = NULL;
+	int r = skiff_pki_key_and_csr(a->cfg.name, &key, &csr);
+	if (r >= 0)
+		r = skiff_write_file_atomic(jk, key, strlen(key), 0600);
+	if (r < 0)
+		return log_error_errno(r, "cannot make %s: %m", jk);
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
+void state_join_done(struct agent *a)
+{
+	_cleanup_free_ char *jk = state_path(a, "join.key");
+	(void)unlink(jk);
+}
+
 int state_load_certs(struct agent *a, char **ret_ca, char **ret_cert, char **ret_key)
 {
+	finish_replace(a);
 	const char *names[3] = { "ca.crt", "node.crt", "node.key" };
 	char *out[3] = { NULL, NULL, NULL };
 	for (int i = 0; i < 3; i++) {

@@ -84,6 +84,9 @@ int cmd_logs(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_node_action(int argc, char **argv); /* cordon, uncordon, drain */
 int cmd_version(int argc, char **argv);
+int cmd_token(int argc, char **argv);	    /* create, list, delete */
+int cmd_certificate(int argc, char **argv); /* list, approve, deny, revoke */
+int cmd_config(int argc, char **argv);	    /* new-admin */
 
 /* Print the help of a verb (NULL: the overview) to stdout. */
 void ctl_help(const char *verb);

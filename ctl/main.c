@@ -81,6 +81,34 @@ static const struct verb verbs[] = {
 	  "Example:\n  skiffctl uncordon vm2\n" },
 	{ "drain", cmd_node_action, "drain NODE", "Cordon a node and move its pods elsewhere",
 	  "Example:\n  skiffctl drain vm2\n" },
+	{ "token", cmd_token,
+	  "token create [--ttl D] [--uses N] [--description TEXT] | list | delete ID…",
+	  "Make, list or delete join tokens",
+	  "A join token lets a machine ask to join, nothing more: a JOIN for a node name\n"
+	  "that is taken waits for 'skiffctl certificate approve'. create prints the whole\n"
+	  "token once (the brain keeps only a hash of its secret); --ttl defaults to 24h\n"
+	  "(0: never expires), --uses to no limit. The token in <data-dir>/join-token is\n"
+	  "the default token (no expiry); deleting it removes that file.\n\n"
+	  "Example:\n  skiffctl token create --ttl 1h --uses 3\n  skiffctl token list\n"
+	  "  skiffctl token delete 3f9a1c\n" },
+	{ "certificate", cmd_certificate,
+	  "certificate list [--issued] | approve NODE… | deny NODE… | revoke SERIAL|NAME…",
+	  "Approve or deny join requests; list or revoke certificates",
+	  "list shows the JOINs waiting for an admin (a node name that exists or has a\n"
+	  "certificate, e.g. an agent whose state dir was wiped); approve lets that\n"
+	  "request's key in (the node's old certificates are revoked), deny refuses it.\n"
+	  "list --issued shows every certificate the brain issued; revoke refuses one\n"
+	  "(by serial) or all of a subject (by name) from then on, also after a restart.\n"
+	  "skiffctl delete node NAME revokes the node's certificates too.\n\n"
+	  "Example:\n  skiffctl certificate list\n  skiffctl certificate approve vm2\n"
+	  "  skiffctl certificate revoke ops\n" },
+	{ "config", cmd_config, "config new-admin NAME [--role view|admin] [-o FILE]",
+	  "Issue another admin or a read-only (view) config",
+	  "The key is made here and never leaves this machine; the brain signs it for\n"
+	  "CN=NAME and the role. A view config can get, list, watch, describe and read\n"
+	  "logs, but not apply, delete, scale, exec, drain, cordon, rollout, or manage\n"
+	  "tokens and certificates. Without -o the config is printed to stdout.\n\n"
+	  "Example:\n  skiffctl config new-admin alice --role view -o alice.conf\n" },
 	{ "version", cmd_version, "version [--client]", "Print the client and server versions",
 	  "Example:\n  skiffctl version\n" },
 	{ "help", NULL, "help [VERB]", "Show help for skiffctl or one verb",

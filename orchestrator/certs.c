@@ -82,7 +82,8 @@ static int issue(struct daemon *d, const char *csr, const char *cn, const char *
 		 const char *issued_for, char **ret_pem, struct skiff_cert_info *ret_info)
 {
 	_cleanup_free_ char *pem = NULL;
-	int r = skiff_ca_sign_csr_secs(d->ca, csr, cn, role, d->cert_validity_s, &pem);
+	int64_t life = streq(role, SKIFF_ROLE_NODE) ? d->cert_validity_s : d->admin_validity_s;
+	int r = skiff_ca_sign_csr_secs(d->ca, csr, cn, role, life, &pem);
 	if (r < 0)
 		return r;
 	r = record_cert(d, pem, issued_for, ret_info);

@@ -37,7 +37,8 @@ struct daemon {
 	struct watcher *watchers;
 	uint64_t watched_revision; /* watchers have seen changes up to here */
 	bool no_group_commit;	   /* bench: sync after every write request */
-	int64_t cert_validity_s;   /* node and admin certificates (--cert-validity) */
+	int64_t cert_validity_s;   /* node certificates (--cert-validity) */
+	int64_t admin_validity_s;  /* admin and view configs (--admin-cert-validity) */
 	int64_t certs_tick_mono;   /* last certs_tick() clean-up */
 	uint64_t commits, synced_writes;
 };

@@ -40,8 +40,9 @@ static const char usage[] =
     "                          a TLS handshake must end within this (default 5s)\n"
     "  --first-frame-timeout DURATION\n"
     "                          and the first frame come this soon after (default 10s)\n"
-    "  --cert-validity DURATION  life of the node and admin certificates it issues\n"
-    "                          (default 365d; agents renew at 2/3 of it)\n"
+    "  --cert-validity DURATION  life of the node certificates it issues (default\n"
+    "                          365d; agents renew them at 2/3 of it)\n"
+    "  --admin-cert-validity DURATION  life of admin and view configs (default 365d)\n"
     "  --log-level LEVEL       error, warn, info (default), debug\n"
     "  --no-group-commit       fsync each write on its own (benchmarks)\n";
 
@@ -258,7 +259,7 @@ static int ensure_admin_conf(struct daemon *d, const char *server)
 		r = skiff_pki_key_and_csr("admin", &cfg.key_pem, &csr);
 		if (r >= 0)
 			r = skiff_ca_sign_csr_secs(d->ca, csr, "admin", SKIFF_ROLE_ADMIN,
-						   d->cert_validity_s, &cfg.cert_pem);
+						   d->admin_validity_s, &cfg.cert_pem);
 		if (r < 0)
 			return log_error_errno(r, "cannot issue the admin certificate: %m");
 		cfg.ca_pem = xstrdup(skiff_ca_cert_pem(d->ca));
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "first-frame-timeout", required_argument, NULL, 'F' },
 		{ "cert-validity", required_argument, NULL, 'V' },
+		{ "admin-cert-validity", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -439,7 +441,8 @@ int main(int argc, char **argv)
 			*(c == 'T' ? &scfg.handshake_timeout_ms : &scfg.first_frame_timeout_ms) =
 			    (int)ms;
 			break;
-		case 'V': {
+		case 'V':
+		case 'W': {
 			size_t n = strlen(optarg);
 			int64_t days;
 			if (n > 1 && optarg[n - 1] == 'd') {
@@ -452,12 +455,15 @@ int main(int argc, char **argv)
 				ms = -1;
 			if (ms < 10000) {
 				fprintf(stderr,
-					"skiff-orchestrator: --cert-validity: '%s' is not a "
-					"duration of at least 10s (e.g. 365d, 720h, 30s)\n",
-					optarg);
+					"skiff-orchestrator: --%s: '%s' is not a duration of at "
+					"least 10s (e.g. 365d, 720h, 30s)\n",
+					c == 'V' ? "cert-validity" : "admin-cert-validity", optarg);
 				return 2;
 			}
-			d.cert_validity_s = ms / 1000;
+			if (c == 'V')
+				d.cert_validity_s = ms / 1000;
+			else
+				d.admin_validity_s = ms / 1000;
 			break;
 		}
 		case 'h':
@@ -496,6 +502,8 @@ int main(int argc, char **argv)
 	d.deferred_tail = &d.deferred_head;
 	if (!d.cert_validity_s)
 		d.cert_validity_s = SKIFF_DEFAULT_CERT_VALIDITY_S;
+	if (!d.admin_validity_s)
+		d.admin_validity_s = SKIFF_DEFAULT_CERT_VALIDITY_S;
 	_cleanup_free_ char *cert = NULL, *key = NULL;
 	bool fresh = false;
 	if (init_pki(&d, adv, server, &cert, &key, &fresh) < 0)
