@@ -27,7 +27,8 @@ step "renewed (vm1 $(renewals vm1)x, vm2 $(renewals vm2)x), pods untouched: $bef
 
 # vm2 is reinstalled: a new key for an existing node name
 lab node-down vm2 >/dev/null
-rm -rf "$E2E_LAB/vm2/state"
+# its identity gone (the pods' records stay: their netns may still be mounted)
+rm -f "$E2E_LAB/vm2/state/node.crt" "$E2E_LAB/vm2/state/node.key" "$E2E_LAB/vm2/state/ca.crt"
 lab node-up vm2 >/dev/null
 pending() { ctl certificate list | grep -Eq '^vm2 +Pending '; }
 wait_until "vm2's JOIN waits for approval" 30 pending
