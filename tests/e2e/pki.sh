@@ -8,7 +8,7 @@
 SKIFF_LAB_BRAIN_ARGS="--cert-validity 20s"
 export SKIFF_LAB_BRAIN_ARGS
 . "$(dirname "$0")/lib.sh"
-e2e_start 150
+e2e_start 180
 lab_up 2
 
 apply_deployment web 2 v1
@@ -37,7 +37,8 @@ grep -q "waits for an admin: skiffctl certificate approve vm2" "$E2E_LAB/logs/vm
 [ ! -e "$E2E_LAB/vm2/state/node.crt" ] || fail "vm2 got a certificate without approval"
 ctl certificate approve vm2 >/dev/null
 has_cert() { [ -e "$E2E_LAB/vm2/state/node.crt" ]; }
-wait_until "vm2 joined after the approval" 30 has_cert
+# (its refused attempts were slowed down by the JOIN limiter: up to 30 s)
+wait_until "vm2 joined after the approval" 60 has_cert
 wait_until "2 nodes Ready" 30 nodes_ready 2
 wait_until "2 web pods Running" 30 all_running app=web 2
 step "vm2 is back after approval: $(spread app=web)"

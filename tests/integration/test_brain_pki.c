@@ -50,6 +50,8 @@ static char *default_token(void)
 	}
 	while (len && token[len - 1] == '\n')
 		token[--len] = 0;
+	/* the file is written before the brain listens: wait until it serves */
+	skiff_rpc_sync_free(connect_admin(20000));
 	return token;
 }
 
