@@ -379,6 +379,9 @@ static int check_resources(Skiff__ResourceList *r, const char *field, char **ret
 	if (r->memory < 0 || r->memory > SKIFF_VALIDATE_MAX_MEMORY)
 		FAIL("%s.memory: must be 0-%lld bytes (64Ti), got %lld", field,
 		     SKIFF_VALIDATE_MAX_MEMORY, (long long)r->memory);
+	if (r->ephemeral_storage < 0 || r->ephemeral_storage > SKIFF_VALIDATE_MAX_MEMORY)
+		FAIL("%s.ephemeral-storage: must be 0-%lld bytes (64Ti), got %lld", field,
+		     SKIFF_VALIDATE_MAX_MEMORY, (long long)r->ephemeral_storage);
 	return 0;
 }
 
@@ -469,6 +472,10 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			FAIL("%s.resources.requests.memory: must not exceed the limit", field);
 		if (rq && lm && lm->cpu_milli > 0 && rq->cpu_milli > lm->cpu_milli)
 			FAIL("%s.resources.requests.cpu: must not exceed the limit", field);
+		if (rq && lm && lm->ephemeral_storage > 0 &&
+		    rq->ephemeral_storage > lm->ephemeral_storage)
+			FAIL("%s.resources.requests.ephemeral-storage: must not exceed the limit",
+			     field);
 	}
 	snprintf(f, sizeof(f), "%s.livenessProbe", field);
 	CHECK(check_probe(c->liveness_probe, f, ret_err));
@@ -525,6 +532,11 @@ static int check_pod_spec(struct vctx *v, Skiff__PodSpec *s, const char *f)
 			     "%lld",
 			     f, i, SKIFF_VALIDATE_MAX_MEMORY,
 			     (long long)vol->empty_dir->size_limit);
+		if (vol->empty_dir && vol->empty_dir->medium && vol->empty_dir->medium[0] &&
+		    !streq(vol->empty_dir->medium, "Memory"))
+			FAIL("%s.volumes[%zu].emptyDir.medium: must be \"\" (the node's disk) or "
+			     "Memory, got '%s'",
+			     f, i, vol->empty_dir->medium);
 	}
 	for (size_t i = 0; i < s->n_containers; i++) {
 		Skiff__Container *c = s->containers[i];

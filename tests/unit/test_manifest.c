@@ -48,6 +48,8 @@ static const char full_deployment[] = "apiVersion: skiff/v1\n"
 				      "      - name: scratch\n"
 				      "        emptyDir:\n"
 				      "          sizeLimit: 64Mi\n"
+				      "      - name: shm\n"
+				      "        emptyDir: {medium: Memory, sizeLimit: 8Mi}\n"
 				      "      - name: data\n"
 				      "        hostPath:\n"
 				      "          path: /srv/data\n"
@@ -75,6 +77,7 @@ static const char full_deployment[] = "apiVersion: skiff/v1\n"
 				      "          limits:\n"
 				      "            cpu: 0.5\n"
 				      "            memory: 1G\n"
+				      "            ephemeral-storage: 512Mi\n"
 				      "        livenessProbe:\n"
 				      "          httpGet:\n"
 				      "            path: /healthz\n"
@@ -162,10 +165,13 @@ START_TEST(test_every_deployment_field)
 	ck_assert_str_eq(ps->hostname, "web-host");
 	ck_assert_int_eq(ps->termination_grace_ms, 500);
 	ck_assert_str_eq(kv(ps->node_selector, ps->n_node_selector, "disk"), "ssd");
-	ck_assert_uint_eq(ps->n_volumes, 3);
+	ck_assert_uint_eq(ps->n_volumes, 4);
 	ck_assert_int_eq(ps->volumes[0]->empty_dir->size_limit, 64 << 20);
-	ck_assert_str_eq(ps->volumes[1]->host_path->path, "/srv/data");
-	ck_assert_ptr_nonnull(ps->volumes[2]->empty_dir); /* emptyDir is the default */
+	ck_assert_str_eq(ps->volumes[0]->empty_dir->medium, "");
+	ck_assert_str_eq(ps->volumes[1]->empty_dir->medium, "Memory");
+	ck_assert_int_eq(ps->volumes[1]->empty_dir->size_limit, 8 << 20);
+	ck_assert_str_eq(ps->volumes[2]->host_path->path, "/srv/data");
+	ck_assert_ptr_nonnull(ps->volumes[3]->empty_dir); /* emptyDir is the default */
 	ck_assert_uint_eq(ps->n_containers, 2);
 	Skiff__Container *c = ps->containers[0];
 	ck_assert_str_eq(c->name, "web");
@@ -187,6 +193,7 @@ START_TEST(test_every_deployment_field)
 	ck_assert_int_eq(c->resources->requests->memory, 64 << 20);
 	ck_assert_int_eq(c->resources->limits->cpu_milli, 500);
 	ck_assert_int_eq(c->resources->limits->memory, 1000000000);
+	ck_assert_int_eq(c->resources->limits->ephemeral_storage, 512 << 20);
 	Skiff__Probe *lp = c->liveness_probe;
 	ck_assert_str_eq(lp->http_get->path, "/healthz");
 	ck_assert_uint_eq(lp->http_get->port, 8080);

@@ -57,6 +57,16 @@ static const struct {
 	  "spec.containers[0].resources.limits.memory: must be 0-70368744177664 bytes (64Ti), got "
 	  "71468255805440" },
 	{ "memory at the cap", POD(C(", resources: {limits: {memory: 64Ti}}")), NULL },
+	{ "ephemeral-storage over the cap",
+	  POD(C(", resources: {limits: {ephemeral-storage: 65Ti}}")),
+	  "spec.containers[0].resources.limits.ephemeral-storage: must be 0-70368744177664 bytes "
+	  "(64Ti), got 71468255805440" },
+	{ "ephemeral-storage request over the limit",
+	  POD(C(", resources: {requests: {ephemeral-storage: 1Gi}, limits: {ephemeral-storage: "
+		"512Mi}}")),
+	  "spec.containers[0].resources.requests.ephemeral-storage: must not exceed the limit" },
+	{ "ephemeral-storage limit", POD(C(", resources: {limits: {ephemeral-storage: 512Mi}}")),
+	  NULL },
 	{ "cpu over the cap", POD(C(", resources: {requests: {cpu: 2000}}")),
 	  "spec.containers[0].resources.requests.cpu: must be 0-1024000 (millicores), got "
 	  "2000000" },
@@ -68,6 +78,14 @@ static const struct {
 	  "spec.containers[0].env[0].name: must not contain '='" },
 	{ "mount of a missing volume", POD(C(", volumeMounts: [{name: v, mountPath: /v}]")),
 	  "spec.containers[0].volumeMounts[0].name: no volume named 'v' in volumes" },
+	{ "emptyDir medium",
+	  POD_HEAD
+	  "spec:\n  volumes: [{name: v, emptyDir: {medium: Disk}}]\n  containers: " C("") "\n",
+	  "spec.volumes[0].emptyDir.medium: must be \"\" (the node's disk) or Memory, got 'Disk'" },
+	{ "emptyDir in memory",
+	  POD_HEAD "spec:\n  volumes: [{name: v, emptyDir: {medium: Memory, sizeLimit: 1Mi}}]\n"
+		   "  containers: " C("") "\n",
+	  NULL },
 	{ "restart policy", POD_HEAD "spec:\n  restartPolicy: Sometimes\n  containers: " C("") "\n",
 	  "spec.restartPolicy: must be one of Always,OnFailure,Never, got 'Sometimes'" },
 	{ "replicas over the cap",
