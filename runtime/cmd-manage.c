@@ -268,6 +268,12 @@ int skiff_cmd_delete(int argc, char **argv)
 	if (shim >= 0 && !wait_pidfd(shim, 10000))
 		log_warn("delete: the shim of '%s' (pid %d) did not finish", pos[0],
 			 (int)s.shim_pid);
+	/* a --layer-dir outside DIR/ID that no shim removed (it was killed) */
+	if (s.layer && access(s.layer, F_OK) == 0) {
+		r = skiff_rm_rf(s.layer);
+		if (r < 0)
+			log_warn_errno(r, "delete: cannot remove %s: %m", s.layer);
+	}
 	skiff_state_done(&s);
 	r = skiff_rm_rf(cdir);
 	if (r < 0) {

@@ -353,7 +353,7 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 
 /* ---------------- in the parent ---------------- */
 
-/* shim: DIR/ID/rw on disk, removed when the container ends. run: the
+/* shim: DIR/ID/rw on disk (or --layer-dir), removed when the container ends. run: the
  * shared, always empty mount point SKIFF_RUNTIME_RUN_DIR/layer on which the
  * container mounts a tmpfs of its own, so nothing is made or removed on disk. */
 static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
@@ -379,7 +379,7 @@ static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
 		return r;
 	}
-	ct->layer_dir = xasprintf("%s/rw", parent);
+	ct->layer_dir = c->layer_dir ? xstrdup(c->layer_dir) : xasprintf("%s/rw", parent);
 	if (mkdir(ct->layer_dir, 0700) < 0) {
 		r = -errno;
 		if (r == -EEXIST)

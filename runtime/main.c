@@ -19,8 +19,8 @@ static void usage(FILE *f)
 	    "options: --name NAME --hostname H --env K=V --workdir DIR --user UID[:GID]\n"
 	    "         --memory 64Mi --cpus 0.5 --pids 128 --volume SRC:DST[:ro] --read-only\n"
 	    "         --net none|host|ns:PATH|bridge:BR,ip=CIDR[,gw=IP] --cap-add CAP\n"
-	    "         --seccomp default|unconfined|FILE --cgroup-parent PATH --log-max BYTES\n"
-	    "         --init\n"
+	    "         --seccomp default|unconfined|FILE --cgroup-parent PATH\n"
+	    "         --init  (shim only: --log-max BYTES --layer-dir DIR --foreground)\n"
 	    "exit codes: the command's, 125 runtime error, 126 cannot execute, 127 not found,\n"
 	    "            128+N killed by signal N. See docs/runtime.md.\n",
 	    f);

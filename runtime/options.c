@@ -31,6 +31,7 @@ void skiff_config_free(struct skiff_config *c)
 		free(c->env[i]);
 	free(c->env);
 	free(c->workdir);
+	free(c->layer_dir);
 	for (size_t i = 0; i < c->n_volumes; i++) {
 		free(c->volumes[i].src);
 		free(c->volumes[i].dst);
@@ -151,6 +152,7 @@ enum {
 	OPT_LOG_MAX,
 	OPT_INIT,
 	OPT_FOREGROUND,
+	OPT_LAYER_DIR,
 };
 
 static const struct option options[] = {
@@ -174,6 +176,7 @@ static const struct option options[] = {
 	{ "log-max", required_argument, NULL, OPT_LOG_MAX },
 	{ "init", no_argument, NULL, OPT_INIT },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "layer-dir", required_argument, NULL, OPT_LAYER_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -337,6 +340,17 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 				return -EINVAL;
 			}
 			c->foreground = true;
+			break;
+		case OPT_LAYER_DIR:
+			if (!shim || optarg[0] != '/' || strstr(optarg, "/../") ||
+			    skiff_endswith(optarg, "/..")) {
+				*ret_err = xasprintf("--layer-dir '%s': %s", optarg,
+						     shim ? "must be an absolute path without '..'"
+							  : "an option of 'shim' only");
+				return -EINVAL;
+			}
+			free(c->layer_dir);
+			c->layer_dir = xstrdup(optarg);
 			break;
 		default:
 			*ret_err = xasprintf("%s: unknown option or missing value '%s'", argv[0],

@@ -75,6 +75,9 @@ struct skiff_config {
 	/* shim only */
 	char *state_dir;
 	bool foreground; /* --foreground: be the shim, do not fork it off */
+	/* --layer-dir: the writable layer here instead of DIR/ID/rw (a file
+	 * system of the caller's that bounds what the container can write) */
+	char *layer_dir;
 };
 
 void skiff_config_free(struct skiff_config *c);
@@ -226,6 +229,7 @@ struct skiff_state {
 	char *rootfs;
 	char *cgroup;
 	char *ip;
+	char *layer; /* --layer-dir (NULL: DIR/ID/rw), removed by delete */
 	uint64_t pid_starttime;
 	uint64_t shim_starttime;
 };

@@ -161,6 +161,7 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 		.rootfs = xstrdup(c->rootfs),
 		.cgroup = xstrdup(ct.cg.rel),
 		.ip = c->ip_cidr ? xstrndup(c->ip_cidr, strcspn(c->ip_cidr, "/")) : NULL,
+		.layer = c->layer_dir ? xstrdup(c->layer_dir) : NULL,
 		.pid_starttime = ct.starttime,
 		.shim_starttime = skiff_proc_starttime(getpid()),
 	};

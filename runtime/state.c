@@ -38,6 +38,7 @@ char *skiff_state_to_json(const struct skiff_state *s)
 	json_object_set_new(o, "rootfs", skiff_json_string(s->rootfs));
 	json_object_set_new(o, "cgroup", skiff_json_string(s->cgroup));
 	json_object_set_new(o, "ip", skiff_json_string(s->ip));
+	json_object_set_new(o, "layer", skiff_json_string(s->layer));
 	json_object_set_new(o, "pid_starttime", json_integer((json_int_t)s->pid_starttime));
 	json_object_set_new(o, "shim_starttime", json_integer((json_int_t)s->shim_starttime));
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -80,6 +81,7 @@ void skiff_state_done(struct skiff_state *s)
 	free(s->rootfs);
 	free(s->cgroup);
 	free(s->ip);
+	free(s->layer);
 	*s = (struct skiff_state){ 0 };
 }
 
@@ -120,6 +122,7 @@ int skiff_state_read(const char *dir, const char *id, struct skiff_state *s)
 	s->rootfs = dup_str(o, "rootfs");
 	s->cgroup = dup_str(o, "cgroup");
 	s->ip = dup_str(o, "ip");
+	s->layer = dup_str(o, "layer");
 	s->pid = (pid_t)get_int(o, "pid");
 	s->shim_pid = (pid_t)get_int(o, "shim_pid");
 	s->started_ms = get_int(o, "started_ms");

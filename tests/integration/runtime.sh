@@ -356,6 +356,31 @@ kill -0 "$pid" 2>/dev/null && fail "container $pid survived delete --force"
 assert_clean "delete --force after the shim was killed"
 ok "delete --force after the shim was killed"
 
+# --layer-dir: the writable layer where the caller says (the agent's pod
+# file system), recorded in the state, removed when the container ends, and
+# by delete --force when its shim was killed.
+mkdir -p "$T/pfs"
+"${SHIM[@]}" --id lay --layer-dir "$T/pfs/lay" -- /bin/sh -c 'echo data >/written; sleep 1' >/dev/null ||
+	fail "shim --layer-dir start"
+for i in $(seq 50); do [ -f "$T/pfs/lay/upper/written" ] && break; sleep 0.02; done
+[ -f "$T/pfs/lay/upper/written" ] && grep -q "\"layer\":\"$T/pfs/lay\"" "$S/lay/state" &&
+	[ ! -e "$S/lay/rw" ] && ok "--layer-dir: the upper dir is there, recorded in the state" ||
+	fail "--layer-dir: $(find "$T/pfs" | tr '\n' ' ') state $(cat "$S/lay/state")"
+for i in $(seq 50); do grep -q '"status":"exited"' "$S/lay/state" && [ ! -e "$T/pfs/lay" ] && break; sleep 0.1; done
+[ ! -e "$T/pfs/lay" ] && ok "--layer-dir: removed when the container ends" || fail "--layer-dir left $T/pfs/lay"
+"$R" delete --state "$S" lay || fail "delete lay"
+pid=$("${SHIM[@]}" --id lay2 --layer-dir "$T/pfs/lay2" -- /bin/sleep 30)
+spid=$(sed -E 's/.*"shim_pid":([0-9]+).*/\1/' "$S/lay2/state")
+kill -9 "$spid"
+for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+"$R" delete --state "$S" lay2 --force || fail "delete --force lay2"
+[ ! -e "$T/pfs/lay2" ] && [ ! -e "$S/lay2" ] && ok "--layer-dir: delete --force removes it after the shim was killed" ||
+	fail "delete --force left $T/pfs/lay2"
+out=$("$R" run --rootfs "$T/img:1" --layer-dir /x -- /bin/true 2>&1)
+[ $? = 125 ] && [[ $out == *"--layer-dir '/x': an option of 'shim' only"* ]] &&
+	ok "run --layer-dir refused" || fail "run --layer-dir: $out"
+assert_clean "--layer-dir"
+
 # kill is safe against pid reuse: a record pointing at our own shell with the
 # wrong start time must not be signalled.
 mkdir -p "$S/fake"
