@@ -84,6 +84,7 @@ $(BUILD)/%.o: %.c | $(PROTO_H)
 objs_of = $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 
 LIBSKIFF := $(BUILD)/libskiff.a
+TESTLIB := $(BUILD)/tests/libskifftest.a
 MODULE_ARCHIVES :=
 BINS :=
 UNIT_TESTS :=

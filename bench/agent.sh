@@ -16,7 +16,7 @@
 #    once; the longest request is the client's stall (goal: under 100 ms;
 #    the pod's IP answers with RST while its container is replaced).
 # 2. The agent alone, with the fake brain of tests/integration/test_agent
-#    (SKIFF_AGENT_BENCH=1, a private network namespace): kill -9 -> running
+#    (SKIFF_TEST=t_bench, a private network namespace): kill -9 -> running
 #    reported (KILLS over AGENT_PODS pods) and the agent's RSS with 0 and
 #    with AGENT_PODS pods. Skipped when the test binary is not built.
 #
@@ -201,7 +201,7 @@ fi
 if [ -x "$t" ]; then
 	echo
 	echo "== the agent alone (fake brain, private network namespace)"
-	SKIFF_AGENT_BENCH=1 SKIFF_AGENT_BENCH_PODS=${AGENT_PODS:-100} \
+	SKIFF_TEST=t_bench SKIFF_AGENT_BENCH_PODS=${AGENT_PODS:-100} \
 		SKIFF_AGENT_BENCH_KILLS=${KILLS:-60} timeout -k 10 600 "$t" 2>/dev/null |
 		grep '^agent:' | sed 's/^/  /' || true
 fi

@@ -54,17 +54,17 @@ $(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh
 
 
 # The durable log's test links the demos' shared code (all of it: http1.o
-# needs http_parser too).
+# needs http_parser too) and the test library.
 $(BUILD)/tests/integration/test_examples_dlog.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
 $(BUILD)/tests/integration/test_examples_dlog: $(BUILD)/tests/integration/test_examples_dlog.o \
-		$(EX_COMMON_OBJS) $(LIBSKIFF)
+		$(TESTLIB) $(EX_COMMON_OBJS) $(LIBSKIFF)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson -lhttp_parser
 
 # The gateway's HTTP/1.1 messages' test, likewise.
 $(BUILD)/tests/integration/test_examples_http1.o: CFLAGS += $(EX_CFLAGS) -Iexamples/common
 $(BUILD)/tests/integration/test_examples_http1: $(BUILD)/tests/integration/test_examples_http1.o \
-		$(EX_COMMON_OBJS) $(LIBSKIFF)
+		$(TESTLIB) $(EX_COMMON_OBJS) $(LIBSKIFF)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -ljansson -lhttp_parser
 

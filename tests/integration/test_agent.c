@@ -34,6 +34,7 @@
 #include "log.h"
 #include "pki.h"
 #include "rpc.h"
+#include "testlib.h"
 #include "util.h"
 
 /* "skiff-agtest-<pid>" and ".../node1": several runs (plain and sanitizer
@@ -41,7 +42,6 @@
 static char CG_TOP[64], CG_PARENT[80];
 #define POD_CIDR "10.244.7.0/24"
 
-static char tmpdir[128];
 static char *state_dir, *image_dir, *bin_dir;
 static pid_t agent_pid = -1;
 /* SKIFF_AGTEST_INSECURE=1: plaintext brain and agent (debugging the agent
@@ -946,8 +946,7 @@ static pid_t running_since(int64_t since_ms)
 
 static void setup_all(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/skiff-agtest-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir_make(NULL);
 	state_dir = xasprintf("%s/state", tmpdir);
 	image_dir = xasprintf("%s/images", tmpdir);
 	const char *b = getenv("SKIFF_BIN");
@@ -964,10 +963,7 @@ static void teardown_all(void)
 		brain_send('q');
 		pthread_join(B.thread, NULL);
 	}
-	if (getenv("SKIFF_AGTEST_KEEP"))
-		fprintf(stderr, "kept %s\n", tmpdir);
-	else
-		skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
 /* ---- the steps -------------------------------------------------------------- */
@@ -979,7 +975,7 @@ static const struct pod_def WEB = {
 };
 static int web_pid, web_restarts;
 
-START_TEST(t01_join_register_run)
+TEST(t01_join_register_run)
 {
 	agent_start();
 	ck_assert_msg(wait_int(&B.registers, 1, 10000), "agent never registered");
@@ -1019,7 +1015,7 @@ START_TEST(t01_join_register_run)
 }
 END_TEST
 
-START_TEST(t02_logs)
+TEST(t02_logs)
 {
 	pthread_mutex_lock(&B.mu);
 	B.logs_follow = false;
@@ -1046,7 +1042,7 @@ START_TEST(t02_logs)
 }
 END_TEST
 
-START_TEST(t03_kill_restart)
+TEST(t03_kill_restart)
 {
 	int old[2] = { web_pid, 0 };
 	/* the pod's sandbox: its netns file, and eth0 (veth peer, MAC) in it */
@@ -1083,7 +1079,7 @@ END_TEST
 
 static const struct pod_def CRASH = { .name = "crash", .cmd = { "sh", "-c", "exit 3", NULL } };
 
-START_TEST(t04_crash_loop_backoff)
+TEST(t04_crash_loop_backoff)
 {
 	struct pod_def defs[2] = { WEB, CRASH };
 	assign(defs, 2);
@@ -1120,7 +1116,7 @@ START_TEST(t04_crash_loop_backoff)
 }
 END_TEST
 
-START_TEST(t04b_policies_and_routes)
+TEST(t04b_policies_and_routes)
 {
 	struct pod_def defs[4] = {
 		WEB,
@@ -1159,7 +1155,7 @@ START_TEST(t04b_policies_and_routes)
 }
 END_TEST
 
-START_TEST(t05_agent_sigkill_readopt)
+TEST(t05_agent_sigkill_readopt)
 {
 	pthread_mutex_lock(&B.mu);
 	int regs = B.registers;
@@ -1192,7 +1188,7 @@ START_TEST(t05_agent_sigkill_readopt)
 }
 END_TEST
 
-START_TEST(t05b_exit_while_agent_away)
+TEST(t05b_exit_while_agent_away)
 {
 	pthread_mutex_lock(&B.mu);
 	int regs = B.registers;
@@ -1223,7 +1219,7 @@ START_TEST(t05b_exit_while_agent_away)
 }
 END_TEST
 
-START_TEST(t06_brain_away)
+TEST(t06_brain_away)
 {
 	pthread_mutex_lock(&B.mu);
 	int regs = B.registers;
@@ -1249,7 +1245,7 @@ END_TEST
 /* The agent restarts while the brain is down, and a container died while
  * it was away: the restart is held for the brain (it may have moved the pod),
  * then, the brain being unreachable for --brain-wait (2 s), done locally. */
-START_TEST(t06b_agent_restart_brain_down)
+TEST(t06b_agent_restart_brain_down)
 {
 	pthread_mutex_lock(&B.mu);
 	int regs = B.registers;
@@ -1285,7 +1281,7 @@ static Skiff__ExecAction ready_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_act
 static Skiff__ExecAction alive_exec = { PROTOBUF_C_MESSAGE_INIT(&skiff__exec_action__descriptor), 2,
 					(char *[]){ "cat", "/tmp/alive" } };
 
-START_TEST(t07_probes)
+TEST(t07_probes)
 {
 	Skiff__Probe readiness = SKIFF__PROBE__INIT, liveness = SKIFF__PROBE__INIT;
 	readiness.exec = &ready_exec;
@@ -1348,7 +1344,7 @@ START_TEST(t07_probes)
 }
 END_TEST
 
-START_TEST(t08_bad_input)
+TEST(t08_bad_input)
 {
 	struct pod_def defs[5] = {
 		WEB,
@@ -1391,7 +1387,7 @@ START_TEST(t08_bad_input)
 }
 END_TEST
 
-START_TEST(t08b_volumes_and_garbage)
+TEST(t08b_volumes_and_garbage)
 {
 	struct pod_def defs[3] = {
 		WEB,
@@ -1464,7 +1460,7 @@ static bool wait_file(const char *path, const char *want, int timeout_ms)
 	return false;
 }
 
-START_TEST(t08c_two_containers)
+TEST(t08c_two_containers)
 {
 	struct pod_def defs[2] = { WEB, DUO };
 	assign(defs, 2);
@@ -1536,7 +1532,7 @@ static int count_mounts(void)
 	return n;
 }
 
-START_TEST(t09_removal_cleans_up)
+TEST(t09_removal_cleans_up)
 {
 	assign(NULL, 0);
 	int64_t end = skiff_mono_ms() + 8000;
@@ -1568,7 +1564,7 @@ START_TEST(t09_removal_cleans_up)
 }
 END_TEST
 
-/* ---- benchmark mode (bench/agent.sh): SKIFF_AGENT_BENCH=1 ---------------- */
+/* ---- benchmark (bench/agent.sh): SKIFF_TEST=t_bench ---------------------- */
 
 static long agent_rss_kib(void)
 {
@@ -1595,7 +1591,7 @@ static bool started_after(const Skiff__PodStatus *st, const void *arg)
 
 static int bench_pods = 100, bench_kills = 50;
 
-START_TEST(t_bench)
+TEST_WITH(t_bench, .manual = true)
 {
 	int npods = bench_pods, nkills = bench_kills;
 	agent_start();
@@ -1661,63 +1657,31 @@ START_TEST(t_bench)
 }
 END_TEST
 
-int main(void)
+/* A private network namespace for the node bridge, veths and addresses,
+ * with agdum0 10.99.0.1/24 (a veth pair, both ends up): the link through
+ * which "node2" is reached. */
+static int agent_test_init(void)
 {
-	if (geteuid() != 0) {
-		printf("test_agent: needs root\n");
-		printf("100%%: Checks: 0, Failures: 0, Errors: 0\n");
-		return 0;
-	}
-	/* a private network namespace for the node bridge, veths and addresses */
 	if (unshare(CLONE_NEWNET) < 0) {
 		perror("unshare(CLONE_NEWNET)");
-		return 1;
+		return -errno;
 	}
-	/* agdum0 10.99.0.1/24 (a veth pair, both ends up): the link through
-	 * which "node2" is reached */
 	if (system("ip link set lo up && ip link add agdum0 type veth peer name agdum1 && "
 		   "ip addr add 10.99.0.1/24 dev agdum0 && ip link set agdum0 up && "
 		   "ip link set agdum1 up") != 0) {
 		fprintf(stderr, "cannot set up lo and agdum0 in the test's netns\n");
-		return 1;
+		return -EIO;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	skiff_log_set_level(SKIFF_LOG_WARN);
 	snprintf(CG_TOP, sizeof(CG_TOP), "skiff-agtest-%d", (int)getpid());
 	snprintf(CG_PARENT, sizeof(CG_PARENT), "%s/node1", CG_TOP);
-	bool bench = getenv("SKIFF_AGENT_BENCH") != NULL;
 	if (getenv("SKIFF_AGENT_BENCH_PODS"))
 		bench_pods = atoi(getenv("SKIFF_AGENT_BENCH_PODS"));
 	if (getenv("SKIFF_AGENT_BENCH_KILLS"))
 		bench_kills = atoi(getenv("SKIFF_AGENT_BENCH_KILLS"));
-
-	Suite *s = suite_create("agent");
-	TCase *tc = tcase_create("node");
-	tcase_add_unchecked_fixture(tc, setup_all, teardown_all);
-	tcase_set_timeout(tc, 120);
-	if (bench) {
-		tcase_add_test(tc, t_bench);
-	} else {
-		tcase_add_test(tc, t01_join_register_run);
-		tcase_add_test(tc, t02_logs);
-		tcase_add_test(tc, t03_kill_restart);
-		tcase_add_test(tc, t04_crash_loop_backoff);
-		tcase_add_test(tc, t04b_policies_and_routes);
-		tcase_add_test(tc, t05_agent_sigkill_readopt);
-		tcase_add_test(tc, t05b_exit_while_agent_away);
-		tcase_add_test(tc, t06_brain_away);
-		tcase_add_test(tc, t06b_agent_restart_brain_down);
-		tcase_add_test(tc, t07_probes);
-		tcase_add_test(tc, t08_bad_input);
-		tcase_add_test(tc, t08b_volumes_and_garbage);
-		tcase_add_test(tc, t08c_two_containers);
-		tcase_add_test(tc, t09_removal_cleans_up);
-	}
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return 0;
 }
+
+/* the tests build on each other (t01 joins, later ones use its pods) */
+TEST_SUITE(.name = "agent", .setup_all = setup_all, .teardown_all = teardown_all, .timeout = 120,
+	   .no_fork = true, .needs_root = true, .log_level = SKIFF_LOG_WARN,
+	   .init = agent_test_init);

@@ -32,7 +32,6 @@
 #include "rpc.h"
 #include "util.h"
 
-#define BRAIN_HARNESS_TMP "/tmp/skiff-test-brain-XXXXXX"
 #include "brain_harness.h"
 
 static Skiff__Service *make_service(int i)
@@ -124,7 +123,7 @@ static void *killer(void *arg)
 	return NULL;
 }
 
-START_TEST(test_sigkill_loses_no_acknowledged_write)
+TEST(test_sigkill_loses_no_acknowledged_write)
 {
 	enum { N = 1000 };
 	static bool acked[N + 200];
@@ -339,7 +338,7 @@ static bool wait_pods(struct fake_agent *a, size_t n, int timeout_ms)
 	return false;
 }
 
-START_TEST(test_agent_protocol_node_loss)
+TEST(test_agent_protocol_node_loss)
 {
 	start_brain("2s");
 	struct skiff_rpc_sync *admin = connect_admin(20000);
@@ -367,7 +366,7 @@ START_TEST(test_agent_protocol_node_loss)
 	    skiff_rpc_sync_call(a.s, SKIFF__MSG_TYPE__MSG_SCALE, &sr.base, 5000, NULL, &err),
 	    -EACCES);
 
-	apply_deployment(admin, "web", 4, 5000);
+	harness_apply(admin, "web", 4, 5000);
 	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
 	ck_assert_msg(wait_pods(&b, 2, 5000), "vm2 did not get 2 pods");
 	ck_assert_uint_eq(a.last->n_nodes, 2);
@@ -465,7 +464,7 @@ static int64_t delete_pod(struct skiff_rpc_sync *s, const char *name)
 	return deleted;
 }
 
-START_TEST(test_graceful_pod_deletion)
+TEST(test_graceful_pod_deletion)
 {
 	start_brain("3s");
 	struct skiff_rpc_sync *admin = connect_admin(20000);
@@ -473,7 +472,7 @@ START_TEST(test_graceful_pod_deletion)
 	agent_join(&a, "vm1");
 	_cleanup_free_ char *err = NULL;
 	ck_assert_msg(agent_connect_register(&a, &err) == 0, "register: %s", err);
-	apply_deployment(admin, "web", 2, 5000);
+	harness_apply(admin, "web", 2, 5000);
 	ck_assert_msg(wait_pods(&a, 2, 5000), "vm1 did not get 2 pods");
 	char victim[64], uid[40];
 	snprintf(victim, sizeof(victim), "%s", a.last->pods[0]->metadata->name);
@@ -564,7 +563,7 @@ static int on_watch_item(const Skiff__Frame *item, void *userdata)
 	return w->total >= w->stop_after ? -ECANCELED : 0;
 }
 
-START_TEST(test_watch)
+TEST(test_watch)
 {
 	start_brain("3s");
 	struct skiff_rpc_sync *s = connect_admin(20000);
@@ -678,7 +677,7 @@ static int run_ctl(const char *const *args, int64_t *ret_ms, char **ret_out)
  * 1 s, an agent reconnects and a new node joins, and the brain stays under
  * 64 MiB. On a brain with one cap for all connections (4096) the flood
  * takes every place. */
-START_TEST(test_edge_flood_leaves_room)
+TEST(test_edge_flood_leaves_room)
 {
 	enum { ADDRS = 100, PER_ADDR = 50, FLOOD = ADDRS * PER_ADDR };
 	struct rlimit rl = { 16384, 16384 };
@@ -750,7 +749,7 @@ END_TEST
  * a handful are answered (the wait doubles from 250 ms after the second
  * failure), not tens of thousands; they are logged once with a count
  * instead of once each; and the right token still joins afterwards. */
-START_TEST(test_bad_joins_slowed_down)
+TEST(test_bad_joins_slowed_down)
 {
 	start_brain("3s");
 	skiff_rpc_sync_free(connect_admin(20000));
@@ -810,23 +809,4 @@ START_TEST(test_bad_joins_slowed_down)
 }
 END_TEST
 
-int main(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	Suite *s = suite_create("brain");
-	TCase *tc = tcase_create("brain");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 100);
-	tcase_add_test(tc, test_sigkill_loses_no_acknowledged_write);
-	tcase_add_test(tc, test_agent_protocol_node_loss);
-	tcase_add_test(tc, test_watch);
-	tcase_add_test(tc, test_graceful_pod_deletion);
-	tcase_add_test(tc, test_edge_flood_leaves_room);
-	tcase_add_test(tc, test_bad_joins_slowed_down);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = harness_setup, .teardown = harness_teardown, .timeout = 100);

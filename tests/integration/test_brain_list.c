@@ -30,7 +30,6 @@
 
 #define NPODS 30000
 
-#define BRAIN_HARNESS_TMP "/tmp/skiff-test-brainlist-XXXXXX"
 #include "brain_harness.h"
 
 /* One LIST page; returns 0 or the error (message in *ret_err). */
@@ -64,11 +63,11 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-START_TEST(test_list_pages)
+TEST(test_list_pages)
 {
 	start_brain("3s");
 	struct skiff_rpc_sync *s = connect_admin(10000);
-	apply_deployment(s, "big", NPODS, 60000);
+	harness_apply(s, "big", NPODS, 60000);
 
 	/* wait until the controller created them all */
 	int64_t deadline = skiff_mono_ms() + 60000;
@@ -188,18 +187,4 @@ START_TEST(test_list_pages)
 }
 END_TEST
 
-int main(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	Suite *su = suite_create("brain_list");
-	TCase *tc = tcase_create("paging");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 240);
-	tcase_add_test(tc, test_list_pages);
-	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = harness_setup, .teardown = harness_teardown, .timeout = 240);

@@ -23,7 +23,6 @@
 #include "rpc.h"
 #include "util.h"
 
-#define BRAIN_HARNESS_TMP "/tmp/skiff-test-pki-XXXXXX"
 #include "brain_harness.h"
 
 struct ident {
@@ -163,7 +162,7 @@ static size_t list_count(struct skiff_rpc_sync *s, const char *kind, const char 
 	return n;
 }
 
-START_TEST(test_takeover_refused_until_approved)
+TEST(test_takeover_refused_until_approved)
 {
 	start_brain("30s");
 	_cleanup_free_ char *token = default_token();
@@ -220,7 +219,7 @@ START_TEST(test_takeover_refused_until_approved)
 }
 END_TEST
 
-START_TEST(test_token_used_up_or_expired)
+TEST(test_token_used_up_or_expired)
 {
 	start_brain("30s");
 	struct skiff_rpc_sync *admin = connect_admin(20000);
@@ -243,7 +242,7 @@ START_TEST(test_token_used_up_or_expired)
 }
 END_TEST
 
-START_TEST(test_revoked_after_restart)
+TEST(test_revoked_after_restart)
 {
 	start_brain("30s");
 	_cleanup_free_ char *token = default_token();
@@ -292,7 +291,7 @@ static struct ident new_config(struct skiff_rpc_sync *admin, const char *name, c
 	return id;
 }
 
-START_TEST(test_view_config_reads_only)
+TEST(test_view_config_reads_only)
 {
 	start_brain("30s");
 	struct skiff_rpc_sync *admin = connect_admin(20000);
@@ -335,7 +334,7 @@ START_TEST(test_view_config_reads_only)
 }
 END_TEST
 
-START_TEST(test_renew_over_the_connection)
+TEST(test_renew_over_the_connection)
 {
 	start_brain("30s");
 	_cleanup_free_ char *token = default_token();
@@ -379,7 +378,7 @@ END_TEST
 /* Every MsgType sent with a node certificate: refused, unless it is a type
  * for nodes, which are then checked about another node. A new type makes
  * this test fail until it is listed. */
-START_TEST(test_node_may_only_touch_itself)
+TEST(test_node_may_only_touch_itself)
 {
 	start_brain("30s");
 	_cleanup_free_ char *token = default_token();
@@ -473,28 +472,4 @@ START_TEST(test_node_may_only_touch_itself)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("brain_pki");
-	TCase *tc = tcase_create("pki");
-	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_takeover_refused_until_approved);
-	tcase_add_test(tc, test_token_used_up_or_expired);
-	tcase_add_test(tc, test_revoked_after_restart);
-	tcase_add_test(tc, test_view_config_reads_only);
-	tcase_add_test(tc, test_renew_over_the_connection);
-	tcase_add_test(tc, test_node_may_only_touch_itself);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.setup = harness_setup, .teardown = harness_teardown, .timeout = 120);

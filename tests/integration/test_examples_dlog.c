@@ -11,6 +11,7 @@
 
 #include "demo.h"
 #include "util.h"
+#include "testlib.h"
 
 static char dir[] = "/tmp/skiff-dlog-test.XXXXXX";
 static char path[256];
@@ -88,7 +89,7 @@ static off_t size_of(void)
 	return st.st_size;
 }
 
-START_TEST(test_replay_in_order)
+TEST(test_replay_in_order)
 {
 	write_records(100);
 	write_records(20);
@@ -98,7 +99,7 @@ START_TEST(test_replay_in_order)
 }
 END_TEST
 
-START_TEST(test_torn_tail_truncated)
+TEST(test_torn_tail_truncated)
 {
 	write_records(10);
 	off_t good = size_of();
@@ -115,7 +116,7 @@ START_TEST(test_torn_tail_truncated)
 }
 END_TEST
 
-START_TEST(test_corrupt_record_cuts_the_rest)
+TEST(test_corrupt_record_cuts_the_rest)
 {
 	write_records(10);
 	/* every record is 8 + strlen("record-N") = 16 bytes: flip a payload byte of record 5 */
@@ -137,7 +138,7 @@ static void emit_two(struct demo_log *nl, void *arg)
 	demo_log_append(nl, "live", 4);
 }
 
-START_TEST(test_rewrite_replaces)
+TEST(test_rewrite_replaces)
 {
 	write_records(50);
 	struct event_base *base = event_base_new();
@@ -157,19 +158,4 @@ START_TEST(test_rewrite_replaces)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *su = suite_create("examples_dlog");
-	TCase *tc = tcase_create("dlog");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_replay_in_order);
-	tcase_add_test(tc, test_torn_tail_truncated);
-	tcase_add_test(tc, test_corrupt_record_cuts_the_rest);
-	tcase_add_test(tc, test_rewrite_replaces);
-	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http1.h"
+#include "testlib.h"
 
 static const char req[] = "POST /users/7?x=1 HTTP/1.1\r\n"
 			  "Host: gw\r\n"
@@ -44,7 +45,7 @@ static int feed_all(struct demo_hmsg *m, struct demo_buf *b, bool eof)
 	return 0;
 }
 
-START_TEST(whole_and_byte_by_byte)
+TEST(whole_and_byte_by_byte)
 {
 	struct demo_buf b = { 0 };
 	struct demo_hmsg m;
@@ -73,7 +74,7 @@ START_TEST(whole_and_byte_by_byte)
 }
 END_TEST
 
-START_TEST(pipelined_and_chunked)
+TEST(pipelined_and_chunked)
 {
 	static const char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 				  "PUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -108,7 +109,7 @@ START_TEST(pipelined_and_chunked)
 }
 END_TEST
 
-START_TEST(responses)
+TEST(responses)
 {
 	struct demo_buf b = { 0 }, sink = { 0 };
 	struct demo_hmsg m;
@@ -149,7 +150,7 @@ START_TEST(responses)
 }
 END_TEST
 
-START_TEST(bad_input)
+TEST(bad_input)
 {
 	struct demo_buf b = { 0 };
 	struct demo_hmsg m;
@@ -182,19 +183,3 @@ START_TEST(bad_input)
 	demo_buf_free(&b);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("examples_http1");
-	TCase *tc = tcase_create("http1");
-	tcase_add_test(tc, whole_and_byte_by_byte);
-	tcase_add_test(tc, pipelined_and_chunked);
-	tcase_add_test(tc, responses);
-	tcase_add_test(tc, bad_input);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

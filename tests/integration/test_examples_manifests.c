@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "manifest.h"
+#include "testlib.h"
 #include "util.h"
 
 static const char *const demos[] = { "gateway", "queue", "fanout", "replica" };
@@ -81,21 +82,8 @@ static void check_demo(const char *demo)
 	skiff_manifest_clear(&m);
 }
 
-START_TEST(test_demo_manifests)
+TEST_LOOP(test_demo_manifests, 0, sizeof(demos) / sizeof(demos[0]))
 {
 	check_demo(demos[_i]);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("examples_manifests");
-	TCase *tc = tcase_create("demos");
-	tcase_add_loop_test(tc, test_demo_manifests, 0, sizeof(demos) / sizeof(demos[0]));
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

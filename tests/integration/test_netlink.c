@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "netlink.h"
+#include "testlib.h"
 #include "util.h"
 
 /* A fresh network namespace, and a private sysfs that shows it. */
@@ -45,7 +46,7 @@ static int link_flags(const char *name)
 	return (int)strtol(t, NULL, 16);
 }
 
-START_TEST(test_bridge_ensure)
+TEST(test_bridge_ensure)
 {
 	enter_netns();
 	ck_assert_int_eq(skiff_netlink_link_exists("sktb0"), 0);
@@ -69,7 +70,7 @@ START_TEST(test_bridge_ensure)
 }
 END_TEST
 
-START_TEST(test_routes)
+TEST(test_routes)
 {
 	enter_netns();
 	ck_assert_int_eq(skiff_netlink_bridge_ensure("sktb1", "10.97.0.1/24"), 0);
@@ -91,7 +92,7 @@ START_TEST(test_routes)
 }
 END_TEST
 
-START_TEST(test_veth_into_netns)
+TEST(test_veth_into_netns)
 {
 	int ready[2], done[2];
 
@@ -143,22 +144,4 @@ START_TEST(test_veth_into_netns)
 }
 END_TEST
 
-int main(void)
-{
-	if (geteuid() != 0) {
-		printf("100%%: Checks: 0, Failures: 0, Errors: 0 (skipped: needs root)\n");
-		return 0;
-	}
-	Suite *s = suite_create("netlink");
-	TCase *tc = tcase_create("kernel");
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_bridge_ensure);
-	tcase_add_test(tc, test_routes);
-	tcase_add_test(tc, test_veth_into_netns);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.needs_root = true, .timeout = 20);

@@ -11,21 +11,9 @@
 #include "cleanup.h"
 #include "log.h"
 #include "util.h"
+#include "testlib.h"
 
-static char tmpdir[64];
-
-static void setup(void)
-{
-	strcpy(tmpdir, "/tmp/skiff-test-agent-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	skiff_rm_rf(tmpdir);
-}
-
-START_TEST(test_shim_state_running_and_exited)
+TEST(test_shim_state_running_and_exited)
 {
 	struct shim_state st;
 	ck_assert_int_eq(shim_state_parse("{\"id\":\"a-1\",\"status\":\"running\",\"pid\":123,"
@@ -57,7 +45,7 @@ START_TEST(test_shim_state_running_and_exited)
 }
 END_TEST
 
-START_TEST(test_shim_state_garbage)
+TEST(test_shim_state_garbage)
 {
 	struct shim_state st;
 	const char *bad[] = { "",
@@ -74,7 +62,7 @@ START_TEST(test_shim_state_garbage)
 }
 END_TEST
 
-START_TEST(test_run_file)
+TEST(test_run_file)
 {
 	char buf[32];
 	const char *run = "attempt=3\ncontainer_id=u-3\nip=10.244.1.9\nlast_reason=\n";
@@ -90,7 +78,7 @@ START_TEST(test_run_file)
 }
 END_TEST
 
-START_TEST(test_ipam)
+TEST(test_ipam)
 {
 	struct agent a = { 0 };
 	struct agent_pod pods[4] = { 0 };
@@ -128,7 +116,7 @@ START_TEST(test_ipam)
 }
 END_TEST
 
-START_TEST(test_image_errors)
+TEST(test_image_errors)
 {
 	struct agent a = { 0 };
 	_cleanup_free_ char *images = xasprintf("%s/images", tmpdir);
@@ -154,7 +142,7 @@ START_TEST(test_image_errors)
 }
 END_TEST
 
-START_TEST(test_service_env_and_endpoints)
+TEST(test_service_env_and_endpoints)
 {
 	struct agent a = { 0 };
 	struct agent_pod p = { 0 };
@@ -210,22 +198,4 @@ START_TEST(test_service_env_and_endpoints)
 }
 END_TEST
 
-int main(void)
-{
-	skiff_log_set_level(SKIFF_LOG_ERROR);
-	Suite *s = suite_create("agent");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_shim_state_running_and_exited);
-	tcase_add_test(tc, test_shim_state_garbage);
-	tcase_add_test(tc, test_run_file);
-	tcase_add_test(tc, test_ipam);
-	tcase_add_test(tc, test_image_errors);
-	tcase_add_test(tc, test_service_env_and_endpoints);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.setup = tmpdir_setup, .teardown = tmpdir_teardown);

@@ -5,8 +5,9 @@
 #include <stdint.h>
 
 #include "../../agent/agent.h"
+#include "testlib.h"
 
-START_TEST(test_policy)
+TEST(test_policy)
 {
 	/* Always (also the default) restarts whatever the outcome */
 	ck_assert(restart_policy_restarts("Always", false));
@@ -23,7 +24,7 @@ START_TEST(test_policy)
 END_TEST
 
 /* a container that crashes at once, again and again */
-START_TEST(test_crash_loop_steps_and_cap)
+TEST(test_crash_loop_steps_and_cap)
 {
 	int64_t next = 0;
 	int64_t want[] = { 0, 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000, 10000 };
@@ -35,7 +36,7 @@ END_TEST
 
 /* one kill of a container that ran for a while: no wait, and the next
  * crash soon after waits the first step only */
-START_TEST(test_kill_after_good_run_is_immediate)
+TEST(test_kill_after_good_run_is_immediate)
 {
 	int64_t next = 0;
 	ck_assert_int_eq(restart_backoff_next(&next, 3600 * 1000), 0);
@@ -55,7 +56,7 @@ END_TEST
 
 /* failures before a container runs (ran -1: image missing, ...) back off
  * the same way and never count as a good run */
-START_TEST(test_setup_failures_back_off)
+TEST(test_setup_failures_back_off)
 {
 	int64_t next = 0;
 	ck_assert_int_eq(restart_backoff_next(&next, -1), 0);
@@ -67,19 +68,3 @@ START_TEST(test_setup_failures_back_off)
 	ck_assert_int_eq(next, AGENT_BACKOFF_FIRST_MS);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("agent_restart");
-	TCase *tc = tcase_create("restart");
-	tcase_add_test(tc, test_policy);
-	tcase_add_test(tc, test_crash_loop_steps_and_cap);
-	tcase_add_test(tc, test_kill_after_good_run_is_immediate);
-	tcase_add_test(tc, test_setup_failures_back_off);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

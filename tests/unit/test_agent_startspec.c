@@ -8,6 +8,7 @@
 #include "../../agent/agent.h"
 #include "cleanup.h"
 #include "util.h"
+#include "testlib.h"
 
 /* argv joined with single spaces */
 static char *joined(const struct strv *a)
@@ -70,7 +71,7 @@ static void fixture_init(struct fixture *f)
 	};
 }
 
-START_TEST(test_minimal)
+TEST(test_minimal)
 {
 	struct fixture f;
 	fixture_init(&f);
@@ -89,7 +90,7 @@ START_TEST(test_minimal)
 }
 END_TEST
 
-START_TEST(test_everything)
+TEST(test_everything)
 {
 	struct fixture f;
 	fixture_init(&f);
@@ -144,17 +145,3 @@ START_TEST(test_everything)
 	ck_assert_ptr_null(a.v);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("agent_startspec");
-	TCase *tc = tcase_create("startspec");
-	tcase_add_test(tc, test_minimal);
-	tcase_add_test(tc, test_everything);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

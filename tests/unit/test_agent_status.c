@@ -17,6 +17,7 @@
 #include "../../agent/agent.h"
 #include "cleanup.h"
 #include "util.h"
+#include "testlib.h"
 
 #define MAXC 70
 
@@ -71,7 +72,7 @@ static void running(struct agent_container *c, bool ready)
 	c->pid = 42;
 }
 
-START_TEST(test_pending_then_running_and_ready)
+TEST(test_pending_then_running_and_ready)
 {
 	struct fixture f;
 	fixture_init(&f, 2);
@@ -104,7 +105,7 @@ START_TEST(test_pending_then_running_and_ready)
 }
 END_TEST
 
-START_TEST(test_crash_loop_keeps_running_phase)
+TEST(test_crash_loop_keeps_running_phase)
 {
 	struct fixture f;
 	fixture_init(&f, 2);
@@ -134,7 +135,7 @@ START_TEST(test_crash_loop_keeps_running_phase)
 }
 END_TEST
 
-START_TEST(test_done_phases)
+TEST(test_done_phases)
 {
 	struct fixture f;
 	fixture_init(&f, 2);
@@ -165,7 +166,7 @@ START_TEST(test_done_phases)
 END_TEST
 
 /* more containers than the old agent's 64: none dropped */
-START_TEST(test_many_containers)
+TEST(test_many_containers)
 {
 	struct fixture *f = xmalloc(sizeof(*f));
 	fixture_init(f, MAXC);
@@ -220,7 +221,7 @@ static void touch(const char *dir, const char *name, bool rename_in)
 		ck_assert_int_eq(rename(tmp, path), 0);
 }
 
-START_TEST(test_watch_shared_dir)
+TEST(test_watch_shared_dir)
 {
 	char dir[] = "/tmp/skiff-test-watch-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -266,20 +267,3 @@ START_TEST(test_watch_shared_dir)
 	skiff_rm_rf(dir);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("agent_status");
-	TCase *tc = tcase_create("status");
-	tcase_add_test(tc, test_pending_then_running_and_ready);
-	tcase_add_test(tc, test_crash_loop_keeps_running_phase);
-	tcase_add_test(tc, test_done_phases);
-	tcase_add_test(tc, test_many_containers);
-	tcase_add_test(tc, test_watch_shared_dir);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

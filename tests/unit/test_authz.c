@@ -6,8 +6,9 @@
 #include <stdlib.h>
 
 #include "../../orchestrator/daemon.h"
+#include "testlib.h"
 
-START_TEST(test_every_type_has_a_row)
+TEST(test_every_type_has_a_row)
 {
 	const ProtobufCEnumDescriptor *desc = &skiff__msg_type__descriptor;
 	for (unsigned i = 0; i < desc->n_values; i++)
@@ -18,7 +19,7 @@ START_TEST(test_every_type_has_a_row)
 }
 END_TEST
 
-START_TEST(test_view_only_reads)
+TEST(test_view_only_reads)
 {
 	const ProtobufCEnumDescriptor *desc = &skiff__msg_type__descriptor;
 	static const int reads[] = {
@@ -37,7 +38,7 @@ START_TEST(test_view_only_reads)
 }
 END_TEST
 
-START_TEST(test_node_types)
+TEST(test_node_types)
 {
 	const ProtobufCEnumDescriptor *desc = &skiff__msg_type__descriptor;
 	static const int node[] = {
@@ -59,18 +60,3 @@ START_TEST(test_node_types)
 	ck_assert_int_eq(daemon_msg_roles(SKIFF__MSG_TYPE__MSG_JOIN), AUTHZ_ANYONE);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("authz");
-	TCase *tc = tcase_create("authz");
-	tcase_add_test(tc, test_every_type_has_a_row);
-	tcase_add_test(tc, test_view_only_reads);
-	tcase_add_test(tc, test_node_types);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

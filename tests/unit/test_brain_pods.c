@@ -53,7 +53,7 @@ static bool match(const struct brain_pod *p, const char *k1, const char *v1, con
 	return brain_pod_labels_match(p, sel, k2 ? 2 : (k1 ? 1 : 0));
 }
 
-START_TEST(test_summary_follows_the_pod)
+TEST(test_summary_follows_the_pod)
 {
 	struct brain *b = open_brain();
 	uint64_t epoch = add_node(b, "vm1", 8000, 8 * Gi);
@@ -121,7 +121,7 @@ START_TEST(test_summary_follows_the_pod)
 }
 END_TEST
 
-START_TEST(test_shared_strings_go_with_the_pods)
+TEST(test_shared_strings_go_with_the_pods)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 64000, 256 * Gi);
@@ -149,7 +149,7 @@ START_TEST(test_shared_strings_go_with_the_pods)
 }
 END_TEST
 
-START_TEST(test_restart_reads_the_same_pods)
+TEST(test_restart_reads_the_same_pods)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 64000, 256 * Gi);
@@ -180,15 +180,4 @@ START_TEST(test_restart_reads_the_same_pods)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("brain_pods");
-	TCase *tc = tcase_create("brain_pods");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_summary_follows_the_pod);
-	tcase_add_test(tc, test_shared_strings_go_with_the_pods);
-	tcase_add_test(tc, test_restart_reads_the_same_pods);
-	suite_add_tcase(s, tc);
-	return run_suite(s);
-}
+TEST_SUITE(.setup = brain_test_setup, .teardown = brain_test_teardown, .timeout = 60);

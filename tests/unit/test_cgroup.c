@@ -14,6 +14,7 @@
 #include "../../runtime/runtime.h"
 #include "cleanup.h"
 #include "util.h"
+#include "testlib.h"
 
 static char root[64];
 
@@ -51,7 +52,7 @@ static void put(const char *rel, const char *text)
 	ck_assert_int_eq(skiff_write_file_atomic(p, text, strlen(text), 0644), 0);
 }
 
-START_TEST(test_v2_create_writes_limits_and_enables_controllers)
+TEST(test_v2_create_writes_limits_and_enables_controllers)
 {
 	struct skiff_cgroup cg;
 	struct skiff_cgroup_limits lim = { 64 * 1024 * 1024, 500, 100 };
@@ -114,7 +115,7 @@ START_TEST(test_v2_create_writes_limits_and_enables_controllers)
 }
 END_TEST
 
-START_TEST(test_v2_no_limits_writes_nothing)
+TEST(test_v2_no_limits_writes_nothing)
 {
 	struct skiff_cgroup cg;
 	struct skiff_cgroup_limits lim = { 0, 0, 0 };
@@ -131,7 +132,7 @@ START_TEST(test_v2_no_limits_writes_nothing)
 }
 END_TEST
 
-START_TEST(test_v2_missing_root_fails_cleanly)
+TEST(test_v2_missing_root_fails_cleanly)
 {
 	struct skiff_cgroup cg;
 	struct skiff_cgroup_limits lim = { 4096, 0, 0 };
@@ -158,7 +159,7 @@ static bool exists(const char *dir)
 	return access(p, F_OK) == 0;
 }
 
-START_TEST(test_v2_parents_made_and_removed_only_by_their_maker)
+TEST(test_v2_parents_made_and_removed_only_by_their_maker)
 {
 	struct skiff_cgroup c1, c2;
 	struct skiff_cgroup_limits lim = { 0, 0, 0 };
@@ -215,7 +216,7 @@ END_TEST
 /* v1: one directory per controller, the limits in v1's files, the pid in
  * every cgroup.procs, nothing to clone into (dirfd -EBADF), and destroy
  * removes each controller's directory and the parents it made. */
-START_TEST(test_v1_create_per_controller)
+TEST(test_v1_create_per_controller)
 {
 	static const char *const ctrl[] = { "memory", "cpu", "pids" };
 	struct skiff_cgroup cg;
@@ -284,7 +285,7 @@ START_TEST(test_v1_create_per_controller)
 END_TEST
 
 /* skiff_cgroup_find: a plain directory is neither cgroup2 nor a v1 tree. */
-START_TEST(test_find_refuses_a_tree_without_cgroups)
+TEST(test_find_refuses_a_tree_without_cgroups)
 {
 	const struct skiff_cgroup_manager *mgr = NULL;
 
@@ -295,7 +296,7 @@ START_TEST(test_find_refuses_a_tree_without_cgroups)
 }
 END_TEST
 
-START_TEST(test_oom_parsers)
+TEST(test_oom_parsers)
 {
 	ck_assert_int_eq(
 	    skiff_cgroup_v2_parse_oom_kills("low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n"), 3);
@@ -308,22 +309,4 @@ START_TEST(test_oom_parsers)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("cgroup");
-	TCase *tc = tcase_create("v2");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_v2_create_writes_limits_and_enables_controllers);
-	tcase_add_test(tc, test_v2_no_limits_writes_nothing);
-	tcase_add_test(tc, test_v2_missing_root_fails_cleanly);
-	tcase_add_test(tc, test_v2_parents_made_and_removed_only_by_their_maker);
-	tcase_add_test(tc, test_v1_create_per_controller);
-	tcase_add_test(tc, test_find_refuses_a_tree_without_cgroups);
-	tcase_add_test(tc, test_oom_parsers);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown);

@@ -8,7 +8,7 @@
 #define Mi (1024LL * 1024)
 #define Gi (1024LL * Mi)
 
-START_TEST(test_scale_up_down_newest_first)
+TEST(test_scale_up_down_newest_first)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 8000, 8 * Gi);
@@ -115,7 +115,7 @@ static void pod_report(struct brain *b, const char *name, const char *phase, boo
 	ck_assert_msg(brain_pod_status(b, &rep, &err) == 0, "status: %s", err ? err : "");
 }
 
-START_TEST(test_graceful_termination)
+TEST(test_graceful_termination)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 8000, 8 * Gi);
@@ -222,7 +222,7 @@ START_TEST(test_graceful_termination)
 }
 END_TEST
 
-START_TEST(test_node_loss_moves_pods_and_fences)
+TEST(test_node_loss_moves_pods_and_fences)
 {
 	struct brain *b = open_brain();
 	uint64_t e1 = add_node(b, "vm1", 8000, 8 * Gi);
@@ -291,7 +291,7 @@ static void check_rollout_invariants(struct brain *b, int replicas, int surge, i
 	free_pods(l);
 }
 
-START_TEST(test_rolling_update_and_undo)
+TEST(test_rolling_update_and_undo)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 8000, 8 * Gi);
@@ -356,7 +356,7 @@ START_TEST(test_rolling_update_and_undo)
 }
 END_TEST
 
-START_TEST(test_restart_mid_reconcile)
+TEST(test_restart_mid_reconcile)
 {
 	/* Count the I/O points of: apply a 10-replica deployment, reconcile,
 	 * sync; then crash at each of them, restart, reconcile: exactly 10. */
@@ -373,8 +373,8 @@ START_TEST(test_restart_mid_reconcile)
 	brain_free(b);
 	ck_assert_int_ge(total, 2);
 	for (long crash = 1; crash <= total + 1; crash++) {
-		teardown();
-		setup();
+		brain_test_teardown();
+		brain_test_setup();
 		struct skiff_store_faults cf = { 0 };
 		b = open_brain_faults(&cf);
 		add_node(b, "vm1", 8000, 8 * Gi);
@@ -405,7 +405,7 @@ START_TEST(test_restart_mid_reconcile)
 }
 END_TEST
 
-START_TEST(test_endpoints)
+TEST(test_endpoints)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 8000, 8 * Gi);
@@ -498,7 +498,7 @@ static void expect_invalid(struct brain *b, Skiff__Deployment *d, const char *ms
 	skiff_obj_free(&d->base);
 }
 
-START_TEST(test_apply_results_and_validation)
+TEST(test_apply_results_and_validation)
 {
 	struct brain *b = open_brain();
 	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), "created");
@@ -556,7 +556,7 @@ START_TEST(test_apply_results_and_validation)
 }
 END_TEST
 
-START_TEST(test_state_survives_restart)
+TEST(test_state_survives_restart)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 8000, 8 * Gi);
@@ -597,20 +597,4 @@ START_TEST(test_state_survives_restart)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("controllers");
-	TCase *tc = tcase_create("controllers");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_scale_up_down_newest_first);
-	tcase_add_test(tc, test_graceful_termination);
-	tcase_add_test(tc, test_node_loss_moves_pods_and_fences);
-	tcase_add_test(tc, test_rolling_update_and_undo);
-	tcase_add_test(tc, test_restart_mid_reconcile);
-	tcase_add_test(tc, test_endpoints);
-	tcase_add_test(tc, test_apply_results_and_validation);
-	tcase_add_test(tc, test_state_survives_restart);
-	suite_add_tcase(s, tc);
-	return run_suite(s);
-}
+TEST_SUITE(.setup = brain_test_setup, .teardown = brain_test_teardown, .timeout = 60);

@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "rpc.h"
 #include "util.h"
+#include "testlib.h"
 
 static uint8_t *encode_one(uint64_t id, int type, uint32_t flags, const char *payload, int errcode,
 			   size_t *ret_len)
@@ -34,7 +35,7 @@ static uint8_t *encode_one(uint64_t id, int type, uint32_t flags, const char *pa
 	return buf;
 }
 
-START_TEST(test_round_trip)
+TEST(test_round_trip)
 {
 	size_t len = 0, consumed = 0;
 	_cleanup_free_ uint8_t *buf = encode_one(
@@ -60,7 +61,7 @@ END_TEST
 
 /* A stream of three frames fed one byte at a time, as a socket might deliver
  * them: each frame comes out exactly when its last byte arrives. */
-START_TEST(test_byte_at_a_time)
+TEST(test_byte_at_a_time)
 {
 	size_t lens[3], total = 0, have = 0, start = 0;
 	uint8_t *frames[3];
@@ -102,7 +103,7 @@ START_TEST(test_byte_at_a_time)
 }
 END_TEST
 
-START_TEST(test_truncated)
+TEST(test_truncated)
 {
 	size_t len = 0;
 	_cleanup_free_ uint8_t *buf = encode_one(
@@ -120,7 +121,7 @@ END_TEST
 
 /* 4 bytes announcing a 1 GiB body: refused from the prefix alone, with no
  * allocation for the body (the heap in use does not grow). */
-START_TEST(test_oversized_prefix)
+TEST(test_oversized_prefix)
 {
 	const uint8_t prefix[4] = { 0x40, 0x00, 0x00, 0x00 };
 	Skiff__Frame *f = NULL;
@@ -142,7 +143,7 @@ START_TEST(test_oversized_prefix)
 }
 END_TEST
 
-START_TEST(test_cap_boundary)
+TEST(test_cap_boundary)
 {
 	size_t len = 0, consumed = 0;
 	_cleanup_free_ uint8_t *buf = encode_one(1, SKIFF__MSG_TYPE__MSG_PING,
@@ -156,7 +157,7 @@ START_TEST(test_cap_boundary)
 }
 END_TEST
 
-START_TEST(test_encode_oversized)
+TEST(test_encode_oversized)
 {
 	Skiff__Frame f = SKIFF__FRAME__INIT;
 	uint8_t *buf = NULL;
@@ -171,7 +172,7 @@ START_TEST(test_encode_oversized)
 }
 END_TEST
 
-START_TEST(test_unknown_type)
+TEST(test_unknown_type)
 {
 	size_t len = 0, consumed = 0;
 	_cleanup_free_ uint8_t *buf =
@@ -192,7 +193,7 @@ START_TEST(test_unknown_type)
 }
 END_TEST
 
-START_TEST(test_bad_body)
+TEST(test_bad_body)
 {
 	const uint8_t buf[] = { 0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	Skiff__Frame *f = NULL;
@@ -207,7 +208,7 @@ END_TEST
 /* Random bytes, and random mutations of a valid frame: never a crash, always
  * one of the documented answers, and a decoded frame never claims more bytes
  * than it was given. */
-START_TEST(test_garbage)
+TEST(test_garbage)
 {
 	size_t good_len = 0;
 	_cleanup_free_ uint8_t *good =
@@ -248,29 +249,3 @@ START_TEST(test_garbage)
 	}
 }
 END_TEST
-
-static Suite *frame_suite(void)
-{
-	Suite *s = suite_create("frame");
-	TCase *tc = tcase_create("codec");
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_byte_at_a_time);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_oversized_prefix);
-	tcase_add_test(tc, test_cap_boundary);
-	tcase_add_test(tc, test_encode_oversized);
-	tcase_add_test(tc, test_unknown_type);
-	tcase_add_test(tc, test_bad_body);
-	tcase_add_test(tc, test_garbage);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(frame_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

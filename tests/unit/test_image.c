@@ -19,19 +19,18 @@
 
 #include "cleanup.h"
 #include "image.h"
+#include "testlib.h"
 #include "util.h"
 
 /* the entry tables below name only the fields they need */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-static char tmpdir[64];
 static struct skiff_image_store *store;
 static char err[SKIFF_IMAGE_ERR_MAX];
 
 static void setup(void)
 {
-	strcpy(tmpdir, "/tmp/skiff-test-image-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir_make(NULL);
 	_cleanup_free_ char *dir = xasprintf("%s/store", tmpdir);
 	ck_assert_int_eq(skiff_image_store_open(dir, &store), 0);
 	err[0] = '\0';
@@ -41,7 +40,7 @@ static void teardown(void)
 {
 	skiff_image_store_free(store);
 	store = NULL;
-	skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
 /* --- building archives --------------------------------------------------- */
@@ -313,7 +312,7 @@ static char *read_layer_file(char **dirs, const char *rel)
 
 /* --- tests ---------------------------------------------------------------- */
 
-START_TEST(test_names)
+TEST(test_names)
 {
 	_cleanup_free_ char *repo = NULL, *ref = NULL;
 	ck_assert_int_eq(skiff_image_name_parse("registry.local:5000/team/web:1.4", &repo, &ref),
@@ -344,7 +343,7 @@ START_TEST(test_names)
 }
 END_TEST
 
-START_TEST(test_config)
+TEST(test_config)
 {
 	struct skiff_image_config c = { 0 };
 	const char *j = "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{"
@@ -382,7 +381,7 @@ START_TEST(test_config)
 }
 END_TEST
 
-START_TEST(test_index_and_manifest)
+TEST(test_index_and_manifest)
 {
 	char j[1024];
 	struct skiff_image_descriptor d = { 0 };
@@ -422,7 +421,7 @@ START_TEST(test_index_and_manifest)
 }
 END_TEST
 
-START_TEST(test_blob_writer_verifies)
+TEST(test_blob_writer_verifies)
 {
 	char d[72], got[72];
 	sha256("hello", 5, d);
@@ -495,7 +494,7 @@ static void check_image(struct skiff_image *img)
 	ck_assert_uint_eq(count_dir("layers/sha256"), 2);
 }
 
-START_TEST(test_import_oci_archive)
+TEST(test_import_oci_archive)
 {
 	struct buf oci = make_oci(false, "web:1.4");
 	_cleanup_free_ char *path = write_tmp("web.oci.tar", &oci);
@@ -540,7 +539,7 @@ START_TEST(test_import_oci_archive)
 }
 END_TEST
 
-START_TEST(test_import_oci_directory)
+TEST(test_import_oci_directory)
 {
 	/* unpack the layout tar into a directory with libarchive, import that */
 	struct buf oci = make_oci(false, "dir");
@@ -572,7 +571,7 @@ START_TEST(test_import_oci_directory)
 }
 END_TEST
 
-START_TEST(test_import_docker_archive)
+TEST(test_import_docker_archive)
 {
 	struct buf dk = make_docker();
 	_cleanup_free_ char *path = write_tmp("web.docker.tar", &dk);
@@ -597,7 +596,7 @@ START_TEST(test_import_docker_archive)
 }
 END_TEST
 
-START_TEST(test_import_rootfs_stream)
+TEST(test_import_rootfs_stream)
 {
 	struct buf fs = make_tar(layer1, ARRAY_SIZE(layer1), 'g');
 	int p[2];
@@ -631,7 +630,7 @@ START_TEST(test_import_rootfs_stream)
 }
 END_TEST
 
-START_TEST(test_import_rootfs_directory)
+TEST(test_import_rootfs_directory)
 {
 	/* today's flat rootfs directory becomes a one-layer image */
 	_cleanup_free_ char *fs = xasprintf("%s/rootfs", tmpdir);
@@ -664,7 +663,7 @@ START_TEST(test_import_rootfs_directory)
 }
 END_TEST
 
-START_TEST(test_import_corrupt_blob)
+TEST(test_import_corrupt_blob)
 {
 	struct buf oci = make_oci(true, "web:1.4");
 	_cleanup_free_ char *path = write_tmp("bad.tar", &oci);
@@ -680,7 +679,7 @@ START_TEST(test_import_corrupt_blob)
 }
 END_TEST
 
-START_TEST(test_import_truncated)
+TEST(test_import_truncated)
 {
 	struct buf oci = make_oci(false, "web:1.4");
 	oci.len = oci.len * 2 / 3;
@@ -728,7 +727,7 @@ static void assert_refused(const char *what)
 	ck_assert_uint_eq(count_dir("tmp"), 0);
 }
 
-START_TEST(test_unpack_refuses_dotdot)
+TEST(test_unpack_refuses_dotdot)
 {
 	static const struct ent e[] = { { "etc", 'd' }, { "etc/../../escaped", 'f', "x" } };
 	ck_assert_int_eq(unpack_layer(e, ARRAY_SIZE(e)), -EXDEV);
@@ -738,7 +737,7 @@ START_TEST(test_unpack_refuses_dotdot)
 }
 END_TEST
 
-START_TEST(test_unpack_refuses_symlink_traversal)
+TEST(test_unpack_refuses_symlink_traversal)
 {
 	_cleanup_free_ char *outside = xasprintf("%s/outside", tmpdir);
 	ck_assert_int_eq(skiff_mkdir_p(outside, 0755), 0);
@@ -754,7 +753,7 @@ START_TEST(test_unpack_refuses_symlink_traversal)
 }
 END_TEST
 
-START_TEST(test_unpack_refuses_device)
+TEST(test_unpack_refuses_device)
 {
 	static const struct ent e[] = { { "dev", 'd' }, { "dev/mem", 'c' } };
 	ck_assert_int_eq(unpack_layer(e, ARRAY_SIZE(e)), -EPERM);
@@ -787,7 +786,7 @@ static struct buf huge_tar(uint64_t size)
 	return b;
 }
 
-START_TEST(test_unpack_refuses_huge)
+TEST(test_unpack_refuses_huge)
 {
 	struct buf t = huge_tar(100ull << 30);
 	/* as a layer blob in the store */
@@ -826,7 +825,7 @@ START_TEST(test_unpack_refuses_huge)
 }
 END_TEST
 
-START_TEST(test_unpack_rechecks_digest)
+TEST(test_unpack_rechecks_digest)
 {
 	struct buf fs = make_tar(layer2, ARRAY_SIZE(layer2), 0);
 	_cleanup_free_ char *path = write_tmp("fs.tar", &fs);
@@ -847,7 +846,7 @@ START_TEST(test_unpack_rechecks_digest)
 END_TEST
 
 /* Whiteouts and ownership need root (mknod, trusted.* xattrs, chown). */
-START_TEST(test_unpack_whiteouts_and_owners)
+TEST_WITH(test_unpack_whiteouts_and_owners, .needs_root = true)
 {
 	static const struct ent e[] = {
 		{ "etc", 'd' },
@@ -889,41 +888,4 @@ START_TEST(test_unpack_whiteouts_and_owners)
 }
 END_TEST
 
-static Suite *image_suite(void)
-{
-	Suite *s = suite_create("image");
-	TCase *tc = tcase_create("image");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_names);
-	tcase_add_test(tc, test_config);
-	tcase_add_test(tc, test_index_and_manifest);
-	tcase_add_test(tc, test_blob_writer_verifies);
-	tcase_add_test(tc, test_import_oci_archive);
-	tcase_add_test(tc, test_import_oci_directory);
-	tcase_add_test(tc, test_import_docker_archive);
-	tcase_add_test(tc, test_import_rootfs_stream);
-	tcase_add_test(tc, test_import_rootfs_directory);
-	tcase_add_test(tc, test_import_corrupt_blob);
-	tcase_add_test(tc, test_import_truncated);
-	tcase_add_test(tc, test_unpack_refuses_dotdot);
-	tcase_add_test(tc, test_unpack_refuses_symlink_traversal);
-	tcase_add_test(tc, test_unpack_refuses_device);
-	tcase_add_test(tc, test_unpack_refuses_huge);
-	tcase_add_test(tc, test_unpack_rechecks_digest);
-	if (geteuid() == 0)
-		tcase_add_test(tc, test_unpack_whiteouts_and_owners);
-	else
-		fprintf(stderr, "test_image: not root, whiteout and ownership checks not run\n");
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(image_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown, .timeout = 60);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../orchestrator/joinlimit.h"
+#include "testlib.h"
 
 static const struct joinlimit_config cfg = {
 	.base_delay_ms = 100,
@@ -29,7 +30,7 @@ static struct joinlimit_report fail_once(struct joinlimit *jl, const char *addr,
 	return rep;
 }
 
-START_TEST(test_delay_grows_and_caps)
+TEST(test_delay_grows_and_caps)
 {
 	struct joinlimit *jl = joinlimit_new(&cfg);
 	int64_t now = 1000000, expect[] = { 100, 200, 400, 800, 1000, 1000 };
@@ -59,7 +60,7 @@ START_TEST(test_delay_grows_and_caps)
 }
 END_TEST
 
-START_TEST(test_one_at_a_time_and_waiting_cap)
+TEST(test_one_at_a_time_and_waiting_cap)
 {
 	struct joinlimit *jl = joinlimit_new(&cfg);
 	int a, b[4], other;
@@ -87,7 +88,7 @@ START_TEST(test_one_at_a_time_and_waiting_cap)
 }
 END_TEST
 
-START_TEST(test_forget_after_quiet_time)
+TEST(test_forget_after_quiet_time)
 {
 	struct joinlimit *jl = joinlimit_new(&cfg);
 	int item;
@@ -116,7 +117,7 @@ static void on_flush(const char *addr, unsigned count, void *userdata)
 	f->calls++;
 }
 
-START_TEST(test_logged_once_per_interval)
+TEST(test_logged_once_per_interval)
 {
 	struct joinlimit *jl = joinlimit_new(&cfg);
 	struct flushed f = { 0 };
@@ -149,7 +150,7 @@ START_TEST(test_logged_once_per_interval)
 }
 END_TEST
 
-START_TEST(test_address_table_is_capped)
+TEST(test_address_table_is_capped)
 {
 	struct joinlimit *jl = joinlimit_new(&cfg);
 	int held[4], item;
@@ -171,20 +172,3 @@ START_TEST(test_address_table_is_capped)
 	joinlimit_free(jl);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("joinlimit");
-	TCase *tc = tcase_create("joinlimit");
-	tcase_add_test(tc, test_delay_grows_and_caps);
-	tcase_add_test(tc, test_one_at_a_time_and_waiting_cap);
-	tcase_add_test(tc, test_forget_after_quiet_time);
-	tcase_add_test(tc, test_logged_once_per_interval);
-	tcase_add_test(tc, test_address_table_is_capped);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

@@ -11,6 +11,7 @@
 #include "manifest.h"
 #include "output.h"
 #include "util.h"
+#include "testlib.h"
 
 static const char full_deployment[] = "apiVersion: skiff/v1\n"
 				      "kind: Deployment\n"
@@ -136,7 +137,7 @@ static const char *kv(Skiff__KeyValue **kvs, size_t n, const char *key)
 	return NULL;
 }
 
-START_TEST(test_every_deployment_field)
+TEST(test_every_deployment_field)
 {
 	struct skiff_manifest m;
 	ck_assert_int_eq(parse(&m, "web.yaml", full_deployment), 0);
@@ -216,7 +217,7 @@ START_TEST(test_every_deployment_field)
 }
 END_TEST
 
-START_TEST(test_defaults)
+TEST(test_defaults)
 {
 	struct skiff_manifest m;
 	ck_assert_int_eq(
@@ -258,7 +259,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-START_TEST(test_service_and_pod)
+TEST(test_service_and_pod)
 {
 	struct skiff_manifest m;
 	ck_assert_int_eq(parse(&m, "s.yaml",
@@ -288,7 +289,7 @@ START_TEST(test_service_and_pod)
 }
 END_TEST
 
-START_TEST(test_quantity_forms)
+TEST(test_quantity_forms)
 {
 	static const struct {
 		const char *cpu, *mem;
@@ -331,7 +332,7 @@ static const char three_errors[] = "apiVersion: skiff/v1\n"
 				   "          limits:\n"
 				   "            memory: 64Mb\n";
 
-START_TEST(test_three_errors)
+TEST(test_three_errors)
 {
 	struct skiff_manifest m;
 	ck_assert_int_eq(parse(&m, "bad.yaml", three_errors), 4);
@@ -349,7 +350,7 @@ START_TEST(test_three_errors)
 }
 END_TEST
 
-START_TEST(test_error_messages)
+TEST(test_error_messages)
 {
 	static const struct {
 		const char *text, *error;
@@ -444,7 +445,7 @@ START_TEST(test_error_messages)
 }
 END_TEST
 
-START_TEST(test_list_json_and_files)
+TEST(test_list_json_and_files)
 {
 	struct skiff_manifest m;
 	/* JSON is YAML too, and a List of objects is what -o json prints */
@@ -491,7 +492,7 @@ END_TEST
 
 /* ---- hostile input: refused early, memory bounded ------------------------ */
 
-START_TEST(test_alias_bomb)
+TEST(test_alias_bomb)
 {
 	static const char bomb[] = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
 				   "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
@@ -515,7 +516,7 @@ START_TEST(test_alias_bomb)
 }
 END_TEST
 
-START_TEST(test_deep_nesting)
+TEST(test_deep_nesting)
 {
 	size_t depth = 10000;
 	char *flow = xmalloc(2 * depth + 1), *block = xmalloc(2 * 1000 + 2);
@@ -548,7 +549,7 @@ START_TEST(test_deep_nesting)
 }
 END_TEST
 
-START_TEST(test_size_caps)
+TEST(test_size_caps)
 {
 	/* one input larger than 4 MiB is refused before parsing */
 	size_t len = SKIFF_DOC_MAX_BYTES + 1;
@@ -677,19 +678,19 @@ static void round_trip(enum skiff_output fmt)
 	skiff_manifest_clear(&back);
 }
 
-START_TEST(test_round_trip_yaml)
+TEST(test_round_trip_yaml)
 {
 	round_trip(SKIFF_OUTPUT_YAML);
 }
 END_TEST
 
-START_TEST(test_round_trip_json)
+TEST(test_round_trip_json)
 {
 	round_trip(SKIFF_OUTPUT_JSON);
 }
 END_TEST
 
-START_TEST(test_round_trip_zero_replicas_and_list)
+TEST(test_round_trip_zero_replicas_and_list)
 {
 	struct skiff_manifest m, back;
 	ck_assert_int_eq(parse(&m, "d.yaml",
@@ -718,7 +719,7 @@ START_TEST(test_round_trip_zero_replicas_and_list)
 }
 END_TEST
 
-START_TEST(test_helpers)
+TEST(test_helpers)
 {
 	ck_assert(skiff_name_valid("web-1", 63));
 	ck_assert(skiff_name_valid("a", 63));
@@ -741,29 +742,4 @@ START_TEST(test_helpers)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("manifest");
-	TCase *tc = tcase_create("manifest");
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_every_deployment_field);
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_service_and_pod);
-	tcase_add_test(tc, test_quantity_forms);
-	tcase_add_test(tc, test_three_errors);
-	tcase_add_test(tc, test_error_messages);
-	tcase_add_test(tc, test_list_json_and_files);
-	tcase_add_test(tc, test_alias_bomb);
-	tcase_add_test(tc, test_deep_nesting);
-	tcase_add_test(tc, test_size_caps);
-	tcase_add_test(tc, test_round_trip_yaml);
-	tcase_add_test(tc, test_round_trip_json);
-	tcase_add_test(tc, test_round_trip_zero_replicas_and_list);
-	tcase_add_test(tc, test_helpers);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.timeout = 30);

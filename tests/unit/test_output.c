@@ -9,6 +9,7 @@
 #include "manifest.h"
 #include "output.h"
 #include "util.h"
+#include "testlib.h"
 
 static char *render(const struct skiff_kind *k, Skiff__Object **items, size_t n,
 		    enum skiff_output fmt, int64_t now)
@@ -21,7 +22,7 @@ static char *render(const struct skiff_kind *k, Skiff__Object **items, size_t n,
 	return text;
 }
 
-START_TEST(test_ages)
+TEST(test_ages)
 {
 	char buf[32];
 	int64_t now = 1700000000000;
@@ -37,7 +38,7 @@ START_TEST(test_ages)
 }
 END_TEST
 
-START_TEST(test_table_alignment)
+TEST(test_table_alignment)
 {
 	static const char *const h[] = { "NAME", "STATUS", "AGE" };
 	struct skiff_table *t = skiff_table_new(3, h);
@@ -97,7 +98,7 @@ static Skiff__Object *make_pod(const char *name, const char *phase, int restarts
 	return skiff_object_wrap(k, (ProtobufCMessage *)p);
 }
 
-START_TEST(test_pod_table)
+TEST(test_pod_table)
 {
 	int64_t now = 1700000000000;
 	Skiff__Object *items[] = {
@@ -137,7 +138,7 @@ START_TEST(test_pod_table)
 }
 END_TEST
 
-START_TEST(test_other_tables)
+TEST(test_other_tables)
 {
 	int64_t now = 1700000000000;
 	struct skiff_manifest m = { 0 };
@@ -237,7 +238,7 @@ START_TEST(test_other_tables)
 }
 END_TEST
 
-START_TEST(test_output_parse)
+TEST(test_output_parse)
 {
 	enum skiff_output o;
 	ck_assert_int_eq(skiff_output_parse("wide", &o), 0);
@@ -250,7 +251,7 @@ START_TEST(test_output_parse)
 }
 END_TEST
 
-START_TEST(test_yaml_quoting)
+TEST(test_yaml_quoting)
 {
 	/* strings YAML would read as numbers, booleans or null keep their quotes */
 	struct skiff_doc_node *map = skiff_doc_new(SKIFF_DOC_MAP);
@@ -284,7 +285,7 @@ END_TEST
 
 /* -o json: strings escaped, numbers and booleans bare, and text that is not
  * valid UTF-8 replaced (U+FFFD), never passed through raw. */
-START_TEST(test_json_output)
+TEST(test_json_output)
 {
 	struct skiff_doc_node *map = skiff_doc_new(SKIFF_DOC_MAP);
 	struct skiff_doc_node *seq = skiff_doc_new(SKIFF_DOC_SEQ);
@@ -314,7 +315,7 @@ START_TEST(test_json_output)
 }
 END_TEST
 
-START_TEST(test_config_lookup)
+TEST(test_config_lookup)
 {
 	char dir[] = "/tmp/skiff-test-ctlcfg-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -358,23 +359,3 @@ START_TEST(test_config_lookup)
 	skiff_rm_rf(dir);
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("output");
-	TCase *tc = tcase_create("output");
-	tcase_add_test(tc, test_ages);
-	tcase_add_test(tc, test_table_alignment);
-	tcase_add_test(tc, test_pod_table);
-	tcase_add_test(tc, test_other_tables);
-	tcase_add_test(tc, test_output_parse);
-	tcase_add_test(tc, test_yaml_quoting);
-	tcase_add_test(tc, test_json_output);
-	tcase_add_test(tc, test_config_lookup);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

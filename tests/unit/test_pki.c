@@ -15,19 +15,7 @@
 #include "log.h"
 #include "pki.h"
 #include "util.h"
-
-static char tmpdir[64];
-
-static void setup(void)
-{
-	strcpy(tmpdir, "/tmp/skiff-test-pki-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	skiff_rm_rf(tmpdir);
-}
+#include "testlib.h"
 
 static X509 *parse_cert(const char *pem)
 {
@@ -51,7 +39,7 @@ static struct skiff_ca *make_ca(const char *sub)
 	return ca;
 }
 
-START_TEST(test_ca_init_and_reload)
+TEST(test_ca_init_and_reload)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/brain", tmpdir);
 	_cleanup_free_ char *key = xasprintf("%s/ca.key", dir);
@@ -85,7 +73,7 @@ START_TEST(test_ca_init_and_reload)
 }
 END_TEST
 
-START_TEST(test_issue)
+TEST(test_issue)
 {
 	struct skiff_ca *ca = make_ca("a");
 	_cleanup_free_ char *crt = NULL, *key = NULL;
@@ -129,7 +117,7 @@ START_TEST(test_issue)
 }
 END_TEST
 
-START_TEST(test_csr_signing_forces_identity)
+TEST(test_csr_signing_forces_identity)
 {
 	struct skiff_ca *ca = make_ca("a");
 	_cleanup_free_ char *key = NULL, *csr = NULL, *crt = NULL;
@@ -164,7 +152,7 @@ START_TEST(test_csr_signing_forces_identity)
 }
 END_TEST
 
-START_TEST(test_tokens)
+TEST(test_tokens)
 {
 	struct skiff_ca *ca = make_ca("a");
 	_cleanup_free_ char *t1 = NULL, *t2 = NULL;
@@ -199,7 +187,7 @@ START_TEST(test_tokens)
 }
 END_TEST
 
-START_TEST(test_client_config_round_trip)
+TEST(test_client_config_round_trip)
 {
 	struct skiff_ca *ca = make_ca("a");
 	_cleanup_free_ char *crt = NULL, *key = NULL, *err = NULL;
@@ -250,7 +238,7 @@ static void expect_malformed(const char *text, const char *want)
 	ck_assert_ptr_null(out.server);
 }
 
-START_TEST(test_client_config_malformed)
+TEST(test_client_config_malformed)
 {
 	struct skiff_ca *ca = make_ca("a");
 	_cleanup_free_ char *ca_block = NULL;
@@ -279,27 +267,4 @@ START_TEST(test_client_config_malformed)
 }
 END_TEST
 
-static Suite *pki_suite(void)
-{
-	Suite *s = suite_create("pki");
-	TCase *tc = tcase_create("pki");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_ca_init_and_reload);
-	tcase_add_test(tc, test_issue);
-	tcase_add_test(tc, test_csr_signing_forces_identity);
-	tcase_add_test(tc, test_tokens);
-	tcase_add_test(tc, test_client_config_round_trip);
-	tcase_add_test(tc, test_client_config_malformed);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	skiff_log_set_level(SKIFF_LOG_ERROR);
-	SRunner *sr = srunner_create(pki_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = tmpdir_setup, .teardown = tmpdir_teardown);

@@ -9,6 +9,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "testlib.h"
 
 static int raw_connect(int port)
 {
@@ -108,7 +109,7 @@ static void connected_cb(struct skiff_rpc_conn *conn, int err, const char *errms
 	*state = 1;
 }
 
-START_TEST(test_concurrent_out_of_order)
+TEST(test_concurrent_out_of_order)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct event_base *base = event_base_new();
@@ -165,7 +166,7 @@ static int count_items(const Skiff__Frame *item, void *userdata)
 	return *n >= 100 ? -ECANCELED : 0;
 }
 
-START_TEST(test_stream_to_end)
+TEST(test_stream_to_end)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *s = sync_connect(ts);
@@ -190,7 +191,7 @@ static int stop_after_three(const Skiff__Frame *item, void *userdata)
 	return ++(*n) == 3 ? -EINTR : 0;
 }
 
-START_TEST(test_stream_cancel)
+TEST(test_stream_cancel)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *s = sync_connect(ts);
@@ -236,7 +237,7 @@ static void stream_cb(struct skiff_rpc_conn *conn, int err, const char *errmsg,
 	st->finals++;
 }
 
-START_TEST(test_stream_cancel_async)
+TEST(test_stream_cancel_async)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct event_base *base = event_base_new();
@@ -269,7 +270,7 @@ END_TEST
 
 /* ---- errors and timeouts -------------------------------------------------- */
 
-START_TEST(test_timeout)
+TEST(test_timeout)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *s = sync_connect(ts);
@@ -296,7 +297,7 @@ START_TEST(test_timeout)
 }
 END_TEST
 
-START_TEST(test_error_reply_and_unknown_type)
+TEST(test_error_reply_and_unknown_type)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *s = sync_connect(ts);
@@ -321,7 +322,7 @@ START_TEST(test_error_reply_and_unknown_type)
 }
 END_TEST
 
-START_TEST(test_connect_refused)
+TEST(test_connect_refused)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	char addr[64];
@@ -379,7 +380,7 @@ static void record_close(struct skiff_rpc_conn *conn, int reason, void *userdata
 	close_reason = reason;
 }
 
-START_TEST(test_server_dies_mid_frame)
+TEST(test_server_dies_mid_frame)
 {
 	struct fake_server fs;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -424,7 +425,7 @@ END_TEST
 
 /* The other direction: a client vanishes mid-frame while the server is
  * still working on its request; the server's cancel callback runs. */
-START_TEST(test_client_vanishes_mid_frame)
+TEST(test_client_vanishes_mid_frame)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	int fd = raw_connect(ts->port);
@@ -454,7 +455,7 @@ START_TEST(test_client_vanishes_mid_frame)
 }
 END_TEST
 
-START_TEST(test_keepalive_drops_silent_peer)
+TEST(test_keepalive_drops_silent_peer)
 {
 	struct test_server *ts = test_server_start(NULL, 100);
 	int fd = raw_connect(ts->port);
@@ -501,7 +502,7 @@ END_TEST
 
 /* The blocking client does not run its loop between calls; that pause is
  * not the server's silence. */
-START_TEST(test_keepalive_idle_sync_client)
+TEST(test_keepalive_idle_sync_client)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_client_config cfg = { .server = ts->addr,
@@ -542,7 +543,7 @@ static void chatter_cb(evutil_socket_t fd, short what, void *arg)
 	skiff_rpc_request(arg, SKIFF__MSG_TYPE__MSG_LIST, NULL, 0, ignore_reply, NULL, NULL);
 }
 
-START_TEST(test_keepalive_busy_server_keeps_talking_peer)
+TEST(test_keepalive_busy_server_keeps_talking_peer)
 {
 	/* server: keepalive 100 ms (a peer silent for 300 ms is dropped) */
 	struct test_server *ts = test_server_start(NULL, 100);
@@ -643,7 +644,7 @@ static void bad_frame_closes_only_that_conn(const uint8_t *bytes, size_t len, in
 	test_server_stop(ts);
 }
 
-START_TEST(test_garbage_frame)
+TEST(test_garbage_frame)
 {
 	uint8_t garbage[64];
 	memset(garbage, 0xff, sizeof(garbage));
@@ -653,7 +654,7 @@ START_TEST(test_garbage_frame)
 }
 END_TEST
 
-START_TEST(test_oversized_frame)
+TEST(test_oversized_frame)
 {
 	const uint8_t prefix[4] = { 0x00, 0x50, 0x00, 0x00 }; /* 5 MiB */
 	bad_frame_closes_only_that_conn(prefix, sizeof(prefix), EMSGSIZE,
@@ -664,7 +665,7 @@ END_TEST
 /* Well-formed frames with random flags, ids, types, payloads and errors, as a
  * confused or hostile peer might send: the server never crashes, and a good
  * client is served throughout. */
-START_TEST(test_random_frames)
+TEST(test_random_frames)
 {
 	struct test_server *ts = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *good = sync_connect(ts);
@@ -753,13 +754,13 @@ static void server_push_on_accept(struct skiff_rpc_conn *conn, void *userdata)
 			 0);
 }
 
-START_TEST(test_server_requests_client)
+TEST(test_server_requests_client)
 {
 	struct event_base *sbase = event_base_new();
 	struct skiff_rpc_server *srv = NULL;
 	struct skiff_rpc_server_config scfg = { .listen = "127.0.0.1:0",
 						.insecure_plaintext = true,
-						.handler = test_handler,
+						.handler = test_server_handler,
 						.on_accept = server_push_on_accept };
 	atomic_store(&server_got_answer, 0);
 	/* client and server on one loop, as a daemon talking to itself would */
@@ -781,37 +782,4 @@ START_TEST(test_server_requests_client)
 }
 END_TEST
 
-static Suite *rpc_suite(void)
-{
-	Suite *s = suite_create("rpc");
-	TCase *tc = tcase_create("conn");
-	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, test_concurrent_out_of_order);
-	tcase_add_test(tc, test_stream_to_end);
-	tcase_add_test(tc, test_stream_cancel);
-	tcase_add_test(tc, test_stream_cancel_async);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_error_reply_and_unknown_type);
-	tcase_add_test(tc, test_connect_refused);
-	tcase_add_test(tc, test_server_dies_mid_frame);
-	tcase_add_test(tc, test_client_vanishes_mid_frame);
-	tcase_add_test(tc, test_keepalive_drops_silent_peer);
-	tcase_add_test(tc, test_keepalive_idle_sync_client);
-	tcase_add_test(tc, test_keepalive_busy_server_keeps_talking_peer);
-	tcase_add_test(tc, test_garbage_frame);
-	tcase_add_test(tc, test_oversized_frame);
-	tcase_add_test(tc, test_random_frames);
-	tcase_add_test(tc, test_server_requests_client);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	skiff_log_set_level(getenv("SKIFF_TEST_DEBUG") ? SKIFF_LOG_DEBUG : SKIFF_LOG_ERROR);
-	SRunner *sr = srunner_create(rpc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.timeout = 10);

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "netlink.h"
 #include "util.h"
+#include "testlib.h"
 
 /* Parse a NULL-terminated argument list as `run` would. */
 static int parse(struct skiff_config *c, char **err, const char *first, ...)
@@ -32,7 +33,7 @@ static int parse(struct skiff_config *c, char **err, const char *first, ...)
 	return skiff_config_parse(argc, argv, false, c, err);
 }
 
-START_TEST(test_options_ok)
+TEST(test_options_ok)
 {
 	struct skiff_config c;
 	_cleanup_free_ char *err = NULL;
@@ -88,7 +89,7 @@ static void expect_error(const char *needle, const char *o1, const char *v1)
 	skiff_config_free(&c);
 }
 
-START_TEST(test_options_errors)
+TEST(test_options_errors)
 {
 	expect_error("--memory '12Q'", "--memory", "12Q");
 	expect_error("--cpus 'lots'", "--cpus", "lots");
@@ -121,7 +122,7 @@ START_TEST(test_options_errors)
 }
 END_TEST
 
-START_TEST(test_state_round_trip)
+TEST(test_state_round_trip)
 {
 	char dir[] = "/tmp/skiff-test-state-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -195,7 +196,7 @@ START_TEST(test_state_round_trip)
 }
 END_TEST
 
-START_TEST(test_netlink_parsers)
+TEST(test_netlink_parsers)
 {
 	uint32_t a;
 	int p;
@@ -230,7 +231,7 @@ START_TEST(test_netlink_parsers)
 }
 END_TEST
 
-START_TEST(test_caps_and_ids)
+TEST(test_caps_and_ids)
 {
 	int cap;
 
@@ -252,20 +253,3 @@ START_TEST(test_caps_and_ids)
 	ck_assert(skiff_id_valid(longid));
 }
 END_TEST
-
-int main(void)
-{
-	Suite *s = suite_create("runtime");
-	TCase *tc = tcase_create("pure");
-	tcase_add_test(tc, test_options_ok);
-	tcase_add_test(tc, test_options_errors);
-	tcase_add_test(tc, test_state_round_trip);
-	tcase_add_test(tc, test_netlink_parsers);
-	tcase_add_test(tc, test_caps_and_ids);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

@@ -29,7 +29,7 @@ static int find_event(const struct skiff_store_obj *o, void *ud)
 	return 0;
 }
 
-START_TEST(test_reasons_per_node_and_retry)
+TEST(test_reasons_per_node_and_retry)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 4000, 612 * Mi);
@@ -96,7 +96,7 @@ START_TEST(test_reasons_per_node_and_retry)
 }
 END_TEST
 
-START_TEST(test_spread_then_least_allocated)
+TEST(test_spread_then_least_allocated)
 {
 	struct brain *b = open_brain();
 	add_node(b, "vm1", 4000, 4 * Gi);
@@ -127,7 +127,7 @@ START_TEST(test_spread_then_least_allocated)
 }
 END_TEST
 
-START_TEST(test_node_selector_and_capacity)
+TEST(test_node_selector_and_capacity)
 {
 	struct brain *b = open_brain();
 	add_node_labels(b, "vm1", 1000, 1 * Gi, "disk", "ssd");
@@ -163,7 +163,7 @@ START_TEST(test_node_selector_and_capacity)
 }
 END_TEST
 
-START_TEST(test_no_nodes)
+TEST(test_no_nodes)
 {
 	struct brain *b = open_brain();
 	apply_deployment(b, make_deployment("web", 1, "img:1", 0, 0), NULL);
@@ -220,7 +220,7 @@ static void report_many_running(struct brain *b)
 	free(acc.v);
 }
 
-START_TEST(test_many_pods_one_pass)
+TEST(test_many_pods_one_pass)
 {
 	struct brain *b = open_brain();
 	char name[32];
@@ -258,17 +258,4 @@ START_TEST(test_many_pods_one_pass)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("scheduler");
-	TCase *tc = tcase_create("scheduler");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_reasons_per_node_and_retry);
-	tcase_add_test(tc, test_spread_then_least_allocated);
-	tcase_add_test(tc, test_node_selector_and_capacity);
-	tcase_add_test(tc, test_no_nodes);
-	tcase_add_test(tc, test_many_pods_one_pass);
-	suite_add_tcase(s, tc);
-	return run_suite(s);
-}
+TEST_SUITE(.setup = brain_test_setup, .teardown = brain_test_teardown, .timeout = 60);

@@ -13,23 +13,17 @@
 #include "cleanup.h"
 #include "log.h"
 #include "util.h"
-
-static char tmpdir[64];
+#include "testlib.h"
 
 static void setup(void)
 {
-	strcpy(tmpdir, "/tmp/skiff-test-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	skiff_log_set_level(SKIFF_LOG_ERROR);
-	static int null_fd = -1;
-	if (null_fd < 0)
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	skiff_log_set_fd(null_fd); /* the refusals below are expected */
+	tmpdir_make(NULL);
+	quiet_logs(); /* the refusals below are expected */
 }
 
 static void teardown(void)
 {
-	skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
 static struct skiff_store *open_store(struct skiff_store_faults *f)
@@ -57,7 +51,7 @@ static void assert_val(struct skiff_store *s, int kind, const char *name, const 
 	ck_assert(memcmp(o.data, v, o.len) == 0);
 }
 
-START_TEST(test_put_get_replay)
+TEST(test_put_get_replay)
 {
 	struct skiff_store *s = open_store(NULL);
 	uint64_t rev = 0;
@@ -91,7 +85,7 @@ START_TEST(test_put_get_replay)
 }
 END_TEST
 
-START_TEST(test_many_objects_and_snapshot)
+TEST(test_many_objects_and_snapshot)
 {
 	struct skiff_store *s = open_store(NULL);
 	char name[32], val[64];
@@ -156,7 +150,7 @@ static void wal_flip(off_t off)
 	ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
 }
 
-START_TEST(test_torn_tail_truncated)
+TEST(test_torn_tail_truncated)
 {
 	struct skiff_store *s = open_store(NULL);
 	put_str(s, SKIFF_KIND_POD, "a", "first");
@@ -195,7 +189,7 @@ START_TEST(test_torn_tail_truncated)
 }
 END_TEST
 
-START_TEST(test_corrupt_last_record_truncated)
+TEST(test_corrupt_last_record_truncated)
 {
 	struct skiff_store *s = open_store(NULL);
 	put_str(s, SKIFF_KIND_POD, "a", "first");
@@ -213,7 +207,7 @@ START_TEST(test_corrupt_last_record_truncated)
 }
 END_TEST
 
-START_TEST(test_corrupt_mid_log_refused)
+TEST(test_corrupt_mid_log_refused)
 {
 	struct skiff_store *s = open_store(NULL);
 	for (int i = 0; i < 10; i++) {
@@ -239,7 +233,7 @@ START_TEST(test_corrupt_mid_log_refused)
 }
 END_TEST
 
-START_TEST(test_corrupt_snapshot_refused)
+TEST(test_corrupt_snapshot_refused)
 {
 	struct skiff_store *s = open_store(NULL);
 	put_str(s, SKIFF_KIND_POD, "a", "first");
@@ -310,7 +304,7 @@ static bool model_matches(struct skiff_store *s, const struct model *m)
 	return n == skiff_store_count(s, SKIFF_KIND_POD);
 }
 
-START_TEST(test_crash_at_every_io_point)
+TEST(test_crash_at_every_io_point)
 {
 	/* count the I/O points of a clean run */
 	struct skiff_store_faults f = { 0 };
@@ -376,7 +370,7 @@ START_TEST(test_crash_at_every_io_point)
 }
 END_TEST
 
-START_TEST(test_fail_fsync_is_fail_stop)
+TEST(test_fail_fsync_is_fail_stop)
 {
 	struct skiff_store_faults f = { .fail_at = 2 };
 	struct skiff_store *s = open_store(&f);
@@ -403,7 +397,7 @@ static int collect_fn(const struct skiff_store_change *c, void *userdata)
 	return 0;
 }
 
-START_TEST(test_watch_ring)
+TEST(test_watch_ring)
 {
 	struct skiff_store *s = open_store(NULL); /* ring of 64 */
 	put_str(s, SKIFF_KIND_POD, "a", "1");
@@ -464,7 +458,7 @@ static void assert_at(struct skiff_store *s, uint64_t rev, const char *want)
 	ck_assert_str_eq(got, want);
 }
 
-START_TEST(test_read_at_past_revision)
+TEST(test_read_at_past_revision)
 {
 	struct skiff_store *s = open_store(NULL);
 	put_str(s, 1, "a", "1");
@@ -504,7 +498,7 @@ START_TEST(test_read_at_past_revision)
 }
 END_TEST
 
-START_TEST(test_crc32c_known_value)
+TEST(test_crc32c_known_value)
 {
 	/* RFC 3720 test vector: 32 bytes of zeros */
 	uint8_t z[32] = { 0 };
@@ -515,27 +509,4 @@ START_TEST(test_crc32c_known_value)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *su = suite_create("store");
-	TCase *tc = tcase_create("store");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_put_get_replay);
-	tcase_add_test(tc, test_many_objects_and_snapshot);
-	tcase_add_test(tc, test_torn_tail_truncated);
-	tcase_add_test(tc, test_corrupt_last_record_truncated);
-	tcase_add_test(tc, test_corrupt_mid_log_refused);
-	tcase_add_test(tc, test_corrupt_snapshot_refused);
-	tcase_add_test(tc, test_crash_at_every_io_point);
-	tcase_add_test(tc, test_fail_fsync_is_fail_stop);
-	tcase_add_test(tc, test_watch_ring);
-	tcase_add_test(tc, test_crc32c_known_value);
-	tcase_add_test(tc, test_read_at_past_revision);
-	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown, .timeout = 60);

@@ -10,8 +10,8 @@
 #include "cleanup.h"
 #include "log.h"
 #include "pki.h"
+#include "testlib.h"
 
-static char tmpdir[64];
 static struct skiff_ca *ca, *other_ca;
 static char *server_crt, *server_key;
 
@@ -19,8 +19,7 @@ static void setup(void)
 {
 	_cleanup_free_ char *d1 = NULL, *d2 = NULL;
 
-	strcpy(tmpdir, "/tmp/skiff-test-tls-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir_make(NULL);
 	d1 = xasprintf("%s/ca", tmpdir);
 	d2 = xasprintf("%s/other", tmpdir);
 	ck_assert_int_eq(skiff_ca_init(d1, "test", &ca), 0);
@@ -36,7 +35,7 @@ static void teardown(void)
 	skiff_ca_free(other_ca);
 	free(server_crt);
 	free(server_key);
-	skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
 static struct test_server *start_server(struct skiff_ca *server_ca, const char *crt,
@@ -85,7 +84,7 @@ static int count_item(const Skiff__Frame *item, void *userdata)
 	return 0;
 }
 
-START_TEST(test_admin_success)
+TEST(test_admin_success)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	struct skiff_rpc_sync *s = NULL;
@@ -115,7 +114,7 @@ START_TEST(test_admin_success)
 }
 END_TEST
 
-START_TEST(test_no_client_cert_only_joins)
+TEST(test_no_client_cert_only_joins)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	struct skiff_rpc_sync *s = NULL;
@@ -141,7 +140,7 @@ START_TEST(test_no_client_cert_only_joins)
 }
 END_TEST
 
-START_TEST(test_client_cert_from_another_ca)
+TEST(test_client_cert_from_another_ca)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	struct skiff_rpc_sync *s = NULL;
@@ -155,7 +154,7 @@ START_TEST(test_client_cert_from_another_ca)
 }
 END_TEST
 
-START_TEST(test_expired_client_cert)
+TEST(test_expired_client_cert)
 {
 	_cleanup_free_ char *logpath = xasprintf("%s/server.log", tmpdir);
 	_cleanup_free_ char *log = NULL;
@@ -180,7 +179,7 @@ START_TEST(test_expired_client_cert)
 }
 END_TEST
 
-START_TEST(test_server_cert_from_another_ca)
+TEST(test_server_cert_from_another_ca)
 {
 	_cleanup_free_ char *crt = NULL, *key = NULL;
 	ck_assert_int_eq(
@@ -198,7 +197,7 @@ START_TEST(test_server_cert_from_another_ca)
 }
 END_TEST
 
-START_TEST(test_expired_server_cert)
+TEST(test_expired_server_cert)
 {
 	_cleanup_free_ char *crt = NULL, *key = NULL;
 	ck_assert_int_eq(skiff_ca_issue(ca, "brain", SKIFF_ROLE_SERVER, NULL, -2, &crt, &key), 0);
@@ -214,7 +213,7 @@ START_TEST(test_expired_server_cert)
 }
 END_TEST
 
-START_TEST(test_node_cert_posing_as_server)
+TEST(test_node_cert_posing_as_server)
 {
 	_cleanup_free_ char *crt = NULL, *key = NULL;
 	ck_assert_int_eq(skiff_ca_issue(ca, "vm1", SKIFF_ROLE_NODE, NULL, 30, &crt, &key), 0);
@@ -230,7 +229,7 @@ START_TEST(test_node_cert_posing_as_server)
 }
 END_TEST
 
-START_TEST(test_join_pinned)
+TEST(test_join_pinned)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	struct skiff_rpc_sync *s = NULL;
@@ -266,7 +265,7 @@ START_TEST(test_join_pinned)
 }
 END_TEST
 
-START_TEST(test_join_pinned_refuses_node_server)
+TEST(test_join_pinned_refuses_node_server)
 {
 	_cleanup_free_ char *crt = NULL, *key = NULL, *token = NULL;
 	char digest[65], secret[33];
@@ -285,7 +284,7 @@ START_TEST(test_join_pinned_refuses_node_server)
 }
 END_TEST
 
-START_TEST(test_old_tls_refused)
+TEST(test_old_tls_refused)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	struct skiff_rpc_sync *s = NULL;
@@ -306,7 +305,7 @@ END_TEST
 /* TLS 1.2 only with ECDHE and an AEAD cipher: a client offering nothing but
  * CBC with SHA-1 MACs is refused; one offering ECDHE-ECDSA-AES128-GCM gets
  * in. */
-START_TEST(test_tls12_cbc_sha1_refused)
+TEST(test_tls12_cbc_sha1_refused)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	static const char *const weak[] = { "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
@@ -338,7 +337,7 @@ END_TEST
  * connection, MSG_JOIN with a CSR returns a node certificate (CN forced to the
  * node name), and that certificate then opens an ordinary mTLS session as
  * role "node". A wrong secret with the right CA digest is refused. */
-START_TEST(test_join_flow)
+TEST(test_join_flow)
 {
 	struct test_server *ts = start_server(ca, server_crt, server_key);
 	_cleanup_free_ char *token = NULL, *key = NULL, *csr = NULL;
@@ -405,7 +404,7 @@ END_TEST
 
 /* A TLS client meeting a plaintext server, and the other way round: both
  * fail quickly with a hint instead of hanging or crashing. */
-START_TEST(test_tls_plaintext_mismatch)
+TEST(test_tls_plaintext_mismatch)
 {
 	struct test_server *plain = test_server_start(NULL, 0);
 	struct skiff_rpc_sync *s = NULL;
@@ -467,7 +466,7 @@ static void tls_on_close(struct skiff_rpc_conn *conn, int reason, void *userdata
 #ifndef STEP_MS
 #define STEP_MS 80
 #endif
-START_TEST(test_handshake_with_busy_server)
+TEST(test_handshake_with_busy_server)
 {
 	SSL_CTX *sctx = NULL;
 	ck_assert_int_eq(skiff_tls_server_ctx(skiff_ca_cert_pem(ca), server_crt, server_key, &sctx),
@@ -591,7 +590,7 @@ static char *admin_connects(struct test_server *ts)
 /* A client that never starts TLS, and one that stops in the middle of its
  * ClientHello, are closed after the handshake timeout (300 ms here; the
  * keepalive would take 6 s). */
-START_TEST(test_edge_handshake_timeout)
+TEST(test_edge_handshake_timeout)
 {
 	test_server_edge.handshake_timeout_ms = 300;
 	struct test_server *ts = start_server(ca, server_crt, server_key);
@@ -618,7 +617,7 @@ END_TEST
 
 /* A client that finishes the handshake (no certificate, as a joiner) and then
  * sends nothing is closed after the first-frame timeout. */
-START_TEST(test_edge_first_frame_timeout)
+TEST(test_edge_first_frame_timeout)
 {
 	test_server_edge.first_frame_timeout_ms = 300;
 	struct test_server *ts = start_server(ca, server_crt, server_key);
@@ -648,7 +647,7 @@ END_TEST
 /* Unauthenticated connections are capped per address and in all; over a cap
  * the oldest make way, so admins still get in. Authenticated connections
  * have their own cap, and the one over it is told why. */
-START_TEST(test_edge_caps)
+TEST(test_edge_caps)
 {
 	enum { SAME = 20, SPREAD = 12 };
 	int same[SAME], spread[SPREAD], closed = 0;
@@ -711,39 +710,4 @@ START_TEST(test_edge_caps)
 }
 END_TEST
 
-static Suite *tls_suite(void)
-{
-	Suite *s = suite_create("tls");
-	TCase *tc = tcase_create("tls");
-	tcase_set_timeout(tc, 10);
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_admin_success);
-	tcase_add_test(tc, test_no_client_cert_only_joins);
-	tcase_add_test(tc, test_client_cert_from_another_ca);
-	tcase_add_test(tc, test_expired_client_cert);
-	tcase_add_test(tc, test_server_cert_from_another_ca);
-	tcase_add_test(tc, test_expired_server_cert);
-	tcase_add_test(tc, test_node_cert_posing_as_server);
-	tcase_add_test(tc, test_join_pinned);
-	tcase_add_test(tc, test_join_pinned_refuses_node_server);
-	tcase_add_test(tc, test_old_tls_refused);
-	tcase_add_test(tc, test_tls12_cbc_sha1_refused);
-	tcase_add_test(tc, test_tls_plaintext_mismatch);
-	tcase_add_test(tc, test_join_flow);
-	tcase_add_test(tc, test_handshake_with_busy_server);
-	tcase_add_test(tc, test_edge_handshake_timeout);
-	tcase_add_test(tc, test_edge_first_frame_timeout);
-	tcase_add_test(tc, test_edge_caps);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	skiff_log_set_level(getenv("SKIFF_TEST_DEBUG") ? SKIFF_LOG_DEBUG : SKIFF_LOG_ERROR);
-	SRunner *sr = srunner_create(tls_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown, .timeout = 10);

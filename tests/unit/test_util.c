@@ -11,21 +11,9 @@
 #include "log.h"
 #include "quantity.h"
 #include "util.h"
+#include "testlib.h"
 
-static char tmpdir[64];
-
-static void setup(void)
-{
-	strcpy(tmpdir, "/tmp/skiff-test-util-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	skiff_rm_rf(tmpdir);
-}
-
-START_TEST(test_atomic_write_replaces)
+TEST(test_atomic_write_replaces)
 {
 	_cleanup_free_ char *path = xasprintf("%s/state.json", tmpdir);
 	_cleanup_free_ char *data = NULL;
@@ -50,14 +38,14 @@ START_TEST(test_atomic_write_replaces)
 }
 END_TEST
 
-START_TEST(test_atomic_write_missing_dir)
+TEST(test_atomic_write_missing_dir)
 {
 	_cleanup_free_ char *path = xasprintf("%s/nope/state", tmpdir);
 	ck_assert_int_eq(skiff_write_file_atomic(path, "x", 1, 0600), -ENOENT);
 }
 END_TEST
 
-START_TEST(test_read_file_cap)
+TEST(test_read_file_cap)
 {
 	_cleanup_free_ char *path = xasprintf("%s/big", tmpdir);
 	char buf[10000];
@@ -73,7 +61,7 @@ START_TEST(test_read_file_cap)
 }
 END_TEST
 
-START_TEST(test_mkdir_rm)
+TEST(test_mkdir_rm)
 {
 	_cleanup_free_ char *path = xasprintf("%s/a/b/c", tmpdir);
 	ck_assert_int_eq(skiff_mkdir_p(path, 0755), 0);
@@ -87,7 +75,7 @@ START_TEST(test_mkdir_rm)
 }
 END_TEST
 
-START_TEST(test_parse_int)
+TEST(test_parse_int)
 {
 	int64_t v;
 	uint32_t u;
@@ -105,7 +93,7 @@ START_TEST(test_parse_int)
 }
 END_TEST
 
-START_TEST(test_cpu)
+TEST(test_cpu)
 {
 	int64_t v;
 	ck_assert_int_eq(skiff_parse_cpu("100m", &v), 0);
@@ -126,7 +114,7 @@ START_TEST(test_cpu)
 }
 END_TEST
 
-START_TEST(test_memory)
+TEST(test_memory)
 {
 	int64_t v;
 	ck_assert_int_eq(skiff_parse_memory("64Mi", &v), 0);
@@ -150,7 +138,7 @@ START_TEST(test_memory)
 }
 END_TEST
 
-START_TEST(test_duration)
+TEST(test_duration)
 {
 	int64_t v;
 	ck_assert_int_eq(skiff_parse_duration("500ms", &v), 0);
@@ -174,7 +162,7 @@ START_TEST(test_duration)
 }
 END_TEST
 
-START_TEST(test_log_errno)
+TEST(test_log_errno)
 {
 	int pfd[2];
 	ck_assert_int_eq(pipe(pfd), 0);
@@ -199,31 +187,4 @@ START_TEST(test_log_errno)
 }
 END_TEST
 
-static Suite *util_suite(void)
-{
-	Suite *s = suite_create("util");
-	TCase *tc = tcase_create("files");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_atomic_write_replaces);
-	tcase_add_test(tc, test_atomic_write_missing_dir);
-	tcase_add_test(tc, test_read_file_cap);
-	tcase_add_test(tc, test_mkdir_rm);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("parse");
-	tcase_add_test(tc, test_parse_int);
-	tcase_add_test(tc, test_cpu);
-	tcase_add_test(tc, test_memory);
-	tcase_add_test(tc, test_duration);
-	tcase_add_test(tc, test_log_errno);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(util_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_SUITE(.setup = tmpdir_setup, .teardown = tmpdir_teardown);

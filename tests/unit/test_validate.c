@@ -132,7 +132,7 @@ static char *brain_verdict(struct brain *b, Skiff__Object *obj)
 	return err;
 }
 
-START_TEST(test_same_verdict_from_skiffctl_and_the_brain)
+TEST(test_same_verdict_from_skiffctl_and_the_brain)
 {
 	struct brain *b = open_brain();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -203,7 +203,7 @@ static void expect_refused(struct brain *b, Skiff__Object *o, const char *want)
 	skiff__object__free_unpacked(o, NULL);
 }
 
-START_TEST(test_raw_apply_is_held_to_the_same_rules)
+TEST(test_raw_apply_is_held_to_the_same_rules)
 {
 	struct brain *b = open_brain();
 
@@ -268,7 +268,7 @@ static bool has_entrypoint(const char *image, void *userdata)
 	return streq(image, (const char *)userdata);
 }
 
-START_TEST(test_image_entrypoint_hook)
+TEST(test_image_entrypoint_hook)
 {
 	static const char yaml[] = POD("[{name: c, image: 'entry:1'}]");
 	struct skiff_validate_opts opts = { .image_has_entrypoint = has_entrypoint,
@@ -285,7 +285,7 @@ START_TEST(test_image_entrypoint_hook)
 }
 END_TEST
 
-START_TEST(test_rules)
+TEST(test_rules)
 {
 	ck_assert(skiff_label_key_valid("app"));
 	ck_assert(skiff_label_key_valid("skiff.io/node-name"));
@@ -310,16 +310,4 @@ START_TEST(test_rules)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("validate");
-	TCase *tc = tcase_create("validate");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_same_verdict_from_skiffctl_and_the_brain);
-	tcase_add_test(tc, test_raw_apply_is_held_to_the_same_rules);
-	tcase_add_test(tc, test_image_entrypoint_hook);
-	tcase_add_test(tc, test_rules);
-	suite_add_tcase(s, tc);
-	return run_suite(s);
-}
+TEST_SUITE(.setup = brain_test_setup, .teardown = brain_test_teardown, .timeout = 60);

@@ -1,10 +1,5 @@
-/* brain_harness.h — a real skiff-orchestrator for integration tests: a temp
- * data dir, a free loopback port, start/stop by pid, an admin connection that
- * retries while the brain starts, and its log on failure. Included by
- * test_brain*.c; define BRAIN_HARNESS_TMP (a mkdtemp template) first. */
-#ifndef SKIFF_BRAIN_HARNESS_H
-#define SKIFF_BRAIN_HARNESS_H
-
+/* brain_harness.c — a real skiff-orchestrator for integration tests (see
+ * brain_harness.h). */
 #include <check.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,31 +16,16 @@
 #include "log.h"
 #include "pki.h"
 #include "rpc.h"
+#include "brain_harness.h"
+#include "testlib.h"
 #include "util.h"
 
-#ifndef BRAIN_HARNESS_TMP
-#error "define BRAIN_HARNESS_TMP before including brain_harness.h"
-#endif
+char listen_addr[64];
+atomic_int brain_pid;
 
-static char tmpdir[64];
-static char listen_addr[64];
-static atomic_int brain_pid;
+const char *brain_extra_args[8];
 
-static inline int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-/* More arguments for the next start_brain() (NULL-terminated). */
-static const char *brain_extra_args[8];
-
-static inline void start_brain(const char *grace)
+void start_brain(const char *grace)
 {
 	const char *bin = getenv("SKIFF_BIN");
 	_cleanup_free_ char *path = xasprintf("%s/skiff-orchestrator", bin ? bin : "build/bin");
@@ -68,7 +48,7 @@ static inline void start_brain(const char *grace)
 	atomic_store(&brain_pid, pid);
 }
 
-static inline int stop_brain(int sig)
+int stop_brain(int sig)
 {
 	pid_t pid = atomic_exchange(&brain_pid, 0);
 	if (pid <= 0)
@@ -79,23 +59,20 @@ static inline int stop_brain(int sig)
 	return status;
 }
 
-static inline void setup(void)
+void harness_setup(void)
 {
-	strcpy(tmpdir, BRAIN_HARNESS_TMP);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir_make(NULL);
 	snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%d", free_port());
 	skiff_log_set_level(SKIFF_LOG_ERROR);
 }
 
-static inline void teardown(void)
+void harness_teardown(void)
 {
 	stop_brain(SIGKILL);
-	if (getenv("SKIFF_KEEP_TMP"))
-		return;
-	skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
-static inline void dump_log(void)
+void dump_log(void)
 {
 	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
 	_cleanup_free_ char *data = NULL;
@@ -106,7 +83,7 @@ static inline void dump_log(void)
 }
 
 /* Connect as admin (admin.conf), retrying while the brain starts. */
-static inline struct skiff_rpc_sync *connect_admin(int timeout_ms)
+struct skiff_rpc_sync *connect_admin(int timeout_ms)
 {
 	_cleanup_free_ char *conf = xasprintf("%s/data/admin.conf", tmpdir);
 	int64_t deadline = skiff_mono_ms() + timeout_ms;
@@ -146,8 +123,7 @@ static inline struct skiff_rpc_sync *connect_admin(int timeout_ms)
 
 /* Apply deployment NAME (label app=NAME, image skiff-demo:1) with REPLICAS,
  * waiting TIMEOUT_MS for the brain's acknowledgement. */
-static inline void apply_deployment(struct skiff_rpc_sync *s, const char *name, int replicas,
-				    int timeout_ms)
+void harness_apply(struct skiff_rpc_sync *s, const char *name, int replicas, int timeout_ms)
 {
 	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
 	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
@@ -185,5 +161,3 @@ static inline void apply_deployment(struct skiff_rpc_sync *s, const char *name, 
 					  NULL, &err) == 0,
 		      "apply: %s", err);
 }
-
-#endif

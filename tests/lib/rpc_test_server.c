@@ -1,17 +1,5 @@
-/* rpc_test_server.h — a test RPC server on its own thread and event_base,
- * shared by test_rpc.c and test_tls.c. Header-only (static functions) so each
- * test binary stays one .c file.
- *
- * Handlers: MSG_TEST_ECHO answers its Heartbeat after time_ms milliseconds
- * (node "never": never answers); MSG_TEST_STREAM sends time_ms items then
- * ends (0: forever, every 5 ms, until cancelled); MSG_GET fails with ENOENT;
- * MSG_LIST and MSG_JOIN answer with an empty payload; node "block" blocks the
- * server's loop for time_ms (a busy daemon) before answering, node
- * "block-steps" blocks it epoch ms (0: 150) at a time in time_ms/step timer
- * callbacks in a row. */
-#ifndef RPC_TEST_SERVER_H
-#define RPC_TEST_SERVER_H
-
+/* rpc_test_server.c — a test RPC server on its own thread and event_base
+ * (see rpc_test_server.h for what its handlers answer). */
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
@@ -28,24 +16,9 @@
 #include "log.h"
 #include "pki.h"
 #include "rpc.h"
+#include "rpc_test_server.h"
+#include "testlib.h"
 #include "util.h"
-
-struct test_server {
-	pthread_t thread;
-	struct event_base *base;
-	struct skiff_rpc_server *rpc;
-	struct event *stop_ev;
-	int stop_pipe[2];
-	int port;
-	char addr[64];
-	atomic_int cancels;
-	atomic_int closes;
-	atomic_int last_close_reason;
-	atomic_int requests;
-	char last_peer_role[32];
-	char last_peer_name[256];
-	void (*on_accept)(struct skiff_rpc_conn *conn, void *userdata);
-};
 
 struct delayed_reply {
 	struct skiff_rpc_call *call;
@@ -134,8 +107,8 @@ static void blocker_step(evutil_socket_t fd, short what, void *arg)
 
 /* When set, MSG_JOIN is served as the brain does: token checked, CSR signed
  * with CN = node name and OU = node. */
-static struct skiff_ca *test_join_ca;
-static const char *test_join_token;
+struct skiff_ca *test_join_ca;
+const char *test_join_token;
 
 static void test_join(struct skiff_rpc_call *call, const Skiff__Frame *req)
 {
@@ -169,7 +142,7 @@ static void test_join(struct skiff_rpc_call *call, const Skiff__Frame *req)
 	skiff__join_request__free_unpacked(jr, NULL);
 }
 
-static void test_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
+void test_server_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata)
 {
 	struct test_server *ts = userdata;
 	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
@@ -272,9 +245,9 @@ static void test_on_refused(const char *addr, const char *why, void *userdata)
 }
 
 /* The edge settings of the next test_server_start() (0: the defaults). */
-static struct skiff_rpc_server_config test_server_edge;
+struct skiff_rpc_server_config test_server_edge;
 
-static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
+struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 {
 	struct test_server *ts = xcalloc(1, sizeof(*ts));
 	struct skiff_rpc_server_config cfg = {
@@ -282,7 +255,7 @@ static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 		.tls = tls,
 		.insecure_plaintext = tls == NULL,
 		.keepalive_ms = keepalive_ms,
-		.handler = test_handler,
+		.handler = test_server_handler,
 		.on_close = test_on_close,
 		.on_refused = test_on_refused,
 		.userdata = ts,
@@ -305,7 +278,7 @@ static struct test_server *test_server_start(SSL_CTX *tls, int keepalive_ms)
 	return ts;
 }
 
-static void test_server_stop(struct test_server *ts)
+void test_server_stop(struct test_server *ts)
 {
 	ck_assert_int_eq(write(ts->stop_pipe[1], "x", 1), 1);
 	pthread_join(ts->thread, NULL);
@@ -316,26 +289,3 @@ static void test_server_stop(struct test_server *ts)
 	close(ts->stop_pipe[1]);
 	free(ts);
 }
-
-/* Wait (up to ms) until cond holds, for state another thread changes. */
-#define WAIT_FOR(cond, ms)                                                                         \
-	({                                                                                         \
-		int64_t _end_ = skiff_mono_ms() + (ms);                                            \
-		while (!(cond) && skiff_mono_ms() < _end_)                                         \
-			usleep(2000);                                                              \
-		(cond);                                                                            \
-	})
-
-/* Run base until cond holds or ms pass. */
-#define LOOP_UNTIL(base, cond, ms)                                                                 \
-	({                                                                                         \
-		int64_t _end_ = skiff_mono_ms() + (ms);                                            \
-		while (!(cond) && skiff_mono_ms() < _end_) {                                       \
-			struct timeval _tv_ = { 0, 10000 };                                        \
-			event_base_loopexit((base), &_tv_);                                        \
-			event_base_loop((base), EVLOOP_ONCE);                                      \
-		}                                                                                  \
-		(cond);                                                                            \
-	})
-
-#endif

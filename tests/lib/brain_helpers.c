@@ -1,9 +1,6 @@
-/* brain_helpers.h — shared helpers for the brain's unit tests: a brain in a
- * temporary directory with a fake clock, nodes that register like agents,
- * deployments built in code, pods reported Running. Header-only (static). */
-#ifndef SKIFF_TEST_BRAIN_HELPERS_H
-#define SKIFF_TEST_BRAIN_HELPERS_H
-
+/* brain_helpers.c — a brain in a temporary directory with a fake clock,
+ * nodes that register like agents, deployments built in code, pods reported
+ * Running: for the brain's unit tests (see brain_helpers.h). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,46 +9,37 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../orchestrator/brain.h"
+#include "brain_helpers.h"
 #include "cleanup.h"
 #include "log.h"
+#include "testlib.h"
 #include "util.h"
 
-static char tmpdir[64];
-static int64_t fake_now = 1000000;
+int64_t fake_now = 1000000;
 
-static inline int64_t fake_mono(void)
+static int64_t fake_mono(void)
 {
 	return fake_now;
 }
 
-static inline int64_t fake_ms(void)
+static int64_t fake_ms(void)
 {
 	return 1700000000000LL + fake_now;
 }
 
-static inline void quiet_logs(void)
+void brain_test_setup(void)
 {
-	static int null_fd = -1;
-	if (null_fd < 0)
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	skiff_log_set_fd(null_fd);
-}
-
-static inline void setup(void)
-{
-	strcpy(tmpdir, "/tmp/skiff-test-brain-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir_make("brain");
 	quiet_logs();
 	fake_now = 1000000;
 }
 
-static inline void teardown(void)
+void brain_test_teardown(void)
 {
-	skiff_rm_rf(tmpdir);
+	tmpdir_remove();
 }
 
-static inline struct brain *open_brain_faults(struct skiff_store_faults *f)
+struct brain *open_brain_faults(struct skiff_store_faults *f)
 {
 	struct brain_config cfg = { .node_grace_ms = 3000, .faults = f };
 	struct brain *b = NULL;
@@ -67,12 +55,12 @@ static inline struct brain *open_brain_faults(struct skiff_store_faults *f)
 	return b;
 }
 
-static inline struct brain *open_brain(void)
+struct brain *open_brain(void)
 {
 	return open_brain_faults(NULL);
 }
 
-static inline Skiff__KeyValue *kv_new(const char *k, const char *v)
+Skiff__KeyValue *kv_new(const char *k, const char *v)
 {
 	Skiff__KeyValue *kv = xmalloc(sizeof(*kv));
 	skiff__key_value__init(kv);
@@ -82,8 +70,8 @@ static inline Skiff__KeyValue *kv_new(const char *k, const char *v)
 }
 
 /* Register node `name` with cpu (milli) and memory (bytes); returns epoch. */
-static inline uint64_t add_node_labels(struct brain *b, const char *name, int64_t cpu, int64_t mem,
-				       const char *label_key, const char *label_value)
+uint64_t add_node_labels(struct brain *b, const char *name, int64_t cpu, int64_t mem,
+			 const char *label_key, const char *label_value)
 {
 	Skiff__Node n = SKIFF__NODE__INIT;
 	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
@@ -115,14 +103,14 @@ static inline uint64_t add_node_labels(struct brain *b, const char *name, int64_
 	return resp.epoch;
 }
 
-static inline uint64_t add_node(struct brain *b, const char *name, int64_t cpu, int64_t mem)
+uint64_t add_node(struct brain *b, const char *name, int64_t cpu, int64_t mem)
 {
 	return add_node_labels(b, name, cpu, mem, NULL, NULL);
 }
 
 /* A deployment built as skiffctl would send it (unpacked form). */
-static inline Skiff__Deployment *make_deployment(const char *name, int replicas, const char *image,
-						 int64_t cpu, int64_t mem)
+Skiff__Deployment *make_deployment(const char *name, int replicas, const char *image, int64_t cpu,
+				   int64_t mem)
 {
 	Skiff__Deployment *d = xmalloc(sizeof(*d));
 	skiff__deployment__init(d);
@@ -164,7 +152,7 @@ static inline Skiff__Deployment *make_deployment(const char *name, int replicas,
 	return d;
 }
 
-static inline void apply_deployment(struct brain *b, Skiff__Deployment *d, const char *want_result)
+void apply_deployment(struct brain *b, Skiff__Deployment *d, const char *want_result)
 {
 	const char *result = NULL;
 	_cleanup_free_ char *err = NULL;
@@ -175,17 +163,7 @@ static inline void apply_deployment(struct brain *b, Skiff__Deployment *d, const
 	skiff_obj_free(&d->base);
 }
 
-struct pod_list {
-	char *names[4096];
-	char nodes[4096][32];
-	char hash[4096][16];
-	int64_t created[4096];
-	bool ready[4096];
-	bool terminating[4096]; /* metadata.deleted_ms set */
-	size_t n;
-};
-
-static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdata)
+static int collect_pods_cb(const struct skiff_store_obj *o, void *userdata)
 {
 	struct pod_list *l = userdata;
 	/* pods are stored packed next to a summary: read the pod itself and
@@ -219,21 +197,21 @@ static inline int collect_pods_cb(const struct skiff_store_obj *o, void *userdat
 	return 0;
 }
 
-static inline struct pod_list *list_pods(struct brain *b)
+struct pod_list *list_pods(struct brain *b)
 {
 	struct pod_list *l = xcalloc(1, sizeof(*l));
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_pods_cb, l);
 	return l;
 }
 
-static inline void free_pods(struct pod_list *l)
+void free_pods(struct pod_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->names[i]);
 	free(l);
 }
 
-static inline size_t count_on(struct pod_list *l, const char *node)
+size_t count_on(struct pod_list *l, const char *node)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
@@ -243,8 +221,8 @@ static inline size_t count_on(struct pod_list *l, const char *node)
 
 /* Report one pod Running and ready with address ip, as the agent of node
  * (at epoch) would; uid NULL: none given. Returns brain_pod_status()'s. */
-static inline int report_running(struct brain *b, const char *node, uint64_t epoch, const char *pod,
-				 const char *uid, const char *ip, char **ret_err)
+int report_running(struct brain *b, const char *node, uint64_t epoch, const char *pod,
+		   const char *uid, const char *ip, char **ret_err)
 {
 	Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
 	Skiff__PodStatus st = SKIFF__POD_STATUS__INIT;
@@ -261,7 +239,7 @@ static inline int report_running(struct brain *b, const char *node, uint64_t epo
 }
 
 /* Report every bound pod Running and ready, as its agent would. */
-static inline void report_all_running(struct brain *b)
+void report_all_running(struct brain *b)
 {
 	struct pod_list *l = list_pods(b);
 	for (size_t i = 0; i < l->n; i++) {
@@ -279,7 +257,7 @@ static inline void report_all_running(struct brain *b)
 	free_pods(l);
 }
 
-static inline size_t count_terminating(struct pod_list *l)
+size_t count_terminating(struct pod_list *l)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
@@ -289,7 +267,7 @@ static inline size_t count_terminating(struct pod_list *l)
 
 /* Report every terminating pod stopped (PodStatusReport.stopped), as an
  * agent does once it removed it; returns how many. */
-static inline size_t report_all_stopped(struct brain *b)
+size_t report_all_stopped(struct brain *b)
 {
 	struct pod_list *l = list_pods(b);
 	size_t n = 0;
@@ -313,7 +291,7 @@ static inline size_t report_all_stopped(struct brain *b)
 	return n;
 }
 
-static inline void heartbeat_all_but(struct brain *b, const char *except)
+void heartbeat_all_but(struct brain *b, const char *except)
 {
 	size_t i = 0;
 	void *cur = NULL, *v;
@@ -326,14 +304,3 @@ static inline void heartbeat_all_but(struct brain *b, const char *except)
 		(void)brain_node_heartbeat(b, k, n->status->epoch, &err);
 	}
 }
-
-static inline int run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
-#endif
