@@ -132,6 +132,10 @@ void brain_release_views(struct brain *b);
 bool brain_pod_labels_match(const struct brain_pod *p, Skiff__KeyValue *const *sel, size_t nsel);
 /* 64-bit FNV-1a of s ("" for NULL): struct brain_pod.message_hash. */
 uint64_t brain_str_hash(const char *s);
+/* The summary of a decoded pod (podsummary.c; brain.c's store hook makes
+ * one per stored pod), freed with brain_pod_summary_free(). */
+struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p);
+void brain_pod_summary_free(struct brain_pod *s);
 /* A private mutable copy (skiff_obj_free()), NULL when missing. */
 void *brain_copy(struct brain *b, int kind, const char *name);
 /* Store msg (stamps metadata.revision). */
