@@ -17,62 +17,6 @@
 #include "log.h"
 #include "util.h"
 
-struct deferred {
-	struct deferred *next;
-	struct skiff_rpc_call *call; /* NULL once cancelled */
-	ProtobufCMessage *msg;
-	struct daemon *d;
-};
-
-static void deferred_cancel(struct skiff_rpc_call *call, void *userdata)
-{
-	(void)call;
-	struct deferred *df = userdata;
-	df->call = NULL;
-}
-
-void daemon_send_deferred(struct daemon *d);
-
-void daemon_defer_reply(struct daemon *d, struct skiff_rpc_call *call, ProtobufCMessage *msg)
-{
-	struct deferred *df = xcalloc(1, sizeof(*df));
-	df->call = call;
-	df->msg = msg;
-	df->d = d;
-	skiff_rpc_call_set_cancel(call, deferred_cancel, df);
-	*d->deferred_tail = df;
-	d->deferred_tail = &df->next;
-	if (d->no_group_commit) {
-		/* one fsync per write (benchmark baseline) */
-		if (skiff_store_sync(d->brain->store) < 0) {
-			log_error("cannot make changes durable; exiting");
-			exit(1);
-		}
-		daemon_send_deferred(d);
-		return;
-	}
-	daemon_kick(d);
-}
-
-/* Called by the commit after a successful sync. */
-void daemon_send_deferred(struct daemon *d)
-{
-	struct deferred *df = d->deferred_head;
-	d->deferred_head = NULL;
-	d->deferred_tail = &d->deferred_head;
-	while (df) {
-		struct deferred *next = df->next;
-		if (df->call) {
-			skiff_rpc_call_set_cancel(df->call, NULL, NULL);
-			skiff_rpc_call_reply(df->call, df->msg);
-		}
-		if (df->msg)
-			protobuf_c_message_free_unpacked(df->msg, NULL);
-		free(df);
-		df = next;
-	}
-}
-
 static void *unpack_req(const ProtobufCMessageDescriptor *desc, const Skiff__Frame *req)
 {
 	return protobuf_c_message_unpack(desc, NULL, req->payload.len, req->payload.data);

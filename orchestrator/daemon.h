@@ -41,18 +41,31 @@ struct daemon {
 	int64_t admin_validity_s;  /* admin and view configs (--admin-cert-validity) */
 	int64_t certs_tick_mono;   /* last certs_tick() clean-up */
 	uint64_t commits, synced_writes;
+	/* After each successful sync, once the deferred replies went out
+	 * (main.c: daemon_watch_feed). */
+	void (*on_commit)(struct daemon *d);
+	int64_t last_reconcile_ms;  /* mono */
+	int64_t reconcile_asked_ms; /* mono; 0: not asked */
+	int exit_code;		    /* 1 after a failed sync: the loop ends */
 };
 
 /* api.c: every request from skiffctl and agents. */
 void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *userdata);
 void daemon_conn_closed(struct skiff_rpc_conn *conn, int reason, void *userdata);
 
-/* Reply after the next successful sync (msg is taken over; NULL: empty). */
+/* commit.c: group commit. Reply after the next successful sync (msg is
+ * taken over; NULL: empty). */
 void daemon_defer_reply(struct daemon *d, struct skiff_rpc_call *call, ProtobufCMessage *msg);
 /* Send the deferred replies (after a successful sync). */
 void daemon_send_deferred(struct daemon *d);
 /* Schedule a commit (and a reconcile) soon. */
 void daemon_kick(struct daemon *d);
+/* The commit and reconcile events (after d->base exists), and their end. */
+void daemon_commit_init(struct daemon *d);
+void daemon_commit_free(struct daemon *d);
+/* From the 100 ms tick: commit, reconcile when asked for long enough (or
+ * ask), give freed heap back. */
+void daemon_commit_tick(struct daemon *d);
 
 /* authz.c: the roles (AUTHZ_* bits) that may send each MsgType; -ENOENT for
  * a type without a row (refused). */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +44,6 @@ static const char usage[] =
     "  --admin-cert-validity DURATION  life of admin and view configs (default 365d)\n"
     "  --log-level LEVEL       error, warn, info (default), debug\n"
     "  --no-group-commit       fsync each write on its own (benchmarks)\n";
-
-static int64_t last_reconcile_ms;
-static int exit_code;
 
 /* The RPC server closes unauthenticated connections at its edge (caps,
  * timeouts) and only counts them; the brain reports what happened once a
@@ -109,114 +105,14 @@ static void raise_fd_limit(const struct skiff_rpc_server_config *scfg)
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-static void commit_now(struct daemon *d)
-{
-	int r = skiff_store_sync(d->brain->store);
-	if (r < 0) {
-		/* Fail-stop: nothing unsynced is acknowledged; the next start
-		 * replays what is on disk. */
-		log_error("cannot make changes durable (%s); exiting so that nothing unsaved is "
-			  "acknowledged",
-			  strerror(-r));
-		exit_code = 1;
-		event_base_loopbreak(d->base);
-		return;
-	}
-	d->commits++;
-	daemon_send_deferred(d);
-	daemon_watch_feed(d);
-	brain_push_assignments(d->brain);
-	brain_release_views(d->brain);
-	if (skiff_store_want_snapshot(d->brain->store))
-		(void)skiff_store_snapshot(d->brain->store);
-}
-
-static void reconcile(struct daemon *d)
-{
-	last_reconcile_ms = skiff_mono_ms();
-	(void)brain_reconcile(d->brain);
-}
-
-/* A burst of changes (a pass over 100,000 pods, their Assignments packed
- * for every node, the WAL buffer of the round) leaves freed memory behind
- * in the heap: give it back to the system, at most once a second and only
- * after 1,000 changes, from the tick (pushes have drained by then). */
-static void trim_heap(struct daemon *d)
-{
-	static uint64_t trimmed_rev;
-	static int64_t trimmed_ms;
-	uint64_t rev = skiff_store_revision(d->brain->store);
-	int64_t now = skiff_mono_ms();
-	if (rev - trimmed_rev < 1000 || now - trimmed_ms < 1000)
-		return;
-	malloc_trim(0);
-	trimmed_rev = rev;
-	trimmed_ms = now;
-}
-
-/* The controllers run from their own event of the lowest priority, asked
- * for after a commit: the replies that commit just queued are written out
- * first (socket events have a higher priority), so an APPLY of 100,000
- * replicas is acknowledged before the pass that creates them, not seconds
- * later. A pass asked for at the previous tick and still starved by
- * socket traffic runs from the tick itself. */
-static int64_t reconcile_asked_ms; /* 0: not asked */
-
-static void reconcile_now(struct daemon *d)
-{
-	reconcile_asked_ms = 0;
-	if (exit_code != 0)
-		return;
-	reconcile(d);
-	commit_now(d);
-}
-
-static void reconcile_cb(evutil_socket_t fd, short what, void *userdata)
-{
-	(void)fd;
-	(void)what;
-	reconcile_now(userdata);
-}
-
-static void ask_reconcile(struct daemon *d)
-{
-	if (exit_code != 0)
-		return;
-	if (!reconcile_asked_ms)
-		reconcile_asked_ms = skiff_mono_ms();
-	event_active(d->reconcile_ev, EV_WRITE, 0);
-}
-
-static void commit_cb(evutil_socket_t fd, short what, void *userdata)
-{
-	(void)fd;
-	(void)what;
-	struct daemon *d = userdata;
-	/* answer what arrived first: replies never wait for the controllers */
-	commit_now(d);
-	if (skiff_mono_ms() - last_reconcile_ms >= 20)
-		ask_reconcile(d);
-}
-
 static void tick_cb(evutil_socket_t fd, short what, void *userdata)
 {
 	(void)fd;
 	(void)what;
 	struct daemon *d = userdata;
 	certs_tick(d);
-	commit_now(d);
-	if (reconcile_asked_ms && skiff_mono_ms() - reconcile_asked_ms >= 100)
-		reconcile_now(d);
-	else
-		ask_reconcile(d);
-	trim_heap(d);
+	daemon_commit_tick(d);
 	edge_report(d);
-}
-
-void daemon_kick(struct daemon *d)
-{
-	if (!event_pending(d->commit_ev, EV_TIMEOUT, NULL))
-		event_active(d->commit_ev, EV_WRITE, 0);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *userdata)
@@ -536,10 +432,8 @@ int main(int argc, char **argv)
 	}
 	d.joinlimit = joinlimit_new(NULL);
 	joinlimit_attach(d.joinlimit, d.base, daemon_handle, &d);
-	d.commit_ev = event_new(d.base, -1, 0, commit_cb, &d);
-	event_priority_set(d.commit_ev, 2);
-	d.reconcile_ev = event_new(d.base, -1, 0, reconcile_cb, &d);
-	event_priority_set(d.reconcile_ev, 2);
+	d.on_commit = daemon_watch_feed;
+	daemon_commit_init(&d);
 	d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
 	struct timeval tv = { 0, 100 * 1000 };
 	event_add(d.tick_ev, &tv);
@@ -569,14 +463,13 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	/* clean shutdown: what was accepted is made durable first */
-	if (exit_code == 0 && skiff_store_sync(d.brain->store) == 0)
+	if (d.exit_code == 0 && skiff_store_sync(d.brain->store) == 0)
 		daemon_send_deferred(&d);
 	daemon_watch_free_all(&d);
 	skiff_rpc_server_free(d.server);
 	joinlimit_free(d.joinlimit); /* after the server: held calls are cancelled first */
 	SSL_CTX_free(tls);
-	event_free(d.commit_ev);
-	event_free(d.reconcile_ev);
+	daemon_commit_free(&d);
 	event_free(d.tick_ev);
 	event_free(d.sig_term);
 	event_free(d.sig_int);
@@ -586,5 +479,5 @@ int main(int argc, char **argv)
 	free(d.token);
 	free(d.data_dir);
 	log_info("stopped");
-	return exit_code;
+	return d.exit_code;
 }
