@@ -2,7 +2,7 @@
  * network: the store of decoded objects, node sessions and their epochs, the
  * scheduler, the controllers (deployments, node lifecycle, endpoints),
  * events, and the operations the API exposes (apply, scale, cordon/drain,
- * rollout undo). main.c/api.c/agents.c wire this to RPC; unit tests drive
+ * rollout undo). main.c/api.c/commit.c wire this to RPC; unit tests drive
  * it directly with a fake clock.
  *
  * Every write goes through brain_put()/brain_delete(), which stamp the
@@ -115,7 +115,7 @@ void brain_free(struct brain *b);
 int64_t brain_now_mono(struct brain *b);
 int64_t brain_now_ms(struct brain *b);
 
-/* ---- objects ------------------------------------------------------------ */
+/* ---- objects (brain.c, podsummary.c) -------------------------------------- */
 
 /* The stored, decoded object (read-only). Pods are stored packed: a pod is
  * unpacked into a view that stays valid until brain_release_views() (the
@@ -145,7 +145,7 @@ int brain_delete(struct brain *b, int kind, const char *name);
 void brain_event(struct brain *b, const char *kind, const char *name, const char *type,
 		 const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* ---- operations (API) ----------------------------------------------------- */
+/* ---- operations (ops.c; pods leaving: terminate.c) ------------------------ */
 
 /* Validate, default and store a user object. *ret_result is "created",
  * "configured" or "unchanged"; *ret_obj (may be NULL) a copy of the stored
@@ -192,20 +192,20 @@ int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev
 int brain_nodes_tick(struct brain *b);
 struct brain_node *brain_node_rt(struct brain *b, const char *name);
 
-/* The Assignment for a node. Its pods are unpacked copies; its nodes and
- * services are borrowed (valid until the next write): pack it at once and
- * free it with brain_assignment_free(). */
+/* The Assignment for a node (assign.c). Its pods are unpacked copies; its
+ * nodes and services are borrowed (valid until the next write): pack it at
+ * once and free it with brain_assignment_free(). */
 Skiff__Assignment *brain_assignment(struct brain *b, const char *node);
 void brain_assignment_free(Skiff__Assignment *a);
-/* Delete every pod bound to node (graceful: brain_pod_terminate(), for a
- * drain; else at once, for a lost node); returns their names (free each and
+/* Delete every pod bound to node (terminate.c; graceful:
+ * brain_pod_terminate(), for a drain; else at once, for a lost node); returns their names (free each and
  * the array). */
 char **brain_evict_node_pods(struct brain *b, const char *node, bool graceful, size_t *ret_n);
-/* Push to every dirty connected node. */
+/* Push to every dirty connected node (assign.c). */
 void brain_push_assignments(struct brain *b);
 void brain_mark_node_dirty(struct brain *b, const char *node);
 
-/* ---- control loops ------------------------------------------------------- */
+/* ---- control loops (deployment.c, scheduler.c, endpoints.c, reconcile.c) -- */
 
 /* Deployment controller: returns the number of writes. */
 int brain_deployments_reconcile(struct brain *b);
