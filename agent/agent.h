@@ -4,7 +4,8 @@
  * with one struct agent_container per container of the pod. Every
  * file works on the one libevent loop of the agent (single-threaded):
  *   session.c   brain connection: join, register, heartbeats, reconnect
- *   pods.c      desired (Assignment) vs actual, the per-pod state machine
+ *   core.c      the pod state machine (no I/O: clock, actions and uplink injected)
+ *   pods.c      what the core's actions do: images, sandbox, shims, pidfds
  *   shimctl.c   `skiff-runtime shim` and friends, child processes, state JSON
  *   images.c    image reference -> rootfs (directory, or tar unpacked once)
  *   ipam.c      pod IPs from the node's pod CIDR
@@ -74,6 +75,7 @@ struct session;
 struct spawn;
 struct probe;
 struct log_follower;
+struct exec_run;
 
 enum pod_state {
 	POD_NEW,      /* known, no container yet */
@@ -131,9 +133,10 @@ struct agent_container {
 	 * details (at most a second), so the brain never sees a restart
 	 * without its reason */
 	bool exit_pending;
-	struct event *ev_pending;
+	int64_t pending_until_ms; /* then reported without them */
 	struct spawn *starter;
-	uint64_t queued; /* waiting for a start slot: its place in the queue (0: not) */
+	bool start_inflight; /* the core's view: a start is under way (holds a slot) */
+	uint64_t queued;     /* waiting for a start slot: its place in the queue (0: not) */
 	int64_t started_ms;
 
 	/* status */
@@ -153,11 +156,13 @@ struct agent_container {
 
 	/* healing */
 	int64_t next_backoff_ms;
-	struct event *ev_timer;
+	int64_t backoff_at_ms; /* BACKOFF: start again then (0: no timer) */
 
-	/* stopping */
-	struct event *ev_kill;
+	/* stopping: SIGKILL then (0: no timer) */
+	int64_t kill_at_ms;
 
+	/* probe results in a row: [0] liveness, [1] readiness */
+	int probe_ok[2], probe_fail[2];
 	struct probe *liveness;
 	struct probe *readiness;
 	bool status_dirty;
@@ -186,9 +191,45 @@ struct agent_uplink {
 	bool (*talking)(struct agent *a);   /* a connection is up, registered or not */
 };
 
+/* The core's clock: now, and a wake-up at (or soon after) at_ms, when
+ * core_tick() must run; an earlier wake-up replaces a later one. */
+struct agent_clock {
+	int64_t (*now_ms)(struct agent *a);
+	void (*wake_at)(struct agent *a, int64_t at_ms);
+};
+
+/* Why a start did not happen (core_actions.start). */
+struct core_failure {
+	char reason[64]; /* ImageNotFound, VolumeError, NetworkError, ... */
+	char *message;	 /* owned: "REASON: what and where" */
+	bool retry;	 /* may succeed later (retried with the backoff) */
+};
+
+/* What the core asks of the node; pods.c implements it (pods_actions),
+ * a unit test fakes it. None of them calls back into the core. */
+struct agent_actions {
+	/* Begin attempt id of c: image, sandbox, volumes, then the shim.
+	 * 0: under way, core_start_done() follows; < 0: nothing runs, *ret
+	 * says why. */
+	int (*start)(struct agent_container *c, const char *id, struct core_failure *ret);
+	void (*signal)(struct agent_container *c, int sig); /* the running attempt */
+	void (*unwatch)(struct agent_container *c);	    /* forget its processes (it exited) */
+	void (*release)(struct agent_container *c);	    /* before c is freed */
+	void (*delete_attempt)(struct agent *a, const char *id);
+	void (*probes)(struct agent_container *c, bool run);
+	void (*running)(struct agent_container *c); /* a new attempt runs (log followers) */
+	void (*save_pod)(struct agent_pod *pod);
+	void (*save_run)(struct agent_container *c);
+	void (*pod_wanted)(struct agent_pod *pod);  /* listed: its endpoints file */
+	void (*pod_removed)(struct agent_pod *pod); /* files and sandbox, off the loop */
+	void (*assignment)(struct agent *a);	    /* a new Assignment: routes */
+};
+
 struct agent {
 	struct event_base *base;
 	const struct agent_uplink *uplink;
+	const struct agent_clock *clock;
+	const struct agent_actions *actions;
 	struct agent_config cfg;
 	char *containers_dir; /* STATE/containers: the shims' --state */
 	uint64_t epoch;
@@ -199,8 +240,9 @@ struct agent {
 	struct agent_container *containers; /* of every pod */
 	bool have_assignment;
 	Skiff__Assignment *assignment; /* latest, owned */
-	struct event *ev_flush;
-	struct event *ev_reconcile;
+	bool reconcile_due;	       /* compare again on the next tick */
+	struct event *ev_wake;	       /* the clock's one timer (pods.c) */
+	int64_t wake_ms;
 	struct queued_event *events, **events_tail;
 	int n_events;
 	struct log_follower *followers;
@@ -209,7 +251,7 @@ struct agent {
 	 * brain proves unreachable): no container is started or restarted, so
 	 * a pod the brain moved away while this node was gone never runs twice. */
 	bool hold;
-	struct event *ev_hold;
+	int64_t hold_until_ms;
 	int hold_rounds;
 	/* no --address: the local address of the route to the brain */
 	bool address_auto;
@@ -224,7 +266,8 @@ struct agent {
 	uint64_t queue_seq;   /* last start-queue ticket */
 	struct route *routes; /* installed to other nodes' pod subnets (routes.c) */
 	size_t n_routes;
-	uint32_t ipam_next; /* where the next pod IP is looked for (ipam.c) */
+	uint32_t ipam_next;	    /* where the next pod IP is looked for (ipam.c) */
+	struct exec_run *exec_runs; /* live `skiffctl exec` streams (exec.c) */
 };
 
 /* capacity.c */
@@ -332,27 +375,57 @@ void podnet_remove_dir(const char *pod_dir, const char *uid);
 int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);
 int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t len);
 
-/* pods.c */
-int pods_adopt(struct agent *a);
-void pods_apply_assignment(struct agent *a, Skiff__Assignment *as);
+/* core.c — the pod state machine (no I/O; see the file's comment) */
+/* A pod from its spec (taken), one record per container; NULL (spec freed,
+ * logged) for a spec no validating brain sends. */
+struct agent_pod *core_pod_new(struct agent *a, Skiff__Pod *spec);
+void core_free_all(struct agent *a);
+void core_apply_assignment(struct agent *a, Skiff__Assignment *as);
 /* Hold starts until the first Assignment or brain_wait_ms without the brain. */
-void pods_hold_start(struct agent *a);
-void pods_hold_release(struct agent *a, const char *why);
-/* shims started at once: twice the CPUs, within AGENT_{MIN,MAX}_STARTING */
-int pods_max_starting(struct agent *a);
-void pods_mark_dirty(struct agent_container *p);
-void pods_flush_now(struct agent *a);
-void pods_fill_running(struct agent *a, Skiff__RegisterRequest *req, void (*keep)(void *));
-Skiff__PodStatus *pods_build_status(struct agent_pod *pod);
-void pods_status_free(Skiff__PodStatus *st);
-struct agent_pod *pods_find_name(struct agent *a, const char *name);
+void core_hold_start(struct agent *a);
+void core_hold_release(struct agent *a, const char *why);
+void core_start(struct agent_container *c);
+/* The start's outcome: code != 0 the runtime's exit code and error line;
+ * else st is the new attempt's state (running: watched by now, or exited). */
+void core_start_done(struct agent_container *c, int code, const char *line,
+		     const struct shim_state *st);
+void core_start_unreadable(struct agent_container *c, int err);
+/* The attempt ended; st is its record. */
+void core_exited(struct agent_container *c, const struct shim_state *st);
+/* The main process ended before its record: true when the core restarts it
+ * at once (restartPolicy Always), then core_exited_early() — after the
+ * caller has set the old attempt aside — and core_exit_recorded() with the
+ * record when it comes. */
+bool core_restarts_early(const struct agent_container *c);
+void core_exited_early(struct agent_container *c);
+void core_exit_recorded(struct agent_container *c, const struct shim_state *st);
+/* One probe check's result (thresholds applied here). */
+void core_probe_check(struct agent_container *c, bool liveness, bool ok, const char *why);
+/* After an agent restart: the attempt runs (watched), or ended meanwhile. */
+void core_adopt_running(struct agent_container *c, pid_t pid, int64_t started_ms);
+void core_adopt_exited(struct agent_container *c, const struct shim_state *st);
+/* Deadlines due (backoff, grace, hold, exit records), then core_flush. */
+void core_tick(struct agent *a);
+void core_mark_dirty(struct agent_container *c);
+void core_flush(struct agent *a);
+void core_fill_running(struct agent *a, Skiff__RegisterRequest *req);
+Skiff__PodStatus *core_pod_status(struct agent_pod *pod);
+void core_status_free(Skiff__PodStatus *st);
+struct agent_pod *core_find_pod(struct agent *a, const char *name);
 /* The pod's container of that name; NULL or "": its first. NULL: none. */
-struct agent_container *pods_container(struct agent_pod *pod, const char *name);
+struct agent_container *core_container(struct agent_pod *pod, const char *name);
 /* The container's name (the pod's name when the spec gives none). */
-const char *pods_container_name(const struct agent_container *c);
-void pods_report_event(struct agent *a, struct agent_pod *pod, const char *type, const char *reason,
+const char *core_container_name(const struct agent_container *c);
+void core_container_id(const struct agent_container *c, int attempt, char *buf, size_t len);
+void core_report_event(struct agent *a, struct agent_pod *pod, const char *type, const char *reason,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void pods_probe_result(struct agent_container *p, bool liveness, bool ok, const char *why);
+
+/* pods.c — the core's actions and clock on the real node */
+extern const struct agent_actions pods_actions;
+extern const struct agent_clock pods_clock;
+/* the start slots (twice the CPUs, within AGENT_{MIN,MAX}_STARTING) */
+void pods_init(struct agent *a);
+int pods_adopt(struct agent *a);
 void pods_kill_container(struct agent_container *p, int sig);
 
 /* startspec.c — the runtime's command line for a container (no I/O) */

@@ -70,9 +70,6 @@ struct exec_run {
 	bool stopping;
 };
 
-/* live runs, for MSG_AGENT_EXEC_INPUT to find theirs */
-static struct exec_run *runs;
-
 static void stdin_close(struct exec_run *x)
 {
 	if (x->ev_in)
@@ -86,7 +83,7 @@ static void stdin_close(struct exec_run *x)
 
 static void run_free(struct exec_run *x)
 {
-	for (struct exec_run **pp = &runs; *pp; pp = &(*pp)->next)
+	for (struct exec_run **pp = &x->agent->exec_runs; *pp; pp = &(*pp)->next)
 		if (*pp == x) {
 			*pp = x->next;
 			break;
@@ -252,12 +249,11 @@ static void on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 
 void exec_input(struct agent *a, const Skiff__Frame *request)
 {
-	(void)a;
 	Skiff__ExecInput *in =
 	    skiff__exec_input__unpack(NULL, request->payload.len, request->payload.data);
 	if (!in)
 		return;
-	struct exec_run *x = runs;
+	struct exec_run *x = a->exec_runs;
 	while (x && x->id != in->exec_id)
 		x = x->next;
 	if (x && in->resize && x->resize_fd >= 0 && in->rows > 0 && in->rows <= 65535 &&
@@ -487,8 +483,8 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	}
 	struct exec_run *x = NULL;
 	char **argv = NULL;
-	struct agent_pod *pod = pods_find_name(a, req->pod);
-	struct agent_container *p = pod ? pods_container(pod, req->container) : NULL;
+	struct agent_pod *pod = core_find_pod(a, req->pod);
+	struct agent_container *p = pod ? core_container(pod, req->container) : NULL;
 	if (!p) {
 		if (pod)
 			skiff_rpc_call_error(call, -ENOENT, "pod %s has no container '%s'",
@@ -574,8 +570,8 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		x->in_buf = evbuffer_new();
 		x->ev_in = event_new(a->base, x->in_fd, EV_WRITE, on_stdin_writable, x);
 	}
-	x->next = runs;
-	runs = x;
+	x->next = a->exec_runs; /* for MSG_AGENT_EXEC_INPUT to find it */
+	a->exec_runs = x;
 	x->ev_pid = event_new(a->base, x->pidfd, EV_READ, on_exit_fd, x);
 	event_add(x->ev_pid, NULL);
 	x->ev_kill = evtimer_new(a->base, on_kill, x);

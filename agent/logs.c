@@ -199,14 +199,14 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		return;
 	}
 	_cleanup_free_ char *id = NULL, *data = NULL, *dir = NULL;
-	struct agent_pod *pod = pods_find_name(a, req->pod);
+	struct agent_pod *pod = core_find_pod(a, req->pod);
 	if (!pod) {
 		skiff_rpc_call_error(call, ENOENT, "pod %s does not run on node %s", req->pod,
 				     a->cfg.name);
 		goto out;
 	}
 	/* the container named, else the first */
-	struct agent_container *p = pods_container(pod, req->container);
+	struct agent_container *p = core_container(pod, req->container);
 	if (!p) {
 		skiff_rpc_call_error(call, ENOENT, "pod %s has no container '%s'", pod->name,
 				     req->container ? req->container : "");

@@ -45,8 +45,6 @@ static void usage(FILE *f)
 		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n");
 }
 
-static struct agent agent_g;
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -67,7 +65,8 @@ static char *default_runtime(void)
 
 int main(int argc, char **argv)
 {
-	struct agent *a = &agent_g;
+	struct agent agent = { 0 };
+	struct agent *a = &agent;
 	struct agent_config *c = &a->cfg;
 	a->inotify_fd = -EBADF;
 	enum {
@@ -235,6 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a->events_tail = &a->events;
+	pods_init(a);
 	if (state_init(a) < 0)
 		return 1;
 	if (state_load_node(a) < 0)
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 		routes_setup_bridge(a);
 	log_info("node %s: state %s, images %s, runtime %s, cgroup parent %s", c->name,
 		 c->state_dir, c->image_dir, c->runtime, c->cgroup_parent);
-	pods_hold_start(a);
+	core_hold_start(a);
 	if (pods_adopt(a) < 0)
 		return 1;
 	if (session_start(a) < 0)
@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	event_base_dispatch(a->base);
-	pods_flush_now(a);
+	core_flush(a);
 	event_free(sigterm);
 	event_free(sigint);
 	return 0;

@@ -6,11 +6,9 @@
  *   httpGet: GET PATH from POD_IP:PORT answers 200..399
  *
  * Each probe runs every period_ms after initial_delay_ms, bounded by
- * timeout_ms; failure_threshold failures in a row fail it, success_threshold
- * successes pass it. A failed liveness probe kills the container (the pod's
- * restart policy brings it back); readiness decides PodStatus.ready, which the
- * brain turns into service endpoints. A container without a readiness probe
- * is ready once running.
+ * timeout_ms; each check's result goes to the core (core_probe_check), which
+ * counts failure_threshold failures / success_threshold successes in a row,
+ * kills the container on a failed liveness probe and sets readiness.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +33,6 @@ struct probe {
 	bool liveness;
 	const Skiff__Probe *cfg; /* points into the pod's spec */
 	struct event *ev_tick;
-	int failures, successes;
 	/* one check in flight */
 	struct spawn *exec;
 	int sock;
@@ -78,24 +75,9 @@ static void check_done(struct probe *pr, bool ok, const char *why)
 {
 	struct agent_container *p = pr->ctr;
 	check_clear(pr);
-	if (ok) {
-		pr->failures = 0;
-		pr->successes++;
-		if (pr->successes >= cfg_or(pr->cfg->success_threshold, 1))
-			pods_probe_result(p, pr->liveness, true, "");
-	} else {
-		pr->successes = 0;
-		pr->failures++;
-		log_debug("pod %s: %s probe failed (%d): %s", p->pod->name,
-			  pr->liveness ? "liveness" : "readiness", pr->failures, why);
-		if (pr->failures >= cfg_or(pr->cfg->failure_threshold, 3)) {
-			if (pr->liveness)
-				pr->failures = 0;
-			pods_probe_result(p, pr->liveness, false, why);
-			/* pods_probe_result may have killed the container; the
-			 * probe is stopped by the exit, not here. */
-		}
-	}
+	core_probe_check(p, pr->liveness, ok, why);
+	/* a failed liveness probe has killed the container: its exit stops the
+	 * probes, not this */
 	if (p->state == POD_RUNNING && (p->liveness == pr || p->readiness == pr))
 		probe_schedule(pr, cfg_or(pr->cfg->period_ms, 10000));
 }
@@ -278,8 +260,6 @@ void probes_start(struct agent_container *p)
 		return;
 	p->liveness = probe_new(p, c->liveness_probe, true);
 	p->readiness = probe_new(p, c->readiness_probe, false);
-	if (!p->readiness)
-		p->ready = true;
 }
 
 void probes_stop(struct agent_container *p)

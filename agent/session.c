@@ -133,7 +133,7 @@ static void on_request(struct skiff_rpc_call *call, const Skiff__Frame *req, voi
 		log_debug("assignment: epoch %" PRIu64 ", %zu pods, %zu nodes, %zu services%s",
 			  as->epoch, as->n_pods, as->n_nodes, as->n_services,
 			  as->fenced ? ", fenced" : "");
-		pods_apply_assignment(a, as);
+		core_apply_assignment(a, as);
 		return;
 	}
 	case SKIFF__MSG_TYPE__MSG_AGENT_LOGS:
@@ -195,10 +195,10 @@ static bool send_report(struct agent *a, struct agent_pod *pod, bool stopped)
 	rep.epoch = a->epoch;
 	rep.pod = pod->name;
 	rep.uid = pod->uid;
-	rep.status = pods_build_status(pod);
+	rep.status = core_pod_status(pod);
 	int r = skiff_rpc_request(a->session->conn, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base,
 				  SKIFF_RPC_DEFAULT_TIMEOUT_MS, on_reply_checked, a->session, NULL);
-	pods_status_free(rep.status);
+	core_status_free(rep.status);
 	return r >= 0;
 }
 
@@ -230,7 +230,7 @@ bool session_send_event(struct agent *a, const uint8_t *packed, size_t len)
 static void free_running(Skiff__RegisterRequest *req)
 {
 	for (size_t i = 0; i < req->n_pods; i++) {
-		pods_status_free(req->pods[i]->status);
+		core_status_free(req->pods[i]->status);
 		free(req->pods[i]);
 	}
 	free(req->pods);
@@ -286,7 +286,7 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 	/* Whatever happened while the brain was away, in full. */
 	for (struct agent_container *p = a->containers; p; p = p->next)
 		p->status_dirty = true;
-	pods_flush_now(a);
+	core_flush(a);
 }
 
 /* Without --address: the address this node talks to the brain from (what
@@ -376,7 +376,7 @@ static void send_register(struct session *s)
 	node.status = &status;
 	req.node = &node;
 	req.epoch = a->epoch;
-	pods_fill_running(a, &req, NULL);
+	core_fill_running(a, &req);
 	int r = skiff_rpc_request(s->conn, SKIFF__MSG_TYPE__MSG_REGISTER, &req.base,
 				  SKIFF_RPC_DEFAULT_TIMEOUT_MS, on_registered, s, NULL);
 	free_running(&req);

@@ -1,5 +1,5 @@
 /* test_agent_status.c — what the agent tells the brain about a pod, from its
- * containers' states alone (pods_build_status, no I/O): the phase (Pending,
+ * containers' states alone (core_pod_status, no I/O): the phase (Pending,
  * Running while any container runs or will run again, Succeeded/Failed when
  * all have ended), readiness (all containers ready), the Waiting reason of
  * a container in CrashLoopBackOff, per-container restart counts and names,
@@ -76,32 +76,32 @@ TEST(test_pending_then_running_and_ready)
 {
 	struct fixture f;
 	fixture_init(&f, 2);
-	Skiff__PodStatus *st = pods_build_status(&f.pod);
+	Skiff__PodStatus *st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Pending");
 	ck_assert(!st->ready);
 	ck_assert_str_eq(st->container_statuses[0]->state, "Waiting");
 	ck_assert_str_eq(st->container_statuses[0]->reason, "ContainerCreating");
 	ck_assert_str_eq(st->pod_ip, "10.244.0.9");
 	ck_assert_int_eq(st->node_epoch, 3);
-	pods_status_free(st);
+	core_status_free(st);
 
 	/* one runs, ready: Running, but the pod is ready only when all are */
 	running(&f.c[0], true);
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Running");
 	ck_assert(!st->ready);
 	ck_assert_int_eq(st->container_statuses[0]->pid, 42);
-	pods_status_free(st);
+	core_status_free(st);
 	running(&f.c[1], false); /* its readiness probe has not passed yet */
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert(!st->ready);
 	ck_assert(st->container_statuses[0]->ready && !st->container_statuses[1]->ready);
-	pods_status_free(st);
+	core_status_free(st);
 	f.c[1].ready = true;
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert(st->ready);
 	ck_assert_str_eq(st->container_statuses[1]->name, "c1");
-	pods_status_free(st);
+	core_status_free(st);
 }
 END_TEST
 
@@ -118,7 +118,7 @@ TEST(test_crash_loop_keeps_running_phase)
 	f.c[1].message = "back-off 800 ms restarting container c1";
 	f.c[1].last_reason = "Error";
 	f.c[1].last_exit_code = 3;
-	Skiff__PodStatus *st = pods_build_status(&f.pod);
+	Skiff__PodStatus *st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Running"); /* it will run again */
 	ck_assert(!st->ready);
 	ck_assert_str_eq(st->reason, "CrashLoopBackOff");
@@ -130,7 +130,7 @@ TEST(test_crash_loop_keeps_running_phase)
 	ck_assert_str_eq(cs->last_reason, "Error");
 	ck_assert_int_eq(cs->last_exit_code, 3);
 	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
-	pods_status_free(st);
+	core_status_free(st);
 	f.c[1].reason = f.c[1].message = f.c[1].last_reason = NULL;
 }
 END_TEST
@@ -143,25 +143,25 @@ TEST(test_done_phases)
 		running(&f.c[i], true);
 		f.c[i].state = POD_DONE;
 	}
-	Skiff__PodStatus *st = pods_build_status(&f.pod);
+	Skiff__PodStatus *st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Succeeded");
 	ck_assert_str_eq(st->container_statuses[0]->state, "Terminated");
-	pods_status_free(st);
+	core_status_free(st);
 	f.c[1].exit_code = 1;
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Failed");
-	pods_status_free(st);
+	core_status_free(st);
 	/* one still running: Running */
 	f.c[0].state = POD_RUNNING;
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Running");
-	pods_status_free(st);
+	core_status_free(st);
 	/* a container that never ran and will not (Never, setup failure) */
 	fixture_init(&f, 1);
 	f.c[0].state = POD_DONE;
-	st = pods_build_status(&f.pod);
+	st = core_pod_status(&f.pod);
 	ck_assert_str_eq(st->phase, "Failed");
-	pods_status_free(st);
+	core_status_free(st);
 }
 END_TEST
 
@@ -172,17 +172,17 @@ TEST(test_many_containers)
 	fixture_init(f, MAXC);
 	for (int i = 0; i < MAXC; i++)
 		running(&f->c[i], true);
-	Skiff__PodStatus *st = pods_build_status(&f->pod);
+	Skiff__PodStatus *st = core_pod_status(&f->pod);
 	ck_assert_int_eq(st->n_container_statuses, MAXC);
 	ck_assert_str_eq(st->container_statuses[MAXC - 1]->name, "c69");
 	ck_assert(st->ready);
-	pods_status_free(st);
+	core_status_free(st);
 	/* a container already stopped and freed is left out, not misplaced */
 	f->cs[5] = NULL;
-	st = pods_build_status(&f->pod);
+	st = core_pod_status(&f->pod);
 	ck_assert_int_eq(st->n_container_statuses, MAXC - 1);
 	ck_assert_str_eq(st->container_statuses[5]->name, "c6");
-	pods_status_free(st);
+	core_status_free(st);
 	free(f);
 }
 END_TEST
