@@ -7,12 +7,18 @@
  * a private network namespace (unshared at start), so the node bridge, veths
  * and pod addresses never touch the host's network.
  *
+ * What is tested here is what needs the kernel: real shims, pidfds, network
+ * namespaces, cgroups, the brain connection. The state machine's decisions
+ * (restart policies, backoff steps, probe thresholds, grace, adoption, the
+ * start hold) are unit-tested without processes in tests/unit/test_agent_core.c.
+ *
  * The steps run in order in one process (CK_NOFORK) because they share one
- * agent: pod runs; logs; container killed -> restarted and counted; crash loop
- * -> backoff; agent SIGKILLed and restarted -> same pids, zero restarts; brain
- * away -> containers untouched, local restarts go on, reconnect; agent
- * restarted with the brain down -> restarts held for --brain-wait; probes;
- * bad input; removal leaves no process, cgroup, veth or state behind.
+ * agent: pod runs; logs; container killed -> restarted and counted in the
+ * same sandbox; a tar image and routes; agent SIGKILLed and restarted -> same
+ * pids, zero restarts; a container dying while the agent is away; brain away
+ * -> containers untouched, reconnect; probes (exec, HTTP, TCP); bad input;
+ * volumes; two containers in one sandbox; removal leaves no process, cgroup,
+ * veth or state behind.
  */
 #include <check.h>
 #include <dirent.h>
@@ -919,29 +925,6 @@ static int pids_max_of(pid_t pid)
 	return atoi(v);
 }
 
-/* A container of this test started at or after since_ms and running now
- * (from the shims' state files): its pid, or 0. */
-static pid_t running_since(int64_t since_ms)
-{
-	_cleanup_free_ char *cdir = xasprintf("%s/containers", state_dir);
-	_cleanup_closedir_ DIR *d = opendir(cdir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		_cleanup_free_ char *sp = xasprintf("%s/%s/state", cdir, de->d_name);
-		_cleanup_free_ char *js = NULL;
-		if (skiff_read_file(sp, 65536, &js, NULL) < 0 || !strstr(js, "\"running\""))
-			continue;
-		char *k = strstr(js, "\"started_ms\":");
-		char *pk = strstr(js, "\"pid\":");
-		if (!k || !pk || strtoll(k + strlen("\"started_ms\":"), NULL, 10) < since_ms)
-			continue;
-		return (pid_t)strtol(pk + strlen("\"pid\":"), NULL, 10);
-	}
-	return 0;
-}
-
 /* ---- fixtures ------------------------------------------------------------- */
 
 static void setup_all(void)
@@ -1077,51 +1060,10 @@ TEST(t03_kill_restart)
 }
 END_TEST
 
-static const struct pod_def CRASH = { .name = "crash", .cmd = { "sh", "-c", "exit 3", NULL } };
-
-TEST(t04_crash_loop_backoff)
+TEST(t04_tar_image_and_routes)
 {
-	struct pod_def defs[2] = { WEB, CRASH };
-	assign(defs, 2);
-	Skiff__PodStatus *st = wait_status("crash", has_reason, "CrashLoopBackOff", 5000);
-	ck_assert_msg(st, "no CrashLoopBackOff");
-	skiff__pod_status__free_unpacked(st, NULL);
-	/* immediate, then 100, 200, 400, 800 ms: the delay doubles per crash
-	 * (whatever the machine's load, the message says which delay runs) */
-	int64_t t0 = skiff_mono_ms();
-	int64_t end = t0 + 10000;
-	for (;;) {
-		st = status_of("crash");
-		ck_assert_ptr_nonnull(st);
-		if (strstr(st->container_statuses[0]->message, "back-off 800 ms"))
-			break;
-		skiff__pod_status__free_unpacked(st, NULL);
-		ck_assert_msg(skiff_mono_ms() < end, "the backoff never reached 800 ms");
-		usleep(10000);
-	}
-	int64_t took = skiff_mono_ms() - t0;
-	int restarts = st->container_statuses[0]->restart_count;
-	/* 100 + 200 + 400 ms of waiting at least; 5 crashes so far */
-	ck_assert_msg(took >= 600, "backoff 800 ms reached after only %" PRId64 " ms", took);
-	ck_assert_msg(restarts >= 4 && restarts <= 6, "restarts %d", restarts);
-	ck_assert_int_eq(st->container_statuses[0]->last_exit_code, 3);
-	ck_assert_str_eq(st->container_statuses[0]->last_reason, "Error");
-	skiff__pod_status__free_unpacked(st, NULL);
-	/* old attempts are deleted: the current and the previous one stay
-	 * (and one more while its delete runs) */
-	_cleanup_free_ char *ctrs = xasprintf("%s/containers", state_dir);
-	int n = count_entries(ctrs, "uid-crash-");
-	ck_assert_msg(n >= 1 && n <= 3, "%d container dirs of crash", n);
-	assign(&WEB, 1); /* crash goes away */
-}
-END_TEST
-
-TEST(t04b_policies_and_routes)
-{
-	struct pod_def defs[4] = {
+	struct pod_def defs[2] = {
 		WEB,
-		{ .name = "once", .policy = "Never", .cmd = { "sh", "-c", "exit 0", NULL } },
-		{ .name = "retry", .policy = "OnFailure", .cmd = { "sh", "-c", "exit 0", NULL } },
 		{ .name = "fromtar", .image = "bbtar:1", .cmd = { "sleep", "1000", NULL } },
 	};
 	/* a tar image, unpacked once into the state dir */
@@ -1129,18 +1071,8 @@ TEST(t04b_policies_and_routes)
 	    xasprintf("tar -cf '%s/bbtar:1.tar' -C '%s/bb:1' .", image_dir, image_dir);
 	ck_assert_int_eq(system(mk), 0);
 	with_node2 = true;
-	assign(defs, 4);
-	Skiff__PodStatus *st = wait_status("once", has_reason, "Completed", 5000);
-	ck_assert_msg(st, "Never: no Completed");
-	ck_assert_str_eq(st->phase, "Succeeded");
-	ck_assert_str_eq(st->container_statuses[0]->state, "Terminated");
-	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
-	skiff__pod_status__free_unpacked(st, NULL);
-	st = wait_status("retry", has_reason, "Completed", 5000);
-	ck_assert_msg(st, "OnFailure with exit 0: no Completed");
-	ck_assert_str_eq(st->phase, "Succeeded");
-	ck_assert_int_eq(st->container_statuses[0]->restart_count, 0);
-	skiff__pod_status__free_unpacked(st, NULL);
+	assign(defs, 2);
+	Skiff__PodStatus *st;
 	st = wait_status("fromtar", is_running, NULL, 5000);
 	ck_assert_msg(st, "pod from a tar image never ran");
 	skiff__pod_status__free_unpacked(st, NULL);
@@ -1239,40 +1171,6 @@ TEST(t06_brain_away)
 	web_restarts = st->container_statuses[0]->restart_count;
 	skiff__pod_status__free_unpacked(st, NULL);
 	ck_assert(pid_alive(web_pid));
-}
-END_TEST
-
-/* The agent restarts while the brain is down, and a container died while
- * it was away: the restart is held for the brain (it may have moved the pod),
- * then, the brain being unreachable for --brain-wait (2 s), done locally. */
-TEST(t06b_agent_restart_brain_down)
-{
-	pthread_mutex_lock(&B.mu);
-	int regs = B.registers;
-	pthread_mutex_unlock(&B.mu);
-	agent_kill(SIGKILL);
-	brain_send('s');
-	ck_assert_int_eq(kill(web_pid, SIGKILL), 0);
-	usleep(300000);
-	int64_t t0 = skiff_now_ms();
-	agent_start();
-	usleep(1200 * 1000);
-	ck_assert_msg(running_since(t0) == 0, "restarted before the brain could answer");
-	pid_t pid = 0;
-	for (int i = 0; i < 300 && !(pid = running_since(t0)); i++)
-		usleep(10000);
-	ck_assert_msg(pid > 0, "not restarted locally with the brain down");
-	int64_t took = skiff_now_ms() - t0;
-	ck_assert_msg(took >= 1800, "restarted after %" PRId64 " ms, before --brain-wait", took);
-	brain_send('r');
-	ck_assert_msg(wait_int(&B.registers, regs + 1, 10000), "agent did not reconnect");
-	int old[2] = { web_pid, web_restarts };
-	Skiff__PodStatus *st = wait_status("web", restarted_from, old, 3000);
-	ck_assert_msg(st, "local restart not reported");
-	web_pid = st->container_statuses[0]->pid;
-	web_restarts = st->container_statuses[0]->restart_count;
-	ck_assert_int_eq(web_pid, pid);
-	skiff__pod_status__free_unpacked(st, NULL);
 }
 END_TEST
 
