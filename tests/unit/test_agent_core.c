@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../agent/agent.h"
+#include "testlib.h"
 #include "util.h"
 
 #define MAXLOG 256
@@ -335,7 +336,7 @@ static void shim_exited(struct agent_container *c, int code, int sig)
 
 /* ---- restart policy ----------------------------------------------------- */
 
-START_TEST(test_always_restarts_any_exit)
+TEST(test_always_restarts_any_exit)
 {
 	struct podspec ps = { .name = "web" };
 	assign(&ps, 1, false);
@@ -369,7 +370,7 @@ START_TEST(test_always_restarts_any_exit)
 }
 END_TEST
 
-START_TEST(test_on_failure_and_never)
+TEST(test_on_failure_and_never)
 {
 	struct podspec ps[] = { { .name = "ok", .policy = "OnFailure" },
 				{ .name = "bad", .policy = "OnFailure" },
@@ -402,7 +403,7 @@ END_TEST
 
 /* ---- backoff ------------------------------------------------------------ */
 
-START_TEST(test_crash_loop_backoff_and_reset)
+TEST(test_crash_loop_backoff_and_reset)
 {
 	struct podspec ps = { .name = "loop" };
 	assign(&ps, 1, false);
@@ -447,7 +448,7 @@ START_TEST(test_crash_loop_backoff_and_reset)
 }
 END_TEST
 
-START_TEST(test_start_failure_retried_one_event)
+TEST(test_start_failure_retried_one_event)
 {
 	struct podspec ps = { .name = "img" };
 	F->fail_reason = "ImageNotFound";
@@ -487,7 +488,7 @@ START_TEST(test_start_failure_retried_one_event)
 END_TEST
 
 /* the runtime itself refuses (exit 127): CommandNotFound, retried */
-START_TEST(test_runtime_failure)
+TEST(test_runtime_failure)
 {
 	struct podspec ps = { .name = "cmd" };
 	assign(&ps, 1, false);
@@ -508,7 +509,7 @@ END_TEST
 
 /* ---- the fast restart: decided at the main process's exit ---------------- */
 
-START_TEST(test_fast_restart_waits_for_the_record)
+TEST(test_fast_restart_waits_for_the_record)
 {
 	struct podspec ps = { .name = "fast" };
 	assign(&ps, 1, false);
@@ -552,7 +553,7 @@ END_TEST
 
 /* ---- probes ------------------------------------------------------------- */
 
-START_TEST(test_probes)
+TEST(test_probes)
 {
 	Skiff__Probe live = SKIFF__PROBE__INIT, ready = SKIFF__PROBE__INIT;
 	Skiff__TcpSocketAction tcp = SKIFF__TCP_SOCKET_ACTION__INIT;
@@ -609,7 +610,7 @@ END_TEST
 
 /* ---- stop and grace ----------------------------------------------------- */
 
-START_TEST(test_stop_grace_then_sigkill)
+TEST(test_stop_grace_then_sigkill)
 {
 	struct podspec ps[] = { { .name = "slow", .grace_ms = 3000 }, { .name = "quick" } };
 	assign(ps, 2, false);
@@ -646,7 +647,7 @@ START_TEST(test_stop_grace_then_sigkill)
 END_TEST
 
 /* a pod removed while its shim starts: killed once it runs, then gone */
-START_TEST(test_stop_while_starting_and_in_backoff)
+TEST(test_stop_while_starting_and_in_backoff)
 {
 	struct podspec ps[] = { { .name = "s" }, { .name = "b" } };
 	assign(ps, 2, false);
@@ -674,7 +675,7 @@ END_TEST
 
 /* ---- the start queue ---------------------------------------------------- */
 
-START_TEST(test_start_queue)
+TEST(test_start_queue)
 {
 	F->a.max_starting = 1;
 	struct podspec ps[] = { { .name = "q1" }, { .name = "q2" }, { .name = "q3" } };
@@ -707,7 +708,7 @@ static struct agent_container *adopt(const char *name, int attempt, int restarts
 	return c;
 }
 
-START_TEST(test_adopt_after_agent_restart)
+TEST(test_adopt_after_agent_restart)
 {
 	core_hold_start(&F->a);
 	struct agent_container *run = adopt("run", 3, 2);
@@ -739,7 +740,7 @@ START_TEST(test_adopt_after_agent_restart)
 }
 END_TEST
 
-START_TEST(test_fence_of_a_returning_node)
+TEST(test_fence_of_a_returning_node)
 {
 	core_hold_start(&F->a);
 	struct agent_container *kept = adopt("kept", 1, 0);
@@ -778,7 +779,7 @@ START_TEST(test_fence_of_a_returning_node)
 END_TEST
 
 /* the brain never answers: after --brain-wait the node heals locally */
-START_TEST(test_hold_ends_without_the_brain)
+TEST(test_hold_ends_without_the_brain)
 {
 	F->connected = false;
 	core_hold_start(&F->a);
@@ -806,7 +807,7 @@ START_TEST(test_hold_ends_without_the_brain)
 END_TEST
 
 /* a frame no validating brain sends is refused, not run (and no crash) */
-START_TEST(test_malformed_pod_refused)
+TEST(test_malformed_pod_refused)
 {
 	Skiff__Assignment as = SKIFF__ASSIGNMENT__INIT;
 	Skiff__Pod pod = SKIFF__POD__INIT;
@@ -830,7 +831,7 @@ START_TEST(test_malformed_pod_refused)
 END_TEST
 
 /* the brain away: statuses and Events wait, and go out when it is back */
-START_TEST(test_brain_away_keeps_healing)
+TEST(test_brain_away_keeps_healing)
 {
 	struct podspec ps = { .name = "w" };
 	assign(&ps, 1, false);
@@ -849,35 +850,4 @@ START_TEST(test_brain_away_keeps_healing)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("agent_core");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_always_restarts_any_exit);
-	tcase_add_test(tc, test_on_failure_and_never);
-	tcase_add_test(tc, test_crash_loop_backoff_and_reset);
-	tcase_add_test(tc, test_start_failure_retried_one_event);
-	tcase_add_test(tc, test_runtime_failure);
-	tcase_add_test(tc, test_fast_restart_waits_for_the_record);
-	tcase_add_test(tc, test_probes);
-	tcase_add_test(tc, test_stop_grace_then_sigkill);
-	tcase_add_test(tc, test_stop_while_starting_and_in_backoff);
-	tcase_add_test(tc, test_start_queue);
-	tcase_add_test(tc, test_adopt_after_agent_restart);
-	tcase_add_test(tc, test_fence_of_a_returning_node);
-	tcase_add_test(tc, test_hold_ends_without_the_brain);
-	tcase_add_test(tc, test_malformed_pod_refused);
-	tcase_add_test(tc, test_brain_away_keeps_healing);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_SUITE(.setup = setup, .teardown = teardown);
