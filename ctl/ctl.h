@@ -87,6 +87,7 @@ int cmd_version(int argc, char **argv);
 int cmd_token(int argc, char **argv);	    /* create, list, delete */
 int cmd_certificate(int argc, char **argv); /* list, approve, deny, revoke */
 int cmd_config(int argc, char **argv);	    /* new-admin */
+int cmd_image(int argc, char **argv);	    /* load, ls, rm */
 
 /* Print the help of a verb (NULL: the overview) to stdout. */
 void ctl_help(const char *verb);

@@ -75,6 +75,20 @@ static const struct verb verbs[] = {
 	  "Example:\n  skiffctl exec web-5d8f9-x2k1q -- cat /etc/hostname\n"
 	  "  skiffctl exec deployment/users -c app -- sh -c 'ls /data | wc -l'\n"
 	  "  echo hello | skiffctl exec -i deployment/users -- cat\n" },
+	{ "image", cmd_image, "image load FILE|DIR|- [--name NAME[:TAG]] | ls [-o json] | rm NAME…",
+	  "Load, list or remove images of the cluster's image store",
+	  "load reads an OCI image layout (directory or tar), a `docker save` archive or\n"
+	  "a rootfs tar (plain, gzip or zstd; FILE, or - for stdin), checks every blob\n"
+	  "against its digest and uploads to the brain the blobs it lacks, in pieces (a\n"
+	  "dropped connection continues where it stopped). The image is named by the\n"
+	  "archive, or by --name (required for a rootfs tar). Agents pull what they lack\n"
+	  "from the brain when a pod needs the image. ls shows NAME TAG DIGEST SIZE\n"
+	  "NODES (the nodes that hold it); rm removes the record and the blobs no other\n"
+	  "image uses (nodes keep their copy until their image GC frees it).\n\n"
+	  "Example:\n  skiffctl image load web.oci.tar\n"
+	  "  docker save web:1.4 | skiffctl image load -\n"
+	  "  skiffctl image load --name tools:1 rootfs.tar.gz\n  skiffctl image ls\n"
+	  "  skiffctl image rm web:1.4\n" },
 	{ "cordon", cmd_node_action, "cordon NODE", "Mark a node unschedulable",
 	  "Example:\n  skiffctl cordon vm2\n" },
 	{ "uncordon", cmd_node_action, "uncordon NODE", "Mark a node schedulable again",

@@ -57,7 +57,8 @@ static int parse_kind(struct skiff_rpc_call *call, const char *kind)
 static bool pki_kind_denied(struct skiff_rpc_call *call, int kind)
 {
 	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
-	if (kind < SKIFF_KIND_TOKEN || daemon_peer_role(peer) == AUTHZ_ADMIN)
+	if (kind < SKIFF_KIND_TOKEN || kind == SKIFF_KIND_IMAGE ||
+	    daemon_peer_role(peer) == AUTHZ_ADMIN)
 		return false;
 	skiff_rpc_call_error(call, -EACCES,
 			     "permission denied: %s objects need role admin (you "
@@ -374,10 +375,13 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 	UNPACK(Skiff__DeleteRequest, skiff__delete_request, dr);
 	int kind = parse_kind(call, dr->kind);
 	if (kind >= SKIFF_KIND_TOKEN) {
-		skiff_rpc_call_error(call, -EINVAL,
-				     "kind: %s objects are removed with skiffctl token delete or "
-				     "skiffctl certificate revoke, not delete",
-				     dr->kind);
+		skiff_rpc_call_error(
+		    call, -EINVAL,
+		    kind == SKIFF_KIND_IMAGE
+			? "kind: %s objects are removed with skiffctl image rm"
+			: "kind: %s objects are removed with skiffctl token delete "
+			  "or skiffctl certificate revoke, not delete",
+		    dr->kind);
 		kind = -1;
 	}
 	if (kind >= 0) {
@@ -389,8 +393,10 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 		else {
 			Skiff__Object *o = xmalloc(sizeof(*o));
 			skiff_obj_wrap(o, kind, obj);
-			if (kind == SKIFF_KIND_NODE)
+			if (kind == SKIFF_KIND_NODE) {
 				certs_node_deleted(d, dr->name);
+				images_node_deleted(d, dr->name);
+			}
 			daemon_defer_reply(d, call, &o->base);
 			log_info("delete %s/%s", dr->kind, dr->name);
 		}
@@ -610,6 +616,10 @@ void daemon_handle(struct skiff_rpc_call *call, const Skiff__Frame *req, void *u
 	if (role && certs_refuse_revoked(d, call))
 		return;
 	bool node = role == AUTHZ_NODE;
+	if (req->type >= 40 && req->type < 60) { /* the image store */
+		images_handle(d, call, req);
+		return;
+	}
 	switch (req->type) {
 	case SKIFF__MSG_TYPE__MSG_GET:
 		handle_get(d, call, req, node, peer->name);

@@ -19,6 +19,7 @@
 
 struct watcher;
 struct deferred;
+struct images;
 
 struct daemon {
 	struct event_base *base;
@@ -35,6 +36,7 @@ struct daemon {
 	struct event *sig_term, *sig_int;
 	struct deferred *deferred_head, **deferred_tail;
 	struct watcher *watchers;
+	struct images *images;	   /* the cluster's image store (images.c) */
 	uint64_t watched_revision; /* watchers have seen changes up to here */
 	bool no_group_commit;	   /* bench: sync after every write request */
 	int64_t cert_validity_s;   /* node certificates (--cert-validity) */
@@ -100,6 +102,13 @@ bool certs_refuse_revoked(struct daemon *d, struct skiff_rpc_call *call);
 void certs_node_deleted(struct daemon *d, const char *node);
 /* Drop expired tokens, old join requests and records of expired certificates. */
 void certs_tick(struct daemon *d);
+
+/* images.c: the cluster's image store (DATA_DIR/images), MSG_IMAGE_*. */
+int images_open(struct daemon *d);
+void images_close(struct daemon *d);
+void images_handle(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Frame *req);
+/* `delete node`: the node no longer holds any image. */
+void images_node_deleted(struct daemon *d, const char *node);
 
 /* watch.c */
 int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,

@@ -417,6 +417,8 @@ int main(int argc, char **argv)
 	d.base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
 	event_base_priority_init(d.base, 3);
+	if (images_open(&d) < 0)
+		return 1;
 	SSL_CTX *tls = NULL;
 	int r = skiff_tls_server_ctx(skiff_ca_cert_pem(d.ca), cert, key, &tls);
 	if (r < 0) {
@@ -467,6 +469,7 @@ int main(int argc, char **argv)
 		daemon_send_deferred(&d);
 	daemon_watch_free_all(&d);
 	skiff_rpc_server_free(d.server);
+	images_close(&d);
 	joinlimit_free(d.joinlimit); /* after the server: held calls are cancelled first */
 	SSL_CTX_free(tls);
 	daemon_commit_free(&d);

@@ -20,6 +20,7 @@ _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__JoinToken, meta
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__CertificateRequest, metadata),
 	       "layout");
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Certificate, metadata), "layout");
+_Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Image, metadata), "layout");
 
 const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 {
@@ -40,6 +41,8 @@ const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 		return &skiff__certificate_request__descriptor;
 	case SKIFF_KIND_CERTIFICATE:
 		return &skiff__certificate__descriptor;
+	case SKIFF_KIND_IMAGE:
+		return &skiff__image__descriptor;
 	}
 	return NULL;
 }
@@ -100,6 +103,7 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 		[SKIFF_KIND_TOKEN] = (ProtobufCMessage *)o->join_token,
 		[SKIFF_KIND_CSR] = (ProtobufCMessage *)o->certificate_request,
 		[SKIFF_KIND_CERTIFICATE] = (ProtobufCMessage *)o->certificate,
+		[SKIFF_KIND_IMAGE] = (ProtobufCMessage *)o->image,
 	};
 	int kind = -1;
 	for (int k = 0; k < SKIFF_KIND_MAX; k++)
@@ -142,6 +146,9 @@ void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg)
 		break;
 	case SKIFF_KIND_CERTIFICATE:
 		o->certificate = (Skiff__Certificate *)msg;
+		break;
+	case SKIFF_KIND_IMAGE:
+		o->image = (Skiff__Image *)msg;
 		break;
 	}
 }
@@ -257,6 +264,10 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err)
 {
 	if (kind < 0 || kind >= SKIFF_KIND_MAX) {
 		*ret_err = xstrdup("kind: unknown");
+		return -EINVAL;
+	}
+	if (kind == SKIFF_KIND_IMAGE) {
+		*ret_err = xstrdup("kind: images are loaded with skiffctl image load, not applied");
 		return -EINVAL;
 	}
 	if (kind >= SKIFF_KIND_TOKEN) {

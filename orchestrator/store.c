@@ -34,6 +34,7 @@ static const char *const kind_names[SKIFF_KIND_MAX] = {
 	[SKIFF_KIND_TOKEN] = "token",
 	[SKIFF_KIND_CSR] = "certificaterequest",
 	[SKIFF_KIND_CERTIFICATE] = "certificate",
+	[SKIFF_KIND_IMAGE] = "image",
 };
 
 const char *skiff_kind_name(int kind)

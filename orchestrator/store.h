@@ -47,6 +47,8 @@ enum skiff_kind_id {
 	SKIFF_KIND_TOKEN,
 	SKIFF_KIND_CSR,
 	SKIFF_KIND_CERTIFICATE,
+	/* the cluster's image store (images.c); changed only by MSG_IMAGE_* */
+	SKIFF_KIND_IMAGE = 8,
 	SKIFF_KIND_MAX,
 };
 

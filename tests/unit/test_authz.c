@@ -42,10 +42,18 @@ TEST(test_node_types)
 {
 	const ProtobufCEnumDescriptor *desc = &skiff__msg_type__descriptor;
 	static const int node[] = {
-		SKIFF__MSG_TYPE__MSG_GET,	 SKIFF__MSG_TYPE__MSG_LIST,
-		SKIFF__MSG_TYPE__MSG_REGISTER,	 SKIFF__MSG_TYPE__MSG_HEARTBEAT,
-		SKIFF__MSG_TYPE__MSG_POD_STATUS, SKIFF__MSG_TYPE__MSG_EVENT_REPORT,
+		SKIFF__MSG_TYPE__MSG_GET,
+		SKIFF__MSG_TYPE__MSG_LIST,
+		SKIFF__MSG_TYPE__MSG_REGISTER,
+		SKIFF__MSG_TYPE__MSG_HEARTBEAT,
+		SKIFF__MSG_TYPE__MSG_POD_STATUS,
+		SKIFF__MSG_TYPE__MSG_EVENT_REPORT,
 		SKIFF__MSG_TYPE__MSG_RENEW,
+		/* images: any node may read the cluster's image store; a report
+		 * is checked to be about the reporting node */
+		SKIFF__MSG_TYPE__MSG_IMAGE_RESOLVE,
+		SKIFF__MSG_TYPE__MSG_IMAGE_BLOB_READ,
+		SKIFF__MSG_TYPE__MSG_IMAGE_REPORT,
 	};
 	for (unsigned i = 0; i < desc->n_values; i++) {
 		int t = desc->values[i].value, roles = daemon_msg_roles(t);
