@@ -808,10 +808,9 @@ void core_exited_early(struct agent_container *c)
 	schedule_restart(c, true);
 }
 
+/* Also after the 1 s wait has given up: the details are late, not lost. */
 void core_exit_recorded(struct agent_container *c, const struct shim_state *st)
 {
-	if (!c->exit_pending)
-		return;
 	c->exit_pending = false;
 	c->pending_until_ms = 0;
 	report_exit(c, st, true, c->old_unhealthy);

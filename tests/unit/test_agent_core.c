@@ -541,6 +541,13 @@ TEST(test_fast_restart_waits_for_the_record)
 	advance(1);
 	ck_assert_int_gt(F->n_status, before);
 	ck_assert_int_eq(F->last_restarts, 2);
+	/* and the record, late, still gives the exit's details */
+	st.exit_code = 2;
+	st.signal = 0;
+	core_exit_recorded(c, &st);
+	advance(0);
+	ck_assert_int_eq(F->last_exit_code, 2);
+	ck_assert_str_eq(F->last_cs_reason, "Error");
 
 	/* OnFailure needs the exit code: no early decision */
 	struct podspec of = { .name = "of", .policy = "OnFailure" };
