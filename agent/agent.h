@@ -38,6 +38,8 @@
 #define AGENT_BACKOFF_MAX_MS	10000
 #define AGENT_STABLE_RUN_MS	10000
 #define AGENT_MAX_QUEUED_EVENTS 256
+/* the nice value of a shim cleaning up after its container's fast restart */
+#define AGENT_OLD_SHIM_NICE 10
 /* Shims starting at once: two per CPU (a start is mostly CPU in the kernel:
  * namespaces, mounts, veth, cgroups; the second one fills the waits), at
  * least 4, at most 32. More only thrash the CPUs: on 2 cores 16 at once
@@ -94,8 +96,9 @@ struct agent_pod {
 	struct agent_pod *next;
 	char *uid;
 	char *name;
-	Skiff__Pod *spec; /* owned copy (unpacked) */
-	char ip[64];	  /* the sandbox's address, kept for the pod's life */
+	Skiff__Pod *spec;  /* owned copy (unpacked) */
+	char ip[64];	   /* the sandbox's address, kept for the pod's life */
+	bool endpoints_ok; /* its endpoints directory is there (endpoints_write) */
 	int n_containers;
 	/* containers[ci]; NULL once that container is stopped and freed (the
 	 * pod goes with its last one) */

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -258,6 +260,10 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 		strv_free(&vols);
 		return r;
 	}
+	/* the endpoints directory is made (and written) once; every Assignment
+	 * keeps it up to date (pod_wanted), so a restart need not touch it */
+	if (!p->pod->endpoints_ok)
+		p->pod->endpoints_ok = endpoints_write(a, p->pod) >= 0;
 	_cleanup_free_ char *ns = podnet_path(a, p->pod->uid);
 	_cleanup_free_ char *ep = endpoints_dir(a, p->pod->uid);
 	char **senv = endpoints_service_env(a);
@@ -276,7 +282,7 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 		.container = c,
 		.service_env = senv,
 		.volumes = vols.v,
-		.endpoints_dir = endpoints_write(a, p->pod) >= 0 ? ep : NULL,
+		.endpoints_dir = p->pod->endpoints_ok ? ep : NULL,
 	};
 	struct strv args = { 0 };
 	startspec_build(&spec, &args);
@@ -389,6 +395,19 @@ static void on_old_shim_exit(evutil_socket_t fd, short what, void *arg)
 	old_exit_recorded(p, &st);
 }
 
+/* The old shim records the exit at once, then removes the container's
+ * cgroup, mounts and writable layer (tens to hundreds of ms of kernel work
+ * on a busy node): lowered to nice AGENT_OLD_SHIM_NICE, that cleanup makes
+ * way for the replacement's start instead of sharing the CPUs with it. The
+ * pidfd tells that the pid is still the shim (not exited, so not reused). */
+static void old_shim_yield(struct agent_container *p)
+{
+	struct pollfd pfd = { .fd = p->old_shim_pidfd, .events = POLLIN };
+	if (p->shim_pid > 0 && poll(&pfd, 1, 0) == 0 &&
+	    setpriority(PRIO_PROCESS, (id_t)p->shim_pid, AGENT_OLD_SHIM_NICE) < 0)
+		log_debug("pod %s: cannot renice shim %d: %m", p->pod->name, p->shim_pid);
+}
+
 /* The container's main process exited (its shim is still cleaning up). When
  * the core restarts it at once, the attempt is set aside (its shim and its
  * record still watched) and the replacement starts now. */
@@ -406,6 +425,7 @@ static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 	p->ev_old_shim = event_new(p->agent->base, p->old_shim_pidfd, EV_READ, on_old_shim_exit, p);
 	event_add(p->ev_old_shim, NULL);
 	copy_str(p->old_container_id, sizeof(p->old_container_id), p->container_id);
+	old_shim_yield(p);
 	core_exited_early(p);
 	old_watch_start(p);
 }
