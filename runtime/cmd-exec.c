@@ -101,7 +101,7 @@ int skiff_exec_config_save(const char *cdir, int argc, char **argv)
 /* The container's config from DIR/ID/config. *ret_args owns the strings
  * c->argv points into (free both). */
 static int config_load(const char *dir, const char *id, struct skiff_config *c, char ***ret_args,
-		       char **ret_err)
+		       char **ret_errmsg)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s/config", dir, id);
 	_cleanup_free_ char *data = NULL;
@@ -110,15 +110,16 @@ static int config_load(const char *dir, const char *id, struct skiff_config *c, 
 
 	r = skiff_read_file(path, CONFIG_MAX, &data, &len);
 	if (r < 0) {
-		*ret_err = xasprintf("cannot read %s (%s): was the container started by an older "
-				     "skiff-runtime?",
-				     path, strerror(-r));
+		*ret_errmsg =
+		    xasprintf("cannot read %s (%s): was the container started by an older "
+			      "skiff-runtime?",
+			      path, strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < len; i++)
 		n += data[i] == 0;
 	if (n == 0 || data[len - 1] != 0) {
-		*ret_err = xasprintf("%s: not a list of arguments", path);
+		*ret_errmsg = xasprintf("%s: not a list of arguments", path);
 		return -EBADMSG;
 	}
 	char **args = xcalloc(n + 1, sizeof(char *));
@@ -128,7 +129,7 @@ static int config_load(const char *dir, const char *id, struct skiff_config *c, 
 	_cleanup_free_ char *perr = NULL;
 	r = skiff_config_parse((int)n, args, true, c, &perr);
 	if (r < 0) {
-		*ret_err = xasprintf("%s: %s", path, perr ? perr : strerror(-r));
+		*ret_errmsg = xasprintf("%s: %s", path, perr ? perr : strerror(-r));
 		skiff_config_free(c);
 		for (size_t i = 0; i < n; i++)
 			free(args[i]);

@@ -92,7 +92,7 @@ int skiff_cmd_run(int argc, char **argv)
 	struct skiff_container ct;
 	_cleanup_free_ char *perr = NULL;
 	_cleanup_close_ int sfd = -EBADF;
-	char err[600];
+	_cleanup_free_ char *err = NULL;
 	sigset_t mask;
 	int code, r, guard_fd = -EBADF;
 	pid_t guard;
@@ -113,7 +113,7 @@ int skiff_cmd_run(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	r = skiff_container_start(&ct, &c, -1, &code, err, sizeof(err));
+	r = skiff_container_start(&ct, &c, -1, &code, &err);
 	if (r < 0) {
 		log_error("container %s: %s", c.id, err);
 		skiff_config_free(&c);

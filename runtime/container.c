@@ -187,7 +187,7 @@ fail:
 /* Everything that does not depend on the cgroup: runs while the parent
  * places the process in its cgroups and plugs in its veth. */
 static int child_prepare(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
-			 char *err, size_t errlen)
+			 char **ret_errmsg)
 {
 	struct rlimit nofile = { 1048576, 1048576 };
 	int r;
@@ -198,20 +198,21 @@ static int child_prepare(const struct skiff_config *c, const char *layer, bool t
 		int fd = skiff_net_open_ns(c);
 		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
 			r = fd < 0 ? fd : -errno;
-			snprintf(err, errlen, "cannot join network namespace %s: %s", c->netns_path,
-				 strerror(-r));
+			*ret_errmsg = xasprintf("cannot join network namespace %s: %s",
+						c->netns_path, strerror(-r));
 			if (fd >= 0)
 				close(fd);
 			return r;
 		}
 		close(fd);
 	}
-	r = skiff_mounts_setup(c, layer, tmpfs_layer, err, errlen);
+	r = skiff_mounts_setup(c, layer, tmpfs_layer, ret_errmsg);
 	if (r < 0)
 		return r;
 	if (sethostname(c->hostname, strlen(c->hostname)) < 0) {
-		snprintf(err, errlen, "cannot set hostname '%s': %s", c->hostname, strerror(errno));
-		return -errno;
+		r = -errno;
+		*ret_errmsg = xasprintf("cannot set hostname '%s': %s", c->hostname, strerror(-r));
+		return r;
 	}
 	if (c->net != SKIFF_NET_HOST)
 		lo_up();
@@ -223,30 +224,32 @@ static int child_prepare(const struct skiff_config *c, const char *layer, bool t
 }
 
 /* After "go": the process is in its cgroups. */
-static int child_lockdown(const struct skiff_config *c, const struct skiff_bpf *bpf, char *err,
-			  size_t errlen)
+static int child_lockdown(const struct skiff_config *c, const struct skiff_bpf *bpf,
+			  char **ret_errmsg)
 {
 	int r;
 
 	if (unshare(CLONE_NEWCGROUP) < 0) {
-		snprintf(err, errlen, "cannot create a cgroup namespace: %s", strerror(errno));
-		return -errno;
+		r = -errno;
+		*ret_errmsg = xasprintf("cannot create a cgroup namespace: %s", strerror(-r));
+		return r;
 	}
 	/* /proc/1 of a non-dumpable init is closed to container processes
 	 * that lack CAP_SYS_PTRACE (CVE-2019-5736). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
-		return -errno;
+		r = -errno;
+		*ret_errmsg = xasprintf("no_new_privs: %s", strerror(-r));
+		return r;
 	}
 	r = skiff_caps_apply(c->cap_add);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot set capabilities: %s", strerror(-r));
+		*ret_errmsg = xasprintf("cannot set capabilities: %s", strerror(-r));
 		return r;
 	}
 	r = skiff_seccomp_load(bpf);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot load the seccomp filter: %s", strerror(-r));
+		*ret_errmsg = xasprintf("cannot load the seccomp filter: %s", strerror(-r));
 		return r;
 	}
 	return 0;
@@ -284,7 +287,7 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 				 const struct skiff_bpf *bpf, int sync_fd, int stdio_fd,
 				 bool die_with_parent)
 {
-	char err[512] = "";
+	char *err = NULL;
 	struct sync_msg m;
 	int r, pipefd[2];
 	sigset_t all;
@@ -302,14 +305,14 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 		dup2(stdio_fd, 2);
 		close(stdio_fd);
 	}
-	if (child_prepare(c, layer, tmpfs_layer, err, sizeof(err)) < 0) {
+	if (child_prepare(c, layer, tmpfs_layer, &err) < 0) {
 		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
 	r = recv_msg(sync_fd, &m, false);
 	if (r <= 0 || m.type != MSG_GO)
 		_exit(SKIFF_EXIT_RUNTIME);
-	if (child_lockdown(c, bpf, err, sizeof(err)) < 0) {
+	if (child_lockdown(c, bpf, &err) < 0) {
 		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
@@ -317,7 +320,7 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 		exec_workload(c, sync_fd); /* sync_fd is CLOEXEC: EOF means started */
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
+		err = xasprintf("pipe: %s", strerror(errno));
 		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
@@ -325,7 +328,7 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	pid_t w = fork();
 	if (w < 0) {
-		snprintf(err, sizeof(err), "fork: %s", strerror(errno));
+		err = xasprintf("fork: %s", strerror(errno));
 		send_msg(sync_fd, MSG_ERROR, SKIFF_EXIT_RUNTIME, 0, err);
 		_exit(SKIFF_EXIT_RUNTIME);
 	}
@@ -356,7 +359,7 @@ static _Noreturn void child_main(const struct skiff_config *c, const char *layer
 /* shim: DIR/ID/rw on disk (or --layer-dir), removed when the container ends. run: the
  * shared, always empty mount point SKIFF_RUNTIME_RUN_DIR/layer on which the
  * container mounts a tmpfs of its own, so nothing is made or removed on disk. */
-static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
+static int make_layer(struct skiff_container *ct, char **ret_errmsg)
 {
 	const struct skiff_config *c = ct->cfg;
 	static const char *const sub[] = { "upper", "work", "merged" };
@@ -370,23 +373,25 @@ static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
 			return 0;
 		r = skiff_mkdir_p(ct->layer_dir, 0700);
 		if (r < 0)
-			snprintf(err, errlen, "cannot create %s: %s", ct->layer_dir, strerror(-r));
+			*ret_errmsg =
+			    xasprintf("cannot create %s: %s", ct->layer_dir, strerror(-r));
 		return r;
 	}
 	parent = xasprintf("%s/%s", c->state_dir, c->id);
 	r = skiff_mkdir_p(parent, 0700);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
+		*ret_errmsg = xasprintf("cannot create %s: %s", parent, strerror(-r));
 		return r;
 	}
 	ct->layer_dir = c->layer_dir ? xstrdup(c->layer_dir) : xasprintf("%s/rw", parent);
 	if (mkdir(ct->layer_dir, 0700) < 0) {
 		r = -errno;
 		if (r == -EEXIST)
-			snprintf(err, errlen, "container '%s' exists already (%s)", c->id,
-				 ct->layer_dir);
+			*ret_errmsg =
+			    xasprintf("container '%s' exists already (%s)", c->id, ct->layer_dir);
 		else
-			snprintf(err, errlen, "cannot create %s: %s", ct->layer_dir, strerror(-r));
+			*ret_errmsg =
+			    xasprintf("cannot create %s: %s", ct->layer_dir, strerror(-r));
 		free(ct->layer_dir);
 		ct->layer_dir = NULL;
 		return r;
@@ -394,8 +399,9 @@ static int make_layer(struct skiff_container *ct, char *err, size_t errlen)
 	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", ct->layer_dir, sub[i]);
 		if (mkdir(p, 0755) < 0) {
-			snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
-			return -errno;
+			r = -errno;
+			*ret_errmsg = xasprintf("cannot create %s: %s", p, strerror(-r));
+			return r;
 		}
 	}
 	return 0;
@@ -434,13 +440,13 @@ void skiff_container_cleanup(struct skiff_container *ct)
 
 /* The child may have failed on its own while the parent was busy: its
  * message explains more than the parent's symptom. */
-static bool child_failed(struct skiff_container *ct, char *err, size_t errlen, int *ret_code)
+static bool child_failed(struct skiff_container *ct, char **ret_errmsg, int *ret_code)
 {
 	struct sync_msg m;
 
 	if (ct->sync_fd < 0 || recv_msg(ct->sync_fd, &m, true) <= 0 || m.type != MSG_ERROR)
 		return false;
-	snprintf(err, errlen, "%s", m.text);
+	*ret_errmsg = xstrdup(m.text);
 	*ret_code = m.code;
 	return true;
 }
@@ -457,7 +463,7 @@ static void kill_and_reap(struct skiff_container *ct)
 }
 
 int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, int stdio_fd,
-			  int *ret_code, char *err, size_t errlen)
+			  int *ret_code, char **ret_errmsg)
 {
 	struct skiff_cgroup_limits lim = { c->memory, c->cpu_milli, c->pids };
 	_cleanup_free_ char *rel = NULL;
@@ -470,54 +476,54 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	ct->cg.dirfd = -EBADF;
 	*ret_code = SKIFF_EXIT_RUNTIME;
 
-	r = make_layer(ct, err, errlen);
+	r = make_layer(ct, ret_errmsg);
 	if (r < 0)
 		goto fail;
 	r = skiff_cgroup_find("/sys/fs/cgroup", &mgr);
 	if (r == -ENOMEDIUM) {
-		snprintf(err, errlen,
-			 "no cgroup hierarchy is mounted at /sys/fs/cgroup (neither cgroup2 "
-			 "nor v1 controllers; 'ip netns exec' remounts /sys without them: "
-			 "use 'nsenter --net=/run/netns/NAME' instead)");
+		*ret_errmsg =
+		    xasprintf("no cgroup hierarchy is mounted at /sys/fs/cgroup (neither cgroup2 "
+			      "nor v1 controllers; 'ip netns exec' remounts /sys without them: "
+			      "use 'nsenter --net=/run/netns/NAME' instead)");
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot find cgroups in /sys/fs/cgroup: %s", strerror(-r));
+		*ret_errmsg = xasprintf("cannot find cgroups in /sys/fs/cgroup: %s", strerror(-r));
 		goto fail;
 	}
 	rel = xasprintf("%s/%s", c->cgroup_parent, c->id);
 	r = skiff_cgroup_create(&ct->cg, mgr, "/sys/fs/cgroup", rel, &lim);
 	if (r < 0) {
 		if (r == -EEXIST)
-			snprintf(err, errlen, "container '%s' exists already (cgroup %s)", c->id,
-				 rel);
+			*ret_errmsg =
+			    xasprintf("container '%s' exists already (cgroup %s)", c->id, rel);
 		else
-			snprintf(err, errlen, "cannot create cgroup %s (cgroup %s): %s", rel,
-				 mgr->name, strerror(-r));
+			*ret_errmsg = xasprintf("cannot create cgroup %s (cgroup %s): %s", rel,
+						mgr->name, strerror(-r));
 		goto fail;
 	}
 	r = skiff_seccomp_prepare(c, &bpf);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot build the seccomp filter%s%s: %s",
-			 c->seccomp_file ? " from " : "", c->seccomp_file ? c->seccomp_file : "",
-			 strerror(-r));
+		*ret_errmsg = xasprintf("cannot build the seccomp filter%s%s: %s",
+					c->seccomp_file ? " from " : "",
+					c->seccomp_file ? c->seccomp_file : "", strerror(-r));
 		goto fail;
 	}
 	r = skiff_net_prepare(c);
 	if (r < 0 && c->net == SKIFF_NET_NS) {
-		snprintf(err, errlen, "--net ns:%s: %s", c->netns_path,
-			 r == -EINVAL ? "not a network namespace" : strerror(-r));
+		*ret_errmsg = xasprintf("--net ns:%s: %s", c->netns_path,
+					r == -EINVAL ? "not a network namespace" : strerror(-r));
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot set up bridge %s: %s", c->bridge,
-			 r == -ENOTTY ? "a link of that name exists and is not a bridge"
-				      : strerror(-r));
+		*ret_errmsg = xasprintf(
+		    "cannot set up bridge %s: %s", c->bridge,
+		    r == -ENOTTY ? "a link of that name exists and is not a bridge" : strerror(-r));
 		goto fail;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "socketpair: %s", strerror(-r));
+		*ret_errmsg = xasprintf("socketpair: %s", strerror(-r));
 		goto fail;
 	}
 	struct clone_args args = {
@@ -539,7 +545,7 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	skiff_bpf_done(&bpf);
 	if (pid < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the container process: %s", strerror(-r));
+		*ret_errmsg = xasprintf("cannot create the container process: %s", strerror(-r));
 		goto fail;
 	}
 	ct->pid = (pid_t)pid;
@@ -548,9 +554,9 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 	if (ct->cg.dirfd < 0) {
 		r = skiff_cgroup_add_pid(&ct->cg, ct->pid);
 		if (r < 0) {
-			if (!child_failed(ct, err, errlen, ret_code))
-				snprintf(err, errlen, "cannot move pid %d into cgroup %s: %s",
-					 ct->pid, rel, strerror(-r));
+			if (!child_failed(ct, ret_errmsg, ret_code))
+				*ret_errmsg = xasprintf("cannot move pid %d into cgroup %s: %s",
+							ct->pid, rel, strerror(-r));
 			goto fail;
 		}
 	}
@@ -558,9 +564,9 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		ct->net_attached = true;
 		r = skiff_net_attach(c, ct->pid);
 		if (r < 0) {
-			if (!child_failed(ct, err, errlen, ret_code))
-				snprintf(err, errlen, "cannot attach %s to bridge %s: %s",
-					 c->ip_cidr, c->bridge, strerror(-r));
+			if (!child_failed(ct, ret_errmsg, ret_code))
+				*ret_errmsg = xasprintf("cannot attach %s to bridge %s: %s",
+							c->ip_cidr, c->bridge, strerror(-r));
 			goto fail;
 		}
 	}
@@ -575,11 +581,11 @@ int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, in
 		return 0;
 	}
 	if (r > 0 && m.type == MSG_ERROR) {
-		snprintf(err, errlen, "%s", m.text);
+		*ret_errmsg = xstrdup(m.text);
 		*ret_code = m.code;
 		r = -EIO;
 	} else {
-		snprintf(err, errlen, "the container process ended before it started its command");
+		*ret_errmsg = xstrdup("the container process ended before it started its command");
 		r = -ECHILD;
 	}
 fail:

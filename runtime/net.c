@@ -20,7 +20,7 @@
 #include "runtime.h"
 #include "util.h"
 
-int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err)
+int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_errmsg)
 {
 	uint32_t a;
 	int prefix;
@@ -35,9 +35,9 @@ int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err)
 	}
 	if (strncmp(spec, "ns:", 3) == 0) {
 		if (spec[3] != '/') {
-			*ret_err = xasprintf("--net '%s': ns:PATH needs an absolute path to a "
-					     "network namespace file (e.g. /proc/PID/ns/net)",
-					     spec);
+			*ret_errmsg = xasprintf("--net '%s': ns:PATH needs an absolute path to a "
+						"network namespace file (e.g. /proc/PID/ns/net)",
+						spec);
 			return -EINVAL;
 		}
 		free(c->netns_path);
@@ -46,18 +46,19 @@ int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err)
 		return 0;
 	}
 	if (strncmp(spec, "bridge:", 7) != 0) {
-		*ret_err = xasprintf("--net '%s': expected none, host, ns:PATH or "
-				     "bridge:BRIDGE,ip=CIDR[,gw=IP]",
-				     spec);
+		*ret_errmsg = xasprintf("--net '%s': expected none, host, ns:PATH or "
+					"bridge:BRIDGE,ip=CIDR[,gw=IP]",
+					spec);
 		return -EINVAL;
 	}
 	_cleanup_free_ char *copy = xstrdup(spec + 7);
 	char *save = NULL;
 	char *br = strtok_r(copy, ",", &save);
 	if (!br || skiff_netlink_ifname_valid(br) < 0) {
-		*ret_err = xasprintf("--net: bridge name '%s' is invalid or too long (at most %d "
-				     "characters)",
-				     br ? br : "", SKIFF_IFNAMSIZ - 1);
+		*ret_errmsg =
+		    xasprintf("--net: bridge name '%s' is invalid or too long (at most %d "
+			      "characters)",
+			      br ? br : "", SKIFF_IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	free(c->bridge);
@@ -65,28 +66,28 @@ int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err)
 	for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		if (strncmp(kv, "ip=", 3) == 0) {
 			if (skiff_netlink_parse_cidr(kv + 3, &a, &prefix) < 0) {
-				*ret_err = xasprintf("--net: ip '%s' is not an IPv4 CIDR like "
-						     "10.244.1.5/24",
-						     kv + 3);
+				*ret_errmsg = xasprintf("--net: ip '%s' is not an IPv4 CIDR like "
+							"10.244.1.5/24",
+							kv + 3);
 				return -EINVAL;
 			}
 			free(c->ip_cidr);
 			c->ip_cidr = xstrdup(kv + 3);
 		} else if (strncmp(kv, "gw=", 3) == 0) {
 			if (skiff_netlink_parse_ip(kv + 3, &a) < 0) {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--net: gw '%s' is not an IPv4 address", kv + 3);
 				return -EINVAL;
 			}
 			free(c->gw);
 			c->gw = xstrdup(kv + 3);
 		} else {
-			*ret_err = xasprintf("--net: unknown bridge option '%s' (ip=, gw=)", kv);
+			*ret_errmsg = xasprintf("--net: unknown bridge option '%s' (ip=, gw=)", kv);
 			return -EINVAL;
 		}
 	}
 	if (!c->ip_cidr) {
-		*ret_err = xasprintf("--net %s: ip=CIDR is required", spec);
+		*ret_errmsg = xasprintf("--net %s: ip=CIDR is required", spec);
 		return -EINVAL;
 	}
 	c->net = SKIFF_NET_BRIDGE;

@@ -108,7 +108,7 @@ static bool env_has(const struct skiff_config *c, const char *key)
 	return false;
 }
 
-static int parse_volume(struct skiff_config *c, const char *s, char **ret_err)
+static int parse_volume(struct skiff_config *c, const char *s, char **ret_errmsg)
 {
 	_cleanup_free_ char *copy = xstrdup(s);
 	char *dst = strchr(copy, ':'), *mode = NULL;
@@ -121,11 +121,12 @@ static int parse_volume(struct skiff_config *c, const char *s, char **ret_err)
 	}
 	if (!dst || copy[0] != '/' || dst[0] != '/' || strstr(dst, "/..") ||
 	    (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)) {
-		*ret_err = xasprintf("--volume '%s': expected /SRC:/DST[:ro] (absolute paths)", s);
+		*ret_errmsg =
+		    xasprintf("--volume '%s': expected /SRC:/DST[:ro] (absolute paths)", s);
 		return -EINVAL;
 	}
 	if (access(copy, F_OK) < 0) {
-		*ret_err = xasprintf("--volume '%s': source %s: %s", s, copy, strerror(errno));
+		*ret_errmsg = xasprintf("--volume '%s': source %s: %s", s, copy, strerror(errno));
 		return -ENOENT;
 	}
 	c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof(*c->volumes));
@@ -180,7 +181,7 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_err)
+int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_errmsg)
 {
 	const char *rootfs[SKIFF_MAX_LAYERS];
 	size_t n_rootfs = 0;
@@ -193,7 +194,7 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		switch (opt) {
 		case OPT_ROOTFS:
 			if (n_rootfs == SKIFF_MAX_LAYERS) {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--rootfs: more than %d layers", SKIFF_MAX_LAYERS);
 				return -E2BIG;
 			}
@@ -202,7 +203,7 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		case OPT_NAME:
 		case OPT_ID:
 			if (!skiff_id_valid(optarg)) {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--%s '%s': use 1-%d letters, digits, '_', '-' "
 					      "or '.'",
 					      opt == OPT_ID ? "id" : "name", optarg, SKIFF_MAX_ID);
@@ -217,7 +218,8 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			break;
 		case OPT_HOSTNAME:
 			if (strlen(optarg) == 0 || strlen(optarg) > 64) {
-				*ret_err = xasprintf("--hostname '%s': 1 to 64 characters", optarg);
+				*ret_errmsg =
+				    xasprintf("--hostname '%s': 1 to 64 characters", optarg);
 				return -EINVAL;
 			}
 			free(c->hostname);
@@ -225,14 +227,14 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				*ret_err = xasprintf("--env '%s': expected KEY=VALUE", optarg);
+				*ret_errmsg = xasprintf("--env '%s': expected KEY=VALUE", optarg);
 				return -EINVAL;
 			}
 			env_add(c, optarg);
 			break;
 		case 'w':
 			if (optarg[0] != '/') {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--workdir '%s': must be an absolute path", optarg);
 				return -EINVAL;
 			}
@@ -241,36 +243,38 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			break;
 		case 'u':
 			if (skiff_parse_user(optarg, &c->uid, &c->gid) < 0) {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--user '%s': expected UID[:GID] (numbers)", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MEMORY:
 			if (skiff_parse_memory(optarg, &c->memory) < 0 || c->memory < 4096) {
-				*ret_err = xasprintf("--memory '%s': not a memory size (e.g. 64Mi, "
-						     "512M, 1G; at least 4096 bytes)",
-						     optarg);
+				*ret_errmsg =
+				    xasprintf("--memory '%s': not a memory size (e.g. 64Mi, "
+					      "512M, 1G; at least 4096 bytes)",
+					      optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_CPUS:
 			if (skiff_parse_cpu(optarg, &c->cpu_milli) < 0 || c->cpu_milli < 10) {
-				*ret_err = xasprintf("--cpus '%s': not a CPU amount (e.g. 0.5, 2, "
-						     "250m; at least 10m)",
-						     optarg);
+				*ret_errmsg =
+				    xasprintf("--cpus '%s': not a CPU amount (e.g. 0.5, 2, "
+					      "250m; at least 10m)",
+					      optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_PIDS:
 			if (skiff_parse_int64(optarg, &c->pids) < 0 || c->pids < 1) {
-				*ret_err =
+				*ret_errmsg =
 				    xasprintf("--pids '%s': expected a positive number", optarg);
 				return -EINVAL;
 			}
 			break;
 		case 'v':
-			r = parse_volume(c, optarg, ret_err);
+			r = parse_volume(c, optarg, ret_errmsg);
 			if (r < 0)
 				return r;
 			break;
@@ -278,13 +282,14 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			c->read_only = true;
 			break;
 		case OPT_NET:
-			r = skiff_net_parse(optarg, c, ret_err);
+			r = skiff_net_parse(optarg, c, ret_errmsg);
 			if (r < 0)
 				return r;
 			break;
 		case OPT_CAP_ADD:
 			if (skiff_cap_parse(optarg, &cap) < 0) {
-				*ret_err = xasprintf("--cap-add '%s': unknown capability", optarg);
+				*ret_errmsg =
+				    xasprintf("--cap-add '%s': unknown capability", optarg);
 				return -EINVAL;
 			}
 			c->cap_add |= UINT64_C(1) << cap;
@@ -299,9 +304,10 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 				free(c->seccomp_file);
 				c->seccomp_file = xstrdup(optarg);
 			} else {
-				*ret_err = xasprintf("--seccomp '%s': not default, unconfined or a "
-						     "readable file: %s",
-						     optarg, strerror(errno));
+				*ret_errmsg =
+				    xasprintf("--seccomp '%s': not default, unconfined or a "
+					      "readable file: %s",
+					      optarg, strerror(errno));
 				return -EINVAL;
 			}
 			break;
@@ -310,9 +316,9 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			while (*p == '/')
 				p++;
 			if (!*p || strstr(p, "..") || strchr(p, '\n')) {
-				*ret_err = xasprintf("--cgroup-parent '%s': expected a relative "
-						     "path like skiff/vm1",
-						     optarg);
+				*ret_errmsg = xasprintf("--cgroup-parent '%s': expected a relative "
+							"path like skiff/vm1",
+							optarg);
 				return -EINVAL;
 			}
 			free(c->cgroup_parent);
@@ -324,9 +330,10 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		}
 		case OPT_LOG_MAX:
 			if (skiff_parse_memory(optarg, &c->log_max) < 0 || c->log_max < 1024) {
-				*ret_err = xasprintf("--log-max '%s': expected a size of at least "
-						     "1024 bytes",
-						     optarg);
+				*ret_errmsg =
+				    xasprintf("--log-max '%s': expected a size of at least "
+					      "1024 bytes",
+					      optarg);
 				return -EINVAL;
 			}
 			break;
@@ -335,8 +342,8 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 			break;
 		case OPT_FOREGROUND:
 			if (!shim) {
-				*ret_err = xasprintf("%s: --foreground is an option of 'shim' only",
-						     argv[0]);
+				*ret_errmsg = xasprintf(
+				    "%s: --foreground is an option of 'shim' only", argv[0]);
 				return -EINVAL;
 			}
 			c->foreground = true;
@@ -344,27 +351,28 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		case OPT_LAYER_DIR:
 			if (!shim || optarg[0] != '/' || strstr(optarg, "/../") ||
 			    skiff_endswith(optarg, "/..")) {
-				*ret_err = xasprintf("--layer-dir '%s': %s", optarg,
-						     shim ? "must be an absolute path without '..'"
-							  : "an option of 'shim' only");
+				*ret_errmsg =
+				    xasprintf("--layer-dir '%s': %s", optarg,
+					      shim ? "must be an absolute path without '..'"
+						   : "an option of 'shim' only");
 				return -EINVAL;
 			}
 			free(c->layer_dir);
 			c->layer_dir = xstrdup(optarg);
 			break;
 		default:
-			*ret_err = xasprintf("%s: unknown option or missing value '%s'", argv[0],
-					     argv[optind - 1]);
+			*ret_errmsg = xasprintf("%s: unknown option or missing value '%s'", argv[0],
+						argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind >= argc) {
-		*ret_err = xasprintf("%s: no command given (… -- CMD [ARG...])", argv[0]);
+		*ret_errmsg = xasprintf("%s: no command given (… -- CMD [ARG...])", argv[0]);
 		return -EINVAL;
 	}
 	c->argv = argv + optind;
 	if (n_rootfs == 0) {
-		*ret_err = xasprintf("%s: --rootfs DIR is required", argv[0]);
+		*ret_errmsg = xasprintf("%s: --rootfs DIR is required", argv[0]);
 		return -EINVAL;
 	}
 	c->layers = xcalloc(n_rootfs, sizeof(char *));
@@ -372,18 +380,18 @@ int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c,
 		char resolved[PATH_MAX];
 		struct stat st;
 		if (!realpath(rootfs[i], resolved) || stat(resolved, &st) < 0) {
-			*ret_err = xasprintf("rootfs '%s': %s", rootfs[i], strerror(errno));
+			*ret_errmsg = xasprintf("rootfs '%s': %s", rootfs[i], strerror(errno));
 			return -ENOENT;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			*ret_err = xasprintf("rootfs '%s': not a directory", rootfs[i]);
+			*ret_errmsg = xasprintf("rootfs '%s': not a directory", rootfs[i]);
 			return -ENOTDIR;
 		}
 		c->layers[c->n_layers++] = xstrdup(resolved);
 	}
 	c->rootfs = xstrdup(c->layers[0]);
 	if (shim && (!c->state_dir || !c->id)) {
-		*ret_err = xasprintf("shim: --state DIR and --id ID are required");
+		*ret_errmsg = xasprintf("shim: --state DIR and --id ID are required");
 		return -EINVAL;
 	}
 	if (!c->id) {

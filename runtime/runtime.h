@@ -82,8 +82,8 @@ struct skiff_config {
 
 void skiff_config_free(struct skiff_config *c);
 /* Parse `run`/`shim` options from argv (argv[0] is the sub-command). Writes
- * one error line to *ret_err (caller frees) on bad input. */
-int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_err);
+ * one error line to *ret_errmsg (caller frees) on bad input. */
+int skiff_config_parse(int argc, char **argv, bool shim, struct skiff_config *c, char **ret_errmsg);
 /* Set or replace one "K=V" of c->env. */
 void skiff_config_setenv(struct skiff_config *c, const char *kv);
 /* Parse "UID[:GID]". */
@@ -173,11 +173,11 @@ void skiff_bpf_done(struct skiff_bpf *b);
 /* ---- mounts.c (run in the container's mount namespace) ---- */
 /* layer: where upper/, work/ and merged/ are (tmpfs_layer: mount a tmpfs
  * there first, private to the container; nothing touches the disk). */
-int skiff_mounts_setup(const struct skiff_config *c, const char *layer, bool tmpfs_layer, char *err,
-		       size_t errlen);
+int skiff_mounts_setup(const struct skiff_config *c, const char *layer, bool tmpfs_layer,
+		       char **ret_errmsg);
 
 /* ---- net.c ---- */
-int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_err);
+int skiff_net_parse(const char *spec, struct skiff_config *c, char **ret_errmsg);
 char *skiff_net_host_ifname(const char *id); /* "sk" + 12 hex */
 int skiff_net_prepare(const struct skiff_config *c);
 /* ns:PATH: an fd on the network namespace (checked to be one), or -errno
@@ -202,10 +202,10 @@ struct skiff_container {
 	uint64_t starttime; /* /proc/PID/stat field 22 */
 };
 /* Start: returns 0 once the command was exec'd, or a negative errno with the
- * exit code to use in *ret_code and one line in err. stdio_fd >= 0 becomes the
- * container's stdout and stderr (stdin /dev/null). */
+ * exit code to use in *ret_code and one line in *ret_errmsg (free()).
+ * stdio_fd >= 0 becomes the container's stdout and stderr (stdin /dev/null). */
 int skiff_container_start(struct skiff_container *ct, struct skiff_config *c, int stdio_fd,
-			  int *ret_code, char *err, size_t errlen);
+			  int *ret_code, char **ret_errmsg);
 /* Called when pidfd is readable: reap, read the status, clean up. Returns the
  * exit code in Docker convention. */
 int skiff_container_reap(struct skiff_container *ct);

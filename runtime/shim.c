@@ -110,7 +110,7 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 	struct skiff_state st = { 0 };
 	_cleanup_free_ char *shimlog = xasprintf("%s/shim.log", cdir);
 	int lp[2], code, r, sfd, null;
-	char err[600];
+	char *err = NULL;
 	sigset_t mask;
 
 	/* Keep nothing of the caller's: its pipes must see EOF when it wants. */
@@ -145,7 +145,7 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	r = skiff_container_start(&ct, c, lp[1], &code, err, sizeof(err));
+	r = skiff_container_start(&ct, c, lp[1], &code, &err);
 	close(lp[1]);
 	if (r < 0) {
 		report(report_fd, "ERR %d %s\n", code, err);

@@ -206,6 +206,11 @@ err_case "bad cpus" "${RUN[@]}" --cpus lots -- /bin/true
 err_case "bridge name too long" "${RUN[@]}" --net bridge:thisnameiswaytoolong,ip=10.231.0.5/24 -- /bin/true
 err_case "bad CIDR" "${RUN[@]}" --net bridge:"$BR",ip=10.231.0.500/24 -- /bin/true
 err_case "bad volume" "${RUN[@]}" --volume "$T/none:/x" -- /bin/true
+# an error of the container's own process (mounts.c) comes back over the sync socket
+: >"$T/img:1/afile"
+err_case "volume target below a file" "${RUN[@]}" --volume "$T/vol:/afile/x" -- /bin/true
+grep -q "volume target /afile/x: Not a directory" "$T/err" || fail "volume target: $(cat "$T/err")"
+rm -f "$T/img:1/afile"
 err_case "non-root" setpriv --reuid 65534 --regid 65534 --clear-groups "${RUN[@]}" -- /bin/true
 grep -q "bridge" "$T/err" 2>/dev/null || true
 # An id whose cgroup exists already: refused, and the other cgroup untouched.
