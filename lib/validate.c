@@ -13,7 +13,7 @@
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		*ret_err = xasprintf(__VA_ARGS__);                                                 \
+		*ret_errmsg = xasprintf(__VA_ARGS__);                                              \
 		return -EINVAL;                                                                    \
 	} while (0)
 
@@ -25,7 +25,7 @@
 
 struct vctx {
 	const struct skiff_validate_opts *opts;
-	char **ret_err;
+	char **ret_errmsg;
 };
 
 /* ---- small rules --------------------------------------------------------- */
@@ -226,7 +226,7 @@ static const char *shown(const char *s, char *buf, size_t len)
 
 /* ---- every string is UTF-8 ------------------------------------------------ */
 
-static int check_utf8(const ProtobufCMessage *msg, const char *path, char **ret_err)
+static int check_utf8(const ProtobufCMessage *msg, const char *path, char **ret_errmsg)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	char key[64];
@@ -264,7 +264,7 @@ static int check_utf8(const ProtobufCMessage *msg, const char *path, char **ret_
 				if (!skiff_utf8_valid(v, strlen(v)))
 					FAIL("%s: not valid UTF-8", ep);
 			} else {
-				CHECK(check_utf8(v, ep, ret_err));
+				CHECK(check_utf8(v, ep, ret_errmsg));
 			}
 		}
 	}
@@ -273,7 +273,7 @@ static int check_utf8(const ProtobufCMessage *msg, const char *path, char **ret_
 
 /* ---- the objects ----------------------------------------------------------- */
 
-static int check_labels(Skiff__KeyValue **kv, size_t n, const char *field, char **ret_err)
+static int check_labels(Skiff__KeyValue **kv, size_t n, const char *field, char **ret_errmsg)
 {
 	char b1[80], b2[80];
 	if (n > SKIFF_VALIDATE_MAX_LABELS)
@@ -297,7 +297,7 @@ static int check_labels(Skiff__KeyValue **kv, size_t n, const char *field, char 
 	return 0;
 }
 
-static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_err)
+static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_errmsg)
 {
 	Skiff__ObjectMeta *m = ((Skiff__Pod *)msg)->metadata;
 	char buf[80];
@@ -307,7 +307,7 @@ static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_err)
 		FAIL("metadata.name: '%s' is not a valid name (lower-case letters, digits and '-', "
 		     "starting and ending with a letter or digit, at most %zu characters)",
 		     shown(m->name, buf, sizeof(buf)), max);
-	CHECK(check_labels(m->labels, m->n_labels, "metadata.labels", ret_err));
+	CHECK(check_labels(m->labels, m->n_labels, "metadata.labels", ret_errmsg));
 	size_t bytes = 0;
 	for (size_t i = 0; i < m->n_annotations; i++)
 		bytes += strlen(m->annotations[i]->key ? m->annotations[i]->key : "") +
@@ -319,7 +319,7 @@ static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_err)
 }
 
 static int check_name_field(const char *field, const char *name, size_t max, bool required,
-			    char **ret_err)
+			    char **ret_errmsg)
 {
 	char buf[80];
 	if (!name || !*name) {
@@ -336,7 +336,7 @@ static int check_name_field(const char *field, const char *name, size_t max, boo
 
 /* value one of "A|B|C"; empty takes def. */
 static int check_enum(char **value, const char *def, const char *values, const char *field,
-		      char **ret_err)
+		      char **ret_errmsg)
 {
 	char buf[80];
 	if (!*value || !**value) {
@@ -355,21 +355,21 @@ static int check_enum(char **value, const char *def, const char *values, const c
 	FAIL("%s: must be one of %s, got '%s'", field, shown_list, shown(*value, buf, sizeof(buf)));
 }
 
-static int check_port(uint32_t port, bool required, const char *field, char **ret_err)
+static int check_port(uint32_t port, bool required, const char *field, char **ret_errmsg)
 {
 	if ((port == 0 && required) || port > 65535)
 		FAIL("%s: must be 1-65535, got %u", field, port);
 	return 0;
 }
 
-static int check_count(size_t n, size_t max, const char *field, const char *what, char **ret_err)
+static int check_count(size_t n, size_t max, const char *field, const char *what, char **ret_errmsg)
 {
 	if (n > max)
 		FAIL("%s: at most %zu %s, got %zu", field, max, what, n);
 	return 0;
 }
 
-static int check_resources(Skiff__ResourceList *r, const char *field, char **ret_err)
+static int check_resources(Skiff__ResourceList *r, const char *field, char **ret_errmsg)
 {
 	if (!r)
 		return 0;
@@ -385,7 +385,7 @@ static int check_resources(Skiff__ResourceList *r, const char *field, char **ret
 	return 0;
 }
 
-static int check_probe(Skiff__Probe *p, const char *field, char **ret_err)
+static int check_probe(Skiff__Probe *p, const char *field, char **ret_errmsg)
 {
 	char f[320];
 	if (!p)
@@ -397,13 +397,13 @@ static int check_probe(Skiff__Probe *p, const char *field, char **ret_err)
 		FAIL("%s.exec.command: required field is missing", field);
 	if (p->exec)
 		CHECK(check_count(p->exec->n_command, SKIFF_VALIDATE_MAX_ARGS, field, "arguments",
-				  ret_err));
+				  ret_errmsg));
 	snprintf(f, sizeof(f), "%s.tcpSocket.port", field);
 	if (p->tcp_socket)
-		CHECK(check_port(p->tcp_socket->port, true, f, ret_err));
+		CHECK(check_port(p->tcp_socket->port, true, f, ret_errmsg));
 	snprintf(f, sizeof(f), "%s.httpGet.port", field);
 	if (p->http_get) {
-		CHECK(check_port(p->http_get->port, true, f, ret_err));
+		CHECK(check_port(p->http_get->port, true, f, ret_errmsg));
 		if (!*p->http_get->path)
 			skiff_set_str(&p->http_get->path, "/");
 	}
@@ -424,17 +424,17 @@ static int check_probe(Skiff__Probe *p, const char *field, char **ret_err)
 static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *c,
 			   const char *field)
 {
-	char **ret_err = v->ret_err;
+	char **ret_errmsg = v->ret_errmsg;
 	char f[256];
 
 	snprintf(f, sizeof(f), "%s.name", field);
-	CHECK(check_name_field(f, c->name, 63, true, ret_err));
+	CHECK(check_name_field(f, c->name, 63, true, ret_errmsg));
 	if (!c->image || !*c->image)
 		FAIL("%s.image: required field is missing", field);
 	snprintf(f, sizeof(f), "%s.command", field);
-	CHECK(check_count(c->n_command, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_err));
+	CHECK(check_count(c->n_command, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_errmsg));
 	snprintf(f, sizeof(f), "%s.args", field);
-	CHECK(check_count(c->n_args, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_err));
+	CHECK(check_count(c->n_args, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_errmsg));
 	bool entrypoint = v->opts && v->opts->image_has_entrypoint &&
 			  v->opts->image_has_entrypoint(c->image, v->opts->userdata);
 	if (c->n_command == 0 && !entrypoint)
@@ -443,7 +443,7 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 	if (c->n_command > 0 && !*c->command[0])
 		FAIL("%s.command[0]: must not be empty", field);
 	snprintf(f, sizeof(f), "%s.env", field);
-	CHECK(check_count(c->n_env, SKIFF_VALIDATE_MAX_ENV, f, "variables", ret_err));
+	CHECK(check_count(c->n_env, SKIFF_VALIDATE_MAX_ENV, f, "variables", ret_errmsg));
 	for (size_t j = 0; j < c->n_env; j++) {
 		const char *name = c->env[j]->name;
 		if (!name || !*name)
@@ -452,21 +452,21 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			FAIL("%s.env[%zu].name: must not contain '='", field, j);
 	}
 	snprintf(f, sizeof(f), "%s.ports", field);
-	CHECK(check_count(c->n_ports, SKIFF_VALIDATE_MAX_PORTS, f, "ports", ret_err));
+	CHECK(check_count(c->n_ports, SKIFF_VALIDATE_MAX_PORTS, f, "ports", ret_errmsg));
 	for (size_t j = 0; j < c->n_ports; j++) {
 		Skiff__ContainerPort *p = c->ports[j];
 		snprintf(f, sizeof(f), "%s.ports[%zu].containerPort", field, j);
-		CHECK(check_port(p->container_port, true, f, ret_err));
+		CHECK(check_port(p->container_port, true, f, ret_errmsg));
 		snprintf(f, sizeof(f), "%s.ports[%zu].protocol", field, j);
-		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_err));
+		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_errmsg));
 		snprintf(f, sizeof(f), "%s.ports[%zu].name", field, j);
-		CHECK(check_name_field(f, p->name, 15, false, ret_err));
+		CHECK(check_name_field(f, p->name, 15, false, ret_errmsg));
 	}
 	if (c->resources) {
 		snprintf(f, sizeof(f), "%s.resources.requests", field);
-		CHECK(check_resources(c->resources->requests, f, ret_err));
+		CHECK(check_resources(c->resources->requests, f, ret_errmsg));
 		snprintf(f, sizeof(f), "%s.resources.limits", field);
-		CHECK(check_resources(c->resources->limits, f, ret_err));
+		CHECK(check_resources(c->resources->limits, f, ret_errmsg));
 		Skiff__ResourceList *rq = c->resources->requests, *lm = c->resources->limits;
 		if (rq && lm && lm->memory > 0 && rq->memory > lm->memory)
 			FAIL("%s.resources.requests.memory: must not exceed the limit", field);
@@ -478,11 +478,11 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			     field);
 	}
 	snprintf(f, sizeof(f), "%s.livenessProbe", field);
-	CHECK(check_probe(c->liveness_probe, f, ret_err));
+	CHECK(check_probe(c->liveness_probe, f, ret_errmsg));
 	snprintf(f, sizeof(f), "%s.readinessProbe", field);
-	CHECK(check_probe(c->readiness_probe, f, ret_err));
+	CHECK(check_probe(c->readiness_probe, f, ret_errmsg));
 	snprintf(f, sizeof(f), "%s.volumeMounts", field);
-	CHECK(check_count(c->n_volume_mounts, SKIFF_VALIDATE_MAX_VOLUMES, f, "mounts", ret_err));
+	CHECK(check_count(c->n_volume_mounts, SKIFF_VALIDATE_MAX_VOLUMES, f, "mounts", ret_errmsg));
 	for (size_t j = 0; j < c->n_volume_mounts; j++) {
 		Skiff__VolumeMount *vm = c->volume_mounts[j];
 		bool found = false;
@@ -499,20 +499,20 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 
 static int check_pod_spec(struct vctx *v, Skiff__PodSpec *s, const char *f)
 {
-	char **ret_err = v->ret_err;
+	char **ret_errmsg = v->ret_errmsg;
 	char field[128];
 
 	if (!s || s->n_containers == 0)
 		FAIL("%s.containers: at least one container is required", f);
 	snprintf(field, sizeof(field), "%s.containers", f);
 	CHECK(check_count(s->n_containers, SKIFF_VALIDATE_MAX_CONTAINERS, field, "containers",
-			  ret_err));
+			  ret_errmsg));
 	snprintf(field, sizeof(field), "%s.volumes", f);
-	CHECK(check_count(s->n_volumes, SKIFF_VALIDATE_MAX_VOLUMES, field, "volumes", ret_err));
+	CHECK(check_count(s->n_volumes, SKIFF_VALIDATE_MAX_VOLUMES, field, "volumes", ret_errmsg));
 	for (size_t i = 0; i < s->n_volumes; i++) {
 		Skiff__Volume *vol = s->volumes[i];
 		snprintf(field, sizeof(field), "%s.volumes[%zu].name", f, i);
-		CHECK(check_name_field(field, vol->name, 63, true, ret_err));
+		CHECK(check_name_field(field, vol->name, 63, true, ret_errmsg));
 		for (size_t j = 0; j < i; j++)
 			if (streq(s->volumes[j]->name, vol->name))
 				FAIL("%s: volume name '%s' is used twice", field, vol->name);
@@ -547,20 +547,21 @@ static int check_pod_spec(struct vctx *v, Skiff__PodSpec *s, const char *f)
 				FAIL("%s.name: container name '%s' is used twice", field, c->name);
 	}
 	snprintf(field, sizeof(field), "%s.restartPolicy", f);
-	CHECK(check_enum(&s->restart_policy, "Always", "Always|OnFailure|Never", field, ret_err));
+	CHECK(
+	    check_enum(&s->restart_policy, "Always", "Always|OnFailure|Never", field, ret_errmsg));
 	if (s->termination_grace_ms < 0)
 		FAIL("%s.terminationGracePeriodSeconds: must be >= 0", f);
 	if (s->termination_grace_ms == 0)
 		s->termination_grace_ms = 10000;
 	snprintf(field, sizeof(field), "%s.hostname", f);
-	CHECK(check_name_field(field, s->hostname, 63, false, ret_err));
+	CHECK(check_name_field(field, s->hostname, 63, false, ret_errmsg));
 	snprintf(field, sizeof(field), "%s.nodeSelector", f);
-	return check_labels(s->node_selector, s->n_node_selector, field, ret_err);
+	return check_labels(s->node_selector, s->n_node_selector, field, ret_errmsg);
 }
 
 /* The selector and the template's labels default to each other (or to
  * app=<name>) and must agree. */
-static int check_selector(Skiff__Deployment *d, char **ret_err)
+static int check_selector(Skiff__Deployment *d, char **ret_errmsg)
 {
 	Skiff__DeploymentSpec *s = d->spec;
 	if (!s->template_->metadata) {
@@ -583,15 +584,15 @@ static int check_selector(Skiff__Deployment *d, char **ret_err)
 		tm->labels = skiff_kv_copy(s->selector, s->n_selector);
 		tm->n_labels = s->n_selector;
 	}
-	CHECK(check_labels(tm->labels, tm->n_labels, "spec.template.metadata.labels", ret_err));
-	CHECK(check_labels(s->selector, s->n_selector, "spec.selector.matchLabels", ret_err));
+	CHECK(check_labels(tm->labels, tm->n_labels, "spec.template.metadata.labels", ret_errmsg));
+	CHECK(check_labels(s->selector, s->n_selector, "spec.selector.matchLabels", ret_errmsg));
 	if (!skiff_selector_match(s->selector, s->n_selector, tm->labels, tm->n_labels))
 		FAIL("spec.selector.matchLabels: does not match spec.template.metadata.labels "
 		     "(every selector label must be a template label)");
 	return 0;
 }
 
-static int validate_strategy(Skiff__DeploymentSpec *s, char **ret_err)
+static int validate_strategy(Skiff__DeploymentSpec *s, char **ret_errmsg)
 {
 	if (!s->strategy) {
 		s->strategy = xmalloc(sizeof(*s->strategy));
@@ -599,7 +600,7 @@ static int validate_strategy(Skiff__DeploymentSpec *s, char **ret_err)
 	}
 	Skiff__DeploymentStrategy *st = s->strategy;
 	CHECK(check_enum(&st->type, "RollingUpdate", "RollingUpdate|Recreate", "spec.strategy.type",
-			 ret_err));
+			 ret_errmsg));
 	if (streq(st->type, "Recreate")) {
 		if (st->rolling_update)
 			FAIL("spec.strategy.rollingUpdate: only allowed with type RollingUpdate");
@@ -631,7 +632,7 @@ static int validate_strategy(Skiff__DeploymentSpec *s, char **ret_err)
 
 static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 {
-	char **ret_err = v->ret_err;
+	char **ret_errmsg = v->ret_errmsg;
 	Skiff__DeploymentSpec *s = d->spec;
 	if (!s)
 		FAIL("spec: required field is missing");
@@ -640,11 +641,11 @@ static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 		     s->replicas);
 	if (!s->template_ || !s->template_->spec)
 		FAIL("spec.template.spec: required field is missing");
-	CHECK(check_selector(d, ret_err));
+	CHECK(check_selector(d, ret_errmsg));
 	CHECK(check_pod_spec(v, s->template_->spec, "spec.template.spec"));
 	if (*s->template_->spec->node_name)
 		FAIL("spec.template.spec.nodeName: must be empty (the scheduler sets it)");
-	CHECK(validate_strategy(s, ret_err));
+	CHECK(validate_strategy(s, ret_errmsg));
 	if (s->revision_history_limit < 0)
 		FAIL("spec.revisionHistoryLimit: must be >= 0, got %d", s->revision_history_limit);
 	if (s->revision_history_limit == 0)
@@ -656,7 +657,7 @@ static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 	return 0;
 }
 
-static int validate_service(Skiff__Service *svc, char **ret_err)
+static int validate_service(Skiff__Service *svc, char **ret_errmsg)
 {
 	Skiff__ServiceSpec *s = svc->spec;
 	char f[96];
@@ -664,29 +665,29 @@ static int validate_service(Skiff__Service *svc, char **ret_err)
 		FAIL("spec: required field is missing");
 	if (s->n_selector == 0)
 		FAIL("spec.selector: at least one label is required");
-	CHECK(check_labels(s->selector, s->n_selector, "spec.selector", ret_err));
+	CHECK(check_labels(s->selector, s->n_selector, "spec.selector", ret_errmsg));
 	if (s->n_ports == 0)
 		FAIL("spec.ports: at least one port is required");
-	CHECK(check_count(s->n_ports, SKIFF_VALIDATE_MAX_PORTS, "spec.ports", "ports", ret_err));
+	CHECK(check_count(s->n_ports, SKIFF_VALIDATE_MAX_PORTS, "spec.ports", "ports", ret_errmsg));
 	for (size_t i = 0; i < s->n_ports; i++) {
 		Skiff__ServicePort *p = s->ports[i];
 		snprintf(f, sizeof(f), "spec.ports[%zu].port", i);
-		CHECK(check_port(p->port, true, f, ret_err));
+		CHECK(check_port(p->port, true, f, ret_errmsg));
 		snprintf(f, sizeof(f), "spec.ports[%zu].targetPort", i);
-		CHECK(check_port(p->target_port, false, f, ret_err));
+		CHECK(check_port(p->target_port, false, f, ret_errmsg));
 		if (p->target_port == 0)
 			p->target_port = p->port;
 		snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
-		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_err));
+		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_errmsg));
 		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
-		CHECK(check_name_field(f, p->name, 15, false, ret_err));
+		CHECK(check_name_field(f, p->name, 15, false, ret_errmsg));
 	}
 	return 0;
 }
 
-int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts, char **ret_err)
+int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts, char **ret_errmsg)
 {
-	struct vctx v = { .opts = opts, .ret_err = ret_err };
+	struct vctx v = { .opts = opts, .ret_errmsg = ret_errmsg };
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 
 	if (d == &skiff__event__descriptor)
@@ -694,19 +695,19 @@ int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts
 	if (d != &skiff__deployment__descriptor && d != &skiff__service__descriptor &&
 	    d != &skiff__pod__descriptor && d != &skiff__node__descriptor)
 		FAIL("kind: unknown");
-	CHECK(check_utf8(msg, "", ret_err));
+	CHECK(check_utf8(msg, "", ret_errmsg));
 	if (d == &skiff__deployment__descriptor) {
 		/* its pods are NAME-<10 hex>-<5 chars>: at most 63, a valid hostname */
-		CHECK(check_meta(msg, 46, ret_err));
+		CHECK(check_meta(msg, 46, ret_errmsg));
 		return validate_deployment(&v, (Skiff__Deployment *)msg);
 	}
 	if (d == &skiff__service__descriptor) {
-		CHECK(check_meta(msg, 63, ret_err));
-		return validate_service((Skiff__Service *)msg, ret_err);
+		CHECK(check_meta(msg, 63, ret_errmsg));
+		return validate_service((Skiff__Service *)msg, ret_errmsg);
 	}
 	if (d == &skiff__pod__descriptor) {
-		CHECK(check_meta(msg, 253, ret_err));
+		CHECK(check_meta(msg, 253, ret_errmsg));
 		return check_pod_spec(&v, ((Skiff__Pod *)msg)->spec, "spec");
 	}
-	return check_meta(msg, 63, ret_err);
+	return check_meta(msg, 63, ret_errmsg);
 }

@@ -41,8 +41,9 @@ struct skiff_validate_opts {
 
 /* Check msg (a Pod, Deployment, Service or Node; an Event is refused) and
  * fill in the documented defaults in place. opts may be NULL. Returns 0, or
- * -EINVAL with *ret_err (free()) set to "field.path: message". */
-int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts, char **ret_err);
+ * -EINVAL with *ret_errmsg (free()) set to "field.path: message". */
+int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts,
+		   char **ret_errmsg);
 
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max chars. */
 bool skiff_name_valid(const char *s, size_t max);

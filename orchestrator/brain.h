@@ -149,12 +149,12 @@ void brain_event(struct brain *b, const char *kind, const char *name, const char
 
 /* Validate, default and store a user object. *ret_result is "created",
  * "configured" or "unchanged"; *ret_obj (may be NULL) a copy of the stored
- * object. Errors: -EINVAL with *ret_err naming the field, -EEXIST with
+ * object. Errors: -EINVAL with *ret_errmsg naming the field, -EEXIST with
  * create_only. */
 int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
-		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_err);
+		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_errmsg);
 int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
-		 char **ret_err);
+		 char **ret_errmsg);
 /* Graceful pod deletion (what DELETE, scale-down, rollouts and drain do): a
  * pod that runs on a connected node gets metadata.deleted_ms (skiffctl shows
  * Terminating), leaves its node's Assignment at once (the agent stops it)
@@ -170,24 +170,25 @@ int brain_pod_finalize(struct brain *b, const char *name);
  * it); returns how many. */
 int brain_terminating_tick(struct brain *b);
 int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployment **ret,
-		char **ret_err);
+		char **ret_errmsg);
 /* action: cordon, uncordon, drain. *ret_evicted: pod names (free each and
  * the array). */
 int brain_node_action(struct brain *b, const char *name, const char *action, Skiff__Node **ret,
-		      char ***ret_evicted, size_t *ret_n, char **ret_err);
+		      char ***ret_evicted, size_t *ret_n, char **ret_errmsg);
 int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
-		       Skiff__Deployment **ret, char **ret_msg, char **ret_err);
+		       Skiff__Deployment **ret, char **ret_msg, char **ret_errmsg);
 
 /* ---- agents (nodes.c) ---------------------------------------------------- */
 
 /* REGISTER: create or update the node, new epoch, pod CIDR. */
 int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void *session,
-			Skiff__RegisterResponse *ret, char **ret_err);
-/* -ESTALE (with *ret_err) for an old epoch, -ENOENT for an unknown node. */
-int brain_node_heartbeat(struct brain *b, const char *node, uint64_t epoch, char **ret_err);
+			Skiff__RegisterResponse *ret, char **ret_errmsg);
+/* -ESTALE (with *ret_errmsg) for an old epoch, -ENOENT for an unknown node. */
+int brain_node_heartbeat(struct brain *b, const char *node, uint64_t epoch, char **ret_errmsg);
 void brain_node_disconnected(struct brain *b, const char *node, void *session);
-int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **ret_err);
-int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev, char **ret_err);
+int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **ret_errmsg);
+int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev,
+		       char **ret_errmsg);
 /* Node lifecycle: NotReady after the grace, pods of lost nodes deleted. */
 int brain_nodes_tick(struct brain *b);
 struct brain_node *brain_node_rt(struct brain *b, const char *name);

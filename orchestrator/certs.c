@@ -235,18 +235,19 @@ void certs_node_deleted(struct daemon *d, const char *node)
 /* ---- tokens --------------------------------------------------------------- */
 
 /* Check a presented token: 0 with *ret_id (the token's id) or -EACCES with
- * *ret_err saying why. */
+ * *ret_errmsg saying why. */
 static int check_token(struct daemon *d, const char *token, char ret_id[TOKEN_ID_LEN + 1],
-		       char **ret_err)
+		       char **ret_errmsg)
 {
 	char digest[65], secret[33], ca[65];
 	if (skiff_token_parse(token, digest, secret) < 0) {
-		*ret_err = xstrdup("the join token is not a Skiff join token "
-				   "(SKIFF-1-<CA digest>-<32 hex>)");
+		*ret_errmsg = xstrdup("the join token is not a Skiff join token "
+				      "(SKIFF-1-<CA digest>-<32 hex>)");
 		return -EACCES;
 	}
 	if (skiff_ca_digest(d->ca, ca) < 0 || !streq(ca, digest)) {
-		*ret_err = xstrdup("the join token is for another cluster (its CA digest differs)");
+		*ret_errmsg =
+		    xstrdup("the join token is for another cluster (its CA digest differs)");
 		return -EACCES;
 	}
 	memcpy(ret_id, secret, TOKEN_ID_LEN);
@@ -255,22 +256,22 @@ static int check_token(struct daemon *d, const char *token, char ret_id[TOKEN_ID
 	sha256_hex(secret + TOKEN_ID_LEN, want);
 	const Skiff__JoinToken *t = brain_get(d->brain, SKIFF_KIND_TOKEN, ret_id);
 	if (!t || strlen(t->secret_sha256) != 64 || CRYPTO_memcmp(t->secret_sha256, want, 64)) {
-		*ret_err = xasprintf("join token %s is not valid for this cluster (deleted, or "
-				     "never made; see skiffctl token list)",
-				     ret_id);
+		*ret_errmsg = xasprintf("join token %s is not valid for this cluster (deleted, or "
+					"never made; see skiffctl token list)",
+					ret_id);
 		return -EACCES;
 	}
 	if (t->expires_ms && t->expires_ms <= now_ms(d)) {
 		_cleanup_free_ char *when = time_str(t->expires_ms);
-		*ret_err = xasprintf("join token %s expired at %s; make a new one with skiffctl "
-				     "token create",
-				     ret_id, when);
+		*ret_errmsg = xasprintf("join token %s expired at %s; make a new one with skiffctl "
+					"token create",
+					ret_id, when);
 		return -EACCES;
 	}
 	if (t->usage_limit > 0 && t->used >= t->usage_limit) {
-		*ret_err = xasprintf("join token %s is used up (%d of %d joins); make a new one "
-				     "with skiffctl token create",
-				     ret_id, t->used, t->usage_limit);
+		*ret_errmsg = xasprintf("join token %s is used up (%d of %d joins); make a new one "
+					"with skiffctl token create",
+					ret_id, t->used, t->usage_limit);
 		return -EACCES;
 	}
 	return 0;

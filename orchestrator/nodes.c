@@ -108,12 +108,12 @@ static void collect_gone(struct brain *b, const char *name, struct gone_ctx *g)
 }
 
 int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void *session,
-			Skiff__RegisterResponse *ret, char **ret_err)
+			Skiff__RegisterResponse *ret, char **ret_errmsg)
 {
 	const Skiff__Node *in = req->node;
 	if (!in || !in->metadata || !skiff_name_valid(in->metadata->name, 63)) {
-		*ret_err = xasprintf("node.metadata.name: '%s' is not a valid node name",
-				     in && in->metadata ? in->metadata->name : "");
+		*ret_errmsg = xasprintf("node.metadata.name: '%s' is not a valid node name",
+					in && in->metadata ? in->metadata->name : "");
 		return -EINVAL;
 	}
 	const char *name = in->metadata->name;
@@ -139,8 +139,8 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 		_cleanup_free_ char *cidr = NULL;
 		if (alloc_cidr(b, &cidr) < 0) {
 			skiff_obj_free(&n->base);
-			*ret_err = xasprintf("cluster CIDR %s has no free /24 for node %s",
-					     b->cfg.cluster_cidr, name);
+			*ret_errmsg = xasprintf("cluster CIDR %s has no free /24 for node %s",
+						b->cfg.cluster_cidr, name);
 			return -ENOSPC;
 		}
 		skiff_set_str(&spec->pod_cidr, cidr);
@@ -191,7 +191,7 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 	_cleanup_free_ char *cidr = xstrdup(spec->pod_cidr);
 	skiff_obj_free(&n->base);
 	if (r < 0) {
-		*ret_err = xasprintf("store: %s", strerror(-r));
+		*ret_errmsg = xasprintf("store: %s", strerror(-r));
 		return r;
 	}
 	struct brain_node *rt = brain_node_rt(b, name);
@@ -247,25 +247,25 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 	return 0;
 }
 
-static int check_epoch(struct brain *b, const char *node, uint64_t epoch, char **ret_err)
+static int check_epoch(struct brain *b, const char *node, uint64_t epoch, char **ret_errmsg)
 {
 	const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, node);
 	if (!n) {
-		*ret_err = xasprintf("node %s is not registered", node ? node : "");
+		*ret_errmsg = xasprintf("node %s is not registered", node ? node : "");
 		return -ENOENT;
 	}
 	uint64_t cur = n->status ? n->status->epoch : 0;
 	if (epoch != cur) {
-		*ret_err = xasprintf("node %s: epoch %llu is stale (current %llu)", node,
-				     (unsigned long long)epoch, (unsigned long long)cur);
+		*ret_errmsg = xasprintf("node %s: epoch %llu is stale (current %llu)", node,
+					(unsigned long long)epoch, (unsigned long long)cur);
 		return -ESTALE;
 	}
 	return 0;
 }
 
-int brain_node_heartbeat(struct brain *b, const char *node, uint64_t epoch, char **ret_err)
+int brain_node_heartbeat(struct brain *b, const char *node, uint64_t epoch, char **ret_errmsg)
 {
-	int r = check_epoch(b, node, epoch, ret_err);
+	int r = check_epoch(b, node, epoch, ret_errmsg);
 	if (r < 0)
 		return r;
 	struct brain_node *rt = brain_node_rt(b, node);
@@ -298,9 +298,9 @@ static const Skiff__ContainerStatus *find_cs(const Skiff__PodStatus *st, const c
 	return NULL;
 }
 
-int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **ret_err)
+int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **ret_errmsg)
 {
-	int r = check_epoch(b, rep->node, rep->epoch, ret_err);
+	int r = check_epoch(b, rep->node, rep->epoch, ret_errmsg);
 	if (r < 0)
 		return r;
 	/* a private copy: a busy round handles thousands of reports */
@@ -308,7 +308,7 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 	const Skiff__Pod *p = (const Skiff__Pod *)cur;
 	if (!p || !streq(skiff_pod_node(p), rep->node) ||
 	    (*rep->uid && !streq(p->metadata->uid, rep->uid))) {
-		*ret_err = xasprintf("pod %s is not assigned to node %s", rep->pod, rep->node);
+		*ret_errmsg = xasprintf("pod %s is not assigned to node %s", rep->pod, rep->node);
 		return -ENOENT;
 	}
 	if (p->metadata->deleted_ms > 0) {
@@ -319,7 +319,7 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 				    rep->pod, rep->node);
 			r = brain_pod_finalize(b, rep->pod);
 			if (r < 0)
-				*ret_err = xasprintf("store: %s", strerror(-r));
+				*ret_errmsg = xasprintf("store: %s", strerror(-r));
 			return r;
 		}
 	}
@@ -375,27 +375,27 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 		rt->dirty = false;
 	skiff_obj_free(&np->base);
 	if (r < 0)
-		*ret_err = xasprintf("store: %s", strerror(-r));
+		*ret_errmsg = xasprintf("store: %s", strerror(-r));
 	b->resync = true;
 	return r;
 }
 
-int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev, char **ret_err)
+int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev, char **ret_errmsg)
 {
 	if (!ev || !*ev->reason || !*ev->object_name) {
-		*ret_err = xstrdup("event: reason and object_name are required");
+		*ret_errmsg = xstrdup("event: reason and object_name are required");
 		return -EINVAL;
 	}
 	const char *kind = *ev->object_kind ? ev->object_kind : "pod";
 	if (streq(kind, "pod")) {
 		const struct brain_pod *p = brain_pod_get(b, ev->object_name);
 		if (p && !streq(p->node, node)) {
-			*ret_err =
+			*ret_errmsg =
 			    xasprintf("pod %s is not assigned to node %s", ev->object_name, node);
 			return -EPERM;
 		}
 	} else if (!streq(kind, "node") || !streq(ev->object_name, node)) {
-		*ret_err = xasprintf("node %s may only report about its pods and itself", node);
+		*ret_errmsg = xasprintf("node %s may only report about its pods and itself", node);
 		return -EPERM;
 	}
 	brain_event(b, kind, ev->object_name, streq(ev->type, "Warning") ? "Warning" : "Normal",

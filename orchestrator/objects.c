@@ -260,18 +260,19 @@ void skiff_random_suffix(char *out, size_t len)
 	out[len] = 0;
 }
 
-int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err)
+int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_errmsg)
 {
 	if (kind < 0 || kind >= SKIFF_KIND_MAX) {
-		*ret_err = xstrdup("kind: unknown");
+		*ret_errmsg = xstrdup("kind: unknown");
 		return -EINVAL;
 	}
 	if (kind == SKIFF_KIND_IMAGE) {
-		*ret_err = xstrdup("kind: images are loaded with skiffctl image load, not applied");
+		*ret_errmsg =
+		    xstrdup("kind: images are loaded with skiffctl image load, not applied");
 		return -EINVAL;
 	}
 	if (kind >= SKIFF_KIND_TOKEN) {
-		*ret_err =
+		*ret_errmsg =
 		    xasprintf("kind: %s objects are managed with skiffctl token and skiffctl "
 			      "certificate, not applied",
 			      skiff_kind_name(kind));
@@ -279,5 +280,5 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err)
 	}
 	/* No image config names an entrypoint yet (images are flat root
 	 * filesystems): the images work passes its lookup here. */
-	return skiff_validate(msg, NULL, ret_err);
+	return skiff_validate(msg, NULL, ret_errmsg);
 }

@@ -43,9 +43,9 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg);
 
 /* Check and fill defaults in a user-supplied object (APPLY) with the shared
- * rules of lib/validate.h. On failure returns -EINVAL with *ret_err (free())
+ * rules of lib/validate.h. On failure returns -EINVAL with *ret_errmsg (free())
  * naming the field, e.g. "spec.replicas: must be 0-100000, got -1". */
-int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_err);
+int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_errmsg);
 
 /* (skiff_set_str, skiff_kv_get, skiff_selector_match: validate.h) */
 /* Both lists hold the same pairs (any order). */

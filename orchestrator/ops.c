@@ -43,7 +43,7 @@ static void new_uid(char out[33])
 }
 
 int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
-		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_err)
+		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_errmsg)
 {
 	int r;
 	if (kind == SKIFF_KIND_NODE) {
@@ -51,20 +51,20 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 		 * schedulability of an existing one. */
 		Skiff__Node *in = (Skiff__Node *)msg;
 		if (!in->metadata || !brain_get(b, kind, in->metadata->name)) {
-			*ret_err =
+			*ret_errmsg =
 			    xasprintf("metadata.name: node '%s' is not registered (nodes join "
 				      "with skiff-agent)",
 				      in->metadata ? in->metadata->name : "");
 			return -ENOENT;
 		}
 	}
-	r = skiff_obj_validate(kind, msg, ret_err);
+	r = skiff_obj_validate(kind, msg, ret_errmsg);
 	if (r < 0)
 		return r;
 	Skiff__ObjectMeta *m = SKIFF_META(msg);
 	const ProtobufCMessage *cur = brain_get(b, kind, m->name);
 	if (cur && create_only) {
-		*ret_err = xasprintf("%s '%s' already exists", skiff_kind_name(kind), m->name);
+		*ret_errmsg = xasprintf("%s '%s' already exists", skiff_kind_name(kind), m->name);
 		return -EEXIST;
 	}
 	ProtobufCMessage *obj;
@@ -122,7 +122,7 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 			return 0;
 		}
 		if (kind == SKIFF_KIND_POD && !spec_same) {
-			*ret_err =
+			*ret_errmsg =
 			    xasprintf("spec: a pod's spec cannot change once created; delete "
 				      "and re-create pod '%s' (or use a deployment)",
 				      m->name);
@@ -149,7 +149,7 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 		r = brain_put(b, kind, obj);
 		if (r < 0) {
 			skiff_obj_free(obj);
-			*ret_err = xasprintf("store: %s", strerror(-r));
+			*ret_errmsg = xasprintf("store: %s", strerror(-r));
 			return r;
 		}
 		b->resync = true;
@@ -182,11 +182,12 @@ static int collect_owned(const struct skiff_store_obj *o, void *userdata)
 }
 
 int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
-		 char **ret_err)
+		 char **ret_errmsg)
 {
 	ProtobufCMessage *copy = brain_copy(b, kind, name);
 	if (!copy) {
-		*ret_err = xasprintf("%s '%s' not found", skiff_kind_name(kind), name ? name : "");
+		*ret_errmsg =
+		    xasprintf("%s '%s' not found", skiff_kind_name(kind), name ? name : "");
 		return -ENOENT;
 	}
 	if (kind == SKIFF_KIND_DEPLOYMENT) {
@@ -211,7 +212,7 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 		r = brain_delete(b, kind, name);
 	if (r < 0) {
 		skiff_obj_free(copy);
-		*ret_err = xasprintf("store: %s", strerror(-r));
+		*ret_errmsg = xasprintf("store: %s", strerror(-r));
 		return r;
 	}
 	b->resync = true;
@@ -223,15 +224,15 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 }
 
 int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployment **ret,
-		char **ret_err)
+		char **ret_errmsg)
 {
 	if (replicas < 0 || replicas > 100000) {
-		*ret_err = xasprintf("replicas: must be 0-100000, got %d", replicas);
+		*ret_errmsg = xasprintf("replicas: must be 0-100000, got %d", replicas);
 		return -EINVAL;
 	}
 	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
 	if (!d) {
-		*ret_err = xasprintf("deployment '%s' not found", name ? name : "");
+		*ret_errmsg = xasprintf("deployment '%s' not found", name ? name : "");
 		return -ENOENT;
 	}
 	if (d->spec->replicas != replicas) {
@@ -240,7 +241,7 @@ int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployme
 		int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
 		if (r < 0) {
 			skiff_obj_free(&d->base);
-			*ret_err = xasprintf("store: %s", strerror(-r));
+			*ret_errmsg = xasprintf("store: %s", strerror(-r));
 			return r;
 		}
 		brain_event(b, "deployment", name, "Normal", "ScalingReplicaSet",
@@ -252,7 +253,7 @@ int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployme
 }
 
 int brain_node_action(struct brain *b, const char *name, const char *action, Skiff__Node **ret,
-		      char ***ret_evicted, size_t *ret_n, char **ret_err)
+		      char ***ret_evicted, size_t *ret_n, char **ret_errmsg)
 {
 	bool cordon;
 	if (streq_ptr(action, "cordon") || streq_ptr(action, "drain"))
@@ -260,13 +261,13 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 	else if (streq_ptr(action, "uncordon"))
 		cordon = false;
 	else {
-		*ret_err = xasprintf("action: must be cordon, uncordon or drain, got '%s'",
-				     action ? action : "");
+		*ret_errmsg = xasprintf("action: must be cordon, uncordon or drain, got '%s'",
+					action ? action : "");
 		return -EINVAL;
 	}
 	Skiff__Node *n = brain_copy(b, SKIFF_KIND_NODE, name);
 	if (!n) {
-		*ret_err = xasprintf("node '%s' not found", name ? name : "");
+		*ret_errmsg = xasprintf("node '%s' not found", name ? name : "");
 		return -ENOENT;
 	}
 	Skiff__NodeSpec *spec = skiff_node_spec_ensure(n);
@@ -275,7 +276,7 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 		int r = brain_put(b, SKIFF_KIND_NODE, &n->base);
 		if (r < 0) {
 			skiff_obj_free(&n->base);
-			*ret_err = xasprintf("store: %s", strerror(-r));
+			*ret_errmsg = xasprintf("store: %s", strerror(-r));
 			return r;
 		}
 		brain_event(b, "node", name, "Normal", cordon ? "Cordoned" : "Uncordoned",
@@ -295,11 +296,11 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 }
 
 int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
-		       Skiff__Deployment **ret, char **ret_msg, char **ret_err)
+		       Skiff__Deployment **ret, char **ret_msg, char **ret_errmsg)
 {
 	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
 	if (!d) {
-		*ret_err = xasprintf("deployment '%s' not found", name ? name : "");
+		*ret_errmsg = xasprintf("deployment '%s' not found", name ? name : "");
 		return -ENOENT;
 	}
 	Skiff__DeploymentStatus *st = skiff_deployment_status_ensure(d);
@@ -316,12 +317,12 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 	}
 	if (!target || !target->template_) {
 		if (to_revision > 0)
-			*ret_err = xasprintf("to_revision: deployment '%s' has no revision %lld",
-					     name, (long long)to_revision);
+			*ret_errmsg = xasprintf("to_revision: deployment '%s' has no revision %lld",
+						name, (long long)to_revision);
 		else
-			*ret_err = xasprintf("deployment '%s' has no previous revision to roll "
-					     "back to",
-					     name);
+			*ret_errmsg = xasprintf("deployment '%s' has no previous revision to roll "
+						"back to",
+						name);
 		skiff_obj_free(&d->base);
 		return -ENOENT;
 	}
@@ -331,7 +332,7 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 	int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
 	if (r < 0) {
 		skiff_obj_free(&d->base);
-		*ret_err = xasprintf("store: %s", strerror(-r));
+		*ret_errmsg = xasprintf("store: %s", strerror(-r));
 		return r;
 	}
 	brain_event(b, "deployment", name, "Normal", "RolledBack", "rolled back to revision %lld",
