@@ -128,26 +128,23 @@ struct evhttp *demo_http_listen(struct event_base *base, const char *listen)
 }
 
 /* A listening socket; with reuseport, processes that each bind one share the
- * incoming connections (the kernel spreads them). */
-static evutil_socket_t listen_socket(const char *host, uint16_t port, bool reuseport)
+ * incoming connections (the kernel spreads them). Returns the fd or -errno. */
+static int listen_socket(const char *host, uint16_t port, bool reuseport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int one = 1;
+	int one = 1, r;
 
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
-		int e = errno;
+		r = -errno;
 		close(fd);
-		errno = e;
-		return -1;
+		return r;
 	}
 	return fd;
 }
@@ -163,7 +160,7 @@ int demo_listen_fd(const char *listen, bool reuseport)
 	}
 	int fd = listen_socket(host, port, reuseport);
 	if (fd < 0)
-		return log_error_errno(-errno, "cannot listen on %s:%u%s: %m", host, port,
+		return log_error_errno(fd, "cannot listen on %s:%u%s: %m", host, port,
 				       reuseport ? " (SO_REUSEPORT)" : "");
 	log_info("listening on http://%s:%u", host, port);
 	return fd;
@@ -187,10 +184,10 @@ struct evhttp *demo_http_listen_shared(struct event_base *base, const char *list
 	evhttp_set_max_headers_size(http, 64 << 10);
 	evhttp_set_timeout(http, 120);
 	if (reuseport) {
-		evutil_socket_t fd = listen_socket(host, port, true);
+		int fd = listen_socket(host, port, true);
 		if (fd < 0 || !evhttp_accept_socket_with_handle(http, fd)) {
 			log_error("cannot listen on %s:%u (SO_REUSEPORT): %s", host, port,
-				  strerror(errno));
+				  strerror(fd < 0 ? -fd : errno));
 			if (fd >= 0)
 				close(fd);
 			evhttp_free(http);

@@ -1,6 +1,7 @@
 /* http1.c — HTTP/1.1 messages parsed in place (see http1.h). */
 #include "http1.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,13 +177,13 @@ int demo_hmsg_feed(struct demo_hmsg *m, struct demo_buf *b, bool eof)
 			m->head_end = m->parsed + n + 1;
 		}
 	} else if (e != HPE_OK || m->p.upgrade || n != avail) {
-		return -1;
+		return -EBADMSG;
 	}
 	m->parsed += n;
 	if (m->complete)
 		m->end = m->parsed;
 	if (avail == 0)
-		return m->complete ? 0 : -1;
+		return m->complete ? 0 : -EBADMSG;
 	if (eof && !m->complete)
 		return demo_hmsg_feed(m, b, eof);
 	return 0;

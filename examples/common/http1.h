@@ -55,7 +55,7 @@ struct demo_hmsg {
 
 void demo_hmsg_init(struct demo_hmsg *m, enum http_parser_type type);
 /* Feed b's bytes not yet parsed (and the end of the stream when eof); stops
- * once the header block is complete and once the message is. 0, or -1 when
+ * once the header block is complete and once the message is. 0, or -EBADMSG when
  * the bytes are not HTTP (more than DEMO_HTTP_MAX_HEADERS headers included;
  * HTTP_PARSER_ERRNO(&m->p) tells), or eof comes before the message's end. */
 int demo_hmsg_feed(struct demo_hmsg *m, struct demo_buf *b, bool eof);
