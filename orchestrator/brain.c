@@ -254,6 +254,34 @@ void *brain_copy(struct brain *b, int kind, const char *name)
 	return skiff_obj_unpack(kind, o.data, o.len);
 }
 
+struct pod_names {
+	const char *owner, *node;
+	char **names;
+	size_t n, cap;
+};
+
+static int collect_pod_name(const struct skiff_store_obj *o, void *userdata)
+{
+	struct pod_names *c = userdata;
+	const struct brain_pod *p = o->decoded;
+	if (!p || (c->owner && !streq(p->owner, c->owner)) || (c->node && !streq(p->node, c->node)))
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->names = xrealloc(c->names, c->cap * sizeof(char *));
+	}
+	c->names[c->n++] = xstrdup(o->name);
+	return 0;
+}
+
+char **brain_pod_names(struct brain *b, const char *owner, const char *node, size_t *ret_n)
+{
+	struct pod_names c = { .owner = owner, .node = node };
+	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_pod_name, &c);
+	*ret_n = c.n;
+	return c.names;
+}
+
 /* Mark the agents whose Assignment a change of the stored object name
  * (before or after the change) touches. */
 static void mark_dirty_for(struct brain *b, int kind, const char *name)

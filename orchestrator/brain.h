@@ -136,6 +136,9 @@ uint64_t brain_str_hash(const char *s);
  * one per stored pod), freed with brain_pod_summary_free(). */
 struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p);
 void brain_pod_summary_free(struct brain_pod *s);
+/* The names of the stored pods of owner (a deployment) and bound to node
+ * (NULL: any), in store order; NULL when none (free each and the array). */
+char **brain_pod_names(struct brain *b, const char *owner, const char *node, size_t *ret_n);
 /* A private mutable copy (skiff_obj_free()), NULL when missing. */
 void *brain_copy(struct brain *b, int kind, const char *name);
 /* Store msg (stamps metadata.revision). */

@@ -161,26 +161,6 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 	return 0;
 }
 
-struct owned_pods {
-	const char *owner;
-	char **names;
-	size_t n, cap;
-};
-
-static int collect_owned(const struct skiff_store_obj *o, void *userdata)
-{
-	struct owned_pods *c = userdata;
-	const struct brain_pod *p = o->decoded;
-	if (p && streq(p->owner, c->owner)) {
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 16;
-			c->names = xrealloc(c->names, c->cap * sizeof(char *));
-		}
-		c->names[c->n++] = xstrdup(o->name);
-	}
-	return 0;
-}
-
 int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage **ret_obj,
 		 char **ret_errmsg)
 {
@@ -192,13 +172,13 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 	}
 	if (kind == SKIFF_KIND_DEPLOYMENT) {
 		/* Cascade: the deployment's pods go with it. */
-		struct owned_pods c = { .owner = name };
-		skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_owned, &c);
-		for (size_t i = 0; i < c.n; i++) {
-			(void)brain_pod_terminate(b, c.names[i]);
-			free(c.names[i]);
+		size_t n;
+		char **names = brain_pod_names(b, name, NULL, &n);
+		for (size_t i = 0; i < n; i++) {
+			(void)brain_pod_terminate(b, names[i]);
+			free(names[i]);
 		}
-		free(c.names);
+		free(names);
 	}
 	int r;
 	if (kind == SKIFF_KIND_POD) {

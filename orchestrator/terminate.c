@@ -91,36 +91,14 @@ int brain_terminating_tick(struct brain *b)
 	return removed;
 }
 
-struct pods_on_node {
-	const char *node;
-	char **names;
-	size_t n, cap;
-};
-
-static int collect_on_node(const struct skiff_store_obj *o, void *userdata)
-{
-	struct pods_on_node *c = userdata;
-	const struct brain_pod *p = o->decoded;
-	if (p && streq(p->node, c->node)) {
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 16;
-			c->names = xrealloc(c->names, c->cap * sizeof(char *));
-		}
-		c->names[c->n++] = xstrdup(o->name);
-	}
-	return 0;
-}
-
 char **brain_evict_node_pods(struct brain *b, const char *node, bool graceful, size_t *ret_n)
 {
-	struct pods_on_node c = { .node = node };
-	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_on_node, &c);
-	for (size_t i = 0; i < c.n; i++)
+	char **names = brain_pod_names(b, NULL, node, ret_n);
+	for (size_t i = 0; i < *ret_n; i++)
 		if (graceful)
-			(void)brain_pod_terminate(b, c.names[i]);
+			(void)brain_pod_terminate(b, names[i]);
 		else
-			(void)brain_delete(b, SKIFF_KIND_POD, c.names[i]);
-	*ret_n = c.n;
+			(void)brain_delete(b, SKIFF_KIND_POD, names[i]);
 	b->resync = true;
-	return c.names;
+	return names;
 }
