@@ -49,8 +49,8 @@ figures() { # figures FILE: "median N ms, p90 N ms, max N ms (n N)"
 E2E_LAB=${E2E_LAB:-/tmp/skiff-bench-agent}
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/../tests/e2e/lib.sh"
-# shellcheck disable=SC2034 # read by tests/e2e/lib.sh
-E2E_NAME=bench-agent
+# shellcheck disable=SC2034 # read by tests/e2e/lib.sh and tests/lib/skiff-test.sh
+E2E_NAME=bench-agent SKIFF_TEST_NAME=bench-agent
 PAUSE=$SKIFF_BIN/../examples/bin/pause
 [ -x "$PAUSE" ] || fail "$PAUSE missing (make)"
 e2e_start 600

@@ -19,8 +19,8 @@
 # and waits for it: run it as it is, not under another `flock` of that file.
 E2E_LAB=${E2E_LAB:-/tmp/skiff-bench-lab}
 . "$(dirname "$0")/../tests/e2e/lib.sh"
-# shellcheck disable=SC2034 # read by tests/e2e/lib.sh
-E2E_NAME=bench-lab
+# shellcheck disable=SC2034 # read by tests/e2e/lib.sh and tests/lib/skiff-test.sh
+E2E_NAME=bench-lab SKIFF_TEST_NAME=bench-lab
 REPLICAS=${1:-100}
 KILLS=${2:-10}
 e2e_start 600

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "cleanup.h"
+#include "fakes.h"
 #include "log.h"
 #include "pki.h"
 #include "quantity.h"
@@ -262,24 +263,16 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 {
 	(void)conn;
 	struct hnode *n = userdata;
+	struct fake_registered r;
 	if (err < 0) {
 		log_error("%s: register: %s", n->name, errmsg ? errmsg : strerror(-err));
 		return;
 	}
-	Skiff__RegisterResponse *r =
-	    skiff__register_response__unpack(NULL, frame->payload.len, frame->payload.data);
-	if (!r)
+	if (fake_registered_read(frame->payload.data, frame->payload.len, &r) < 0)
 		return;
-	n->epoch = r->epoch;
-	n->heartbeat_ms = r->heartbeat_ms > 0 ? r->heartbeat_ms : 1000;
-	_cleanup_free_ char *ip = xstrdup(r->pod_cidr);
-	char *slash = strchr(ip, '/');
-	if (slash)
-		*slash = 0;
-	struct in_addr a;
-	if (inet_pton(AF_INET, ip, &a) == 1)
-		n->cidr_base = ntohl(a.s_addr);
-	skiff__register_response__free_unpacked(r, NULL);
+	n->epoch = r.epoch;
+	n->heartbeat_ms = r.heartbeat_ms;
+	n->cidr_base = r.pod_cidr_base;
 	struct timeval tv = { n->heartbeat_ms / 1000, (n->heartbeat_ms % 1000) * 1000 };
 	n->hb_ev = event_new(n->h->base, -1, EV_PERSIST, heartbeat_cb, n);
 	event_add(n->hb_ev, &tv);
@@ -293,29 +286,13 @@ static void on_registered(struct skiff_rpc_conn *conn, int err, const char *errm
 static void send_register(struct hnode *n)
 {
 	struct hollow *h = n->h;
-	Skiff__RegisterRequest rr = SKIFF__REGISTER_REQUEST__INIT;
-	Skiff__Node node = SKIFF__NODE__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
-	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
-	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
-	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
-	kv.key = (char *)"skiff.io/hollow";
-	kv.value = (char *)"true";
-	m.name = n->name;
-	m.labels = kvs;
-	m.n_labels = 1;
-	cap.cpu_milli = h->cpu;
-	cap.memory = h->memory;
-	cap.pods = h->max_pods;
-	st.capacity = &cap;
-	st.address = (char *)"127.0.0.1";
-	st.agent_version = (char *)"hollow";
-	node.metadata = &m;
-	node.status = &st;
-	rr.node = &node;
-	rr.epoch = n->epoch;
-	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, 60000, on_registered, n,
-			  NULL);
+	struct fake_register f;
+	fake_register_init(&f, n->name, h->cpu, h->memory, h->max_pods, "127.0.0.1");
+	fake_register_label(&f, "skiff.io/hollow", "true");
+	f.status.agent_version = (char *)"hollow";
+	f.req.epoch = n->epoch;
+	skiff_rpc_request(n->conn, SKIFF__MSG_TYPE__MSG_REGISTER, &f.req.base, 60000, on_registered,
+			  n, NULL);
 }
 
 static void connect_more(struct hollow *h);
@@ -518,46 +495,11 @@ static int cmd_deploy(int argc, char **argv)
 	struct skiff_rpc_sync *s = NULL;
 	if (admin_connect(config, &s) < 0)
 		return 1;
-	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
-	Skiff__DeploymentSpec spec = SKIFF__DEPLOYMENT_SPEC__INIT;
-	Skiff__PodTemplate t = SKIFF__POD_TEMPLATE__INIT;
-	Skiff__PodSpec ps = SKIFF__POD_SPEC__INIT;
-	Skiff__Container ct = SKIFF__CONTAINER__INIT, *cs[1] = { &ct };
-	Skiff__ResourceRequirements rr = SKIFF__RESOURCE_REQUIREMENTS__INIT;
-	Skiff__ResourceList req = SKIFF__RESOURCE_LIST__INIT;
-	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
-	m.name = (char *)name;
-	kv.key = (char *)"app";
-	kv.value = (char *)name;
-	tm.labels = kvs;
-	tm.n_labels = 1;
-	ct.name = (char *)"main";
-	ct.image = (char *)"skiff-demo:1";
-	char *cmd[] = { (char *)"/bin/pause" };
-	ct.command = cmd;
-	ct.n_command = 1;
-	req.cpu_milli = 10;
-	req.memory = 16LL << 20;
-	rr.requests = &req;
-	ct.resources = &rr;
-	ps.containers = cs;
-	ps.n_containers = 1;
-	t.metadata = &tm;
-	t.spec = &ps;
-	spec.replicas = (int32_t)replicas;
-	spec.selector = kvs;
-	spec.n_selector = 1;
-	spec.template_ = &t;
-	d.metadata = &m;
-	d.spec = &spec;
-	Skiff__ApplyRequest ar = SKIFF__APPLY_REQUEST__INIT;
-	Skiff__Object obj = SKIFF__OBJECT__INIT;
-	obj.deployment = &d;
-	ar.object = &obj;
+	struct fake_deployment f;
+	fake_deployment_init(&f, name, (int)replicas, "skiff-demo:1", "/bin/pause", 10, 16LL << 20);
 	_cleanup_free_ char *err = NULL;
 	int64_t t0 = skiff_now_ms();
-	int r = skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &ar.base, 60000, NULL, &err);
+	int r = skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &f.req.base, 60000, NULL, &err);
 	skiff_rpc_sync_free(s);
 	if (r < 0)
 		return log_error("apply: %s", err), 1;

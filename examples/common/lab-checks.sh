@@ -29,14 +29,11 @@ pods_json() {
 }
 
 # wait_ready APP N SECONDS — until N pods of APP are Running and ready.
+ready_count() { pods_json "$1" | jq '[.[] | select(.status.ready == true)] | length'; }
+ready_at_least() { [ "$(ready_count "$1")" -ge "$2" ]; }
 wait_ready() {
-	local i n
-	for ((i = 0; i < $3 * 5; i++)); do
-		n=$(pods_json "$1" | jq '[.[] | select(.status.ready == true)] | length')
-		[ "${n:-0}" -ge "$2" ] && return 0
-		sleep 0.2
-	done
-	fail "app=$1: ${n:-0} of $2 pods ready after $3 s"
+	POLL_INTERVAL=0.2 poll "$3" ready_at_least "$1" "$2" ||
+		fail "app=$1: $(ready_count "$1") of $2 pods ready after $3 s"
 }
 
 pod_ip() { pods_json "$1" | jq -r '.[0].status.podIp // .[0].status.podIP // .[0].status.pod_ip // empty'; }
@@ -97,12 +94,9 @@ lab_queue() {
 	sleep 1
 	kill -9 "$(pod_pid queue)"
 	local killed up_ms=
-	killed=$(date +%s%3N)
+	killed=$(now_ms)
 	echo "queue killed at $(date +%T.%3N)"
-	for ((i = 0; i < 600; i++)); do
-		curl -fs -o /dev/null --max-time 0.5 "$qurl/healthz" && { up_ms=$(($(date +%s%3N) - killed)); break; }
-		sleep 0.05
-	done
+	poll 30 curl -fs -o /dev/null --max-time 0.5 "$qurl/healthz" && up_ms=$(($(now_ms) - killed))
 	echo "queue answering again ${up_ms:-?} ms after the kill"
 	if [ -z "$up_ms" ] || [ "$up_ms" -gt 3000 ]; then
 		local qp
@@ -126,11 +120,16 @@ lab_queue() {
 		((i % 10 == 0)) && echo "$(date +%T.%3N) processed ${got}: queue $(curl -fs --max-time 1 "$qurl/queues/orders")"
 		sleep 0.1
 	done
-	echo "all processed $(($(date +%s%3N) - killed)) ms after the queue was killed"
+	echo "all processed $(($(now_ms) - killed)) ms after the queue was killed"
 	grep -h "warn\|again\|error" "$DEMO_TMP/email.out" | head -20
 	echo "orders processed: ${got% *} distinct of 1000, $((${got#* } - ${got% *})) duplicates"
 	[ "${got% *}" = 1000 ] || fail "only ${got% *} of 1000 orders processed"
 	demo_delete queue
+}
+
+group_processed_all() { # GROUP: its workers' logs show all 100 videos
+	all_logs "$1" >"$DEMO_TMP/$1.out"
+	processed_at_least 100 video "queue=$1" "$DEMO_TMP/$1.out"
 }
 
 lab_fanout() {
@@ -142,12 +141,8 @@ lab_fanout() {
 	"$HTTPLOAD" -n 100 -c 4 -X POST -b '{"type":"VideoUploaded","video":%d}' --retries 20 \
 		"$t/topics/videos/publish" >/dev/null || fail "publishing 100 events"
 	for g in compress notify analytics; do
-		for ((i = 0; i < 60; i++)); do
-			all_logs $g >"$DEMO_TMP/$g.out"
-			got=$(count_processed video "queue=$g" "$DEMO_TMP/$g.out")
-			[ "${got% *}" -ge 100 ] && break
-			sleep 1
-		done
+		POLL_INTERVAL=1 poll 60 group_processed_all "$g"
+		got=$(count_processed video "queue=$g" "$DEMO_TMP/$g.out")
 		echo "$g: ${got% *} distinct of 100"
 		[ "${got% *}" = 100 ] || fail "worker group $g processed ${got% *} of 100"
 	done

@@ -6,28 +6,33 @@
 # functions only need URLs and hook commands (how to kill or restart a
 # component), so the same assertions run against pods on the lab cluster.
 # Every process started with demo_start is killed by pid when the test exits,
-# even on failure.
+# even on failure. fail, pid_alive, poll and wait_until come from the shell
+# test library (tests/lib/skiff-test.sh); a failure prints the tail of every
+# demo log.
 set -u
+# shellcheck source=../../tests/lib/skiff-test.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib/skiff-test.sh"
 BUILD=${BUILD:-build}
 DEMO_BIN=${DEMO_BIN:-$BUILD/examples/bin}
 HTTPLOAD=${HTTPLOAD:-$DEMO_BIN/httpload}
 declare -A DEMO_PIDS=()
 DEMO_TMP=$(mktemp -d /tmp/skiff-demo-test.XXXXXX)
 
+demo_none_left() {
+	local name
+	for name in "${!DEMO_PIDS[@]}"; do
+		pid_alive "${DEMO_PIDS[$name]}" && return 1
+	done
+	return 0
+}
+
 demo_cleanup() {
-	local name i left
+	local name
 	# SIGTERM first (nginx's master then stops its workers), SIGKILL after 2 s
 	for name in "${!DEMO_PIDS[@]}"; do
 		kill -TERM "${DEMO_PIDS[$name]}" 2>/dev/null
 	done
-	for ((i = 0; i < 40; i++)); do
-		left=0
-		for name in "${!DEMO_PIDS[@]}"; do
-			kill -0 "${DEMO_PIDS[$name]}" 2>/dev/null && left=1
-		done
-		[ $left = 0 ] && break
-		sleep 0.05
-	done
+	poll 2 demo_none_left
 	for name in "${!DEMO_PIDS[@]}"; do
 		kill -9 "${DEMO_PIDS[$name]}" 2>/dev/null
 	done
@@ -42,14 +47,13 @@ demo_cleanup() {
 }
 trap demo_cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
+fail_hook() {
+	local f
 	for f in "$DEMO_TMP"/*.log; do
 		[ -e "$f" ] || continue
-		echo "--- tail of $f" >&2
-		tail -n 15 "$f" >&2
+		echo "--- tail of $f"
+		tail -n 15 "$f"
 	done
-	exit 1
 }
 
 # demo_start NAME CMD... — run CMD in the background, output in $DEMO_TMP/NAME.log
@@ -76,12 +80,7 @@ demo_kill() {
 
 # wait_http URL [SECONDS] — until URL answers 2xx.
 wait_http() {
-	local i n=$(( ${2:-5} * 20 ))
-	for ((i = 0; i < n; i++)); do
-		curl -fs -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.05
-	done
-	fail "$1 did not answer within ${2:-5}s"
+	wait_until "$1 to answer" "${2:-5}" curl -fs -o /dev/null --max-time 1 "$1"
 }
 
 # free_ports START COUNT — START, or START+1000, +2000 … when something already
@@ -178,15 +177,17 @@ count_processed() {
 
 # wait_processed N SECONDS FIELD PATTERN FILE... — until N distinct values were
 # processed; prints "unique total".
+processed_at_least() { # WANT FIELD PATTERN FILE...
+	local want=$1 got
+	shift
+	got=$(count_processed "$@")
+	[ "${got% *}" -ge "$want" ]
+}
 wait_processed() {
-	local want=$1 secs=$2 i got
+	local want=$1 secs=$2
 	shift 2
-	for ((i = 0; i < secs * 10; i++)); do
-		got=$(count_processed "$@")
-		[ "${got% *}" -ge "$want" ] && break
-		sleep 0.1
-	done
-	echo "$got"
+	POLL_INTERVAL=0.1 poll "$secs" processed_at_least "$want" "$@"
+	count_processed "$@"
 }
 
 # --- replica ----------------------------------------------------------------
@@ -197,14 +198,14 @@ status_field() {
 }
 
 # wait_pos STATUS_URL POS SECONDS — until the status' "pos" reaches POS.
+pos_reached() { # STATUS_URL POS
+	local p
+	p=$(status_field "$1" pos)
+	[ -n "$p" ] && [ "$p" -ge "$2" ]
+}
 wait_pos() {
-	local i p=
-	for ((i = 0; i < $3 * 20; i++)); do
-		p=$(status_field "$1" pos)
-		[ -n "$p" ] && [ "$p" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1: position ${p:-?} did not reach $2 within $3 s"
+	poll "$3" pos_reached "$1" "$2" ||
+		fail "$1: position $(status_field "$1" pos || echo '?') did not reach $2 within $3 s"
 }
 
 # write_keys PRIMARY_URL N START — PUT key<K> = value-<K> for K in START..START+N-1.

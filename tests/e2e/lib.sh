@@ -10,7 +10,8 @@
 # and the scenario fails if anything of it is left (netns, links, cgroups,
 # mounts, processes).
 #
-# skiffctl's JSON is read with jq.
+# skiffctl's JSON is read with jq. fail, skip, pid_alive, poll, wait_until and
+# wait_gone come from the shell test library, tests/lib/skiff-test.sh.
 
 set -euo pipefail
 
@@ -32,22 +33,14 @@ E2E_LOCK_FD=
 E2E_T0=$(date +%s%3N)
 E2E_TMP=
 
-now_ms() { date +%s%3N; }
+SKIFF_TEST_NAME=$E2E_NAME
+# shellcheck source=../lib/skiff-test.sh
+. "$E2E_ROOT/tests/lib/skiff-test.sh"
 
 # step MSG: progress line with the time since the scenario began
 step() {
 	local t=$(($(now_ms) - E2E_T0))
 	printf '[%3d.%01ds] %s: %s\n' $((t / 1000)) $((t % 1000 / 100)) "$E2E_NAME" "$*"
-}
-
-fail() {
-	echo "FAIL $E2E_NAME: $*" >&2
-	exit 1
-}
-
-skip() {
-	echo "SKIP $E2E_NAME: $*" >&2
-	exit 77
 }
 
 # --- set-up and teardown -------------------------------------------------------
@@ -287,26 +280,6 @@ node_ready() { # node_ready NAME -> True|False|Unknown
 nodes_ready() { # nodes_ready N: N nodes Ready
 	[ "$(q nodes '[.[] | select(any(.status.conditions[]?; .type == "Ready" and
 		.status == "True"))] | length')" = "$1" ]
-}
-
-pid_alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-
-# wait_until DESC SECONDS CMD [ARG...]: run CMD every 50 ms until it
-# succeeds; fail with DESC after SECONDS. Prints nothing; sets WAITED_MS.
-WAITED_MS=0
-wait_until() {
-	local desc=$1 secs=$2 t0 deadline
-	shift 2
-	t0=$(now_ms)
-	deadline=$((t0 + secs * 1000))
-	while ! "$@" >/dev/null 2>&1; do
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			fail "timed out after ${secs}s waiting for $desc"
-		fi
-		sleep 0.05
-	done
-	# shellcheck disable=SC2034 # read by the scenarios that source this file
-	WAITED_MS=$(($(now_ms) - t0))
 }
 
 # The test containers' program: waits for ever, exits at once on SIGTERM (as

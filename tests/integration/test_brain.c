@@ -32,6 +32,7 @@
 #include "rpc.h"
 #include "util.h"
 
+#include "../../hollow/fakes.h"
 #include "brain_harness.h"
 
 static Skiff__Service *make_service(int i)
@@ -273,33 +274,20 @@ static int agent_connect_register(struct fake_agent *a, char **ret_err)
 	SSL_CTX_free(tls);
 	if (r < 0)
 		return r;
-	Skiff__RegisterRequest rr = SKIFF__REGISTER_REQUEST__INIT;
-	Skiff__Node n = SKIFF__NODE__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
-	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
-	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
-	m.name = a->name;
-	cap.cpu_milli = 4000;
-	cap.memory = 4LL << 30;
-	cap.pods = 50;
-	st.capacity = &cap;
-	st.address = (char *)"127.0.0.1";
-	n.metadata = &m;
-	n.status = &st;
-	rr.node = &n;
-	rr.epoch = a->epoch;
+	struct fake_register f;
+	fake_register_init(&f, a->name, 4000, 4LL << 30, 50, "127.0.0.1");
+	f.req.epoch = a->epoch;
 	Skiff__Frame *reply = NULL;
-	r = skiff_rpc_sync_call(a->s, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, 5000, &reply,
+	r = skiff_rpc_sync_call(a->s, SKIFF__MSG_TYPE__MSG_REGISTER, &f.req.base, 5000, &reply,
 				ret_err);
 	if (r < 0)
 		return r;
-	Skiff__RegisterResponse *resp =
-	    skiff__register_response__unpack(NULL, reply->payload.len, reply->payload.data);
-	ck_assert_uint_gt(resp->epoch, a->epoch);
-	ck_assert(skiff_startswith(resp->pod_cidr, "10.244."));
-	ck_assert_int_eq(resp->heartbeat_ms, 200);
-	a->epoch = resp->epoch;
-	skiff__register_response__free_unpacked(resp, NULL);
+	struct fake_registered resp;
+	ck_assert_int_eq(fake_registered_read(reply->payload.data, reply->payload.len, &resp), 0);
+	ck_assert_uint_gt(resp.epoch, a->epoch);
+	ck_assert(skiff_startswith(resp.pod_cidr, "10.244."));
+	ck_assert_int_eq(resp.heartbeat_ms, 200);
+	a->epoch = resp.epoch;
 	skiff__frame__free_unpacked(reply, NULL);
 	return 0;
 }

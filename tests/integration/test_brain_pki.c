@@ -23,6 +23,7 @@
 #include "rpc.h"
 #include "util.h"
 
+#include "../../hollow/fakes.h"
 #include "brain_harness.h"
 
 struct ident {
@@ -98,21 +99,9 @@ static int call(struct skiff_rpc_sync *s, Skiff__MsgType type, const ProtobufCMe
 
 static int do_register(struct skiff_rpc_sync *s, const char *name, char **ret_err)
 {
-	Skiff__RegisterRequest rr = SKIFF__REGISTER_REQUEST__INIT;
-	Skiff__Node n = SKIFF__NODE__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
-	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
-	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
-	m.name = (char *)name;
-	cap.cpu_milli = 1000;
-	cap.memory = 1LL << 30;
-	cap.pods = 10;
-	st.capacity = &cap;
-	st.address = (char *)"127.0.0.1";
-	n.metadata = &m;
-	n.status = &st;
-	rr.node = &n;
-	return call(s, SKIFF__MSG_TYPE__MSG_REGISTER, &rr.base, NULL, NULL, ret_err);
+	struct fake_register f;
+	fake_register_init(&f, name, 1000, 1LL << 30, 10, "127.0.0.1");
+	return call(s, SKIFF__MSG_TYPE__MSG_REGISTER, &f.req.base, NULL, NULL, ret_err);
 }
 
 static int cert_action(struct skiff_rpc_sync *s, const char *action, const char *name,

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pki.h"
 #include "rpc.h"
+#include "../../hollow/fakes.h"
 #include "brain_harness.h"
 #include "testlib.h"
 #include "util.h"
@@ -125,39 +126,10 @@ struct skiff_rpc_sync *connect_admin(int timeout_ms)
  * waiting TIMEOUT_MS for the brain's acknowledgement. */
 void harness_apply(struct skiff_rpc_sync *s, const char *name, int replicas, int timeout_ms)
 {
-	Skiff__Deployment d = SKIFF__DEPLOYMENT__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT, tm = SKIFF__OBJECT_META__INIT;
-	Skiff__DeploymentSpec spec = SKIFF__DEPLOYMENT_SPEC__INIT;
-	Skiff__PodTemplate t = SKIFF__POD_TEMPLATE__INIT;
-	Skiff__PodSpec ps = SKIFF__POD_SPEC__INIT;
-	Skiff__Container c = SKIFF__CONTAINER__INIT, *cs[1] = { &c };
-	Skiff__KeyValue kv = SKIFF__KEY_VALUE__INIT, *kvs[1] = { &kv };
-	m.name = (char *)name;
-	kv.key = (char *)"app";
-	kv.value = (char *)name;
-	tm.labels = kvs;
-	tm.n_labels = 1;
-	c.name = (char *)"main";
-	c.image = (char *)"skiff-demo:1";
-	char *cmd[] = { (char *)"/bin/echo-svc" };
-	c.command = cmd;
-	c.n_command = 1;
-	ps.containers = cs;
-	ps.n_containers = 1;
-	t.metadata = &tm;
-	t.spec = &ps;
-	spec.replicas = replicas;
-	spec.selector = kvs;
-	spec.n_selector = 1;
-	spec.template_ = &t;
-	d.metadata = &m;
-	d.spec = &spec;
-	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
-	Skiff__Object obj = SKIFF__OBJECT__INIT;
-	obj.deployment = &d;
-	req.object = &obj;
+	struct fake_deployment f;
+	fake_deployment_init(&f, name, replicas, "skiff-demo:1", "/bin/echo-svc", 0, 0);
 	_cleanup_free_ char *err = NULL;
-	ck_assert_msg(skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &req.base, timeout_ms,
+	ck_assert_msg(skiff_rpc_sync_call(s, SKIFF__MSG_TYPE__MSG_APPLY, &f.req.base, timeout_ms,
 					  NULL, &err) == 0,
 		      "apply: %s", err);
 }

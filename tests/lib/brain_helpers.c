@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../hollow/fakes.h"
 #include "brain_helpers.h"
 #include "cleanup.h"
 #include "log.h"
@@ -73,32 +74,14 @@ Skiff__KeyValue *kv_new(const char *k, const char *v)
 uint64_t add_node_labels(struct brain *b, const char *name, int64_t cpu, int64_t mem,
 			 const char *label_key, const char *label_value)
 {
-	Skiff__Node n = SKIFF__NODE__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
-	Skiff__NodeStatus st = SKIFF__NODE_STATUS__INIT;
-	Skiff__ResourceList cap = SKIFF__RESOURCE_LIST__INIT;
-	Skiff__KeyValue *labels[1] = { NULL };
-	m.name = (char *)name;
-	if (label_key) {
-		labels[0] = kv_new(label_key, label_value);
-		m.labels = labels;
-		m.n_labels = 1;
-	}
-	n.metadata = &m;
-	cap.cpu_milli = cpu;
-	cap.memory = mem;
-	cap.pods = 110;
-	st.capacity = &cap;
-	st.address = (char *)"10.77.0.11";
-	n.status = &st;
-	Skiff__RegisterRequest req = SKIFF__REGISTER_REQUEST__INIT;
-	req.node = &n;
+	struct fake_register f;
+	fake_register_init(&f, name, cpu, mem, 110, "10.77.0.11");
+	if (label_key)
+		fake_register_label(&f, label_key, label_value);
 	Skiff__RegisterResponse resp;
 	_cleanup_free_ char *err = NULL;
-	int r = brain_node_register(b, &req, (void *)name, &resp, &err);
+	int r = brain_node_register(b, &f.req, (void *)name, &resp, &err);
 	ck_assert_msg(r == 0, "register %s: %s", name, err ? err : "");
-	if (labels[0])
-		skiff_obj_free(&labels[0]->base);
 	free(resp.pod_cidr);
 	return resp.epoch;
 }
@@ -108,47 +91,22 @@ uint64_t add_node(struct brain *b, const char *name, int64_t cpu, int64_t mem)
 	return add_node_labels(b, name, cpu, mem, NULL, NULL);
 }
 
-/* A deployment built as skiffctl would send it (unpacked form). */
+/* A deployment built as skiffctl would send it (unpacked form): the bench
+ * deployment's message, copied to the heap so that tests may change it. */
 Skiff__Deployment *make_deployment(const char *name, int replicas, const char *image, int64_t cpu,
 				   int64_t mem)
 {
-	Skiff__Deployment *d = xmalloc(sizeof(*d));
-	skiff__deployment__init(d);
-	d->metadata = xmalloc(sizeof(*d->metadata));
-	skiff__object_meta__init(d->metadata);
-	d->metadata->name = xstrdup(name);
-	d->spec = xmalloc(sizeof(*d->spec));
-	skiff__deployment_spec__init(d->spec);
-	d->spec->replicas = replicas;
-	d->spec->n_selector = 1;
-	d->spec->selector = xmalloc(sizeof(void *));
-	d->spec->selector[0] = kv_new("app", name);
-	Skiff__PodTemplate *t = xmalloc(sizeof(*t));
-	skiff__pod_template__init(t);
-	t->metadata = xmalloc(sizeof(*t->metadata));
-	skiff__object_meta__init(t->metadata);
-	t->metadata->n_labels = 1;
-	t->metadata->labels = xmalloc(sizeof(void *));
-	t->metadata->labels[0] = kv_new("app", name);
-	t->spec = xmalloc(sizeof(*t->spec));
-	skiff__pod_spec__init(t->spec);
-	Skiff__Container *c = xmalloc(sizeof(*c));
-	skiff__container__init(c);
-	c->name = xstrdup("main");
-	c->image = xstrdup(image);
-	c->n_command = 1;
-	c->command = xmalloc(sizeof(char *));
-	c->command[0] = xstrdup("/bin/app");
-	c->resources = xmalloc(sizeof(*c->resources));
-	skiff__resource_requirements__init(c->resources);
-	c->resources->requests = xmalloc(sizeof(Skiff__ResourceList));
-	skiff__resource_list__init(c->resources->requests);
-	c->resources->requests->cpu_milli = cpu;
-	c->resources->requests->memory = mem;
-	t->spec->n_containers = 1;
-	t->spec->containers = xmalloc(sizeof(void *));
-	t->spec->containers[0] = c;
-	d->spec->template_ = t;
+	struct fake_deployment f;
+	fake_deployment_init(&f, name, replicas, image, "/bin/app", cpu, mem);
+	/* requests are always set, zero ones too, as the tests read them */
+	f.resources.requests = &f.requests;
+	f.container.resources = &f.resources;
+	size_t len = protobuf_c_message_get_packed_size(&f.d.base);
+	_cleanup_free_ uint8_t *buf = xmalloc(len + 1);
+	protobuf_c_message_pack(&f.d.base, buf);
+	Skiff__Deployment *d =
+	    (Skiff__Deployment *)skiff_obj_unpack(SKIFF_KIND_DEPLOYMENT, buf, len);
+	ck_assert_ptr_nonnull(d);
 	return d;
 }
 
