@@ -44,18 +44,8 @@ struct import {
 	size_t errlen;
 };
 
-static int fail(struct import *im, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct import *im, int r, const char *fmt, ...)
-{
-	char prefix[PATH_MAX + 32];
-	snprintf(prefix, sizeof(prefix), "image archive %s", im->source);
-	va_list ap;
-	va_start(ap, fmt);
-	r = image_vfail(im->err, im->errlen, r, prefix, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define fail(im, r, ...)                                                                           \
+	image_fail((im)->err, (im)->errlen, (r), "image archive", (im)->source, __VA_ARGS__)
 
 static void import_clear(struct import *im)
 {

@@ -27,8 +27,9 @@ struct image_source {
 /* libarchive's read callback for a struct image_source. */
 ssize_t image_source_read(struct archive *a, void *data, const void **ret);
 
-/* Write "PREFIX: message" into err; returns r. */
-int image_vfail(char *err, size_t errlen, int r, const char *prefix, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
+/* Write "WHAT NAME: message" into err (e.g. "layer sha256:…: …"); returns r.
+ * The importer and the unpacker each wrap it in a fail() macro. */
+int image_fail(char *err, size_t errlen, int r, const char *what, const char *name, const char *fmt,
+	       ...) __attribute__((format(printf, 6, 7)));
 
 #endif

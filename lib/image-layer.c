@@ -51,18 +51,7 @@ struct unpack {
 	size_t errlen;
 };
 
-static int fail(struct unpack *u, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct unpack *u, int r, const char *fmt, ...)
-{
-	char prefix[SKIFF_IMAGE_DIGEST_MAX + 8];
-	snprintf(prefix, sizeof(prefix), "layer %s", u->digest);
-	va_list ap;
-	va_start(ap, fmt);
-	r = image_vfail(u->err, u->errlen, r, prefix, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define fail(u, r, ...) image_fail((u)->err, (u)->errlen, (r), "layer", (u)->digest, __VA_ARGS__)
 
 /* "./a//b/" -> "a/b"; NULL when a component is "..". "" is the root. */
 static char *clean_path(const char *p)

@@ -34,10 +34,15 @@ ssize_t image_source_read(struct archive *a, void *data, const void **ret)
 	return n;
 }
 
-int image_vfail(char *err, size_t errlen, int r, const char *prefix, const char *fmt, va_list ap)
+int image_fail(char *err, size_t errlen, int r, const char *what, const char *name, const char *fmt,
+	       ...)
 {
-	int n = snprintf(err, errlen, "%s: ", prefix);
-	if (n >= 0 && (size_t)n < errlen)
+	int n = snprintf(err, errlen, "%s %s: ", what, name);
+	if (n >= 0 && (size_t)n < errlen) {
+		va_list ap;
+		va_start(ap, fmt);
 		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
 	return r;
 }
