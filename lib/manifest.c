@@ -440,6 +440,57 @@ static ProtobufCMessage *message_new(const ProtobufCMessageDescriptor *desc)
 	return m;
 }
 
+/* Seconds (10) or a duration ("500ms", "1m30s") into milliseconds. */
+static int parse_seconds(const char *s, int64_t *ret_ms)
+{
+	int64_t v;
+	if (skiff_parse_int64(s, &v) == 0 && v >= 0 && v <= INT32_MAX / 1000) {
+		*ret_ms = v * 1000;
+		return 0;
+	}
+	if (skiff_parse_duration(s, &v) < 0 || v > INT32_MAX)
+		return -EINVAL;
+	*ret_ms = v;
+	return 0;
+}
+
+static char *format_memory(int64_t bytes, char *buf, size_t len);
+
+static struct skiff_doc_node *cpu_to_doc(int64_t milli)
+{
+	char buf[64];
+	return skiff_doc_scalar(skiff_format_cpu(milli, buf, sizeof(buf)), SKIFF_SCALAR_STRING);
+}
+
+static struct skiff_doc_node *memory_to_doc(int64_t bytes)
+{
+	char buf[64];
+	return skiff_doc_scalar(format_memory(bytes, buf, sizeof(buf)), SKIFF_SCALAR_STRING);
+}
+
+/* Whole seconds as a number, anything else as a duration. */
+static struct skiff_doc_node *seconds_to_doc(int64_t ms)
+{
+	char buf[64];
+	if (ms % 1000 == 0)
+		return skiff_doc_number(ms / 1000);
+	return skiff_doc_scalar(skiff_format_duration(ms, buf, sizeof(buf)), SKIFF_SCALAR_STRING);
+}
+
+/* The quantity forms of R_CPU, R_MEMORY and R_SECONDS fields: what a
+ * manifest may write (for the error), how it is read and written back. */
+static const struct quantity {
+	const char *what;
+	int (*parse)(const char *s, int64_t *ret);
+	struct skiff_doc_node *(*to_doc)(int64_t v);
+} quantities[] = {
+	[R_CPU] = { "a CPU quantity (like 100m, 0.5 or 2)", skiff_parse_cpu, cpu_to_doc },
+	[R_MEMORY] = { "a memory quantity (like 64Mi, 1G or 512k)", skiff_parse_memory,
+		       memory_to_doc },
+	[R_SECONDS] = { "seconds (like 10) or a duration (like 500ms or 1m30s)", parse_seconds,
+			seconds_to_doc },
+};
+
 static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
 			  ProtobufCMessage *msg, bool top);
 
@@ -478,31 +529,13 @@ static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const ch
 
 	switch (kind_of(f)) {
 	case R_CPU:
-		if (!scalar(c, n, path, "a CPU quantity (like 100m, 0.5 or 2)"))
-			return false;
-		if (skiff_parse_cpu(n->str, &v) < 0) {
-			expected(c, n, path, "a CPU quantity (like 100m, 0.5 or 2)");
-			return false;
-		}
-		set_int(slot, fd->type, v);
-		return true;
 	case R_MEMORY:
-		if (!scalar(c, n, path, "a memory quantity (like 64Mi, 1G or 512k)"))
-			return false;
-		if (skiff_parse_memory(n->str, &v) < 0) {
-			expected(c, n, path, "a memory quantity (like 64Mi, 1G or 512k)");
-			return false;
-		}
-		set_int(slot, fd->type, v);
-		return true;
 	case R_SECONDS: {
-		const char *what = "seconds (like 10) or a duration (like 500ms or 1m30s)";
-		if (!scalar(c, n, path, what))
+		const struct quantity *q = &quantities[kind_of(f)];
+		if (!scalar(c, n, path, q->what))
 			return false;
-		if (skiff_parse_int64(n->str, &v) == 0 && v >= 0 && v <= INT32_MAX / 1000)
-			v *= 1000;
-		else if (skiff_parse_duration(n->str, &v) < 0 || v > INT32_MAX) {
-			expected(c, n, path, what);
+		if (q->parse(n->str, &v) < 0) {
+			expected(c, n, path, q->what);
 			return false;
 		}
 		set_int(slot, fd->type, v);
@@ -1018,22 +1051,12 @@ static char *format_memory(int64_t bytes, char *buf, size_t len)
 static struct skiff_doc_node *single_to_doc(const struct field *f, const void *slot)
 {
 	const ProtobufCFieldDescriptor *fd = f->fd;
-	char buf[64];
 
 	switch (kind_of(f)) {
 	case R_CPU:
-		return skiff_doc_scalar(skiff_format_cpu(get_int(slot, fd->type), buf, sizeof(buf)),
-					SKIFF_SCALAR_STRING);
 	case R_MEMORY:
-		return skiff_doc_scalar(format_memory(get_int(slot, fd->type), buf, sizeof(buf)),
-					SKIFF_SCALAR_STRING);
-	case R_SECONDS: {
-		int64_t ms = get_int(slot, fd->type);
-		if (ms % 1000 == 0)
-			return skiff_doc_number(ms / 1000);
-		return skiff_doc_scalar(skiff_format_duration(ms, buf, sizeof(buf)),
-					SKIFF_SCALAR_STRING);
-	}
+	case R_SECONDS:
+		return quantities[kind_of(f)].to_doc(get_int(slot, fd->type));
 	default:
 		break;
 	}
