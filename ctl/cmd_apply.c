@@ -10,12 +10,14 @@
 #include "ctl.h"
 #include "util.h"
 
-/* Load every -f path; print all errors. Returns 0 or CTL_FAIL. */
+/* Load every -f path; print all warnings and errors. Returns 0 or CTL_FAIL. */
 static int load_all(char **files, size_t n_files, struct skiff_manifest *m)
 {
 	long errors = 0;
 	for (size_t i = 0; i < n_files; i++)
 		errors += skiff_manifest_load_path(m, files[i]);
+	for (size_t i = 0; i < m->n_warnings; i++)
+		fprintf(stderr, "warning: %s\n", m->warnings[i]);
 	if (errors > 0) {
 		for (size_t i = 0; i < m->n_errors; i++)
 			fprintf(stderr, "%s\n", m->errors[i]);

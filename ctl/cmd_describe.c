@@ -303,7 +303,10 @@ static void describe_service(const Skiff__Service *s)
 			const Skiff__ServicePort *p = s->spec->ports[i];
 			field(0, "Port", "%s %u/%s", *p->name ? p->name : "<unset>", p->port,
 			      p->protocol);
-			field(0, "TargetPort", "%u/%s", p->target_port, p->protocol);
+			if (*p->target_port_name)
+				field(0, "TargetPort", "%s/%s", p->target_port_name, p->protocol);
+			else
+				field(0, "TargetPort", "%u/%s", p->target_port, p->protocol);
 		}
 	}
 	_cleanup_free_ char *eps = xstrdup("");

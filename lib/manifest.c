@@ -2,6 +2,7 @@
  * driven by the protobuf-c descriptors plus one table of field rules. */
 #include "manifest.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,12 +21,12 @@
 /* ---- kinds -------------------------------------------------------------- */
 
 static const struct skiff_kind kinds[] = {
-	{ "node", "Node", "nodes", "no", &skiff__node__descriptor, false },
-	{ "pod", "Pod", "pods", "po", &skiff__pod__descriptor, true },
-	{ "deployment", "Deployment", "deployments", "deploy", &skiff__deployment__descriptor,
-	  true },
-	{ "service", "Service", "services", "svc", &skiff__service__descriptor, true },
-	{ "event", "Event", "events", "ev", &skiff__event__descriptor, false },
+	{ "node", "Node", "nodes", "no", &skiff__node__descriptor, false, "v1" },
+	{ "pod", "Pod", "pods", "po", &skiff__pod__descriptor, true, "v1" },
+	{ "deployment", "Deployment", "deployments", "deploy", &skiff__deployment__descriptor, true,
+	  "apps/v1" },
+	{ "service", "Service", "services", "svc", &skiff__service__descriptor, true, "v1" },
+	{ "event", "Event", "events", "ev", &skiff__event__descriptor, false, "v1" },
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -105,11 +106,13 @@ enum rule_kind {
 	R_CPU,		/* int64 millicores as a quantity ("100m", "0.5", "2") */
 	R_MEMORY,	/* int64 bytes as a quantity ("64Mi", "1G") */
 	R_SECONDS,	/* int32 milliseconds as seconds (10) or a duration ("500ms") */
+	R_PORT,		/* a port number, or a port's name kept in the field <field>_name */
 };
 
 enum {
 	F_REQUIRED = 1 << 0, /* missing is an error */
 	F_READONLY = 1 << 1, /* set by the cluster: printed, ignored by apply */
+	F_HIDDEN = 1 << 2,   /* no key of its own (the <field>_name of an R_PORT field) */
 };
 
 struct rule {
@@ -137,8 +140,10 @@ static const struct rule rules[] = {
 	{ "skiff.ContainerPort", "name", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.ContainerPort", "container_port", NULL, R_PLAIN, F_REQUIRED, NULL },
 	{ "skiff.ContainerPort", "protocol", NULL, R_PLAIN, 0, NULL },
-	{ "skiff.TcpSocketAction", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
-	{ "skiff.HttpGetAction", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.TcpSocketAction", "port", NULL, R_PORT, F_REQUIRED, NULL },
+	{ "skiff.TcpSocketAction", "port_name", NULL, R_PLAIN, F_HIDDEN, NULL },
+	{ "skiff.HttpGetAction", "port", NULL, R_PORT, F_REQUIRED, NULL },
+	{ "skiff.HttpGetAction", "port_name", NULL, R_PLAIN, F_HIDDEN, NULL },
 	{ "skiff.HttpGetAction", "path", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.ExecAction", "command", NULL, R_PLAIN, F_REQUIRED, NULL },
 	{ "skiff.Probe", "initial_delay_ms", "initialDelaySeconds", R_SECONDS, 0, NULL },
@@ -176,7 +181,8 @@ static const struct rule rules[] = {
 	  NULL },
 	{ "skiff.ServicePort", "name", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.ServicePort", "port", NULL, R_PLAIN, F_REQUIRED, NULL },
-	{ "skiff.ServicePort", "target_port", NULL, R_PLAIN, 0, NULL },
+	{ "skiff.ServicePort", "target_port", NULL, R_PORT, 0, NULL },
+	{ "skiff.ServicePort", "target_port_name", NULL, R_PLAIN, F_HIDDEN, NULL },
 	{ "skiff.ServicePort", "protocol", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.ServiceSpec", "selector", NULL, R_MAP, 0, NULL },
 	{ "skiff.ServiceSpec", "ports", NULL, R_PLAIN, F_REQUIRED, NULL },
@@ -195,6 +201,118 @@ static const struct rule rules[] = {
 	{ "skiff.NodeStatus", "capacity", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.Event", "status", NULL, R_PLAIN, F_READONLY, NULL },
 };
+
+/* ---- Kubernetes fields Skiff does not implement ------------------------- */
+
+#define REFUSE(msg, key, why)                                                                      \
+	{                                                                                          \
+		"skiff." msg, key, false, NULL, why                                                \
+	}
+#define IGNORE(msg, key, val, why)                                                                 \
+	{                                                                                          \
+		"skiff." msg, key, true, val, why                                                  \
+	}
+
+static const struct skiff_k8s_field k8s_fields[] = {
+	IGNORE("ObjectMeta", "creationTimestamp", NULL, "set by the cluster"),
+	IGNORE("ObjectMeta", "resourceVersion", NULL, "set by the cluster"),
+	IGNORE("ObjectMeta", "selfLink", NULL, "set by the cluster"),
+	IGNORE("ObjectMeta", "managedFields", NULL, "set by the cluster"),
+	REFUSE("ObjectMeta", "namespace", "namespaces are not implemented yet"),
+	REFUSE("ObjectMeta", "generateName", "give every object its name"),
+	REFUSE("ObjectMeta", "ownerReferences", "the cluster sets a pod's owner"),
+	REFUSE("ObjectMeta", "finalizers", NULL),
+	REFUSE("PodSpec", "affinity", "use nodeSelector"),
+	REFUSE("PodSpec", "tolerations", "nodes have no taints"),
+	REFUSE("PodSpec", "topologySpreadConstraints",
+	       "replicas of a deployment are spread across nodes by default"),
+	REFUSE("PodSpec", "initContainers", NULL),
+	REFUSE("PodSpec", "ephemeralContainers", NULL),
+	REFUSE("PodSpec", "securityContext", NULL),
+	REFUSE("PodSpec", "hostNetwork", NULL),
+	REFUSE("PodSpec", "hostPID", NULL),
+	REFUSE("PodSpec", "hostIPC", NULL),
+	REFUSE("PodSpec", "shareProcessNamespace", NULL),
+	REFUSE("PodSpec", "dnsConfig", NULL),
+	REFUSE("PodSpec", "hostAliases", NULL),
+	REFUSE("PodSpec", "subdomain", NULL),
+	REFUSE("PodSpec", "schedulerName", "Skiff has one scheduler"),
+	REFUSE("PodSpec", "runtimeClassName", NULL),
+	REFUSE("PodSpec", "activeDeadlineSeconds", NULL),
+	REFUSE("PodSpec", "readinessGates", NULL),
+	REFUSE("PodSpec", "priority", NULL),
+	REFUSE("PodSpec", "preemptionPolicy", NULL),
+	REFUSE("PodSpec", "overhead", NULL),
+	REFUSE("PodSpec", "os", NULL),
+	IGNORE("PodSpec", "imagePullSecrets", NULL, "images are local to each node"),
+	IGNORE("PodSpec", "serviceAccountName", NULL, "pods get no API credentials"),
+	IGNORE("PodSpec", "serviceAccount", NULL, "pods get no API credentials"),
+	IGNORE("PodSpec", "automountServiceAccountToken", NULL, "pods get no API credentials"),
+	IGNORE("PodSpec", "enableServiceLinks", NULL, "services are always in the environment"),
+	IGNORE("PodSpec", "priorityClassName", NULL, "pods have no priorities"),
+	IGNORE("PodSpec", "dnsPolicy", "ClusterFirst",
+	       "services are found through the environment and /etc/skiff/endpoints"),
+	REFUSE("Container", "envFrom", "list the variables in env"),
+	REFUSE("Container", "startupProbe", "use initialDelaySeconds of the other probes"),
+	REFUSE("Container", "lifecycle", NULL),
+	REFUSE("Container", "securityContext", NULL),
+	REFUSE("Container", "stdin", NULL),
+	REFUSE("Container", "stdinOnce", NULL),
+	REFUSE("Container", "tty", NULL),
+	REFUSE("Container", "volumeDevices", NULL),
+	REFUSE("Container", "restartPolicy", NULL),
+	IGNORE("Container", "imagePullPolicy", NULL, "images are local to each node"),
+	IGNORE("Container", "terminationMessagePath", NULL, "skiffctl logs shows the output"),
+	IGNORE("Container", "terminationMessagePolicy", NULL, "skiffctl logs shows the output"),
+	IGNORE("Container", "resizePolicy", NULL, "resources change by a rollout"),
+	REFUSE("EnvVar", "valueFrom", NULL),
+	REFUSE("ContainerPort", "hostPort", "reach pods through a service's endpoints"),
+	REFUSE("ContainerPort", "hostIP", "reach pods through a service's endpoints"),
+	REFUSE("Probe", "grpc", "use exec, tcpSocket or httpGet"),
+	REFUSE("Probe", "terminationGracePeriodSeconds", NULL),
+	REFUSE("HttpGetAction", "host", "probes reach the pod's own address"),
+	REFUSE("HttpGetAction", "httpHeaders", NULL),
+	IGNORE("HttpGetAction", "scheme", "HTTP", "probes speak HTTP"),
+	REFUSE("TcpSocketAction", "host", "probes reach the pod's own address"),
+	REFUSE("VolumeMount", "subPath", NULL),
+	REFUSE("VolumeMount", "subPathExpr", NULL),
+	REFUSE("VolumeMount", "mountPropagation", NULL),
+	REFUSE("VolumeMount", "recursiveReadOnly", NULL),
+	REFUSE("Volume", "configMap", NULL),
+	REFUSE("Volume", "secret", NULL),
+	REFUSE("Volume", "persistentVolumeClaim", "use hostPath"),
+	REFUSE("Volume", "projected", NULL),
+	REFUSE("Volume", "downwardAPI", NULL),
+	REFUSE("Volume", "ephemeral", NULL),
+	REFUSE("Volume", "csi", NULL),
+	REFUSE("Volume", "nfs", NULL),
+	REFUSE("EmptyDirVolumeSource", "medium", NULL),
+	IGNORE("HostPathVolumeSource", "type", "Directory", "the path must exist on the node"),
+	REFUSE("DeploymentSpec", "paused", NULL),
+	IGNORE("ServiceSpec", "type", "ClusterIP",
+	       "services are found through the environment and /etc/skiff/endpoints"),
+	REFUSE("ServiceSpec", "type", "only ClusterIP services exist"),
+	REFUSE("ServiceSpec", "clusterIP", "services have no virtual IP"),
+	REFUSE("ServiceSpec", "clusterIPs", "services have no virtual IP"),
+	REFUSE("ServiceSpec", "externalName", NULL),
+	REFUSE("ServiceSpec", "externalIPs", NULL),
+	REFUSE("ServiceSpec", "loadBalancerIP", NULL),
+	REFUSE("ServiceSpec", "externalTrafficPolicy", NULL),
+	REFUSE("ServiceSpec", "internalTrafficPolicy", NULL),
+	REFUSE("ServiceSpec", "sessionAffinity", NULL),
+	REFUSE("ServiceSpec", "publishNotReadyAddresses", NULL),
+	IGNORE("ServiceSpec", "ipFamilies", NULL, "endpoints carry the pods' addresses"),
+	IGNORE("ServiceSpec", "ipFamilyPolicy", NULL, "endpoints carry the pods' addresses"),
+	REFUSE("ServicePort", "nodePort", "only ClusterIP services exist"),
+	IGNORE("ServicePort", "appProtocol", NULL, "endpoints carry no protocol hints"),
+};
+#define N_K8S_FIELDS (sizeof(k8s_fields) / sizeof(k8s_fields[0]))
+
+const struct skiff_k8s_field *skiff_k8s_fields(size_t *ret_n)
+{
+	*ret_n = N_K8S_FIELDS;
+	return k8s_fields;
+}
 
 /* A field's rule and manifest key. */
 struct field {
@@ -217,6 +335,17 @@ static void field_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFiel
 		snprintf(ret->key, sizeof(ret->key), "%s", ret->rule->key);
 	else
 		skiff_camel_case(fd->name, ret->key, sizeof(ret->key));
+}
+
+/* An R_PORT field's name field ("port" -> "port_name"). */
+static char **port_name_slot(ProtobufCMessage *msg, const struct field *f)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s_name", f->fd->name);
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+	assert(fd && fd->type == PROTOBUF_C_TYPE_STRING);
+	return (char **)((char *)msg + fd->offset);
 }
 
 static enum rule_kind kind_of(const struct field *f)
@@ -544,6 +673,7 @@ static bool parse_single(struct ctx *c, const struct skiff_doc_node *n, const ch
 	case R_PLAIN:
 	case R_MAP:
 	case R_MATCH_LABELS:
+	case R_PORT:
 		break;
 	}
 
@@ -622,6 +752,21 @@ static bool parse_field(struct ctx *c, const struct skiff_doc_node *n, const cha
 		}
 		return true;
 	}
+	if (kind_of(f) == R_PORT && n->type == SKIFF_DOC_SCALAR) {
+		/* a number is the port (lib/validate.c checks its range); a word
+		 * names one of the container's ports, checked and resolved there */
+		int64_t v;
+		if (skiff_parse_int64(n->str, &v) == 0) {
+			if (v < 0 || v > UINT32_MAX) {
+				expected(c, n, path, "a port (1-65535) or a port's name");
+				return false;
+			}
+			set_int(slot, fd->type, v);
+			return true;
+		}
+		skiff_set_str(port_name_slot(msg, f), n->str);
+		return true;
+	}
 	if (fd->label != PROTOBUF_C_LABEL_REPEATED)
 		return parse_single(c, n, path, f, slot);
 
@@ -668,6 +813,8 @@ static void suggest_unknown(struct ctx *c, const struct skiff_doc_node *k, const
 
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		field_of(desc, &desc->fields[i], &f);
+		if (flags_of(&f) & F_HIDDEN)
+			continue;
 		size_t d = skiff_edit_distance(k->str, f.key);
 		if (d < best_d) {
 			best_d = d;
@@ -687,6 +834,73 @@ static void suggest_unknown(struct ctx *c, const struct skiff_doc_node *k, const
 		error_at(c, k, path, "unknown field \"%s\", did you mean \"%s\"?", k->str, best);
 	else
 		error_at(c, k, path, "unknown field \"%s\"", k->str);
+}
+
+static void warning_at(struct ctx *c, const struct skiff_doc_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warning_at(struct ctx *c, const struct skiff_doc_node *n, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	if (c->m->n_warnings >= MAX_ERRORS_SHOWN)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	c->m->warnings = xrealloc(c->m->warnings, (c->m->n_warnings + 1) * sizeof(char *));
+	c->m->warnings[c->m->n_warnings++] =
+	    xasprintf("%s:%u:%u: %s", c->file, n->line, n->col, msg);
+}
+
+/* Key k (value v) at path is a Kubernetes field of desc that Skiff does not
+ * implement: refuse it, or accept and ignore it with a warning. False when
+ * it is no such field (so an unknown one). */
+static bool k8s_field(struct ctx *c, const ProtobufCMessageDescriptor *desc,
+		      const struct skiff_doc_node *k, const struct skiff_doc_node *v,
+		      const char *path)
+{
+	const struct skiff_doc_node *other_value = NULL;
+	char buf[64];
+
+	for (size_t i = 0; i < N_K8S_FIELDS; i++) {
+		const struct skiff_k8s_field *e = &k8s_fields[i];
+		if (!streq(e->message, desc->name) || !streq(e->key, k->str))
+			continue;
+		if (v->type == SKIFF_DOC_SCALAR && v->null)
+			return true; /* not set */
+		if (e->ignored && e->value &&
+		    (v->type != SKIFF_DOC_SCALAR || !streq(v->str, e->value))) {
+			other_value = v; /* only that value is ignored */
+			continue;
+		}
+		if (e->ignored) {
+			warning_at(c, k, "%s is ignored by Skiff (%s)", path, e->why);
+			return true;
+		}
+		if (other_value)
+			error_at(c, v, "", "%s: %s is not supported by Skiff%s%s%s", path,
+				 shown(v, buf, sizeof(buf)), e->why ? " (" : "",
+				 e->why ? e->why : "", e->why ? ")" : "");
+		else
+			error_at(c, k, "", "%s is not supported by Skiff%s%s%s", path,
+				 e->why ? " (" : "", e->why ? e->why : "", e->why ? ")" : "");
+		return true;
+	}
+	if (other_value) {
+		for (size_t i = 0; i < N_K8S_FIELDS; i++)
+			if (streq(k8s_fields[i].message, desc->name) &&
+			    streq(k8s_fields[i].key, k->str)) {
+				error_at(c, v, "",
+					 "%s: %s is not supported by Skiff (only \"%s\", which is "
+					 "ignored)",
+					 path, shown(v, buf, sizeof(buf)), k8s_fields[i].value);
+				break;
+			}
+		return true;
+	}
+	return false;
 }
 
 static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const char *path,
@@ -720,13 +934,14 @@ static bool parse_message(struct ctx *c, const struct skiff_doc_node *n, const c
 		unsigned idx = desc->n_fields;
 		for (unsigned j = 0; j < desc->n_fields; j++) {
 			field_of(desc, &desc->fields[j], &f);
-			if (streq(f.key, k->str)) {
+			if (!(flags_of(&f) & F_HIDDEN) && streq(f.key, k->str)) {
 				idx = j;
 				break;
 			}
 		}
 		if (idx == desc->n_fields) {
-			suggest_unknown(c, k, p, desc, top);
+			if (!k8s_field(c, desc, k, v, p))
+				suggest_unknown(c, k, p, desc, top);
 			continue;
 		}
 		seen[idx] = true;
@@ -807,6 +1022,55 @@ static void validate_object(struct ctx *c, const struct skiff_doc_node *doc, Pro
 
 /* ---- documents and files ------------------------------------------------ */
 
+/* "Deployment, Service or Pod": the kinds a manifest may hold (free()). */
+static char *applicable_titles(void)
+{
+	const char *t[N_KINDS];
+	size_t n = 0;
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (kinds[i].applicable)
+			t[n++] = kinds[i].title;
+	char *s = xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s%s%s", s, i == 0 ? "" : i + 1 == n ? " or " : ", ", t[i]);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+/* Kubernetes kinds Skiff does not have (a clearer error than "unknown"). */
+static bool k8s_kind_known(const char *kind)
+{
+	static const char *const known[] = {
+		"ReplicaSet",
+		"ReplicationController",
+		"Ingress",
+		"IngressClass",
+		"PersistentVolume",
+		"PersistentVolumeClaim",
+		"StorageClass",
+		"ServiceAccount",
+		"Role",
+		"RoleBinding",
+		"ClusterRole",
+		"ClusterRoleBinding",
+		"NetworkPolicy",
+		"HorizontalPodAutoscaler",
+		"PodDisruptionBudget",
+		"LimitRange",
+		"ResourceQuota",
+		"CustomResourceDefinition",
+		"Endpoints",
+		"EndpointSlice",
+		"PriorityClass",
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (streq(kind, known[i]))
+			return true;
+	return false;
+}
+
 static void parse_document(struct ctx *c, const struct skiff_doc_node *doc, int depth)
 {
 	int errors = c->errors;
@@ -818,23 +1082,52 @@ static void parse_document(struct ctx *c, const struct skiff_doc_node *doc, int 
 	}
 	const struct skiff_doc_node *api = skiff_doc_get(doc, "apiVersion");
 	const struct skiff_doc_node *kind = skiff_doc_get(doc, "kind");
-	if (!api)
-		error_at(c, doc, "apiVersion", "required field is missing (apiVersion: %s)",
-			 SKIFF_API_VERSION);
-	else if (api->type != SKIFF_DOC_SCALAR || !streq(api->str, SKIFF_API_VERSION))
-		error_at(c, api, "apiVersion", "expected \"%s\", got %s", SKIFF_API_VERSION,
-			 shown(api, buf, sizeof(buf)));
+	_cleanup_free_ char *titles = applicable_titles();
 	if (!kind) {
-		error_at(c, doc, "kind", "required field is missing (Deployment, Service or Pod)");
+		if (!api)
+			error_at(c, doc, "apiVersion", "required field is missing (apiVersion: %s)",
+				 SKIFF_API_VERSION);
+		error_at(c, doc, "kind", "required field is missing (%s)", titles);
 		return;
 	}
-	if (kind->type == SKIFF_DOC_SCALAR && streq(kind->str, "List") && depth == 0) {
+	bool is_list = kind->type == SKIFF_DOC_SCALAR && streq(kind->str, "List");
+	const struct skiff_kind *k = NULL;
+	for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
+		if (kinds[i].applicable && streq(kind->str, kinds[i].title))
+			k = &kinds[i];
+	if (!k && !(is_list && depth == 0)) {
+		const char *best = NULL;
+		for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
+			if (kinds[i].applicable &&
+			    skiff_edit_distance(kind->str, kinds[i].title) <= 2)
+				best = kinds[i].title;
+		if (best)
+			error_at(c, kind, "kind", "expected %s, got %s (did you mean \"%s\"?)",
+				 titles, shown(kind, buf, sizeof(buf)), best);
+		else if (kind->type == SKIFF_DOC_SCALAR && k8s_kind_known(kind->str))
+			error_at(c, kind, "", "kind: %s is not supported by Skiff (expected %s)",
+				 kind->str, titles);
+		else
+			expected(c, kind, "kind", titles);
+		return;
+	}
+	/* skiff/v1 for every kind, or the kind's Kubernetes apiVersion */
+	const char *k8s_api = k ? k->api_version : "v1";
+	if (!api)
+		error_at(c, doc, "apiVersion", "required field is missing (apiVersion: %s)",
+			 k8s_api);
+	else if (api->type != SKIFF_DOC_SCALAR ||
+		 (!streq(api->str, SKIFF_API_VERSION) && !streq(api->str, k8s_api)))
+		error_at(c, api, "apiVersion", "expected \"%s\" or \"%s\" for kind %s, got %s",
+			 k8s_api, SKIFF_API_VERSION, k ? k->title : "List",
+			 shown(api, buf, sizeof(buf)));
+	if (is_list && depth == 0) {
 		const struct skiff_doc_node *items = skiff_doc_get(doc, "items");
 		for (size_t i = 0; i + 1 < doc->n; i += 2) {
-			const char *k = doc->items[i]->str;
-			if (!streq(k, "apiVersion") && !streq(k, "kind") && !streq(k, "items") &&
-			    !streq(k, "metadata"))
-				error_at(c, doc->items[i], k, "unknown field \"%s\"", k);
+			const char *key = doc->items[i]->str;
+			if (!streq(key, "apiVersion") && !streq(key, "kind") &&
+			    !streq(key, "items") && !streq(key, "metadata"))
+				error_at(c, doc->items[i], key, "unknown field \"%s\"", key);
 		}
 		if (!items || items->type != SKIFF_DOC_SEQ) {
 			error_at(c, items ? items : doc, "items", "expected a list of objects");
@@ -842,25 +1135,6 @@ static void parse_document(struct ctx *c, const struct skiff_doc_node *doc, int 
 		}
 		for (size_t i = 0; i < items->n; i++)
 			parse_document(c, items->items[i], depth + 1);
-		return;
-	}
-	const struct skiff_kind *k = NULL;
-	for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
-		if (kinds[i].applicable && streq(kind->str, kinds[i].title))
-			k = &kinds[i];
-	if (!k) {
-		const char *best = NULL;
-		for (size_t i = 0; kind->type == SKIFF_DOC_SCALAR && i < N_KINDS; i++)
-			if (kinds[i].applicable &&
-			    skiff_edit_distance(kind->str, kinds[i].title) <= 2)
-				best = kinds[i].title;
-		if (best)
-			error_at(c, kind, "kind",
-				 "expected Deployment, Service or Pod, got %s (did "
-				 "you mean \"%s\"?)",
-				 shown(kind, buf, sizeof(buf)), best);
-		else
-			expected(c, kind, "kind", "Deployment, Service or Pod");
 		return;
 	}
 
@@ -1012,6 +1286,9 @@ void skiff_manifest_clear(struct skiff_manifest *m)
 	for (size_t i = 0; i < m->n_errors; i++)
 		free(m->errors[i]);
 	free(m->errors);
+	for (size_t i = 0; i < m->n_warnings; i++)
+		free(m->warnings[i]);
+	free(m->warnings);
 	*m = (struct skiff_manifest){ 0 };
 }
 
@@ -1105,6 +1382,16 @@ struct skiff_doc_node *skiff_message_to_doc(const ProtobufCMessage *msg)
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		field_of(desc, &desc->fields[i], &f);
 		const void *slot = (const char *)msg + f.fd->offset;
+		if (flags_of(&f) & F_HIDDEN)
+			continue;
+		if (kind_of(&f) == R_PORT) {
+			const char *name = *port_name_slot((ProtobufCMessage *)msg, &f);
+			if (name && *name) {
+				skiff_doc_put(map, f.key,
+					      skiff_doc_scalar(name, SKIFF_SCALAR_STRING));
+				continue;
+			}
+		}
 		if (f.fd->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)msg + f.fd->quantifier_offset);
 			void *const *arr = slot;

@@ -28,7 +28,9 @@ struct skiff_kind {
 	const char *plural; /* "deployments" */
 	const char *short_name;
 	const ProtobufCMessageDescriptor *desc;
-	bool applicable; /* may appear in manifests */
+	bool applicable;	 /* may appear in manifests */
+	const char *api_version; /* Kubernetes' apiVersion for the kind ("apps/v1");
+				    SKIFF_API_VERSION is accepted for every kind */
 };
 
 /* "po", "pods", "Pod", "pod" … -> the kind; NULL when unknown. */
@@ -52,6 +54,10 @@ struct skiff_manifest {
 	size_t n;
 	char **errors; /* "file:line:col: path: message" */
 	size_t n_errors;
+	/* Kubernetes fields accepted and ignored: "file:line:col: path is
+	 * ignored by Skiff (why)" (docs/manifests.md lists them). */
+	char **warnings;
+	size_t n_warnings;
 	size_t peak_allocated; /* the most the document trees held (tests) */
 	/* Every object passes skiff_validate() (the brain's rules, which also
 	 * fill the defaults) with these options (NULL: the defaults) ... */
@@ -74,6 +80,18 @@ void skiff_manifest_clear(struct skiff_manifest *m);
 struct skiff_doc_node *skiff_object_to_doc(const Skiff__Object *obj);
 /* Any message of the object model as a tree, with the same rules. */
 struct skiff_doc_node *skiff_message_to_doc(const ProtobufCMessage *msg);
+
+/* The Kubernetes fields Skiff knows of but does not implement: refused with
+ * "PATH is not supported by Skiff", or accepted and ignored with a warning
+ * (docs/manifests.md has the same list). */
+struct skiff_k8s_field {
+	const char *message; /* protobuf message the key would belong to */
+	const char *key;     /* manifest key */
+	bool ignored;	     /* false: refused */
+	const char *value;   /* ignored only with this value (NULL: any value) */
+	const char *why;
+};
+const struct skiff_k8s_field *skiff_k8s_fields(size_t *ret_n);
 
 /* Edit distance (for "did you mean"). */
 size_t skiff_edit_distance(const char *a, const char *b);

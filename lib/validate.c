@@ -385,7 +385,47 @@ static int check_resources(Skiff__ResourceList *r, const char *field, char **ret
 	return 0;
 }
 
-static int check_probe(Skiff__Probe *p, const char *field, char **ret_errmsg)
+/* Kubernetes' IANA_SVC_NAME: 1-15 of [a-z0-9-], at least one letter, no
+ * '-' at either end or twice in a row. */
+bool skiff_port_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	bool letter = false;
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= 'a' && s[i] <= 'z')
+			letter = true;
+		else if (!(s[i] >= '0' && s[i] <= '9') && s[i] != '-')
+			return false;
+	}
+	return letter;
+}
+
+uint32_t skiff_container_port_by_name(const Skiff__Container *c, const char *name)
+{
+	for (size_t i = 0; c && name && i < c->n_ports; i++)
+		if (c->ports[i]->name && streq(c->ports[i]->name, name))
+			return c->ports[i]->container_port;
+	return 0;
+}
+
+/* A probe's port given by name: one of the container's ports. */
+static int resolve_port_name(const Skiff__Container *c, const char *name, uint32_t *port,
+			     const char *field, char **ret_errmsg)
+{
+	char buf[80];
+	if (!name || !*name)
+		return 0;
+	*port = skiff_container_port_by_name(c, name);
+	if (*port == 0)
+		FAIL("%s: no port named '%s' in this container's ports", field,
+		     shown(name, buf, sizeof(buf)));
+	return 0;
+}
+
+static int check_probe(const Skiff__Container *c, Skiff__Probe *p, const char *field,
+		       char **ret_errmsg)
 {
 	char f[320];
 	if (!p)
@@ -399,10 +439,15 @@ static int check_probe(Skiff__Probe *p, const char *field, char **ret_errmsg)
 		CHECK(check_count(p->exec->n_command, SKIFF_VALIDATE_MAX_ARGS, field, "arguments",
 				  ret_errmsg));
 	snprintf(f, sizeof(f), "%s.tcpSocket.port", field);
-	if (p->tcp_socket)
+	if (p->tcp_socket) {
+		CHECK(resolve_port_name(c, p->tcp_socket->port_name, &p->tcp_socket->port, f,
+					ret_errmsg));
 		CHECK(check_port(p->tcp_socket->port, true, f, ret_errmsg));
+	}
 	snprintf(f, sizeof(f), "%s.httpGet.port", field);
 	if (p->http_get) {
+		CHECK(resolve_port_name(c, p->http_get->port_name, &p->http_get->port, f,
+					ret_errmsg));
 		CHECK(check_port(p->http_get->port, true, f, ret_errmsg));
 		if (!*p->http_get->path)
 			skiff_set_str(&p->http_get->path, "/");
@@ -425,7 +470,7 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			   const char *field)
 {
 	char **ret_errmsg = v->ret_errmsg;
-	char f[256];
+	char f[256], buf[80];
 
 	snprintf(f, sizeof(f), "%s.name", field);
 	CHECK(check_name_field(f, c->name, 63, true, ret_errmsg));
@@ -460,7 +505,21 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 		snprintf(f, sizeof(f), "%s.ports[%zu].protocol", field, j);
 		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_errmsg));
 		snprintf(f, sizeof(f), "%s.ports[%zu].name", field, j);
-		CHECK(check_name_field(f, p->name, 15, false, ret_errmsg));
+		if (p->name && *p->name && !skiff_port_name_valid(p->name))
+			FAIL("%s: '%s' is not a valid port name (1-15 lower-case letters, digits "
+			     "and '-', with at least one letter)",
+			     f, shown(p->name, buf, sizeof(buf)));
+		/* a name picks one port of the pod (services and probes use it):
+		 * none before this one may have it */
+		for (size_t k = 0; p->name && *p->name && k < s->n_containers; k++) {
+			Skiff__Container *o = s->containers[k];
+			for (size_t l = 0; l < (o == c ? j : o->n_ports); l++)
+				if (o->ports[l]->name && streq(o->ports[l]->name, p->name))
+					FAIL("%s: port name '%s' is used twice in the pod", f,
+					     p->name);
+			if (o == c)
+				break;
+		}
 	}
 	if (c->resources) {
 		snprintf(f, sizeof(f), "%s.resources.requests", field);
@@ -478,9 +537,9 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			     field);
 	}
 	snprintf(f, sizeof(f), "%s.livenessProbe", field);
-	CHECK(check_probe(c->liveness_probe, f, ret_errmsg));
+	CHECK(check_probe(c, c->liveness_probe, f, ret_errmsg));
 	snprintf(f, sizeof(f), "%s.readinessProbe", field);
-	CHECK(check_probe(c->readiness_probe, f, ret_errmsg));
+	CHECK(check_probe(c, c->readiness_probe, f, ret_errmsg));
 	snprintf(f, sizeof(f), "%s.volumeMounts", field);
 	CHECK(check_count(c->n_volume_mounts, SKIFF_VALIDATE_MAX_VOLUMES, f, "mounts", ret_errmsg));
 	for (size_t j = 0; j < c->n_volume_mounts; j++) {
@@ -660,7 +719,7 @@ static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 static int validate_service(Skiff__Service *svc, char **ret_errmsg)
 {
 	Skiff__ServiceSpec *s = svc->spec;
-	char f[96];
+	char f[96], buf[80];
 	if (!s)
 		FAIL("spec: required field is missing");
 	if (s->n_selector == 0)
@@ -674,13 +733,22 @@ static int validate_service(Skiff__Service *svc, char **ret_errmsg)
 		snprintf(f, sizeof(f), "spec.ports[%zu].port", i);
 		CHECK(check_port(p->port, true, f, ret_errmsg));
 		snprintf(f, sizeof(f), "spec.ports[%zu].targetPort", i);
-		CHECK(check_port(p->target_port, false, f, ret_errmsg));
-		if (p->target_port == 0)
-			p->target_port = p->port;
+		if (*p->target_port_name) {
+			/* resolved per pod by the endpoints controller */
+			if (!skiff_port_name_valid(p->target_port_name))
+				FAIL("%s: '%s' is not a valid port name (1-15 lower-case letters, "
+				     "digits and '-', with at least one letter)",
+				     f, shown(p->target_port_name, buf, sizeof(buf)));
+			p->target_port = 0;
+		} else {
+			CHECK(check_port(p->target_port, false, f, ret_errmsg));
+			if (p->target_port == 0)
+				p->target_port = p->port;
+		}
 		snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
 		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_errmsg));
 		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
-		CHECK(check_name_field(f, p->name, 15, false, ret_errmsg));
+		CHECK(check_name_field(f, p->name, 63, false, ret_errmsg));
 	}
 	return 0;
 }

@@ -53,6 +53,11 @@ bool skiff_label_key_valid(const char *s);
 /* Kubernetes label value: empty, or like a key's name part. */
 bool skiff_label_value_valid(const char *s);
 bool skiff_utf8_valid(const char *s, size_t len);
+/* A port name as Kubernetes' IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter
+ * among them, no '-' at the ends or twice in a row. */
+bool skiff_port_name_valid(const char *s);
+/* The number of c's port called name; 0 when it has none. */
+uint32_t skiff_container_port_by_name(const Skiff__Container *c, const char *name);
 
 /* Resolve an int-or-percent ("25%", "2") against total; round_up for
  * maxSurge, down for maxUnavailable. -EINVAL when malformed. */

@@ -10,6 +10,7 @@
 #include "brain.h"
 #include "cleanup.h"
 #include "util.h"
+#include "validate.h"
 
 struct ep_ctx {
 	const Skiff__Service *svc;
@@ -43,6 +44,22 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 		node = skiff_pod_node(p);
 	}
 	for (size_t i = 0; i < spec->n_ports; i++) {
+		uint32_t port = spec->ports[i]->target_port ? spec->ports[i]->target_port
+							    : spec->ports[i]->port;
+		const char *port_name = spec->ports[i]->target_port_name;
+		if (port_name && *port_name) {
+			/* a named targetPort is the pod's own port of that name; a pod
+			 * without one is no endpoint of this port (as in Kubernetes) */
+			if (!full)
+				full = skiff_obj_unpack(SKIFF_KIND_POD, o->data, o->len);
+			const Skiff__Pod *p = (const Skiff__Pod *)full;
+			port = 0;
+			for (size_t k = 0; p && p->spec && !port && k < p->spec->n_containers; k++)
+				port =
+				    skiff_container_port_by_name(p->spec->containers[k], port_name);
+			if (!port)
+				continue;
+		}
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 8;
 			c->eps = xrealloc(c->eps, c->cap * sizeof(*c->eps));
@@ -52,8 +69,7 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 		skiff_set_str(&e->pod, o->name);
 		skiff_set_str(&e->node, node);
 		skiff_set_str(&e->ip, ip);
-		e->port = spec->ports[i]->target_port ? spec->ports[i]->target_port
-						      : spec->ports[i]->port;
+		e->port = port;
 		e->ready = true;
 		c->eps[c->n++] = e;
 	}

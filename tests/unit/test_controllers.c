@@ -597,4 +597,64 @@ TEST(test_state_survives_restart)
 }
 END_TEST
 
+/* A service for app=NAME with one port whose targetPort is a name. */
+static void apply_named_port_service(struct brain *b, const char *name, const char *app)
+{
+	Skiff__Service svc = SKIFF__SERVICE__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
+	Skiff__ServiceSpec spec = SKIFF__SERVICE_SPEC__INIT;
+	Skiff__ServicePort port = SKIFF__SERVICE_PORT__INIT;
+	Skiff__ServicePort *ports[] = { &port };
+	Skiff__KeyValue *sel[] = { kv_new("app", app) };
+	m.name = xstrdup(name);
+	svc.metadata = &m;
+	port.port = 80;
+	port.target_port_name = xstrdup("http");
+	spec.ports = ports;
+	spec.n_ports = 1;
+	spec.selector = sel;
+	spec.n_selector = 1;
+	svc.spec = &spec;
+	const char *result;
+	_cleanup_free_ char *err = NULL;
+	ck_assert_int_eq(
+	    brain_apply(b, SKIFF_KIND_SERVICE, &svc.base, false, false, &result, NULL, &err), 0);
+	free(m.name);
+	free(port.target_port_name);
+	free(port.protocol);
+	skiff_obj_free(&sel[0]->base);
+}
+
+TEST(test_endpoints_named_target_port)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	/* web's container calls 8443 "http"; plain's has no port of that name */
+	Skiff__Deployment *d = make_deployment("web", 2, "img:1", 100, 64 * Mi);
+	Skiff__Container *c = d->spec->template_->spec->containers[0];
+	c->n_ports = 1;
+	c->ports = xmalloc(sizeof(void *));
+	c->ports[0] = xmalloc(sizeof(Skiff__ContainerPort));
+	skiff__container_port__init(c->ports[0]);
+	c->ports[0]->name = xstrdup("http");
+	c->ports[0]->container_port = 8443;
+	apply_deployment(b, d, NULL);
+	apply_deployment(b, make_deployment("plain", 1, "img:1", 100, 64 * Mi), NULL);
+	apply_named_port_service(b, "web", "web");
+	apply_named_port_service(b, "plain", "plain");
+	brain_reconcile(b);
+	report_all_running(b);
+	brain_reconcile(b);
+	const Skiff__Service *s = brain_get(b, SKIFF_KIND_SERVICE, "web");
+	ck_assert_str_eq(s->spec->ports[0]->target_port_name, "http");
+	ck_assert_uint_eq(s->status->n_endpoints, 2);
+	ck_assert_uint_eq(s->status->endpoints[0]->port, 8443);
+	ck_assert_uint_eq(s->status->endpoints[1]->port, 8443);
+	/* a pod without the named port is no endpoint */
+	s = brain_get(b, SKIFF_KIND_SERVICE, "plain");
+	ck_assert(!s->status || s->status->n_endpoints == 0);
+	brain_free(b);
+}
+END_TEST
+
 TEST_SUITE(.setup = brain_test_setup, .teardown = brain_test_teardown, .timeout = 60);

@@ -367,12 +367,13 @@ TEST(test_error_messages)
 		  "and '-', starting and ending with a letter or digit, at most 253 characters)" },
 		{ "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: a}\n"
 		  "spec: {containers: [{name: a, image: i, command: [/x]}]}\n",
-		  "x.yaml:1:13: apiVersion: expected \"skiff/v1\", got \"apps/v1\"" },
+		  "x.yaml:1:13: apiVersion: expected \"v1\" or \"skiff/v1\" for kind Pod, got "
+		  "\"apps/v1\"" },
 		{ "apiVersion: skiff/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
-		  "x.yaml:2:7: kind: expected Deployment, Service or Pod, got \"Deploymnet\" (did you "
+		  "x.yaml:2:7: kind: expected Pod, Deployment or Service, got \"Deploymnet\" (did you "
 		  "mean \"Deployment\"?)" },
 		{ "apiVersion: skiff/v1\nmetadata: {name: a}\n",
-		  "x.yaml:1:1: kind: required field is missing (Deployment, Service or Pod)" },
+		  "x.yaml:1:1: kind: required field is missing (Pod, Deployment or Service)" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
 		  "spec: {containers: [{name: a, image: i, command: [/x]}], restartPolicy: Sometimes}\n",
 		  "x.yaml:4:73: spec.restartPolicy: must be one of Always,OnFailure,Never, got "
@@ -716,6 +717,221 @@ TEST(test_round_trip_zero_replicas_and_list)
 	free(text);
 	skiff_manifest_clear(&m);
 	skiff_manifest_clear(&back);
+}
+END_TEST
+
+/* ---- Kubernetes manifests ------------------------------------------------ */
+
+/* The image store will say which images name an entrypoint; here nginx's do. */
+static bool nginx_has_entrypoint(const char *image, void *userdata)
+{
+	(void)userdata;
+	return skiff_startswith(image, "nginx");
+}
+
+static const struct skiff_validate_opts nginx_opts = { .image_has_entrypoint =
+							   nginx_has_entrypoint };
+
+TEST(test_kubernetes_io_manifests)
+{
+	/* written exactly as on kubernetes.io; they apply unchanged */
+	struct skiff_manifest m = { .validate_opts = &nginx_opts };
+	int errors = skiff_manifest_load_path(&m, "tests/fixtures/k8s");
+	dump_errors(&m);
+	ck_assert_int_eq(errors, 0);
+	ck_assert_uint_eq(m.n_warnings, 0);
+	ck_assert_uint_eq(m.n, 5);
+	const Skiff__Deployment *d = m.objects[0].object->deployment;
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq(d->metadata->name, "nginx-deployment");
+	ck_assert_int_eq(d->spec->replicas, 3);
+	ck_assert_str_eq(kv(d->spec->selector, d->spec->n_selector, "app"), "nginx");
+	ck_assert_str_eq(d->spec->template_->spec->containers[0]->image, "nginx:1.14.2");
+	ck_assert_uint_eq(d->spec->template_->spec->containers[0]->ports[0]->container_port, 80);
+	const Skiff__Service *svc = m.objects[1].object->service;
+	ck_assert_str_eq(svc->metadata->name, "my-nginx");
+	ck_assert_uint_eq(svc->spec->ports[0]->target_port, 80); /* defaults to port */
+	/* the named targetPort stays a name, resolved per pod by the brain */
+	const Skiff__Service *named = m.objects[4].object->service;
+	ck_assert_str_eq(named->spec->ports[0]->name, "name-of-service-port");
+	ck_assert_str_eq(named->spec->ports[0]->target_port_name, "http-web-svc");
+	ck_assert_uint_eq(named->spec->ports[0]->target_port, 0);
+	skiff_manifest_clear(&m);
+
+	/* without an image that names an entrypoint, the one error is the command */
+	m = (struct skiff_manifest){ 0 };
+	ck_assert_int_eq(skiff_manifest_load_path(&m, "tests/fixtures/k8s/nginx-deployment.yaml"),
+			 1);
+	ck_assert(has_error(&m, "tests/fixtures/k8s/nginx-deployment.yaml:18:9: "
+				"spec.template.spec.containers[0].command: required field is "
+				"missing (image 'nginx:1.14.2' names no entrypoint)"));
+	skiff_manifest_clear(&m);
+}
+END_TEST
+
+static const char k8s_pod_head[] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n";
+
+TEST(test_kubernetes_fields_refused_and_ignored)
+{
+	static const struct {
+		const char *body, *error;
+	} refused[] = {
+		{ "  affinity:\n    nodeAffinity: {}\n  containers: [{name: a, image: i, command: "
+		  "[/x]}]\n",
+		  "x.yaml:6:3: spec.affinity is not supported by Skiff (use nodeSelector)" },
+		{ "  containers:\n  - name: a\n    image: i\n    command: [/x]\n    "
+		  "securityContext: {privileged: true}\n",
+		  "x.yaml:10:5: spec.containers[0].securityContext is not supported by Skiff" },
+		{ "  containers:\n  - name: a\n    image: i\n    command: [/x]\n    ports:\n    - "
+		  "{containerPort: 80, hostPort: 8080}\n",
+		  "x.yaml:11:27: spec.containers[0].ports[0].hostPort is not supported by Skiff "
+		  "(reach pods through a service's endpoints)" },
+		{ "  dnsPolicy: Default\n  containers: [{name: a, image: i, command: [/x]}]\n",
+		  "x.yaml:6:14: spec.dnsPolicy: \"Default\" is not supported by Skiff (only "
+		  "\"ClusterFirst\", which is ignored)" },
+		{ "  containers:\n  - name: a\n    image: i\n    command: [/x]\n    livenessProbe: "
+		  "{grpc: {port: 2}}\n",
+		  "x.yaml:10:21: spec.containers[0].livenessProbe.grpc is not supported by Skiff "
+		  "(use exec, tcpSocket or httpGet)" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct skiff_manifest m;
+		_cleanup_free_ char *text = xasprintf("%s%s", k8s_pod_head, refused[i].body);
+		parse(&m, "x.yaml", text);
+		ck_assert_msg(has_error(&m, refused[i].error), "case %zu", i);
+		ck_assert_uint_eq(m.n, 0);
+		skiff_manifest_clear(&m);
+	}
+
+	/* the whole path, as the issue shows it */
+	struct skiff_manifest m;
+	parse(&m, "d.yaml",
+	      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n"
+	      "    spec:\n      affinity: {}\n      containers: [{name: a, image: i, command: "
+	      "[/x]}]\n");
+	ck_assert(has_error(&m, "d.yaml:7:7: spec.template.spec.affinity is not supported by "
+				"Skiff (use nodeSelector)"));
+	skiff_manifest_clear(&m);
+
+	/* a Service of another type; a kind Kubernetes has and Skiff has not */
+	parse(&m, "s.yaml",
+	      "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n"
+	      "  selector: {app: a}\n  ports: [{port: 80, nodePort: 30080}]\n"
+	      "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\n");
+	ck_assert(has_error(&m, "s.yaml:5:9: spec.type: \"NodePort\" is not supported by Skiff "
+				"(only ClusterIP services exist)"));
+	ck_assert(has_error(&m, "s.yaml:7:22: spec.ports[0].nodePort is not supported by Skiff "
+				"(only ClusterIP services exist)"));
+	ck_assert(has_error(&m, "s.yaml:10:7: kind: Ingress is not supported by Skiff (expected "
+				"Pod, Deployment or Service)"));
+	skiff_manifest_clear(&m);
+
+	/* accepted and ignored, each with a warning; null is not set at all */
+	ck_assert_int_eq(
+	    parse(&m, "w.yaml",
+		  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  creationTimestamp: null\n"
+		  "spec:\n  imagePullSecrets: [{name: regcred}]\n  dnsPolicy: ClusterFirst\n"
+		  "  containers:\n  - name: a\n    image: i\n    command: [/x]\n"
+		  "    imagePullPolicy: IfNotPresent\n"
+		  "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n"
+		  "  type: ClusterIP\n  selector: {app: a}\n  ports: [{port: 80}]\n"),
+	    0);
+	ck_assert_uint_eq(m.n, 2);
+	ck_assert_uint_eq(m.n_warnings, 4);
+	ck_assert_str_eq(m.warnings[0], "w.yaml:7:3: spec.imagePullSecrets is ignored by Skiff "
+					"(images are local to each node)");
+	ck_assert_str_eq(m.warnings[2], "w.yaml:13:5: spec.containers[0].imagePullPolicy is "
+					"ignored by Skiff (images are local to each node)");
+	ck_assert(skiff_startswith(m.warnings[3], "w.yaml:19:3: spec.type is ignored by Skiff"));
+	skiff_manifest_clear(&m);
+
+	/* a typo is still an unknown field with a suggestion */
+	parse(&m, "t.yaml",
+	      "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  affinty: {}\n"
+	      "  containers: [{name: a, image: i, command: [/x]}]\n");
+	ck_assert(has_error(&m, "t.yaml:5:3: spec.affinty: unknown field \"affinty\""));
+	skiff_manifest_clear(&m);
+
+	/* docs/manifests.md lists every one of them, as refused or ignored */
+	_cleanup_free_ char *doc = NULL;
+	size_t doc_len, n;
+	ck_assert_int_eq(skiff_read_file("docs/manifests.md", 1 << 20, &doc, &doc_len), 0);
+	const struct skiff_k8s_field *fields = skiff_k8s_fields(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && streq(fields[i].key, fields[i - 1].key) &&
+		    streq(fields[i].message, fields[i - 1].message))
+			continue; /* the refusal of the other values: one row */
+		_cleanup_free_ char *row = xasprintf("| `%s` | %s", fields[i].key,
+						     fields[i].ignored ? "ignored" : "**refused**");
+		ck_assert_msg(strstr(doc, row), "docs/manifests.md has no row \"%s\"", row);
+	}
+}
+END_TEST
+
+TEST(test_named_ports)
+{
+	struct skiff_manifest m, back;
+	const char *pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+			  "  - name: web\n    image: i\n    command: [/x]\n"
+			  "    ports:\n    - {name: http, containerPort: 8080}\n"
+			  "    - {name: admin, containerPort: 9090}\n"
+			  "    livenessProbe: {tcpSocket: {port: admin}}\n"
+			  "    readinessProbe: {httpGet: {path: /ready, port: http}}\n";
+	ck_assert_int_eq(parse(&m, "p.yaml", pod), 0);
+	const Skiff__Container *c = m.objects[0].object->pod->spec->containers[0];
+	/* resolved for the agent, the name kept for the user */
+	ck_assert_uint_eq(c->liveness_probe->tcp_socket->port, 9090);
+	ck_assert_str_eq(c->liveness_probe->tcp_socket->port_name, "admin");
+	ck_assert_uint_eq(c->readiness_probe->http_get->port, 8080);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_int_eq(skiff_output_objects(f, m.objects[0].kind, &m.objects[0].object, 1,
+					      SKIFF_OUTPUT_YAML, true, true, 0),
+			 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "port: admin\n"));
+	ck_assert_ptr_null(strstr(text, "portName"));
+	ck_assert_int_eq(parse(&back, "out", text), 0);
+	ck_assert_uint_eq(
+	    back.objects[0].object->pod->spec->containers[0]->liveness_probe->tcp_socket->port,
+	    9090);
+	free(text);
+	skiff_manifest_clear(&back);
+	skiff_manifest_clear(&m);
+
+	static const struct {
+		const char *text, *error;
+	} bad[] = {
+		{ "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+		  "  - name: web\n    image: i\n    command: [/x]\n"
+		  "    livenessProbe: {httpGet: {port: http}}\n",
+		  "x.yaml:9:37: spec.containers[0].livenessProbe.httpGet.port: no port named 'http' "
+		  "in this container's ports" },
+		{ "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+		  "  - name: web\n    image: i\n    command: [/x]\n"
+		  "    ports: [{name: HTTP, containerPort: 80}]\n",
+		  "x.yaml:9:20: spec.containers[0].ports[0].name: 'HTTP' is not a valid port name "
+		  "(1-15 lower-case letters, digits and '-', with at least one letter)" },
+		{ "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+		  "  - {name: a, image: i, command: [/x], ports: [{name: web, containerPort: 80}]}\n"
+		  "  - {name: b, image: i, command: [/x], ports: [{name: web, containerPort: 81}]}\n",
+		  "x.yaml:7:55: spec.containers[1].ports[0].name: port name 'web' is used twice in "
+		  "the pod" },
+		{ "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n"
+		  "  ports: [{port: 80, targetPort: 'web_1'}]\n",
+		  "x.yaml:6:34: spec.ports[0].targetPort: 'web_1' is not a valid port name (1-15 "
+		  "lower-case letters, digits and '-', with at least one letter)" },
+		{ "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n"
+		  "  ports: [{port: 80, targetPort: -1}]\n",
+		  "x.yaml:6:34: spec.ports[0].targetPort: expected a port (1-65535) or a port's name, "
+		  "got \"-1\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(&m, "x.yaml", bad[i].text);
+		ck_assert_msg(has_error(&m, bad[i].error), "case %zu", i);
+		skiff_manifest_clear(&m);
+	}
 }
 END_TEST
 

@@ -105,11 +105,17 @@ static const struct {
 	{ "service without selector",
 	  "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
 	  "spec.selector: at least one label is required" },
-	{ "service port name too long",
+	{ "service port name not a DNS label (as in Kubernetes, up to 63 characters)",
 	  "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: s}\n"
-	  "spec: {selector: {app: a}, ports: [{port: 80, name: abcdefghijklmnop}]}\n",
-	  "spec.ports[0].name: 'abcdefghijklmnop' is not a valid name (lower-case letters, digits "
-	  "and '-', starting and ending with a letter or digit, at most 15 characters)" },
+	  "spec: {selector: {app: a}, ports: [{port: 80, name: web-}]}\n",
+	  "spec.ports[0].name: 'web-' is not a valid name (lower-case letters, digits "
+	  "and '-', starting and ending with a letter or digit, at most 63 characters)" },
+	{ "container port name without a letter",
+	  "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: p}\n"
+	  "spec: {containers: [{name: a, image: i, command: [/x], ports: [{name: '8080', "
+	  "containerPort: 8080}]}]}\n",
+	  "spec.containers[0].ports[0].name: '8080' is not a valid port name (1-15 lower-case "
+	  "letters, digits and '-', with at least one letter)" },
 };
 
 static char *expected_error(const char *e)
