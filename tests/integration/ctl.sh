@@ -1,7 +1,8 @@
 #!/bin/bash
 # ctl.sh — the real skiffctl against a real skiff-orchestrator on 127.0.0.1
 # (no agents): apply/unchanged/configured, the three-errors manifest changes
-# nothing, get/describe/scale/rollout/delete, -o yaml round trip, exit codes.
+# nothing, get/describe/scale/rollout/delete, -o yaml round trip, exit codes,
+# Kubernetes manifests (apps/v1, v1, named ports, ignored and refused fields).
 # The brain runs with a temporary data dir and is killed by pid at the end.
 set -u
 . "$(dirname "$0")/lib/ctlbrain.sh"
@@ -154,6 +155,62 @@ has err "^error: "
 run 1 delete deployment web
 has err "^error: "
 run 0 delete deployment web --ignore-not-found
+
+# Kubernetes manifests: the Service of the Kubernetes docs applies unchanged
+run 0 apply -f tests/fixtures/k8s/nginx-svc.yaml
+has out "^service/my-nginx created$"
+cat >"$T/k8s.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: k8s-web
+spec:
+  selector:
+    matchLabels:
+      app: k8s-web
+  template:
+    metadata:
+      labels:
+        app: k8s-web
+    spec:
+      containers:
+      - name: web
+        image: skiff-demo:1
+        imagePullPolicy: Always
+        command: [/bin/echo-svc]
+        ports:
+        - name: http
+          containerPort: 8080
+        readinessProbe:
+          httpGet:
+            port: http
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: k8s-web
+spec:
+  selector:
+    app: k8s-web
+  ports:
+  - port: 80
+    targetPort: http
+EOF
+run 0 apply -f "$T/k8s.yaml"
+has err "^warning: .*k8s.yaml:17:9: spec.template.spec.containers\[0\].imagePullPolicy is ignored by Skiff (images are local to each node)$"
+has out "^deployment/k8s-web created$"
+has out "^service/k8s-web created$"
+run 0 get svc k8s-web -o yaml
+has out "^    targetPort: http$"
+run 0 describe svc k8s-web
+has out "^TargetPort: *http/TCP$"
+run 0 get deploy k8s-web -o yaml
+has out "^ *port: http$"
+sed 's/^    spec:$/    spec:\n      affinity: {}/' "$T/k8s.yaml" >"$T/k8s-bad.yaml"
+run 1 apply -f "$T/k8s-bad.yaml"
+has err "k8s-bad.yaml:14:7: spec.template.spec.affinity is not supported by Skiff (use nodeSelector)$"
+run 0 delete -f "$T/k8s.yaml"
+run 0 delete -f tests/fixtures/k8s/nginx-svc.yaml
 
 # usage errors exit 2, a missing config exits 1 with where it looked
 run 2 get
