@@ -286,7 +286,6 @@ static const struct skiff_k8s_field k8s_fields[] = {
 	REFUSE("Volume", "ephemeral", NULL),
 	REFUSE("Volume", "csi", NULL),
 	REFUSE("Volume", "nfs", NULL),
-	REFUSE("EmptyDirVolumeSource", "medium", NULL),
 	IGNORE("HostPathVolumeSource", "type", "Directory", "the path must exist on the node"),
 	REFUSE("DeploymentSpec", "paused", NULL),
 	IGNORE("ServiceSpec", "type", "ClusterIP",

@@ -722,6 +722,25 @@ END_TEST
 
 /* ---- Kubernetes manifests ------------------------------------------------ */
 
+/* No entry of the Kubernetes list names a field Skiff has (it would never be
+ * reached): walk every message the applicable kinds hold. */
+static void no_k8s_entry_shadows(const ProtobufCMessageDescriptor *d, int depth)
+{
+	size_t n;
+	const struct skiff_k8s_field *fields = skiff_k8s_fields(&n);
+	char key[64];
+	ck_assert_int_lt(depth, 12);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		skiff_camel_case(d->fields[i].name, key, sizeof(key));
+		for (size_t j = 0; j < n; j++)
+			ck_assert_msg(
+			    !streq(fields[j].message, d->name) || !streq(fields[j].key, key),
+			    "%s.%s is a field now: drop it from skiff_k8s_fields", d->name, key);
+		if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+			no_k8s_entry_shadows(d->fields[i].descriptor, depth + 1);
+	}
+}
+
 /* The image store will say which images name an entrypoint; here nginx's do. */
 static bool nginx_has_entrypoint(const char *image, void *userdata)
 {
@@ -851,6 +870,11 @@ TEST(test_kubernetes_fields_refused_and_ignored)
 	      "  containers: [{name: a, image: i, command: [/x]}]\n");
 	ck_assert(has_error(&m, "t.yaml:5:3: spec.affinty: unknown field \"affinty\""));
 	skiff_manifest_clear(&m);
+
+	size_t nk;
+	const struct skiff_kind *kinds = skiff_kind_all(&nk);
+	for (size_t i = 0; i < nk; i++)
+		no_k8s_entry_shadows(kinds[i].desc, 0);
 
 	/* docs/manifests.md lists every one of them, as refused or ignored */
 	_cleanup_free_ char *doc = NULL;
