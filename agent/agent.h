@@ -70,7 +70,9 @@ struct agent_config {
 	int64_t log_max;
 	int brain_wait_ms;  /* after a start, hold container starts this long for the brain */
 	int64_t pids_limit; /* --pids of every container (0: none) */
-	bool insecure;	    /* plaintext, no join: debugging only */
+	/* ephemeral-storage limit of a container that sets none (0: none) */
+	int64_t ephemeral_default;
+	bool insecure; /* plaintext, no join: debugging only */
 };
 
 struct session;
@@ -100,6 +102,7 @@ struct agent_pod {
 	char ip[64];	   /* the sandbox's address, kept for the pod's life */
 	bool endpoints_ok; /* its endpoints directory is there (endpoints_write) */
 	int n_containers;
+	struct pod_disk *disk; /* its ephemeral storage (disk.c); NULL: none */
 	/* containers[ci]; NULL once that container is stopped and freed (the
 	 * pod goes with its last one) */
 	struct agent_container **containers;
@@ -156,6 +159,7 @@ struct agent_container {
 	int64_t first_start_ms;
 	bool ready;
 	bool unhealthy_kill; /* the liveness probe asked for this exit */
+	char *evicted;	     /* why the pod was evicted (core_evict): never restarted */
 
 	/* healing */
 	int64_t next_backoff_ms;
@@ -271,6 +275,7 @@ struct agent {
 	size_t n_routes;
 	uint32_t ipam_next;	    /* where the next pod IP is looked for (ipam.c) */
 	struct exec_run *exec_runs; /* live `skiffctl exec` streams (exec.c) */
+	struct event *ev_disk;	    /* the ephemeral-storage check (disk.c) */
 };
 
 /* capacity.c */
@@ -341,6 +346,10 @@ struct shim_state {
 	bool oom;
 	char reason[32];
 	char ip[64];
+	/* --layer-dir containers' exit record: the layer's size and its file
+	 * system's free space when the container ended (-1: not recorded) */
+	int64_t layer_bytes;
+	int64_t layer_free;
 };
 int shim_state_parse(const char *json, struct shim_state *ret);
 int shim_state_read(struct agent *a, const char *id, struct shim_state *ret);
@@ -374,6 +383,58 @@ int podnet_ensure(struct agent *a, const char *uid, const char *ip);
  * already renamed to .gone-<uid>); blocking: call it off the loop. */
 void podnet_remove_dir(const char *pod_dir, const char *uid);
 
+/* disk.c — a pod's ephemeral storage: a size-limited file system per pod */
+#define DISK_MIN_FS_BYTES (8 << 20) /* ext4 needs some room for itself */
+#define DISK_FULL_BYTES	  (1 << 20) /* less free than this: full */
+#define DISK_CHECK_MS	  1000
+struct disk_plan {
+	int64_t fs_bytes; /* the pod file system's size (0: none) */
+	bool shared;	  /* every container is limited: emptyDirs without a
+			   * sizeLimit go on it too (the pod's total bounds them) */
+};
+struct disk_use {
+	int64_t limit;
+	int64_t used;
+};
+/* limits.ephemeral-storage, else node_default (0: none) */
+int64_t disk_container_limit(const Skiff__Container *c, int64_t node_default);
+/* The pod file system: the sum of the containers' limits and the disk
+ * emptyDirs' sizeLimits (at least DISK_MIN_FS_BYTES; 0: no limit at all). */
+void disk_plan_pod(const Skiff__PodSpec *ps, int64_t node_default, struct disk_plan *ret);
+bool disk_volume_on_fs(const struct disk_plan *plan, const Skiff__Volume *v);
+/* A limit scaled to what a file system of fs_bytes can really hold
+ * (capacity: its used + available bytes; ext4's metadata takes a few per
+ * cent), so that a limit the file system stops short of is still reached. */
+int64_t disk_effective_limit(int64_t limit, int64_t fs_bytes, int64_t capacity);
+/* The consumer (index in u) at its limit (within min(DISK_FULL_BYTES,
+ * limit/16): a writer's last block that does not fit fails whole) — or,
+ * when the file system has less than DISK_FULL_BYTES free (fs_free >= 0),
+ * the one nearest its limit; -1: none. */
+int disk_over(const struct disk_use *u, int n, int64_t fs_free);
+/* "ephemeral-storage limit 64Mi of container web reached (64Mi used)" or
+ * "emptyDir sizeLimit 8Mi of volume scratch reached (…)" (owned) */
+char *disk_evict_message(bool volume, const char *name, int64_t limit, int64_t used);
+/* Did a container whose exit record says layer_bytes / layer_free (-1:
+ * unknown) stop at its limit? */
+bool disk_exit_reached(int64_t limit, int64_t layer_bytes, int64_t layer_free);
+/* Make (or adopt) the pod's file system and memory volumes; blocking
+ * (mkfs: tens of ms, once per pod). On failure *ret_msg says why. */
+int disk_ensure(struct agent_pod *pod, char **ret_msg);
+void disk_pod_free(struct agent_pod *pod);
+/* --layer-dir for container ci's attempt id (NULL: not limited; owned) */
+char *disk_layer_dir(struct agent_pod *pod, int ci, const char *id);
+/* where the pod's emptyDir name lives (owned) */
+char *disk_volume_dir(struct agent_pod *pod, const char *name);
+/* The container's exit record shows its layer at the limit: the pod is
+ * evicted (true). */
+bool disk_exit_check(struct agent_container *p, const struct shim_state *st);
+/* The file system holding container p's layer is full now (p just
+ * exited: its restart waits for the shim's record, which decides). */
+bool disk_full(struct agent_container *p);
+/* Unmount the pod's file system and memory volumes, delete the image (a
+ * pod dir, maybe renamed to .gone-<uid>); blocking: off the loop. */
+void disk_remove_dir(const char *pod_dir);
+
 /* ipam.c */
 int ipam_gateway(const char *cidr, char *ret_gw, size_t len, int *ret_prefix);
 int ipam_allocate(struct agent *a, struct agent_pod *self, char *ret_ip, size_t len);
@@ -402,6 +463,10 @@ void core_exited(struct agent_container *c, const struct shim_state *st);
 bool core_restarts_early(const struct agent_container *c);
 void core_exited_early(struct agent_container *c);
 void core_exit_recorded(struct agent_container *c, const struct shim_state *st);
+/* Evict the pod (its ephemeral storage reached a limit: why): an Event,
+ * every container killed and never restarted (Terminated, reason
+ * Evicted), so the pod ends Failed and its owner replaces it. */
+void core_evict(struct agent_pod *pod, const char *why);
 /* One probe check's result (thresholds applied here). */
 void core_probe_check(struct agent_container *c, bool liveness, bool ok, const char *why);
 /* After an agent restart: the attempt runs (watched), or ended meanwhile. */
@@ -454,6 +519,7 @@ struct startspec {
 	char *const *service_env;  /* "K=V", NULL-terminated (or NULL) */
 	char *const *volumes;	   /* "SRC:DST[:ro]", NULL-terminated (or NULL) */
 	const char *endpoints_dir; /* NULL: not mounted */
+	const char *layer_dir;	   /* the writable layer (--layer-dir); NULL: the runtime's */
 };
 /* Append `RUNTIME shim --foreground … -- CMD ARGS…` to args. */
 void startspec_build(const struct startspec *in, struct strv *args);

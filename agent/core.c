@@ -179,6 +179,7 @@ static void pod_free(struct agent_pod *pod)
 			break;
 		}
 	skiff__pod__free_unpacked(pod->spec, NULL);
+	disk_pod_free(pod); /* memory only: the file system goes with pod_removed */
 	free(pod->containers);
 	free(pod->uid);
 	free(pod->name);
@@ -202,6 +203,7 @@ static bool container_free(struct agent_container *c)
 	free(c->message);
 	free(c->last_reason);
 	free(c->last_failure);
+	free(c->evicted);
 	pod->containers[c->ci] = NULL;
 	free(c);
 	for (int ci = 0; ci < pod->n_containers; ci++)
@@ -241,7 +243,7 @@ static const char *phase_of(const struct agent_container *c)
 	case POD_BACKOFF:
 		return c->first_start_ms ? "Running" : "Pending";
 	case POD_DONE:
-		if (!c->first_start_ms)
+		if (!c->first_start_ms || c->evicted)
 			return "Failed";
 		return c->exit_code == 0 && c->signal == 0 ? "Succeeded" : "Failed";
 	}
@@ -564,6 +566,18 @@ static void report_exit(struct agent_container *c, const struct shim_state *st, 
 	core_mark_dirty(c);
 }
 
+/* An evicted container ends for good (core_evict). */
+static void evicted_done(struct agent_container *c)
+{
+	c->queued = 0;
+	c->backoff_at_ms = 0;
+	c->state = POD_DONE;
+	set_str(&c->reason, "Evicted");
+	set_str(&c->message, c->evicted);
+	c->agent->actions->save_run(c);
+	core_mark_dirty(c);
+}
+
 static void handle_exit(struct agent_container *c, const struct shim_state *st)
 {
 	struct agent *a = c->agent;
@@ -576,6 +590,11 @@ static void handle_exit(struct agent_container *c, const struct shim_state *st)
 
 	if (c->state == POD_STOPPING) {
 		stop_finish(c);
+		return;
+	}
+	if (c->evicted) {
+		report_exit(c, st, false, false);
+		evicted_done(c);
 		return;
 	}
 	bool failed = st->exit_code != 0 || st->signal != 0 || st->oom;
@@ -598,6 +617,10 @@ static void container_start(struct agent_container *c)
 	struct agent *a = c->agent;
 
 	c->backoff_at_ms = 0;
+	if (c->evicted) { /* an evicted pod never runs again */
+		evicted_done(c);
+		return;
+	}
 	if (a->hold) {
 		/* the brain may have moved this pod away while the node was gone */
 		if (!c->held)
@@ -739,6 +762,10 @@ static void start_done(struct agent_container *c, int code, const char *line,
 		return;
 	}
 	became_running(c, st->pid, st->started_ms);
+	if (c->evicted) {
+		a->actions->signal(c, SIGKILL); /* its exit ends it */
+		return;
+	}
 	set_str(&c->reason, NULL);
 	set_str(&c->message, NULL);
 	set_str(&c->last_failure, NULL);
@@ -786,7 +813,8 @@ void core_exited(struct agent_container *c, const struct shim_state *st)
 
 bool core_restarts_early(const struct agent_container *c)
 {
-	return c->state == POD_RUNNING && streq(restart_policy(c), "Always") && !c->exit_pending;
+	return c->state == POD_RUNNING && streq(restart_policy(c), "Always") && !c->exit_pending &&
+	       !c->evicted;
 }
 
 /* With restartPolicy Always the outcome does not matter for the decision,
@@ -814,6 +842,30 @@ void core_exit_recorded(struct agent_container *c, const struct shim_state *st)
 	c->exit_pending = false;
 	c->pending_until_ms = 0;
 	report_exit(c, st, true, c->old_unhealthy);
+}
+
+void core_evict(struct agent_pod *pod, const char *why)
+{
+	struct agent *a = pod->agent;
+	log_warn("pod %s: evicted: %s", pod->name, why);
+	core_report_event(a, pod, "Warning", "Evicted", "%s", why);
+	for (int ci = 0; ci < pod->n_containers; ci++) {
+		struct agent_container *c = pod->containers[ci];
+		if (!c || c->evicted)
+			continue;
+		c->evicted = xstrdup(why);
+		switch (c->state) {
+		case POD_RUNNING:
+			a->actions->signal(c, SIGKILL); /* handle_exit ends it */
+			break;
+		case POD_NEW:
+		case POD_BACKOFF:
+			evicted_done(c);
+			break;
+		default: /* STARTING: start_done kills it; DONE, STOPPING: ending anyway */
+			break;
+		}
+	}
 }
 
 /* ---- probes ------------------------------------------------------------- */

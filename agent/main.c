@@ -41,6 +41,9 @@ static void usage(FILE *f)
 		"                         brain's first assignment, at most this long\n"
 		"                         without the brain (default 2s; 0: never hold)\n"
 		"  --pod-pids-limit N     pid limit of every container (default 4096; 0: none)\n"
+		"  --ephemeral-storage-default SIZE\n"
+		"                         ephemeral-storage limit of a container that sets\n"
+		"                         none (default 0: none)\n"
 		"  --log-level LEVEL      error|warn|info|debug\n"
 		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n");
 }
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
 		O_LOGLEVEL,
 		O_BRAINWAIT,
 		O_PIDS,
+		O_EPHEMERAL,
 		O_INSECURE,
 		O_HELP
 	};
@@ -100,6 +104,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "brain-wait", required_argument, NULL, O_BRAINWAIT },
 		{ "pod-pids-limit", required_argument, NULL, O_PIDS },
+		{ "ephemeral-storage-default", required_argument, NULL, O_EPHEMERAL },
 		{ "insecure-plaintext", no_argument, NULL, O_INSECURE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -163,6 +168,17 @@ int main(int argc, char **argv)
 				fprintf(stderr,
 					"skiff-agent: --pod-pids-limit '%s' is not a number >= 0\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case O_EPHEMERAL:
+			if (skiff_parse_memory(optarg, &c->ephemeral_default) < 0 ||
+			    c->ephemeral_default < 0) {
+				fprintf(
+				    stderr,
+				    "skiff-agent: --ephemeral-storage-default '%s' is not a size "
+				    "(e.g. 1Gi, 512Mi; 0: none)\n",
+				    optarg);
 				return 2;
 			}
 			break;

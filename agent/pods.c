@@ -199,8 +199,7 @@ static int build_volumes(struct agent_container *p, Skiff__Container *c, struct 
 			src = xstrdup(hp);
 		} else {
 			/* emptyDir (also the default): lives as long as the pod */
-			_cleanup_free_ char *dir = state_pod_dir(p->agent, p->pod->uid);
-			src = xasprintf("%s/volumes/%s", dir, v->name);
+			src = disk_volume_dir(p->pod, v->name);
 			int r = skiff_mkdir_p(src, 0755);
 			if (r < 0)
 				return fail(f, "VolumeError", true,
@@ -252,6 +251,11 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 	int r = ensure_sandbox(p, f);
 	if (r < 0)
 		return r;
+	/* ephemeral storage: the pod's size-limited file system (disk.c) */
+	r = disk_ensure(p->pod, &msg);
+	if (r < 0)
+		return fail(f, "StorageError", true, xasprintf("StorageError: %s", msg));
+	_cleanup_free_ char *layer = disk_layer_dir(p->pod, p->ci, id);
 
 	/* volumes and the read-only endpoints directory */
 	struct strv vols = { 0 };
@@ -283,6 +287,7 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 		.service_env = senv,
 		.volumes = vols.v,
 		.endpoints_dir = p->pod->endpoints_ok ? ep : NULL,
+		.layer_dir = layer,
 	};
 	struct strv args = { 0 };
 	startspec_build(&spec, &args);
@@ -338,6 +343,7 @@ static void old_exit_recorded(struct agent_container *p, const struct shim_state
 {
 	old_watch_stop(p);
 	core_exit_recorded(p, st);
+	disk_exit_check(p, st); /* at its limit: the replacement is killed too */
 }
 
 /* true when the old shim's record says "exited" (now reported) */
@@ -417,7 +423,9 @@ static void on_container_exit(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	close_watch(&p->ev_ctr, &p->ctr_pidfd);
-	if (p->ev_old_shim || !core_restarts_early(p))
+	/* a full pod file system: the shim's record says whether the limit
+	 * stopped it (disk_exit_check) before anything restarts */
+	if (p->ev_old_shim || disk_full(p) || !core_restarts_early(p))
 		return; /* the shim's exit decides */
 	p->old_shim_pidfd = TAKE_FD(p->shim_pidfd);
 	event_free(p->ev_shim);
@@ -457,6 +465,7 @@ static void on_shim_exit(evutil_socket_t fd, short what, void *arg)
 		st.exit_code = 255;
 		shim_delete(p->agent, p->container_id);
 	}
+	disk_exit_check(p, &st); /* stopped at its ephemeral-storage limit? */
 	core_exited(p, &st);
 }
 
@@ -554,6 +563,8 @@ static void fill_unit(struct agent_container *p, const char *run)
 		p->first_start_ms = strtoll(buf, NULL, 10);
 	if (state_run_get(run, "next_backoff_ms", buf, sizeof(buf)))
 		p->next_backoff_ms = strtoll(buf, NULL, 10);
+	if (state_run_get(run, "evicted", buf, sizeof(buf)) && buf[0])
+		p->evicted = xstrdup(buf);
 	p->desired = true;
 }
 
@@ -568,6 +579,10 @@ static int adopt_one(struct agent *a, Skiff__Pod *spec, const char *run, void *u
 		_cleanup_free_ char *r = state_read_run(a, pod->uid, ci);
 		fill_unit(pod->containers[ci], r);
 	}
+	/* its file system, mounted by the agent before: watched again */
+	_cleanup_free_ char *msg = NULL;
+	if (disk_ensure(pod, &msg) < 0)
+		log_warn("pod %s: ephemeral storage: %s", pod->name, msg);
 	return 0;
 }
 
@@ -601,9 +616,10 @@ int pods_adopt(struct agent *a)
 		r = watch_shim(p, &st);
 		if (r > 0)
 			core_adopt_running(p, st.pid, st.started_ms);
-		else if (r == 0)
+		else if (r == 0) {
+			disk_exit_check(p, &st);
 			core_adopt_exited(p, &st);
-		else
+		} else
 			core_start(p);
 	}
 

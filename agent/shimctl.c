@@ -403,7 +403,7 @@ static const char *json_skip_value(const char *p)
 
 int shim_state_parse(const char *json, struct shim_state *ret)
 {
-	struct shim_state st = { 0 };
+	struct shim_state st = { .layer_bytes = -1, .layer_free = -1 };
 	const char *p = json_ws(json);
 	char key[64], sval[256];
 
@@ -465,6 +465,10 @@ int shim_state_parse(const char *json, struct shim_state *ret)
 			st.signal = (int)num;
 		else if (streq(key, "oom"))
 			st.oom = bval;
+		else if (streq(key, "layer_bytes"))
+			st.layer_bytes = num;
+		else if (streq(key, "layer_free"))
+			st.layer_free = num;
 		p = json_ws(p);
 		if (*p == ',')
 			p = json_ws(p + 1);

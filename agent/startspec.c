@@ -52,6 +52,9 @@ void startspec_build(const struct startspec *in, struct strv *args)
 	opt(args, "--cgroup-parent", xstrdup(in->cgroup_parent));
 	if (in->log_max > 0)
 		opt(args, "--log-max", xasprintf("%" PRId64, in->log_max));
+	/* on the pod's size-limited file system (disk.c) */
+	if (in->layer_dir)
+		opt(args, "--layer-dir", xstrdup(in->layer_dir));
 
 	/* the pod's sandbox: no network work in the runtime */
 	opt(args, "--net", xasprintf("ns:%s", in->netns));

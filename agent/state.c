@@ -216,10 +216,10 @@ int state_save_pod_run(struct agent_container *p)
 	_cleanup_free_ char *data =
 	    xasprintf("attempt=%d\ncontainer_id=%s\nrestarts=%d\nip=%s\nlast_exit_code=%d\n"
 		      "last_reason=%s\nlast_finished_ms=%" PRId64 "\nfirst_start_ms=%" PRId64
-		      "\nnext_backoff_ms=%" PRId64 "\n",
+		      "\nnext_backoff_ms=%" PRId64 "\nevicted=%s\n",
 		      p->attempt, p->container_id, p->restarts, p->pod->ip, p->last_exit_code,
 		      p->last_reason ? p->last_reason : "", p->last_finished_ms, p->first_start_ms,
-		      p->next_backoff_ms);
+		      p->next_backoff_ms, p->evicted ? p->evicted : "");
 	return write_replace(path, data, strlen(data));
 }
 
@@ -260,6 +260,7 @@ static void remove_gone(void *arg)
 {
 	struct gone *g = arg;
 	podnet_remove_dir(g->dir, g->uid);
+	disk_remove_dir(g->dir);
 	skiff_rm_rf(g->dir);
 }
 
@@ -281,6 +282,7 @@ int state_remove_pod(struct agent *a, const char *uid)
 		if (errno == ENOENT)
 			return 0;
 		podnet_remove_dir(dir, uid);
+		disk_remove_dir(dir);
 		return skiff_rm_rf(dir);
 	}
 	/* The veth's deletion alone takes ~30 ms in the kernel: off the
@@ -309,6 +311,7 @@ int state_load_pods(struct agent *a,
 			if (skiff_startswith(de->d_name, ".gone-")) {
 				_cleanup_free_ char *g = xasprintf("%s/%s", pods, de->d_name);
 				podnet_remove_dir(g, de->d_name + strlen(".gone-"));
+				disk_remove_dir(g);
 				skiff_rm_rf(g);
 			}
 			continue;

@@ -286,6 +286,43 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
 	return r;
 }
 
+static int64_t du_at(int dfd, const char *name, dev_t dev, int depth)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* removed while we walk */
+	if (st.st_dev != dev)
+		return 0;
+	/* a hard-linked file is counted for each of its names, as du -l does:
+	 * an over-estimate, never an under-estimate of what it holds */
+	int64_t sum = (int64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode) || depth > 256)
+		return sum;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sum;
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return sum;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			sum += du_at(dirfd(d), de->d_name, dev, depth + 1);
+	return sum;
+}
+
+int64_t skiff_du_bytes(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return du_at(AT_FDCWD, path, st.st_dev, 0);
+}
+
 int skiff_rm_rf(const char *path)
 {
 	struct stat st;

@@ -48,6 +48,10 @@ int skiff_write_file_atomic(const char *path, const void *data, size_t len, mode
 int skiff_mkdir_p(const char *path, mode_t mode);
 /* rm -rf that never crosses into another file system (mount point). */
 int skiff_rm_rf(const char *path);
+/* du: the bytes allocated (st_blocks) to path and everything below it on
+ * the same file system, each inode counted once; -errno when path is not
+ * there. */
+int64_t skiff_du_bytes(const char *path);
 /* fsync the directory that holds path. */
 int skiff_fsync_parent(const char *path);
 

@@ -230,6 +230,11 @@ struct skiff_state {
 	char *cgroup;
 	char *ip;
 	char *layer; /* --layer-dir (NULL: DIR/ID/rw), removed by delete */
+	/* with --layer-dir, in the exit record: what the writable layer held
+	 * and what its file system had left when the container ended (-1:
+	 * unknown), so the caller can tell a container stopped by a full
+	 * disk after the layer is gone */
+	int64_t layer_bytes, layer_free;
 	uint64_t pid_starttime;
 	uint64_t shim_starttime;
 };

@@ -29,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -162,6 +163,8 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 		.cgroup = xstrdup(ct.cg.rel),
 		.ip = c->ip_cidr ? xstrndup(c->ip_cidr, strcspn(c->ip_cidr, "/")) : NULL,
 		.layer = c->layer_dir ? xstrdup(c->layer_dir) : NULL,
+		.layer_bytes = -1,
+		.layer_free = -1,
 		.pid_starttime = ct.starttime,
 		.shim_starttime = skiff_proc_starttime(getpid()),
 	};
@@ -213,6 +216,13 @@ static _Noreturn void shim_main(struct skiff_config *c, const char *cdir, int re
 	st.status = xstrdup("exited");
 	st.reason = xstrdup(reason);
 	st.finished_ms = ct.finished_ms;
+	if (c->layer_dir) {
+		_cleanup_free_ char *upper = xasprintf("%s/upper", c->layer_dir);
+		struct statfs sfs;
+		st.layer_bytes = skiff_du_bytes(upper);
+		if (statfs(c->layer_dir, &sfs) == 0)
+			st.layer_free = (int64_t)sfs.f_bavail * (int64_t)sfs.f_bsize;
+	}
 	r = skiff_state_write(c->state_dir, &st);
 	if (r < 0)
 		log_error_errno(r, "cannot write %s/state: %m", cdir);

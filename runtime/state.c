@@ -39,6 +39,10 @@ char *skiff_state_to_json(const struct skiff_state *s)
 	json_object_set_new(o, "cgroup", skiff_json_string(s->cgroup));
 	json_object_set_new(o, "ip", skiff_json_string(s->ip));
 	json_object_set_new(o, "layer", skiff_json_string(s->layer));
+	if (s->layer) {
+		json_object_set_new(o, "layer_bytes", json_integer(s->layer_bytes));
+		json_object_set_new(o, "layer_free", json_integer(s->layer_free));
+	}
 	json_object_set_new(o, "pid_starttime", json_integer((json_int_t)s->pid_starttime));
 	json_object_set_new(o, "shim_starttime", json_integer((json_int_t)s->shim_starttime));
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -123,6 +127,8 @@ int skiff_state_read(const char *dir, const char *id, struct skiff_state *s)
 	s->cgroup = dup_str(o, "cgroup");
 	s->ip = dup_str(o, "ip");
 	s->layer = dup_str(o, "layer");
+	s->layer_bytes = json_object_get(o, "layer_bytes") ? get_int(o, "layer_bytes") : -1;
+	s->layer_free = json_object_get(o, "layer_free") ? get_int(o, "layer_free") : -1;
 	s->pid = (pid_t)get_int(o, "pid");
 	s->shim_pid = (pid_t)get_int(o, "shim_pid");
 	s->started_ms = get_int(o, "started_ms");

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,6 +371,8 @@ struct pod_def {
 	Skiff__Probe *liveness, *readiness;
 	const char *volume;  /* "emptydir" or a hostPath, mounted at /data */
 	int64_t memory;	     /* limits.memory */
+	int64_t ephemeral;   /* limits.ephemeral-storage */
+	int64_t size_limit;  /* the emptyDir's sizeLimit */
 	const char *cmd2[8]; /* a second container "side" (same image and volume) */
 };
 
@@ -396,12 +399,13 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 	c->n_command = n;
 	c->command = (char **)d->cmd;
 	c->liveness_probe = d->liveness;
-	if (d->memory) {
+	if (d->memory || d->ephemeral) {
 		c->resources = xcalloc(1, sizeof(*c->resources));
 		skiff__resource_requirements__init(c->resources);
 		c->resources->limits = xcalloc(1, sizeof(*c->resources->limits));
 		skiff__resource_list__init(c->resources->limits);
 		c->resources->limits->memory = d->memory;
+		c->resources->limits->ephemeral_storage = d->ephemeral;
 	}
 	if (d->volume) {
 		Skiff__Volume *v = xcalloc(1, sizeof(*v));
@@ -413,6 +417,7 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 		if (streq(d->volume, "emptydir")) {
 			v->empty_dir = xcalloc(1, sizeof(*v->empty_dir));
 			skiff__empty_dir_volume_source__init(v->empty_dir);
+			v->empty_dir->size_limit = d->size_limit;
 		} else {
 			v->host_path = xcalloc(1, sizeof(*v->host_path));
 			skiff__host_path_volume_source__init(v->host_path);
@@ -1415,6 +1420,117 @@ TEST(t08c_two_containers)
 	ck_assert_int_eq(st->container_statuses[1]->pid, p1);
 	ck_assert_int_eq(st->container_statuses[0]->restart_count, 1);
 	skiff__pod_status__free_unpacked(st, NULL);
+}
+END_TEST
+
+/* ---- ephemeral storage ------------------------------------------------------ */
+
+#define MI (INT64_C(1) << 20)
+
+/* Loop devices backed by a file below the test's temp dir. */
+static int count_loops(void)
+{
+	_cleanup_closedir_ DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	int n = 0;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *p = xasprintf("/sys/block/%s/loop/backing_file", de->d_name);
+		_cleanup_free_ char *bf = NULL;
+		if (skiff_startswith(de->d_name, "loop") &&
+		    skiff_read_file(p, 8192, &bf, NULL) >= 0 && strstr(bf, tmpdir))
+			n++;
+	}
+	return n;
+}
+
+static bool evicted(const Skiff__PodStatus *st, const void *arg)
+{
+	(void)arg;
+	return streq(st->phase, "Failed") && streq(st->container_statuses[0]->reason, "Evicted");
+}
+
+static int64_t allocated(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_blocks * 512 : -1;
+}
+
+/* A container writing without end is stopped at its ephemeral-storage
+ * limit, whether it goes on living (dd, then sleep: the agent's check) or
+ * dies of ENOSPC (dd alone: the shim's exit record), and so is one filling
+ * an emptyDir past its sizeLimit; the node's disk gives each at most its
+ * limit (the sparse image's blocks), and deleting the pods leaves no
+ * mount, loop device or file. */
+TEST(t08d_ephemeral_storage)
+{
+	struct pod_def live = { .name = "fill-live",
+				.cmd = { "sh", "-c", "dd if=/dev/zero of=/big bs=1M; sleep 3600",
+					 NULL },
+				.ephemeral = 64 * MI };
+	struct pod_def dies = { .name = "fill-dies",
+				.cmd = { "dd", "if=/dev/zero", "of=/big", "bs=1M", NULL },
+				.ephemeral = 64 * MI };
+	struct pod_def vol = { .name = "fill-vol",
+			       .cmd = { "sh", "-c",
+					"dd if=/dev/zero of=/data/big bs=1M; sleep 3600", NULL },
+			       .volume = "emptydir",
+			       .ephemeral = 16 * MI,
+			       .size_limit = 24 * MI };
+	struct pod_def defs[5] = { WEB, DUO, live, dies, vol };
+	struct statvfs before, after;
+	ck_assert_int_eq(statvfs(state_dir, &before), 0);
+	assign(defs, 5);
+
+	const char *names[] = { "fill-live", "fill-dies", "fill-vol" };
+	const char *want[] = { "ephemeral-storage limit 64Mi of container main reached",
+			       "ephemeral-storage limit 64Mi of container main reached",
+			       "emptyDir sizeLimit 24Mi of volume data reached" };
+	int64_t sizes[] = { 64 * MI, 64 * MI, 40 * MI };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		Skiff__PodStatus *st = wait_status(names[i], evicted, NULL, 20000);
+		ck_assert_msg(st, "pod %s was not evicted", names[i]);
+		/* one that dies of ENOSPC may have been restarted once, when its
+		 * shim removed the layer before the agent saw the disk full */
+		ck_assert_int_le(st->container_statuses[0]->restart_count, i == 1 ? 1 : 0);
+		ck_assert_str_eq(st->container_statuses[0]->state, "Terminated");
+		ck_assert_msg(strstr(st->container_statuses[0]->message, want[i]),
+			      "pod %s: message '%s'", names[i], st->container_statuses[0]->message);
+		skiff__pod_status__free_unpacked(st, NULL);
+		ck_assert_msg(event_seen(names[i], "Evicted", want[i]), "no Evicted event for %s",
+			      names[i]);
+		/* what the node's disk gave the pod: at most its limits */
+		_cleanup_free_ char *img =
+		    xasprintf("%s/pods/uid-%s/disk.img", state_dir, names[i]);
+		int64_t a = allocated(img);
+		ck_assert_msg(a > 0 && a <= sizes[i], "pod %s: %s holds %lld bytes (limit %lld)",
+			      names[i], img, (long long)a, (long long)sizes[i]);
+	}
+	ck_assert_int_eq(statvfs(state_dir, &after), 0);
+	/* the whole node's free space (other processes write too: a margin of
+	 * the limits again, far below what the 'dd's would have written) */
+	int64_t drop =
+	    ((int64_t)before.f_bavail - (int64_t)after.f_bavail) * (int64_t)after.f_frsize;
+	ck_assert_msg(drop <= 2 * (64 + 64 + 40) * MI, "the node lost %lld bytes", (long long)drop);
+	ck_assert_int_eq(count_loops(), 3);
+	/* an evicted pod stays down: nothing restarted it a second later */
+	usleep(1500000);
+	Skiff__PodStatus *st = status_of("fill-live");
+	ck_assert(st && evicted(st, NULL) && st->container_statuses[0]->restart_count == 0);
+	skiff__pod_status__free_unpacked(st, NULL);
+
+	/* deleting them unmounts and frees everything */
+	assign(defs, 2);
+	int64_t end = skiff_mono_ms() + 10000;
+	_cleanup_free_ char *pods = xasprintf("%s/pods", state_dir);
+	while (skiff_mono_ms() < end && (count_entries(pods, "uid-fill") > 0 ||
+					 count_entries(pods, ".gone") > 0 || count_loops() > 0))
+		usleep(50000);
+	ck_assert_int_eq(count_entries(pods, "uid-fill"), 0);
+	ck_assert_int_eq(count_entries(pods, ".gone"), 0);
+	ck_assert_msg(count_loops() == 0, "loop devices left behind");
+	_cleanup_free_ char *mi = NULL;
+	ck_assert_int_eq(skiff_read_file("/proc/self/mountinfo", 1 << 20, &mi, NULL), 0);
+	ck_assert_msg(!strstr(mi, "uid-fill"), "a mount of an evicted pod is left");
 }
 END_TEST
 
