@@ -9,6 +9,7 @@
  *   shimctl.c   `skiff-runtime shim` and friends, child processes, state JSON
  *   images.c    image reference -> rootfs (directory, or tar unpacked once)
  *   ipam.c      pod IPs from the node's pod CIDR
+ *   disk.c      ephemeral storage: a size-limited file system per pod, eviction
  *   restart.c   restart policy and crash-loop backoff (no I/O)
  *   startspec.c the runtime's command line from the pod spec (no I/O)
  *   probes.c    liveness/readiness probes (exec, TCP, HTTP GET)

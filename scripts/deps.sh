@@ -20,6 +20,10 @@ PKGS="$PKGS jq"
 # the gateway demo parses HTTP/1.1 with nodejs' http_parser
 PKGS="$PKGS libhttp-parser-dev"
 
+# the agent formats each pod's size-limited file system (ephemeral storage)
+# with mkfs.ext4
+PKGS="$PKGS e2fsprogs"
+
 missing=""
 for p in $PKGS "$@"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
