@@ -48,6 +48,11 @@ static int assign_pod(const struct skiff_store_obj *o, void *userdata)
 	return 0;
 }
 
+/* The length prefix of a length-delimited field is written here: protobuf-c
+ * (1.4) packs an unknown field as its tag and then its data as given, with
+ * no length, and exports no varint encoder. Letting it write the prefix
+ * would mean a wire twin of Assignment with `repeated bytes pods = 2` in
+ * the proto, or re-packing every pod. */
 static size_t varint_size(size_t v)
 {
 	size_t n = 1;
