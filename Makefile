@@ -121,7 +121,7 @@ include scripts/module.mk
 
 all: $(BINS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/lab -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 check: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
