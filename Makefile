@@ -150,6 +150,7 @@ install: all
 		sed 's|@BINDIR@|$(PREFIX)/bin|g' "$$u" >"$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}" && \
 		chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}" || exit 1; done
 	install -m 0755 scripts/skiff-lab $(DESTDIR)$(PREFIX)/bin/skiff-lab
+	install -m 0644 scripts/skiff-lab-vm $(DESTDIR)$(PREFIX)/bin/skiff-lab-vm
 
 # --- formatting ----------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
@@ -163,7 +164,7 @@ format-check:
 # info and style notes (quoting an integer port, `a && b || fail`, a single-
 # quoted `sh -c` body meant for the container's shell) are advice. Sourced
 # libraries are followed (-x, with .shellcheckrc's source-path=SCRIPTDIR).
-SHELL_SRCS = $(shell git ls-files '*.sh' scripts/skiff-lab .ci/run 2>/dev/null || \
+SHELL_SRCS = $(shell git ls-files '*.sh' scripts/skiff-lab scripts/skiff-lab-vm scripts/skiff-lab-image .ci/run 2>/dev/null || \
 	find . -name '*.sh' -not -path './build/*' -not -path './node_modules/*')
 shellcheck:
 	@command -v shellcheck >/dev/null || scripts/deps.sh
