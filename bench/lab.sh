@@ -14,24 +14,35 @@
 # Each section prints the machine's load average (1 min) when it began: the
 # three VMs share the machine's CPUs with everything else that runs, so the
 # figures are only comparable at a similar load.
-# Usage: bench/lab.sh [REPLICAS] [KILLS]   (as root; the binaries built)
+# Usage: bench/lab.sh [--vm] [REPLICAS] [KILLS]   (as root; the binaries built)
+# --vm: the same figures on the netns lab, then on a lab of 3 QEMU VMs
+# (skiff-lab up --vm: each node its own kernel, cgroup v2 and systemd; KVM
+# or TCG, as the lab says), printed side by side at the end.
 # It takes the lab lock (/run/skiff-e2e.lock, through tests/e2e/lib.sh) itself
 # and waits for it: run it as it is, not under another `flock` of that file.
 E2E_LAB=${E2E_LAB:-/tmp/skiff-bench-lab}
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 # shellcheck disable=SC2034 # read by tests/e2e/lib.sh and tests/lib/skiff-test.sh
 E2E_NAME=bench-lab SKIFF_TEST_NAME=bench-lab
+VM=
+if [ "${1:-}" = --vm ]; then
+	VM=1
+	shift
+fi
 REPLICAS=${1:-100}
 KILLS=${2:-10}
-e2e_start 600
+if [ -n "$VM" ]; then
+	# the guest image (minutes the first time) before the lab lock is taken
+	"$E2E_ROOT/scripts/skiff-lab-image" --repo "$E2E_ROOT" >/dev/null ||
+		{ echo "bench/lab.sh: the guest image could not be built" >&2; exit 1; }
+fi
+e2e_start "$([ -n "$VM" ] && echo 1800 || echo 600)"
 # The replicas run `pause` (examples/tools/pause.c), as Kubernetes' density
 # tests run its pause image: what is timed is starting containers, not what
 # they run. (The e2e sleeper, a shell forking `sleep` every second, costs this
 # 2-core machine about a fifth of the CPU the starts need: BENCH_SLEEPER=1.)
 PAUSE=$SKIFF_BIN/../examples/bin/pause
 [ -x "$PAUSE" ] || { echo "bench/lab.sh: $PAUSE missing (make)" >&2; exit 1; }
-lab_up 3
-cp "$PAUSE" "$E2E_LAB/images/$E2E_IMAGE/bin/pause"
 WORKLOAD='["pause"]'
 [ -n "${BENCH_SLEEPER:-}" ] && WORKLOAD=
 
@@ -59,6 +70,9 @@ declare -A W_STATUS W_NODE W_RUN_ON
 W_TOTAL=0 W_RUN=0 W_PART=
 watch_start() {
 	# (SKIFF_CONFIG from the environment: it ends when the lab goes down)
+	W_STATUS=() W_NODE=() W_RUN_ON=()
+	W_TOTAL=0 W_RUN=0 W_PART=
+	rm -f "$E2E_TMP/nap"
 	: >"$E2E_TMP/watch.out"
 	timeout 600 "$SKIFF_BIN/skiffctl" get pods -w -o wide --no-headers \
 		>"$E2E_TMP/watch.out" 2>/dev/null &
@@ -117,6 +131,12 @@ w_count() {
 	W_RUNNING=$((W_RUN - ${W_RUN_ON[${1:-none}]:-0}))
 }
 
+# run_sections MODE (netns|vm): every figure on the lab that runs; the main
+# ones are kept in RES[MODE_*] for the side-by-side table
+declare -A RES
+run_sections() {
+local mode=$1 limit=120000 line pod node pid restarts t applied first half done_ms cpu0 cpu1 i grace
+[ "$mode" = vm ] && limit=900000
 echo
 echo "== apply of $REPLICAS replicas ($([ -n "$WORKLOAD" ] && echo pause || echo the e2e sleeper)) -> all Running (load average $(load) before)"
 watch_start
@@ -131,7 +151,7 @@ while :; do
 	[ "$first" = 0 ] && [ "$W_RUNNING" -gt 0 ] && first=$NOW
 	[ "$half" = 0 ] && [ $((W_RUNNING * 2)) -ge "$REPLICAS" ] && half=$NOW
 	[ "$W_TOTAL" = "$REPLICAS" ] && [ "$W_RUNNING" = "$REPLICAS" ] && break
-	[ $((NOW - t)) -gt 120000 ] && fail "$REPLICAS replicas not Running after 120 s"
+	[ $((NOW - t)) -gt "$limit" ] && fail "$REPLICAS replicas not Running after $((limit / 1000)) s"
 done
 done_ms=$NOW
 cpu1=$(busy_ms)
@@ -140,6 +160,7 @@ printf '  %-44s %6d ms  (apply itself %d ms; first Running %d ms, half %d ms)  s
 	"$(spread app=bench)"
 printf '  %-44s %6d ms  (of %d ms the %d cores had)\n' "CPU busy meanwhile (whole machine)" \
 	$((cpu1 - cpu0)) $(((done_ms - t) * $(nproc))) "$(nproc)"
+printf -v "RES[${mode}_apply]" '%d ms' $((done_ms - t))
 
 echo
 echo "== kill -9 of a container's main process -> Running again ($KILLS kills, load average $(load))"
@@ -147,7 +168,7 @@ echo "== kill -9 of a container's main process -> Running again ($KILLS kills, l
 i=0
 while [ "$i" -lt "$KILLS" ]; do
 	line=$(running_pods app=bench | sed -n "$((i % REPLICAS + 1))p")
-	read -r pod _ pid restarts _ <<<"$line"
+	read -r pod node pid restarts _ <<<"$line"
 	[ -n "$pid" ] && [ "$pid" -gt 1 ] || fail "no pid for pod $pod"
 	back() {
 		local got
@@ -158,7 +179,7 @@ while [ "$i" -lt "$KILLS" ]; do
 		[ "$r" = $((restarts + 1)) ] && [ "$p" != "$pid" ] && [ "$p" -gt 1 ]
 	}
 	t=$(now_ms)
-	kill -9 "$pid"
+	if [ "$mode" = vm ]; then lab exec "$node" kill -9 "$pid"; else kill -9 "$pid"; fi
 	while ! back; do
 		[ $(($(now_ms) - t)) -gt 30000 ] && fail "$pod not Running again 30 s after the kill"
 		sleep 0.02
@@ -168,6 +189,7 @@ while [ "$i" -lt "$KILLS" ]; do
 done
 printf '  %-44s median %d ms, p90 %d ms, max %d ms (through skiffctl)\n' "kill -9 -> Running again" \
 	"$(pct 50 <"$E2E_TMP/kills")" "$(pct 90 <"$E2E_TMP/kills")" "$(pct 100 <"$E2E_TMP/kills")"
+printf -v "RES[${mode}_kill]" 'median %d ms' "$(pct 50 <"$E2E_TMP/kills")"
 
 echo
 grace=$(. "$E2E_LAB/lab.env" && echo "$GRACE")
@@ -180,7 +202,7 @@ while :; do
 	watch_read || true
 	w_count vm3
 	[ "$W_TOTAL $W_RUNNING" = "$REPLICAS $REPLICAS" ] && break
-	[ $((NOW - t)) -gt 60000 ] && fail "vm3's pods not Running elsewhere after 60 s"
+	[ $((NOW - t)) -gt $((limit / 2)) ] && fail "vm3's pods not Running elsewhere after $((limit / 2000)) s"
 done
 done_ms=$NOW
 # when the brain declared vm3 NotReady, by its own event
@@ -189,6 +211,7 @@ notready=$(q events '[.[] | select(.objectName == "vm3" and .reason == "NodeNotR
 printf '  %-44s %6d ms  (%d pods moved; NotReady %s)\n' "node away -> its pods Running elsewhere" \
 	$((done_ms - t)) "$on_vm3" \
 	"$([ "${notready:-0}" -gt 0 ] && echo "$((notready - t)) ms after" || echo "event not found")"
+printf -v "RES[${mode}_node]" '%d ms (grace %s)' $((done_ms - t)) "$grace"
 watch_stop
 
 echo
@@ -196,8 +219,30 @@ echo "== scale $REPLICAS -> 0"
 t=$(now_ms)
 ctl scale deployment bench --replicas 0 >/dev/null
 while [ "$(count_pods app=bench)" != 0 ]; do
-	[ $(($(now_ms) - t)) -gt 60000 ] && fail "pods left 60 s after scaling to 0"
+	[ $(($(now_ms) - t)) -gt $((limit / 2)) ] && fail "pods left $((limit / 2000)) s after scaling to 0"
 	sleep 0.05
 done
 printf '  %-44s %6d ms\n' "scale to 0 -> no pod left" $(($(now_ms) - t))
+}
+
+echo "== the netns lab: 3 network-namespace nodes on this machine's kernel"
+lab_up 3
+cp "$PAUSE" "$E2E_LAB/images/$E2E_IMAGE/bin/pause"
+run_sections netns
+if [ -n "$VM" ]; then
+	lab down >/dev/null 2>&1
+	echo
+	t=$(now_ms)
+	lab up --vm --nodes 3 --dir "$E2E_LAB" >"$E2E_TMP/up.out" 2>&1 ||
+		{ cat "$E2E_TMP/up.out" >&2; fail "skiff-lab up --vm failed"; }
+	accel=$(grep -o 'accelerator: [^;]*' "$E2E_TMP/up.out")
+	echo "== the VM lab: 3 QEMU VMs, $accel (3 Ready $(($(now_ms) - t)) ms after up)"
+	E2E_IMAGE=skiff-demo:1 # has pause; copied into the guest image
+	run_sections vm
+	echo
+	echo "== side by side (same run; netns | VMs, $accel)"
+	printf '  %-36s %-26s %s\n' "apply -> $REPLICAS Running" "${RES[netns_apply]}" "${RES[vm_apply]}"
+	printf '  %-36s %-26s %s\n' "kill -9 -> Running again" "${RES[netns_kill]}" "${RES[vm_kill]}"
+	printf '  %-36s %-26s %s\n' "node loss -> Running elsewhere" "${RES[netns_node]}" "${RES[vm_node]}"
+fi
 echo

@@ -122,7 +122,9 @@ e2e_exit() {
 	# build LeakSanitizer then checks their heap, and any sanitizer report
 	# in the lab's logs fails the scenario.
 	local f san
+	# (a VM lab's agents run in the VMs, their logs there: only the brain)
 	for f in "$E2E_LAB"/run/vm*.pid "$E2E_LAB"/run/brain.pid; do
+		[[ $f == */vm*.pid ]] && grep -qx 'MODE=vm' "$E2E_LAB/lab.env" 2>/dev/null && continue
 		[ -f "$f" ] && lab stop "$(basename "$f" .pid)" >/dev/null 2>&1
 	done
 	san=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_LAB"/logs/*.log \
