@@ -24,6 +24,12 @@ PKGS="$PKGS libhttp-parser-dev"
 # with mkfs.ext4
 PKGS="$PKGS e2fsprogs"
 
+# the VM lab (skiff-lab up --vm, tests/e2e/vm_*.sh): QEMU, qcow2 overlays,
+# the guest image's Debian root filesystem (its kernel, linux-image-cloud-amd64,
+# is installed into that root filesystem by mmdebstrap, not on this machine),
+# and the guest agent's socket
+PKGS="$PKGS qemu-system-x86 qemu-utils mmdebstrap socat"
+
 missing=""
 for p in $PKGS "$@"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
