@@ -94,7 +94,8 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
 	if need_root e2e; then
 		for t in tests/e2e/*.sh; do
 			[ "${t##*/}" = lib.sh ] && continue # shared helpers, not a scenario
-			[ -e "$t" ] && run_script "$t" 900
+			# a VM scenario may build the guest image first (minutes, once)
+			[ -e "$t" ] && run_script "$t" "$([[ ${t##*/} == vm_* ]] && echo 1800 || echo 900)"
 		done
 	fi
 fi
