@@ -42,6 +42,17 @@ static void new_uid(char out[33])
 	skiff_hex(r, sizeof(r), out);
 }
 
+/* Store obj; on failure free it and say so (the store's error). */
+static int put_or_free(struct brain *b, int kind, ProtobufCMessage *obj, char **ret_errmsg)
+{
+	int r = brain_put(b, kind, obj);
+	if (r < 0) {
+		skiff_obj_free(obj);
+		*ret_errmsg = xasprintf("store: %s", strerror(-r));
+	}
+	return r;
+}
+
 int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
 		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_errmsg)
 {
@@ -146,12 +157,9 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 		*ret_result = "configured";
 	}
 	if (!dry_run) {
-		r = brain_put(b, kind, obj);
-		if (r < 0) {
-			skiff_obj_free(obj);
-			*ret_errmsg = xasprintf("store: %s", strerror(-r));
+		r = put_or_free(b, kind, obj, ret_errmsg);
+		if (r < 0)
 			return r;
-		}
 		b->resync = true;
 	}
 	if (ret_obj)
@@ -218,12 +226,9 @@ int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployme
 	if (d->spec->replicas != replicas) {
 		d->spec->replicas = replicas;
 		d->metadata->generation++;
-		int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
-		if (r < 0) {
-			skiff_obj_free(&d->base);
-			*ret_errmsg = xasprintf("store: %s", strerror(-r));
+		int r = put_or_free(b, SKIFF_KIND_DEPLOYMENT, &d->base, ret_errmsg);
+		if (r < 0)
 			return r;
-		}
 		brain_event(b, "deployment", name, "Normal", "ScalingReplicaSet",
 			    "scaled to %d replicas", replicas);
 		b->resync = true;
@@ -253,12 +258,9 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 	Skiff__NodeSpec *spec = skiff_node_spec_ensure(n);
 	if (spec->unschedulable != cordon) {
 		spec->unschedulable = cordon;
-		int r = brain_put(b, SKIFF_KIND_NODE, &n->base);
-		if (r < 0) {
-			skiff_obj_free(&n->base);
-			*ret_errmsg = xasprintf("store: %s", strerror(-r));
+		int r = put_or_free(b, SKIFF_KIND_NODE, &n->base, ret_errmsg);
+		if (r < 0)
 			return r;
-		}
 		brain_event(b, "node", name, "Normal", cordon ? "Cordoned" : "Uncordoned",
 			    "node %s is %s", name, cordon ? "unschedulable" : "schedulable");
 	}
@@ -309,12 +311,9 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 	int64_t rev = target->revision;
 	SWAP(d->spec->template_, target->template_);
 	d->metadata->generation++;
-	int r = brain_put(b, SKIFF_KIND_DEPLOYMENT, &d->base);
-	if (r < 0) {
-		skiff_obj_free(&d->base);
-		*ret_errmsg = xasprintf("store: %s", strerror(-r));
+	int r = put_or_free(b, SKIFF_KIND_DEPLOYMENT, &d->base, ret_errmsg);
+	if (r < 0)
 		return r;
-	}
 	brain_event(b, "deployment", name, "Normal", "RolledBack", "rolled back to revision %lld",
 		    (long long)rev);
 	*ret_msg =
