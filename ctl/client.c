@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "pki.h"
 #include "rpc.h"
+#include "selector.h"
 #include "util.h"
 
 const char *ctl_config_flag;
@@ -209,29 +210,13 @@ int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_ki
 	return 2;
 }
 
-int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n)
+int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n, char **ret_errmsg)
 {
-	_cleanup_free_ char *copy = xstrdup(s);
-	char *save = NULL;
-	Skiff__KeyValue **kv = NULL;
-	size_t n = 0;
-
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(t, '=');
-		if (!eq || eq == t) {
-			ctl_kv_free(kv, n);
-			return -EINVAL;
-		}
-		*eq = 0;
-		kv = xrealloc(kv, (n + 1) * sizeof(*kv));
-		kv[n] = xmalloc(sizeof(Skiff__KeyValue));
-		skiff__key_value__init(kv[n]);
-		kv[n]->key = xstrdup(t);
-		kv[n]->value = xstrdup(eq + 1 + (eq[1] == '='));
-		n++;
-	}
-	*ret = kv;
-	*ret_n = n;
+	_cleanup_(skiff_selector_clear) struct skiff_selector sel = { 0 };
+	int r = skiff_selector_parse(s, &sel, ret_errmsg);
+	if (r < 0)
+		return r;
+	*ret = skiff_selector_equalities(&sel, ret_n);
 	return 0;
 }
 
@@ -252,10 +237,13 @@ int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Objec
 }
 
 int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
-	     const char *node_name, const char *object_name, Skiff__ListResponse **ret)
+	     const char *selector, const char *node_name, const char *object_name,
+	     Skiff__ListResponse **ret)
 {
 	Skiff__ListRequest req = SKIFF__LIST_REQUEST__INIT;
 	req.kind = (char *)kind->name;
+	if (selector)
+		req.selector = (char *)selector;
 	req.label_selector = sel;
 	req.n_label_selector = n_sel;
 	if (node_name)

@@ -139,7 +139,7 @@ static void events(const struct skiff_kind *kind, const char *name)
 {
 	Skiff__ListResponse *list = NULL;
 	char age[32];
-	if (ctl_list(skiff_kind_lookup("event"), NULL, 0, NULL, name, &list) != 0) {
+	if (ctl_list(skiff_kind_lookup("event"), NULL, 0, NULL, NULL, name, &list) != 0) {
 		printf("Events:               <unavailable>\n");
 		return;
 	}
@@ -358,7 +358,8 @@ static void describe_node(const Skiff__Node *n)
 	field(0, "Agent Version", "%s", st->agent_version);
 	field(0, "Kernel", "%s", st->kernel);
 	Skiff__ListResponse *pods = NULL;
-	if (ctl_list(skiff_kind_lookup("pod"), NULL, 0, n->metadata->name, NULL, &pods) == 0) {
+	if (ctl_list(skiff_kind_lookup("pod"), NULL, 0, NULL, n->metadata->name, NULL, &pods) ==
+	    0) {
 		printf("Pods:                 (%zu)\n", pods->n_items);
 		for (size_t i = 0; i < pods->n_items; i++)
 			if (pods->items[i]->pod)

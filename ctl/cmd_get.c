@@ -82,6 +82,7 @@ int cmd_get(int argc, char **argv)
 	enum skiff_output fmt = SKIFF_OUTPUT_TABLE;
 	Skiff__KeyValue **sel = NULL;
 	size_t n_sel = 0;
+	const char *selector = NULL;
 	bool watch = false, headers = true;
 	int c, ret = 0;
 
@@ -95,14 +96,16 @@ int cmd_get(int argc, char **argv)
 						       "not \"%s\"",
 						       optarg);
 			break;
-		case 'l':
+		case 'l': {
+			_cleanup_free_ char *err = NULL;
 			ctl_kv_free(sel, n_sel);
-			if (ctl_parse_selector(optarg, &sel, &n_sel) < 0)
-				return ctl_usage_error("get",
-						       "-l takes key=value[,key=value…], "
-						       "not \"%s\"",
-						       optarg);
+			sel = NULL;
+			n_sel = 0;
+			if (ctl_parse_selector(optarg, &sel, &n_sel, &err) < 0)
+				return ctl_usage_error("get", "-l: %s", err);
+			selector = optarg;
 			break;
+		}
 		case 'w':
 			watch = true;
 			break;
@@ -169,7 +172,7 @@ int cmd_get(int argc, char **argv)
 			items[n++] = o;
 		}
 	} else {
-		ret = ctl_list(kind, sel, n_sel, NULL, NULL, &list);
+		ret = ctl_list(kind, sel, n_sel, selector, NULL, NULL, &list);
 		if (ret == 0) {
 			items = list->items;
 			n = list->n_items;
@@ -201,6 +204,8 @@ int cmd_get(int argc, char **argv)
 		req.from_revision = revision;
 		req.label_selector = sel;
 		req.n_label_selector = n_sel;
+		if (selector)
+			req.selector = (char *)selector;
 		ret = ctl_stream(SKIFF__MSG_TYPE__MSG_WATCH, &req.base, on_watch_event, &w);
 		skiff_table_free(w.table);
 	}

@@ -225,7 +225,7 @@ int ctl_pick_pod(const char *deployment, char **ret)
 		return CTL_FAIL;
 	Skiff__DeploymentSpec *spec = obj->deployment->spec;
 	int r = ctl_list(skiff_kind_lookup("pod"), spec ? spec->selector : NULL,
-			 spec ? spec->n_selector : 0, NULL, NULL, &list);
+			 spec ? spec->n_selector : 0, NULL, NULL, NULL, &list);
 	skiff__object__free_unpacked(obj, NULL);
 	if (r)
 		return r;

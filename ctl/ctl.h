@@ -58,15 +58,18 @@ int ctl_usage_error(const char *verb, const char *fmt, ...)
  * Returns the number consumed, or -EINVAL after printing a usage error. */
 int ctl_kind_name(const char *verb, int argc, char **argv, const struct skiff_kind **ret_kind,
 		  const char **ret_name);
-/* "-l a=b,c=d" into KeyValue list (caller frees with ctl_kv_free). */
-int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n);
+/* Check "-l SELECTOR" (lib/selector.h) and give its key=value requirements
+ * as a KeyValue list (caller frees with ctl_kv_free). -EINVAL with
+ * *ret_errmsg (free()) when it does not parse. */
+int ctl_parse_selector(const char *s, Skiff__KeyValue ***ret, size_t *ret_n, char **ret_errmsg);
 void ctl_kv_free(Skiff__KeyValue **kv, size_t n);
 
 /* Fetch one object (CTL_FAIL printed on failure). */
 int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Object **ret);
-/* List objects (ListRequest fields). */
+/* List objects (ListRequest fields; selector: -l's text, or NULL). */
 int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
-	     const char *node_name, const char *object_name, Skiff__ListResponse **ret);
+	     const char *selector, const char *node_name, const char *object_name,
+	     Skiff__ListResponse **ret);
 
 /* One pod of a deployment (a running one, the first by name), as kubectl
  * picks for logs and exec; says which on stderr when there are several.

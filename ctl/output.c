@@ -20,6 +20,9 @@ int skiff_output_parse(const char *s, enum skiff_output *ret)
 		{ "yaml", SKIFF_OUTPUT_YAML },	 { "name", SKIFF_OUTPUT_NAME },
 		{ "table", SKIFF_OUTPUT_TABLE },
 	};
+	/* "-o=json" as kubectl takes it (getopt hands over "=json") */
+	if (*s == '=')
+		s++;
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		if (streq(s, formats[i].name)) {
 			*ret = formats[i].fmt;

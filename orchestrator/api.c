@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "log.h"
+#include "selector.h"
 #include "util.h"
 
 static void *unpack_req(const ProtobufCMessageDescriptor *desc, const Skiff__Frame *req)
@@ -107,7 +108,8 @@ struct list_ctx {
 	struct daemon *d;
 	int kind;
 	const Skiff__ListRequest *req;
-	const char *after; /* paging: only names after this one */
+	const struct skiff_selector *sel; /* req->selector */
+	const char *after;		  /* paging: only names after this one */
 	struct list_item *items;
 	size_t n, cap;
 };
@@ -128,6 +130,8 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 		if (sum && c->req->n_label_selector &&
 		    !brain_pod_labels_match(sum, c->req->label_selector, c->req->n_label_selector))
 			return 0;
+		if (sum && !skiff_selector_matches_fn(c->sel, brain_pod_label, (void *)sum))
+			return 0;
 		if (!sum && o->data) {
 			obj = owned = skiff_obj_unpack(c->kind, o->data, o->len);
 			if (!obj)
@@ -145,6 +149,9 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 	if (obj && c->req->n_label_selector &&
 	    (!m || !skiff_selector_match(c->req->label_selector, c->req->n_label_selector,
 					 m->labels, m->n_labels)))
+		keep = false;
+	if (keep && obj && c->sel->n &&
+	    (!m || !skiff_selector_matches(c->sel, m->labels, m->n_labels)))
 		keep = false;
 	if (keep && obj && *c->req->node_name && c->kind == SKIFF_KIND_POD &&
 	    !streq(skiff_pod_node((const Skiff__Pod *)obj), c->req->node_name))
@@ -261,7 +268,14 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 				break;
 			}
 		}
-		struct list_ctx c = { .d = d, .kind = kind, .req = l, .after = after };
+		_cleanup_(skiff_selector_clear) struct skiff_selector sel = { 0 };
+		_cleanup_free_ char *sel_err = NULL;
+		if (skiff_selector_parse(l->selector, &sel, &sel_err) < 0) {
+			skiff_rpc_call_error(call, -EINVAL, "LIST %s: selector: %s", l->kind,
+					     sel_err);
+			break;
+		}
+		struct list_ctx c = { .d = d, .kind = kind, .req = l, .sel = &sel, .after = after };
 		int r = skiff_store_foreach_at(st, kind, rev, list_one, &c);
 		if (r == -ESTALE) {
 			skiff_rpc_call_error(

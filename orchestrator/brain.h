@@ -129,6 +129,9 @@ const struct brain_pod *brain_pod_get(struct brain *b, const char *name);
 void brain_release_views(struct brain *b);
 /* A label selector against a pod summary's labels (as skiff_selector_match():
  * every pair present; an empty selector matches nothing). */
+/* The value of the pod's label key (*ret_len bytes, not NUL-terminated), or
+ * NULL: a skiff_label_lookup for skiff_selector_matches_fn (lib/selector.h). */
+const char *brain_pod_label(const char *key, size_t *ret_len, void *pod);
 bool brain_pod_labels_match(const struct brain_pod *p, Skiff__KeyValue *const *sel, size_t nsel);
 /* 64-bit FNV-1a of s ("" for NULL): struct brain_pod.message_hash. */
 uint64_t brain_str_hash(const char *s);

@@ -52,6 +52,19 @@ static int labels_next(const char **s, const char **k, size_t *kl, const char **
 	return 1;
 }
 
+const char *brain_pod_label(const char *key, size_t *ret_len, void *pod)
+{
+	const struct brain_pod *p = pod;
+	const char *s = p->labels, *k, *v;
+	size_t kl, vl;
+	while (labels_next(&s, &k, &kl, &v, &vl))
+		if (kl == strlen(key) && memcmp(k, key, kl) == 0) {
+			*ret_len = vl;
+			return v;
+		}
+	return NULL;
+}
+
 bool brain_pod_labels_match(const struct brain_pod *p, Skiff__KeyValue *const *sel, size_t nsel)
 {
 	if (nsel == 0)

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "log.h"
+#include "selector.h"
 #include "util.h"
 
 #define WATCH_MAX_BACKLOG (16u << 20)
@@ -21,6 +22,7 @@ struct watcher {
 	int kind; /* -1: every kind */
 	Skiff__KeyValue **sel;
 	size_t nsel;
+	struct skiff_selector selector; /* WatchRequest.selector */
 	char *node;
 	uint64_t revision; /* sent up to here */
 	bool dead;
@@ -31,6 +33,7 @@ static void watcher_free(struct watcher *w)
 	for (size_t i = 0; i < w->nsel; i++)
 		skiff_obj_free(&w->sel[i]->base);
 	free(w->sel);
+	skiff_selector_clear(&w->selector);
 	free(w->node);
 	free(w);
 }
@@ -62,6 +65,8 @@ static bool matches(struct watcher *w, int kind, const ProtobufCMessage *obj)
 		return false;
 	const Skiff__ObjectMeta *m = SKIFF_META(obj);
 	if (w->nsel && (!m || !skiff_selector_match(w->sel, w->nsel, m->labels, m->n_labels)))
+		return false;
+	if (w->selector.n && (!m || !skiff_selector_matches(&w->selector, m->labels, m->n_labels)))
 		return false;
 	if (w->node && kind == SKIFF_KIND_POD &&
 	    !streq(skiff_pod_node((const Skiff__Pod *)obj), w->node))
@@ -155,7 +160,14 @@ int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,
 						    "deployment, service, event",
 						    req->kind);
 	}
+	struct skiff_selector selector;
+	_cleanup_free_ char *sel_err = NULL;
+	if (skiff_selector_parse(req->selector, &selector, &sel_err) < 0) {
+		skiff_selector_clear(&selector);
+		return skiff_rpc_call_error(call, -EINVAL, "WATCH: selector: %s", sel_err);
+	}
 	struct watcher *w = xcalloc(1, sizeof(*w));
+	w->selector = selector;
 	w->d = d;
 	w->call = call;
 	w->kind = kind;

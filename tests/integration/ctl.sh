@@ -2,7 +2,8 @@
 # ctl.sh — the real skiffctl against a real skiff-orchestrator on 127.0.0.1
 # (no agents): apply/unchanged/configured, the three-errors manifest changes
 # nothing, get/describe/scale/rollout/delete, -o yaml round trip, exit codes,
-# Kubernetes manifests (apps/v1, v1, named ports, ignored and refused fields).
+# Kubernetes manifests (apps/v1, v1, named ports, ignored and refused fields),
+# label selectors with !=, in, notin and !key, -o=json.
 # The brain runs with a temporary data dir and is killed by pid at the end.
 set -u
 . "$(dirname "$0")/lib/ctlbrain.sh"
@@ -164,6 +165,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: k8s-web
+  labels: {tier: front}
 spec:
   selector:
     matchLabels:
@@ -197,7 +199,7 @@ spec:
     targetPort: http
 EOF
 run 0 apply -f "$T/k8s.yaml"
-has err "^warning: .*k8s.yaml:17:9: spec.template.spec.containers\[0\].imagePullPolicy is ignored by Skiff (images are local to each node)$"
+has err "^warning: .*k8s.yaml:18:9: spec.template.spec.containers\[0\].imagePullPolicy is ignored by Skiff (images are local to each node)$"
 has out "^deployment/k8s-web created$"
 has out "^service/k8s-web created$"
 run 0 get svc k8s-web -o yaml
@@ -206,9 +208,27 @@ run 0 describe svc k8s-web
 has out "^TargetPort: *http/TCP$"
 run 0 get deploy k8s-web -o yaml
 has out "^ *port: http$"
+# label selectors as kubectl takes them (the brain filters lists and watches)
+run 0 get svc -l 'run!=my-nginx' -o name
+has out "^service/k8s-web$"
+grep -q "my-nginx" "$T/out" && fail "-l run!=my-nginx listed my-nginx"
+run 0 get svc -l 'run in (my-nginx, other)' -o name
+has out "^service/my-nginx$"
+grep -q "k8s-web" "$T/out" && fail "-l 'run in (…)' listed k8s-web"
+run 0 get deploy -l 'tier' -o name
+has out "^deployment/k8s-web$"
+run 0 get pods -l 'app notin (web)' -o name
+has out "^pod/k8s-web-"
+grep -q "^pod/web-" "$T/out" && fail "-l 'app notin (web)' listed a pod of web"
+run 0 get deploy -l '!tier'
+has err "^No deployments found.$"
+run 2 get deploy -l 'app in web'
+has err "-l: 'app in': expected '(' after 'in'"
+run 0 get deploy k8s-web -o=json
+has out '"kind": "Deployment"'
 sed 's/^    spec:$/    spec:\n      affinity: {}/' "$T/k8s.yaml" >"$T/k8s-bad.yaml"
 run 1 apply -f "$T/k8s-bad.yaml"
-has err "k8s-bad.yaml:14:7: spec.template.spec.affinity is not supported by Skiff (use nodeSelector)$"
+has err "k8s-bad.yaml:15:7: spec.template.spec.affinity is not supported by Skiff (use nodeSelector)$"
 run 0 delete -f "$T/k8s.yaml"
 run 0 delete -f tests/fixtures/k8s/nginx-svc.yaml
 

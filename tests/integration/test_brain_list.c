@@ -134,7 +134,8 @@ TEST(test_list_pages)
 	for (int round = 0; round < 2; round++) {
 		ctl_list_page_limit = round == 0 ? 0 : 7000;
 		Skiff__ListResponse *all = NULL;
-		ck_assert_int_eq(ctl_list(skiff_kind_lookup("pod"), NULL, 0, NULL, NULL, &all), 0);
+		ck_assert_int_eq(
+		    ctl_list(skiff_kind_lookup("pod"), NULL, 0, NULL, NULL, NULL, &all), 0);
 		ck_assert_uint_eq(all->n_items, NPODS);
 		char **got = xcalloc(all->n_items, sizeof(*got));
 		for (size_t i = 0; i < all->n_items; i++)
