@@ -24,7 +24,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
 
-PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libprotobuf-c yaml-0.1 \
+PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libprotobuf-c yaml-0.1 libcurl \
 	openssl libevent libevent_openssl libarchive jansson
 
 WARN := -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes -Werror

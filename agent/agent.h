@@ -31,6 +31,7 @@
 
 #include <event2/event.h>
 
+#include "image.h"
 #include "skiff.pb-c.h"
 
 #define AGENT_BRIDGE		"skiff0"
@@ -74,6 +75,12 @@ struct agent_config {
 	/* ephemeral-storage limit of a container that sets none (0: none) */
 	int64_t ephemeral_default;
 	bool insecure; /* plaintext, no join: debugging only */
+	/* registries (images.c): CA file (default: the cluster CA and the
+	 * system's), plain-HTTP hosts, credentials, stall timeout */
+	char *registry_ca;
+	char **insecure_registries; /* NULL-terminated */
+	char *registry_user, *registry_password;
+	int registry_timeout_s;
 };
 
 struct session;
@@ -239,7 +246,8 @@ struct agent {
 	const struct agent_clock *clock;
 	const struct agent_actions *actions;
 	struct agent_config cfg;
-	char *containers_dir; /* STATE/containers: the shims' --state */
+	char *containers_dir;		  /* STATE/containers: the shims' --state */
+	struct skiff_image_store *images; /* IMAGE_DIR/store, opened when first needed */
 	uint64_t epoch;
 	char pod_cidr[64];
 	int heartbeat_ms;
@@ -371,9 +379,18 @@ struct agent_watch *watch_add(struct agent *a, const char *dir, uint32_t mask, w
 void watch_remove(struct agent *a, struct agent_watch *w);
 
 /* images.c */
-/* Resolve "NAME[:TAG]" to a rootfs directory (owned by caller); on failure
- * *ret_errmsg is the status message. */
-int image_resolve(struct agent *a, const char *ref, char **ret_rootfs, char **ret_errmsg);
+/* What a container's image resolved to. */
+struct agent_image {
+	char **layers;		 /* rootfs dirs, lowest first, NULL-terminated */
+	struct skiff_image *img; /* NULL for a flat rootfs (no config) */
+	char user[32];		 /* "UID:GID" from the image's User, or "" */
+};
+void agent_image_clear(struct agent_image *im);
+/* Resolve the container's image (fetching it from its source when missing,
+ * or as imagePullPolicy says); pod (may be NULL) gets the pull events. On
+ * failure *ret_errmsg is "Reason: message" for the container status. */
+int image_resolve(struct agent *a, struct agent_pod *pod, const Skiff__Container *c,
+		  struct agent_image *ret, char **ret_errmsg);
 
 /* podnet.c — the network namespace of a pod's sandbox */
 char *podnet_path(struct agent *a, const char *uid);
@@ -505,10 +522,13 @@ struct strv {
 void strv_push(struct strv *s, char *owned);
 void strv_free(struct strv *s);
 struct startspec {
-	const char *runtime;	    /* skiff-runtime */
-	const char *containers_dir; /* the shims' --state */
-	const char *id;		    /* the attempt's container id */
-	const char *rootfs;
+	const char *runtime;			/* skiff-runtime */
+	const char *containers_dir;		/* the shims' --state */
+	const char *id;				/* the attempt's container id */
+	const char *rootfs;			/* used when layers is NULL */
+	char *const *layers;			/* the image's layer dirs, lowest first */
+	const struct skiff_image_config *image; /* NULL: a flat rootfs */
+	const char *user;			/* "UID:GID" resolved from the image's User */
 	const char *cgroup_parent;
 	int64_t log_max;    /* 0: the runtime's default */
 	int64_t pids_limit; /* 0: none */
@@ -524,6 +544,11 @@ struct startspec {
 };
 /* Append `RUNTIME shim --foreground … -- CMD ARGS…` to args. */
 void startspec_build(const struct startspec *in, struct strv *args);
+/* Append the container's argv (command/args against the image's Entrypoint
+ * and Cmd, Kubernetes' rules) to args; returns how many were added (0: the
+ * container has nothing to run). */
+size_t startspec_argv(const Skiff__Container *c, const struct skiff_image_config *img,
+		      struct strv *args);
 
 /* restart.c — restart policy and crash-loop backoff (no I/O) */
 /* Does restartPolicy (NULL or "": Always) restart a container that ended,

@@ -45,7 +45,14 @@ static void usage(FILE *f)
 		"                         ephemeral-storage limit of a container that sets\n"
 		"                         none (default 0: none)\n"
 		"  --log-level LEVEL      error|warn|info|debug\n"
-		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n");
+		"  --insecure-plaintext   no TLS, no join (debugging against a plaintext brain)\n"
+		"  --registry-ca FILE     CAs trusted for registries (default: the cluster CA;\n"
+		"                         the system's CAs always)\n"
+		"  --insecure-registry HOST[:PORT]\n"
+		"                         speak plain HTTP to this registry (repeatable)\n"
+		"  --registry-credentials FILE\n"
+		"                         USER:PASSWORD for registries' token endpoints\n"
+		"  --registry-timeout DUR a registry silent this long fails the pull (30s)\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -88,6 +95,10 @@ int main(int argc, char **argv)
 		O_PIDS,
 		O_EPHEMERAL,
 		O_INSECURE,
+		O_REG_CA,
+		O_REG_INSECURE,
+		O_REG_CRED,
+		O_REG_TIMEOUT,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -106,6 +117,10 @@ int main(int argc, char **argv)
 		{ "pod-pids-limit", required_argument, NULL, O_PIDS },
 		{ "ephemeral-storage-default", required_argument, NULL, O_EPHEMERAL },
 		{ "insecure-plaintext", no_argument, NULL, O_INSECURE },
+		{ "registry-ca", required_argument, NULL, O_REG_CA },
+		{ "insecure-registry", required_argument, NULL, O_REG_INSECURE },
+		{ "registry-credentials", required_argument, NULL, O_REG_CRED },
+		{ "registry-timeout", required_argument, NULL, O_REG_TIMEOUT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -197,6 +212,52 @@ int main(int argc, char **argv)
 		case O_INSECURE:
 			c->insecure = true;
 			break;
+		case O_REG_CA:
+			c->registry_ca = optarg;
+			break;
+		case O_REG_INSECURE: {
+			size_t n = 0;
+			while (c->insecure_registries && c->insecure_registries[n])
+				n++;
+			c->insecure_registries =
+			    xrealloc(c->insecure_registries, (n + 2) * sizeof(char *));
+			c->insecure_registries[n] = optarg;
+			c->insecure_registries[n + 1] = NULL;
+			break;
+		}
+		case O_REG_CRED: {
+			char *data = NULL;
+			size_t len;
+			char *colon = NULL;
+			if (skiff_read_file(optarg, 4096, &data, &len) >= 0) {
+				data[strcspn(data, "\r\n")] = '\0';
+				colon = strchr(data, ':');
+			}
+			if (!colon) {
+				fprintf(stderr,
+					"skiff-agent: --registry-credentials %s: expected one line "
+					"USER:PASSWORD\n",
+					optarg);
+				free(data);
+				return 2;
+			}
+			*colon = '\0';
+			c->registry_user = data; /* kept for the agent's life */
+			c->registry_password = colon + 1;
+			break;
+		}
+		case O_REG_TIMEOUT: {
+			int64_t ms;
+			if (skiff_parse_duration(optarg, &ms) < 0 || ms < 1000 || ms > 3600000) {
+				fprintf(stderr,
+					"skiff-agent: --registry-timeout '%s' is not a duration "
+					"of 1s to 1h\n",
+					optarg);
+				return 2;
+			}
+			c->registry_timeout_s = (int)(ms / 1000);
+			break;
+		}
 		case O_HELP:
 		case 'h':
 			usage(stdout);

@@ -241,13 +241,27 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 {
 	struct agent *a = p->agent;
 	Skiff__Container *c = p->pod->spec->spec->containers[p->ci];
-	_cleanup_free_ char *msg = NULL, *rootfs = NULL;
+	_cleanup_free_ char *msg = NULL;
+	_cleanup_(agent_image_clear) struct agent_image image = { 0 };
 
-	if (image_resolve(a, c->image, &rootfs, &msg) < 0) {
+	if (image_resolve(a, p->pod, c, &image, &msg) < 0) {
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(msg, ":"), msg);
-		return fail(f, reason, true, TAKE_PTR(msg));
+		/* a pull that failed before with the same error: backing off */
+		if (streq(reason, "ErrImagePull") && streq_ptr(p->last_failure, msg))
+			snprintf(reason, sizeof(reason), "ImagePullBackOff");
+		return fail(f, reason, !streq(reason, "InvalidImageName"), TAKE_PTR(msg));
 	}
+	/* the brain let a registry image go without command: its config must
+	 * name an entrypoint */
+	struct strv argv = { 0 };
+	size_t n_argv = startspec_argv(c, image.img ? &image.img->config : NULL, &argv);
+	strv_free(&argv);
+	if (n_argv == 0)
+		return fail(f, "InvalidSpec", false,
+			    xasprintf("InvalidSpec: container '%s' has no command and image %s "
+				      "names no entrypoint",
+				      c->name, c->image));
 	int r = ensure_sandbox(p, f);
 	if (r < 0)
 		return r;
@@ -275,7 +289,10 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 		.runtime = a->cfg.runtime,
 		.containers_dir = a->containers_dir,
 		.id = id,
-		.rootfs = rootfs,
+		.rootfs = image.layers[0],
+		.layers = image.layers,
+		.image = image.img ? &image.img->config : NULL,
+		.user = image.user[0] ? image.user : NULL,
 		.cgroup_parent = a->cfg.cgroup_parent,
 		.log_max = a->cfg.log_max,
 		.pids_limit = a->cfg.pids_limit,

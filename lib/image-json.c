@@ -414,3 +414,11 @@ int skiff_image_name_parse(const char *name, char **ret_repo, char **ret_ref)
 		*ret_ref = TAKE_PTR(ref);
 	return 0;
 }
+
+const char *skiff_image_default_pull_policy(const char *name)
+{
+	_cleanup_free_ char *repo = NULL, *ref = NULL;
+	if (skiff_image_name_parse(name, &repo, &ref) < 0)
+		return "IfNotPresent";
+	return strcmp(ref, "latest") == 0 ? "Always" : "IfNotPresent";
+}

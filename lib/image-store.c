@@ -309,6 +309,23 @@ int skiff_image_load(const struct skiff_image_store *s, const char *name, struct
 	struct skiff_image *img = xcalloc(1, sizeof(*img));
 	char sub[SKIFF_IMAGE_ERR_MAX] = "";
 	r = skiff_image_parse_manifest(mj, ml, img, sub, sizeof(sub));
+	if (r == -EMEDIUMTYPE) {
+		/* an index (a pull by its digest): its linux/amd64 manifest */
+		struct skiff_image_descriptor d = { 0 };
+		r = skiff_image_parse_index(mj, ml, &d, sub, sizeof(sub));
+		free(d.media_type);
+		if (r >= 0) {
+			snprintf(digest, sizeof(digest), "%s", d.digest);
+			free(TAKE_PTR(mj));
+			r = skiff_image_blob_read(s, digest, &mj, &ml);
+			if (r < 0)
+				snprintf(sub, sizeof(sub), "manifest %s: %s", digest, strerror(-r));
+		}
+		if (r >= 0)
+			r = skiff_image_parse_manifest(mj, ml, img, sub, sizeof(sub));
+		if (r == -EMEDIUMTYPE)
+			snprintf(sub, sizeof(sub), "manifest %s: an index inside an index", digest);
+	}
 	if (r >= 0) {
 		r = skiff_image_blob_read(s, img->config_desc.digest, &cj, &cl);
 		if (r < 0)

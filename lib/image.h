@@ -114,6 +114,10 @@ char *skiff_image_manifest_json(const struct skiff_image *img);
  * lowercase [a-z0-9._/-] components, a host may carry a port. */
 int skiff_image_name_parse(const char *name, char **ret_repo, char **ret_ref);
 
+/* Kubernetes' default imagePullPolicy for an image name: "Always" for tag
+ * latest (or none), else "IfNotPresent" (also for a digest). */
+const char *skiff_image_default_pull_policy(const char *name);
+
 /* --- the store ---------------------------------------------------------- */
 
 struct skiff_image_store;
@@ -178,6 +182,20 @@ int skiff_image_layer_unpack(struct skiff_image_store *s,
 /* Unpack every layer of img; ret_dirs gets their paths, lowest first. */
 int skiff_image_unpack(struct skiff_image_store *s, const struct skiff_image *img, char ***ret_dirs,
 		       char *err, size_t errlen);
+
+/* --- the config at container start -------------------------------------- */
+
+/* Resolve a User ("NAME", "UID", "NAME:GROUP", "UID:GID"; empty: 0:0) with
+ * the given passwd and group file contents (no I/O). A NAME must be in
+ * passwd, a GROUP name in group; a bare UID takes its passwd entry's group,
+ * else 0. -EINVAL (malformed) or -ENOENT (unknown), with a message. */
+int skiff_image_user_lookup(const char *user, const char *passwd, const char *group,
+			    uint32_t *ret_uid, uint32_t *ret_gid, char *err, size_t errlen);
+/* The same with the image's etc/passwd and etc/group, read from the topmost
+ * of its unpacked layers (lowest first) that has each, inside the layer
+ * (symlinks cannot reach the host's files). */
+int skiff_image_user_resolve(char *const *layers, size_t n_layers, const char *user,
+			     uint32_t *ret_uid, uint32_t *ret_gid, char *err, size_t errlen);
 
 void skiff_strv_free(char **v);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "image.h"
 #include "util.h"
 
 #define FAIL(...)                                                                                  \
@@ -480,6 +481,9 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 	CHECK(check_count(c->n_command, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_errmsg));
 	snprintf(f, sizeof(f), "%s.args", field);
 	CHECK(check_count(c->n_args, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_errmsg));
+	snprintf(f, sizeof(f), "%s.imagePullPolicy", field);
+	CHECK(check_enum(&c->image_pull_policy, skiff_image_default_pull_policy(c->image),
+			 "Always|IfNotPresent|Never", f, ret_errmsg));
 	bool entrypoint = v->opts && v->opts->image_has_entrypoint &&
 			  v->opts->image_has_entrypoint(c->image, v->opts->userdata);
 	if (c->n_command == 0 && !entrypoint)

@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "objects.h"
 #include "quantity.h"
+#include "registry.h"
 #include "store.h"
 #include "util.h"
 
@@ -260,7 +261,27 @@ void skiff_random_suffix(char *out, size_t len)
 	out[len] = 0;
 }
 
-int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_errmsg)
+struct entrypoint_lookup {
+	bool (*known)(const char *image, void *userdata);
+	void *userdata;
+};
+
+/* Whether a pod may leave out command for this image, as far as the brain
+ * knows: a registry image's config is read by the node that pulls it (one
+ * that turns out to name nothing to run fails there, InvalidSpec, as the
+ * kubelet's does); an image in the brain's store answers from its config
+ * (the caller's lookup); a flat rootfs has no config. */
+static bool image_has_entrypoint(const char *image, void *userdata)
+{
+	const struct entrypoint_lookup *l = userdata;
+	if (skiff_registry_name_has_host(image))
+		return true;
+	return l->known && l->known(image, l->userdata);
+}
+
+int skiff_obj_validate(int kind, ProtobufCMessage *msg,
+		       bool (*image_known)(const char *image, void *userdata), void *userdata,
+		       char **ret_errmsg)
 {
 	if (kind < 0 || kind >= SKIFF_KIND_MAX) {
 		*ret_errmsg = xstrdup("kind: unknown");
@@ -278,7 +299,8 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_errmsg)
 			      skiff_kind_name(kind));
 		return -EINVAL;
 	}
-	/* No image config names an entrypoint yet (images are flat root
-	 * filesystems): the images work passes its lookup here. */
-	return skiff_validate(msg, NULL, ret_errmsg);
+	struct entrypoint_lookup l = { image_known, userdata };
+	struct skiff_validate_opts opts = { .image_has_entrypoint = image_has_entrypoint,
+					    .userdata = &l };
+	return skiff_validate(msg, &opts, ret_errmsg);
 }

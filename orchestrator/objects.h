@@ -45,7 +45,12 @@ void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg);
 /* Check and fill defaults in a user-supplied object (APPLY) with the shared
  * rules of lib/validate.h. On failure returns -EINVAL with *ret_errmsg (free())
  * naming the field, e.g. "spec.replicas: must be 0-100000, got -1". */
-int skiff_obj_validate(int kind, ProtobufCMessage *msg, char **ret_errmsg);
+/* image_known (may be NULL): whether an image the brain holds names
+ * something to run (Entrypoint or Cmd), so a container may leave out
+ * command; registry images always may (their node reads the config). */
+int skiff_obj_validate(int kind, ProtobufCMessage *msg,
+		       bool (*image_known)(const char *image, void *userdata), void *userdata,
+		       char **ret_errmsg);
 
 /* (skiff_set_str, skiff_kv_get, skiff_selector_match: validate.h) */
 /* Both lists hold the same pairs (any order). */

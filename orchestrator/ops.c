@@ -8,6 +8,7 @@
 
 #include "brain.h"
 #include "cleanup.h"
+#include "image.h"
 #include "util.h"
 
 static bool msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
@@ -53,6 +54,18 @@ static int put_or_free(struct brain *b, int kind, ProtobufCMessage *obj, char **
 	return r;
 }
 
+/* An image of the brain's store (skiffctl image load) whose config names
+ * an Entrypoint or a Cmd. */
+static bool brain_image_runnable(const char *image, void *userdata)
+{
+	_cleanup_free_ char *repo = NULL, *ref = NULL;
+	if (skiff_image_name_parse(image, &repo, &ref) < 0 || skiff_image_digest_valid(ref))
+		return false;
+	_cleanup_free_ char *name = xasprintf("%s:%s", repo, ref);
+	const Skiff__Image *img = brain_get(userdata, SKIFF_KIND_IMAGE, name);
+	return img && (img->n_entrypoint > 0 || img->n_cmd > 0);
+}
+
 int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_only, bool dry_run,
 		const char **ret_result, ProtobufCMessage **ret_obj, char **ret_errmsg)
 {
@@ -69,7 +82,7 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 			return -ENOENT;
 		}
 	}
-	r = skiff_obj_validate(kind, msg, ret_errmsg);
+	r = skiff_obj_validate(kind, msg, brain_image_runnable, b, ret_errmsg);
 	if (r < 0)
 		return r;
 	Skiff__ObjectMeta *m = SKIFF_META(msg);

@@ -8,7 +8,7 @@ set -eu
 
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev
 protobuf-c-compiler libprotobuf-c-dev check libyaml-dev libssl-dev libevent-dev libjansson-dev
-libarchive-dev libzstd-dev
+libarchive-dev libzstd-dev libcurl4-openssl-dev
 busybox-static iproute2 clang libclang-rt-14-dev clang-format shellcheck openssl curl"
 
 # the runtime test marks an overlay layer dir opaque with setfattr
@@ -16,6 +16,11 @@ PKGS="$PKGS attr"
 
 # the lab, the demo and the e2e tests read skiffctl's JSON with jq
 PKGS="$PKGS jq"
+
+# the registry tests: Debian's docker-registry (the CNCF distribution
+# registry), skopeo to push to it, python3 for the OCI layout builder
+# (scripts/oci-image.py, also used by make images) and the stub registry
+PKGS="$PKGS docker-registry skopeo python3"
 
 # the gateway demo parses HTTP/1.1 with nodejs' http_parser
 PKGS="$PKGS libhttp-parser-dev"

@@ -124,21 +124,73 @@ TEST(test_image_errors)
 	_cleanup_free_ char *dir = xasprintf("%s/web:2", images);
 	a.cfg.image_dir = images;
 	a.cfg.state_dir = state;
+	a.cfg.name = "n1";
 	ck_assert_int_eq(skiff_mkdir_p(dir, 0755), 0);
 
-	char *rootfs = NULL, *msg = NULL;
-	ck_assert_int_eq(image_resolve(&a, "web:1", &rootfs, &msg), -ENOENT);
+	Skiff__Container c = SKIFF__CONTAINER__INIT;
+	struct agent_image im = { 0 };
+	char *msg = NULL;
+	c.image = "web:1";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), -ENOENT);
 	_cleanup_free_ char *want = xasprintf("ImageNotFound: image 'web:1' not in %s", images);
 	ck_assert_str_eq(msg, want);
 	free(msg);
 	msg = NULL;
-	ck_assert_int_eq(image_resolve(&a, "../etc", &rootfs, &msg), -EINVAL);
-	ck_assert(skiff_startswith(msg, "InvalidImageName: image '../etc'"));
+	c.image = "../etc";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), -EINVAL);
+	ck_assert_msg(skiff_startswith(msg, "InvalidImageName: image '../etc'"), "%s", msg);
 	free(msg);
 	msg = NULL;
-	ck_assert_int_eq(image_resolve(&a, "web:2", &rootfs, &msg), 0);
-	ck_assert_str_eq(rootfs, dir);
-	free(rootfs);
+	/* a flat rootfs: one layer, no config */
+	c.image = "web:2";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), 0);
+	ck_assert_str_eq(im.layers[0], dir);
+	ck_assert_ptr_null(im.layers[1]);
+	ck_assert_ptr_null(im.img);
+	agent_image_clear(&im);
+
+	/* an image in the node's store (IMAGE_DIR/store): its layers and config */
+	_cleanup_free_ char *src = xasprintf("%s/src", tmpdir);
+	_cleanup_free_ char *passwd = xasprintf("%s/etc/passwd", src);
+	_cleanup_free_ char *etc = xasprintf("%s/etc", src);
+	ck_assert_int_eq(skiff_mkdir_p(etc, 0755), 0);
+	const char *pw = "root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n";
+	ck_assert_int_eq(skiff_write_file_atomic(passwd, pw, strlen(pw), 0644), 0);
+	_cleanup_free_ char *sdir = xasprintf("%s/store", images);
+	struct skiff_image_store *st = NULL;
+	struct skiff_image *img = NULL;
+	char err[SKIFF_IMAGE_ERR_MAX];
+	ck_assert_int_eq(skiff_image_store_open(sdir, &st), 0);
+	ck_assert_int_eq(skiff_image_import(st, src, -1, "app:1", &img, err, sizeof(err)), 0);
+	skiff_image_free(img);
+	skiff_image_store_free(st);
+	c.image = "app:1";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), 0);
+	ck_assert_ptr_nonnull(im.img);
+	ck_assert_ptr_nonnull(im.layers[0]);
+	ck_assert_msg(strstr(im.layers[0], "/store/layers/sha256/"), "%s", im.layers[0]);
+	ck_assert_str_eq(im.user, "");
+	agent_image_clear(&im);
+	/* Never: a missing image is not fetched */
+	c.image = "app:2";
+	c.image_pull_policy = "Never";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), -ENOENT);
+	ck_assert_str_eq(msg, "ErrImageNeverPull: image 'app:2' is not on node n1 and "
+			      "imagePullPolicy is Never");
+	free(msg);
+	msg = NULL;
+	c.image = "app:1";
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), 0);
+	agent_image_clear(&im);
+	/* a registry that cannot be reached: ErrImagePull naming image and host */
+	c.image = "127.0.0.1:1/team/web:1.5";
+	c.image_pull_policy = "IfNotPresent";
+	a.cfg.registry_timeout_s = 2;
+	ck_assert_int_eq(image_resolve(&a, NULL, &c, &im, &msg), -EIO);
+	ck_assert_msg(skiff_startswith(msg, "ErrImagePull: manifest of web:1.5 at 127.0.0.1:1: "),
+		      "%s", msg);
+	free(msg);
+	skiff_image_store_free(a.images);
 }
 END_TEST
 

@@ -145,3 +145,99 @@ TEST(test_everything)
 	ck_assert_ptr_null(a.v);
 }
 END_TEST
+
+/* argv of the container against an image config */
+static char *argv_of(const Skiff__Container *c, const struct skiff_image_config *img)
+{
+	struct strv a = { 0 };
+	startspec_argv(c, img, &a);
+	char *s = joined(&a);
+	strv_free(&a);
+	return s;
+}
+
+TEST(test_entrypoint_rules)
+{
+	struct fixture f;
+	fixture_init(&f);
+	char *ep[] = { "/bin/web", "--serve", NULL };
+	char *cmd[] = { "--port", "80", NULL };
+	struct skiff_image_config img = { .entrypoint = ep, .cmd = cmd };
+	char *mycmd[] = { "/bin/sh" }, *myargs[] = { "-c", "true" };
+
+	/* neither: Entrypoint + Cmd */
+	f.ctr.n_command = f.ctr.n_args = 0;
+	_cleanup_free_ char *s1 = argv_of(&f.ctr, &img);
+	ck_assert_str_eq(s1, "/bin/web --serve --port 80");
+	/* command replaces Entrypoint and drops Cmd */
+	f.ctr.command = mycmd;
+	f.ctr.n_command = 1;
+	_cleanup_free_ char *s2 = argv_of(&f.ctr, &img);
+	ck_assert_str_eq(s2, "/bin/sh");
+	/* command and args: both the container's */
+	f.ctr.args = myargs;
+	f.ctr.n_args = 2;
+	_cleanup_free_ char *s3 = argv_of(&f.ctr, &img);
+	ck_assert_str_eq(s3, "/bin/sh -c true");
+	/* args alone replaces Cmd, keeps Entrypoint */
+	f.ctr.n_command = 0;
+	_cleanup_free_ char *s4 = argv_of(&f.ctr, &img);
+	ck_assert_str_eq(s4, "/bin/web --serve -c true");
+	/* an image with Cmd only: Cmd is the program */
+	struct skiff_image_config cmd_only = { .cmd = cmd };
+	f.ctr.n_args = 0;
+	_cleanup_free_ char *s5 = argv_of(&f.ctr, &cmd_only);
+	ck_assert_str_eq(s5, "--port 80");
+	/* nothing to run: no image config, no command */
+	struct strv a = { 0 };
+	ck_assert_uint_eq(startspec_argv(&f.ctr, NULL, &a), 0);
+	ck_assert_uint_eq(startspec_argv(&f.ctr, &(struct skiff_image_config){ 0 }, &a), 0);
+	strv_free(&a);
+}
+END_TEST
+
+TEST(test_image_config)
+{
+	struct fixture f;
+	fixture_init(&f);
+	char *ep[] = { "/bin/web", NULL };
+	char *env[] = { "PATH=/usr/bin:/bin", "MODE=image", "=bad", NULL };
+	struct skiff_image_config img = { .entrypoint = ep, .env = env, .working_dir = "/app" };
+	char *layers[] = { "/st/layers/a", "/st/layers/b", NULL };
+	skiff__env_var__init(&f.env[0]);
+	f.envs[0] = &f.env[0];
+	f.env[0].name = "MODE";
+	f.env[0].value = "pod";
+	f.ctr.env = f.envs;
+	f.ctr.n_env = 1;
+	f.ctr.n_command = 0;
+	f.ctr.n_args = 0;
+	f.in.image = &img;
+	f.in.layers = layers;
+	f.in.user = "1000:1000";
+	struct strv a = { 0 };
+	startspec_build(&f.in, &a);
+	_cleanup_free_ char *s = joined(&a);
+	/* the layers lowest first, instead of the flat rootfs */
+	ck_assert_msg(strstr(s, " --rootfs /st/layers/a --rootfs /st/layers/b --hostname "), "%s",
+		      s);
+	ck_assert_msg(!strstr(s, "/img/web:1"), "%s", s);
+	/* the image's env first, the pod's after it (the runtime keeps the last) */
+	const char *ienv = strstr(s, "--env MODE=image");
+	const char *penv = strstr(s, "--env MODE=pod");
+	ck_assert_msg(ienv && penv && ienv < penv, "%s", s);
+	ck_assert_msg(strstr(s, "--env PATH=/usr/bin:/bin"), "%s", s);
+	ck_assert_msg(!strstr(s, "=bad"), "%s", s);
+	ck_assert_msg(strstr(s, " --workdir /app "), "%s", s);
+	ck_assert_msg(strstr(s, " --user 1000:1000 "), "%s", s);
+	ck_assert_msg(skiff_endswith(s, " -- /bin/web"), "%s", s);
+	strv_free(&a);
+
+	/* the container's workingDir wins over the image's */
+	f.ctr.working_dir = "/srv";
+	startspec_build(&f.in, &a);
+	_cleanup_free_ char *s2 = joined(&a);
+	ck_assert_msg(strstr(s2, " --workdir /srv ") && !strstr(s2, "/app"), "%s", s2);
+	strv_free(&a);
+}
+END_TEST

@@ -888,4 +888,116 @@ TEST_WITH(test_unpack_whiteouts_and_owners, .needs_root = true)
 }
 END_TEST
 
+TEST(test_user_lookup)
+{
+	const char *passwd = "root:x:0:0:root:/root:/bin/sh\n"
+			     "web:x:1000:1001:web:/srv:/bin/sh\n"
+			     "broken-line\n"
+			     "nobody:x:65534:65534::/:/bin/false";
+	const char *group = "root:x:0:\nweb:x:1001:\nstaff:x:50:web\n";
+	uint32_t u = 9, g = 9;
+	ck_assert_int_eq(skiff_image_user_lookup("", passwd, group, &u, &g, err, sizeof(err)), 0);
+	ck_assert(u == 0 && g == 0);
+	/* a name takes its passwd uid and primary group */
+	ck_assert_int_eq(skiff_image_user_lookup("web", passwd, group, &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 1000 && g == 1001);
+	ck_assert_int_eq(skiff_image_user_lookup("nobody", passwd, group, &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 65534 && g == 65534);
+	/* a uid in passwd takes its group; one that is not gets 0 */
+	ck_assert_int_eq(skiff_image_user_lookup("1000", passwd, group, &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 1000 && g == 1001);
+	ck_assert_int_eq(skiff_image_user_lookup("4242", passwd, group, &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 4242 && g == 0);
+	/* an explicit group, by name or number */
+	ck_assert_int_eq(
+	    skiff_image_user_lookup("web:staff", passwd, group, &u, &g, err, sizeof(err)), 0);
+	ck_assert(u == 1000 && g == 50);
+	ck_assert_int_eq(skiff_image_user_lookup("5:7", passwd, group, &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 5 && g == 7);
+	/* unknown names and malformed values are refused, naming them */
+	u = g = 9;
+	ck_assert_int_eq(skiff_image_user_lookup("ghost", passwd, group, &u, &g, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_msg(strstr(err, "user 'ghost' not found in the image's /etc/passwd"), "%s", err);
+	ck_assert(u == 9 && g == 9);
+	ck_assert_int_eq(
+	    skiff_image_user_lookup("web:wheel", passwd, group, &u, &g, err, sizeof(err)), -ENOENT);
+	ck_assert_msg(strstr(err, "group 'wheel'"), "%s", err);
+	ck_assert_int_eq(skiff_image_user_lookup("web:", passwd, group, &u, &g, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_int_eq(skiff_image_user_lookup(":1", passwd, group, &u, &g, err, sizeof(err)),
+			 -EINVAL);
+	/* "web" as a substring of another name is no match */
+	ck_assert_int_eq(skiff_image_user_lookup("we", passwd, group, &u, &g, err, sizeof(err)),
+			 -ENOENT);
+	/* a uid beyond 32 bits is not a uid, and no such user exists */
+	ck_assert_int_eq(
+	    skiff_image_user_lookup("99999999999", passwd, group, &u, &g, err, sizeof(err)),
+	    -ENOENT);
+}
+END_TEST
+
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, rel);
+	_cleanup_free_ char *d = xstrdup(p);
+	*strrchr(d, '/') = '\0';
+	ck_assert_int_eq(skiff_mkdir_p(d, 0755), 0);
+	ck_assert_int_eq(skiff_write_file_atomic(p, text, strlen(text), 0644), 0);
+}
+
+TEST(test_user_resolve_layers)
+{
+	_cleanup_free_ char *l0 = xasprintf("%s/l0", tmpdir), *l1 = xasprintf("%s/l1", tmpdir),
+			    *l2 = xasprintf("%s/l2", tmpdir);
+	put_file(l0, "etc/passwd", "root:x:0:0::/:/bin/sh\napp:x:10:10::/:/bin/sh\n");
+	put_file(l0, "etc/group", "root:x:0:\napp:x:10:\n");
+	/* the upper layer's passwd wins over the lower's */
+	put_file(l1, "etc/passwd", "root:x:0:0::/:/bin/sh\napp:x:20:21::/:/bin/sh\n");
+	ck_assert_int_eq(skiff_mkdir_p(l2, 0755), 0);
+	/* a symlink leaving the layer stays inside it (RESOLVE_IN_ROOT): the
+	 * host's /etc/group is never read */
+	_cleanup_free_ char *lnk = xasprintf("%s/etc", l2);
+	ck_assert_int_eq(skiff_mkdir_p(lnk, 0755), 0);
+	_cleanup_free_ char *g2 = xasprintf("%s/etc/group", l2);
+	ck_assert_int_eq(symlink("/etc/../etc/group-in-layer", g2), 0);
+	put_file(l2, "etc/group-in-layer", "root:x:0:\napp:x:30:\n");
+	char *layers[] = { l0, l1, l2, NULL };
+	uint32_t u = 0, g = 0;
+	ck_assert_int_eq(skiff_image_user_resolve(layers, 2, "app", &u, &g, err, sizeof(err)), 0);
+	ck_assert(u == 20 && g == 21);
+	ck_assert_int_eq(skiff_image_user_resolve(layers, 3, "app:app", &u, &g, err, sizeof(err)),
+			 0);
+	ck_assert(u == 20 && g == 30);
+	/* a user the host has but the image lacks */
+	ck_assert_int_eq(skiff_image_user_resolve(layers, 1, "daemon", &u, &g, err, sizeof(err)),
+			 -ENOENT);
+	/* an image without /etc/passwd: only numbers work */
+	char *bare[] = { l2, NULL };
+	ck_assert_int_eq(skiff_image_user_resolve(bare, 1, "app", &u, &g, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_int_eq(skiff_image_user_resolve(bare, 1, "7:8", &u, &g, err, sizeof(err)), 0);
+	ck_assert(u == 7 && g == 8);
+}
+END_TEST
+
+TEST(test_default_pull_policy)
+{
+	ck_assert_str_eq(skiff_image_default_pull_policy("web"), "Always");
+	ck_assert_str_eq(skiff_image_default_pull_policy("web:latest"), "Always");
+	ck_assert_str_eq(skiff_image_default_pull_policy("registry.local:5000/team/web"), "Always");
+	ck_assert_str_eq(skiff_image_default_pull_policy("registry.local:5000/team/web:1.4"),
+			 "IfNotPresent");
+	ck_assert_str_eq(skiff_image_default_pull_policy(
+			     "r.local/web@sha256:"
+			     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+			 "IfNotPresent");
+}
+END_TEST
+
 TEST_SUITE(.setup = setup, .teardown = teardown, .timeout = 60);
