@@ -152,7 +152,7 @@ static void pull_progress(void *arg, uint64_t done, uint64_t total)
 		return;
 	pp->reported = done;
 	if (pp->pod)
-		pods_report_event(pp->a, pp->pod, "Normal", "Pulling",
+		core_report_event(pp->a, pp->pod, "Normal", "Pulling",
 				  "Pulling image %s: %" PRIu64 " MiB/%" PRIu64 " MiB", pp->name,
 				  done >> 20, total >> 20);
 }
@@ -180,7 +180,7 @@ static int fetch_registry(struct agent *a, struct agent_pod *pod, const char *na
 	char err[SKIFF_IMAGE_ERR_MAX] = "";
 	char digest[SKIFF_IMAGE_DIGEST_MAX];
 	if (pod)
-		pods_report_event(a, pod, "Normal", "Pulling", "Pulling image %s", name);
+		core_report_event(a, pod, "Normal", "Pulling", "Pulling image %s", name);
 	int r = skiff_registry_pull(a->images, name, &o, digest, err, sizeof(err));
 	if (r < 0) {
 		*ret_errmsg = xasprintf("ErrImagePull: %s", err);
@@ -188,7 +188,7 @@ static int fetch_registry(struct agent *a, struct agent_pod *pod, const char *na
 	}
 	log_info("image %s pulled (%s)", name, digest);
 	if (pod)
-		pods_report_event(a, pod, "Normal", "Pulled", "Successfully pulled image %s (%s)",
+		core_report_event(a, pod, "Normal", "Pulled", "Successfully pulled image %s (%s)",
 				  name, digest);
 	return 0;
 }
