@@ -158,6 +158,10 @@ struct agent_container {
 	char *reason;	    /* container state reason (Waiting/Terminated) */
 	char *message;	    /* details for people */
 	char *last_failure; /* the last start failure reported as an Event */
+	/* the image of the last start (agent/images.c): manifest digest and
+	 * the config's ExposedPorts, for the status */
+	char *image_id;
+	char **exposed_ports;
 	int exit_code;
 	int signal;
 	int64_t finished_ms;

@@ -204,6 +204,8 @@ static bool container_free(struct agent_container *c)
 	free(c->last_reason);
 	free(c->last_failure);
 	free(c->evicted);
+	free(c->image_id);
+	skiff_strv_free(c->exposed_ports);
 	pod->containers[c->ci] = NULL;
 	free(c);
 	for (int ci = 0; ci < pod->n_containers; ci++)
@@ -262,6 +264,10 @@ static Skiff__ContainerStatus *container_status(const struct agent_container *c)
 	cs->last_exit_code = c->last_exit_code;
 	cs->last_reason = xstrdup(c->last_reason ? c->last_reason : "");
 	cs->last_finished_ms = c->last_finished_ms;
+	cs->image_id = xstrdup(c->image_id ? c->image_id : "");
+	for (char **e = c->exposed_ports; e && *e; e++)
+		cs->n_exposed_ports++;
+	cs->exposed_ports = c->exposed_ports; /* borrowed until core_status_free */
 	switch (c->state) {
 	case POD_RUNNING:
 	case POD_STOPPING:
@@ -371,6 +377,7 @@ void core_status_free(Skiff__PodStatus *st)
 		free(cs->reason);
 		free(cs->message);
 		free(cs->last_reason);
+		free(cs->image_id);
 		free(cs);
 	}
 	free(st->container_statuses);

@@ -252,6 +252,18 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 			snprintf(reason, sizeof(reason), "ImagePullBackOff");
 		return fail(f, reason, !streq(reason, "InvalidImageName"), TAKE_PTR(msg));
 	}
+	free(p->image_id);
+	p->image_id = image.img ? xstrdup(image.img->manifest_digest) : NULL;
+	skiff_strv_free(p->exposed_ports);
+	p->exposed_ports = NULL;
+	if (image.img && image.img->config.exposed_ports) {
+		size_t n = 0;
+		while (image.img->config.exposed_ports[n])
+			n++;
+		p->exposed_ports = xcalloc(n + 1, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			p->exposed_ports[i] = xstrdup(image.img->config.exposed_ports[i]);
+	}
 	/* the brain let a registry image go without command: its config must
 	 * name an entrypoint */
 	struct strv argv = { 0 };

@@ -100,6 +100,11 @@ static void containers(int indent, const Skiff__PodSpec *spec, const Skiff__PodS
 			const Skiff__ContainerStatus *cs = st->container_statuses[j];
 			if (!streq(cs->name, c->name))
 				continue;
+			if (cs->image_id && *cs->image_id)
+				field(in, "Image ID", "%s", cs->image_id);
+			for (size_t k = 0; k < cs->n_exposed_ports; k++)
+				field(in, k == 0 ? "Exposed Ports" : "", "%s (from the image)",
+				      cs->exposed_ports[k]);
 			if (*cs->reason)
 				field(in, "State", "%s (%s)", cs->state, cs->reason);
 			else

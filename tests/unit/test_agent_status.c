@@ -72,6 +72,31 @@ static void running(struct agent_container *c, bool ready)
 	c->pid = 42;
 }
 
+/* what the image gave the container: its digest and exposed ports, for
+ * skiffctl describe */
+TEST(test_image_id_and_exposed_ports)
+{
+	struct fixture f;
+	fixture_init(&f, 1);
+	char *ports[] = { "8080/tcp", "53/udp", NULL };
+	f.c[0].image_id = "sha256:abc";
+	f.c[0].exposed_ports = ports;
+	running(&f.c[0], true);
+	Skiff__PodStatus *st = core_pod_status(&f.pod);
+	ck_assert_str_eq(st->container_statuses[0]->image_id, "sha256:abc");
+	ck_assert_uint_eq(st->container_statuses[0]->n_exposed_ports, 2);
+	ck_assert_str_eq(st->container_statuses[0]->exposed_ports[1], "53/udp");
+	core_status_free(st);
+	/* a flat rootfs: none */
+	f.c[0].image_id = NULL;
+	f.c[0].exposed_ports = NULL;
+	st = core_pod_status(&f.pod);
+	ck_assert_str_eq(st->container_statuses[0]->image_id, "");
+	ck_assert_uint_eq(st->container_statuses[0]->n_exposed_ports, 0);
+	core_status_free(st);
+}
+END_TEST
+
 TEST(test_pending_then_running_and_ready)
 {
 	struct fixture f;
