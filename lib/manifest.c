@@ -261,7 +261,6 @@ static const struct skiff_k8s_field k8s_fields[] = {
 	REFUSE("Container", "tty", NULL),
 	REFUSE("Container", "volumeDevices", NULL),
 	REFUSE("Container", "restartPolicy", NULL),
-	IGNORE("Container", "imagePullPolicy", NULL, "images are local to each node"),
 	IGNORE("Container", "terminationMessagePath", NULL, "skiffctl logs shows the output"),
 	IGNORE("Container", "terminationMessagePolicy", NULL, "skiffctl logs shows the output"),
 	IGNORE("Container", "resizePolicy", NULL, "resources change by a rollout"),

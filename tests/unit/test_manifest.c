@@ -856,12 +856,13 @@ TEST(test_kubernetes_fields_refused_and_ignored)
 		  "  type: ClusterIP\n  selector: {app: a}\n  ports: [{port: 80}]\n"),
 	    0);
 	ck_assert_uint_eq(m.n, 2);
-	ck_assert_uint_eq(m.n_warnings, 4);
+	ck_assert_uint_eq(m.n_warnings, 3);
 	ck_assert_str_eq(m.warnings[0], "w.yaml:7:3: spec.imagePullSecrets is ignored by Skiff "
 					"(images are local to each node)");
-	ck_assert_str_eq(m.warnings[2], "w.yaml:13:5: spec.containers[0].imagePullPolicy is "
-					"ignored by Skiff (images are local to each node)");
-	ck_assert(skiff_startswith(m.warnings[3], "w.yaml:19:3: spec.type is ignored by Skiff"));
+	ck_assert(skiff_startswith(m.warnings[2], "w.yaml:19:3: spec.type is ignored by Skiff"));
+	/* imagePullPolicy is a field of Skiff's own */
+	Skiff__Pod *wp = m.objects[0].object->pod;
+	ck_assert_str_eq(wp->spec->containers[0]->image_pull_policy, "IfNotPresent");
 	skiff_manifest_clear(&m);
 
 	/* a typo is still an unknown field with a suggestion */
