@@ -373,6 +373,7 @@ struct pod_def {
 	int64_t memory;	     /* limits.memory */
 	int64_t ephemeral;   /* limits.ephemeral-storage */
 	int64_t size_limit;  /* the emptyDir's sizeLimit */
+	const char *medium;  /* the emptyDir's medium */
 	const char *cmd2[8]; /* a second container "side" (same image and volume) */
 };
 
@@ -418,6 +419,7 @@ static Skiff__Pod *make_pod(const struct pod_def *d)
 			v->empty_dir = xcalloc(1, sizeof(*v->empty_dir));
 			skiff__empty_dir_volume_source__init(v->empty_dir);
 			v->empty_dir->size_limit = d->size_limit;
+			v->empty_dir->medium = (char *)(d->medium ? d->medium : "");
 		} else {
 			v->host_path = xcalloc(1, sizeof(*v->host_path));
 			skiff__host_path_volume_source__init(v->host_path);
@@ -1488,16 +1490,50 @@ TEST(t08d_ephemeral_storage)
 			       .volume = "emptydir",
 			       .ephemeral = 16 * MI,
 			       .size_limit = 24 * MI };
-	struct pod_def defs[5] = { WEB, DUO, live, dies, vol };
+	struct pod_def mem = { .name = "fill-mem",
+			       .cmd = { "sh", "-c",
+					"dd if=/dev/zero of=/data/big bs=1M; sleep 3600", NULL },
+			       .volume = "emptydir",
+			       .medium = "Memory",
+			       .size_limit = 8 * MI };
+	/* starts writing once told (through its emptyDir, on its file
+	 * system): after an agent restart that must adopt its file system */
+	struct pod_def late = { .name = "fill-late",
+				.cmd = { "sh", "-c",
+					 "while [ ! -e /data/go ]; do sleep 0.05; done; "
+					 "dd if=/dev/zero of=/big bs=1M; sleep 3600",
+					 NULL },
+				.volume = "emptydir",
+				.ephemeral = 32 * MI };
+	struct pod_def defs[7] = { WEB, DUO, live, dies, vol, mem, late };
 	struct statvfs before, after;
 	ck_assert_int_eq(statvfs(state_dir, &before), 0);
-	assign(defs, 5);
+	assign(defs, 7);
 
-	const char *names[] = { "fill-live", "fill-dies", "fill-vol" };
+	/* fill-late runs; the agent is killed and restarted under it */
+	Skiff__PodStatus *ls = wait_status("fill-late", is_running, NULL, 20000);
+	ck_assert_msg(ls, "fill-late never ran");
+	skiff__pod_status__free_unpacked(ls, NULL);
+	pthread_mutex_lock(&B.mu);
+	int regs = B.registers;
+	pthread_mutex_unlock(&B.mu);
+	agent_kill(SIGKILL);
+	agent_start();
+	ck_assert(wait_int(&B.registers, regs + 1, 10000));
+	usleep(500000);
+	_cleanup_free_ char *go =
+	    xasprintf("%s/pods/uid-fill-late/disk/volumes/data/go", state_dir);
+	int gofd = open(go, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_msg(gofd >= 0, "cannot create %s (the pod's file system): %m", go);
+	close(gofd); /* an open file would keep the pod's file system busy */
+
+	const char *names[] = { "fill-live", "fill-dies", "fill-vol", "fill-mem", "fill-late" };
 	const char *want[] = { "ephemeral-storage limit 64Mi of container main reached",
 			       "ephemeral-storage limit 64Mi of container main reached",
-			       "emptyDir sizeLimit 24Mi of volume data reached" };
-	int64_t sizes[] = { 64 * MI, 64 * MI, 40 * MI };
+			       "emptyDir sizeLimit 24Mi of volume data reached",
+			       "emptyDir sizeLimit 8Mi of volume data reached",
+			       "ephemeral-storage limit 32Mi of container main reached" };
+	int64_t sizes[] = { 64 * MI, 64 * MI, 40 * MI, 0, 32 * MI }; /* 0: a tmpfs, no image */
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		Skiff__PodStatus *st = wait_status(names[i], evicted, NULL, 20000);
 		ck_assert_msg(st, "pod %s was not evicted", names[i]);
@@ -1514,16 +1550,18 @@ TEST(t08d_ephemeral_storage)
 		_cleanup_free_ char *img =
 		    xasprintf("%s/pods/uid-%s/disk.img", state_dir, names[i]);
 		int64_t a = allocated(img);
-		ck_assert_msg(a > 0 && a <= sizes[i], "pod %s: %s holds %lld bytes (limit %lld)",
-			      names[i], img, (long long)a, (long long)sizes[i]);
+		ck_assert_msg(sizes[i] ? a > 0 && a <= sizes[i] : a < 0,
+			      "pod %s: %s holds %lld bytes (limit %lld)", names[i], img,
+			      (long long)a, (long long)sizes[i]);
 	}
 	ck_assert_int_eq(statvfs(state_dir, &after), 0);
 	/* the whole node's free space (other processes write too: a margin of
 	 * the limits again, far below what the 'dd's would have written) */
 	int64_t drop =
 	    ((int64_t)before.f_bavail - (int64_t)after.f_bavail) * (int64_t)after.f_frsize;
-	ck_assert_msg(drop <= 2 * (64 + 64 + 40) * MI, "the node lost %lld bytes", (long long)drop);
-	ck_assert_int_eq(count_loops(), 3);
+	ck_assert_msg(drop <= 2 * (64 + 64 + 40 + 32) * MI, "the node lost %lld bytes",
+		      (long long)drop);
+	ck_assert_int_eq(count_loops(), 4); /* one each, the adopted one not mounted twice */
 	/* an evicted pod stays down: nothing restarted it a second later */
 	usleep(1500000);
 	Skiff__PodStatus *st = status_of("fill-live");
