@@ -388,6 +388,19 @@ static int tmpfs_ensure(const char *dir, int64_t limit, char **ret_msg)
 
 static void disk_arm(struct agent *a);
 
+/* anything to measure: a pod file system or a sized memory volume */
+static bool watched(const struct pod_disk *d)
+{
+	if (!d || !d->ready || d->evicted)
+		return false;
+	if (d->plan.fs_bytes)
+		return true;
+	for (size_t i = 0; i < d->n_volumes; i++)
+		if (d->volumes[i].memory && d->volumes[i].limit > 0)
+			return true;
+	return false;
+}
+
 static struct pod_disk *disk_new(struct agent_pod *pod)
 {
 	struct agent *a = pod->agent;
@@ -456,7 +469,8 @@ int disk_ensure(struct agent_pod *pod, char **ret_msg)
 			return r;
 	}
 	d->ready = true;
-	disk_arm(a);
+	if (watched(d))
+		disk_arm(a);
 	return 0;
 }
 
@@ -612,7 +626,7 @@ static void on_disk_timer(evutil_socket_t fd, short what, void *arg)
 	bool any = false;
 	for (struct agent_pod *pod = a->pods, *next; pod; pod = next) {
 		next = pod->next; /* an eviction never frees a pod, but be safe */
-		if (pod->disk && pod->disk->ready && !pod->disk->evicted) {
+		if (watched(pod->disk)) {
 			any = true;
 			check_pod(pod);
 		}
