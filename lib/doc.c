@@ -125,8 +125,7 @@ static int fail(struct loader *l, const yaml_mark_t *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(l->errmsg);
 	l->errmsg = xasprintf("%s:%zu:%zu: %s", l->name, m->line + 1, m->column + 1, msg);

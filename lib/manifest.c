@@ -408,8 +408,7 @@ static void error_at(struct ctx *c, const struct skiff_doc_node *n, const char *
 	if (c->errors++ >= MAX_ERRORS_SHOWN)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	c->m->errors = xrealloc(c->m->errors, (c->m->n_errors + 1) * sizeof(char *));
 	c->m->errors[c->m->n_errors++] = xasprintf("%s:%u:%u: %s%s%s", c->file, n ? n->line : 1,

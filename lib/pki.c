@@ -684,8 +684,7 @@ static int config_error(char **ret_errmsg, const char *path, size_t line, const 
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
+	what = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (ret_errmsg)
 		*ret_errmsg = line ? xasprintf("%s:%zu: %s", path, line, what)

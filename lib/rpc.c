@@ -710,8 +710,7 @@ int skiff_rpc_call_error(struct skiff_rpc_call *call, int err, const char *fmt, 
 	int r;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	r = call_finish(call, FLAG(REPLY), NULL, err ? err : -EIO, msg);
 	free(msg);

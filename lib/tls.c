@@ -66,8 +66,7 @@ static void set_verify_error(SSL *ssl, const char *fmt, ...)
 	if (!ssl)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(SSL_get_ex_data(ssl, verify_error_index));
 	SSL_set_ex_data(ssl, verify_error_index, msg);

@@ -9,6 +9,7 @@
 #ifndef SKIFF_UTIL_H
 #define SKIFF_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 bool skiff_startswith(const char *s, const char *prefix);
 bool skiff_endswith(const char *s, const char *suffix);

@@ -41,8 +41,7 @@ static int fail(char **ret_errmsg, int e, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
+	what = xvasprintf(fmt, ap);
 	va_end(ap);
 	*ret_errmsg = xasprintf("%s: %s", what, strerror(e));
 	return -e;

@@ -226,8 +226,7 @@ void demo_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	demo_reply_json(req, code, json_pack("{s:s}", "error", msg));
 }

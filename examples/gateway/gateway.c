@@ -368,8 +368,7 @@ static void reply_error(struct client *c, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	reply(c, code, json_pack("{s:s}", "error", msg));
 }
