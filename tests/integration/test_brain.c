@@ -244,12 +244,7 @@ static void agent_handler(struct skiff_rpc_call *call, const Skiff__Frame *req, 
 static void agent_join(struct fake_agent *a, const char *name)
 {
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	_cleanup_free_ char *tokpath = xasprintf("%s/data/join-token", tmpdir);
-	_cleanup_free_ char *token = NULL;
-	size_t len;
-	ck_assert_int_eq(skiff_read_file(tokpath, 4096, &token, &len), 0);
-	while (len && token[len - 1] == '\n')
-		token[--len] = 0;
+	_cleanup_free_ char *token = join_token();
 	/* a wrong token is refused */
 	_cleanup_free_ char *bad = xstrdup(token);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
@@ -636,8 +631,7 @@ static long rss_kib(pid_t pid)
  * milliseconds it took; its output goes to *ret_out (free()). */
 static int run_ctl(const char *const *args, int64_t *ret_ms, char **ret_out)
 {
-	const char *bin = getenv("SKIFF_BIN");
-	_cleanup_free_ char *path = xasprintf("%s/skiffctl", bin ? bin : "build/bin");
+	_cleanup_free_ char *path = skiff_bin_path("skiffctl");
 	_cleanup_free_ char *conf = xasprintf("%s/data/admin.conf", tmpdir);
 	_cleanup_free_ char *out = xasprintf("%s/ctl.out", tmpdir);
 	const char *argv[16] = { path, "--config", conf };
@@ -645,16 +639,7 @@ static int run_ctl(const char *const *args, int64_t *ret_ms, char **ret_out)
 	for (int i = 0; args[i] && n < 15; i++)
 		argv[n++] = args[i];
 	int64_t t0 = skiff_mono_ms();
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(path, (char **)argv);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
+	waitpid(spawn_logged(argv, out, false), &status, 0);
 	*ret_ms = skiff_mono_ms() - t0;
 	ck_assert_int_eq(skiff_read_file(out, 1 << 20, ret_out, NULL), 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -741,12 +726,8 @@ TEST(test_bad_joins_slowed_down)
 {
 	start_brain("3s");
 	skiff_rpc_sync_free(connect_admin(20000));
-	_cleanup_free_ char *tokpath = xasprintf("%s/data/join-token", tmpdir);
-	_cleanup_free_ char *token = NULL;
-	size_t len;
-	ck_assert_int_eq(skiff_read_file(tokpath, 4096, &token, &len), 0);
-	while (len && token[len - 1] == '\n')
-		token[--len] = 0;
+	_cleanup_free_ char *token = join_token();
+	size_t len = strlen(token);
 	char digest[65], secret[33];
 	ck_assert_int_eq(skiff_token_parse(token, digest, secret), 0);
 	_cleanup_free_ char *bad = xstrdup(token);

@@ -40,19 +40,7 @@ static void ident_free(struct ident *id)
 
 static char *default_token(void)
 {
-	_cleanup_free_ char *path = xasprintf("%s/data/join-token", tmpdir);
-	char *token = NULL;
-	size_t len;
-	int64_t deadline = skiff_mono_ms() + 20000;
-	while (skiff_read_file(path, 4096, &token, &len) < 0) {
-		ck_assert_msg(skiff_mono_ms() < deadline, "no join-token");
-		usleep(50000);
-	}
-	while (len && token[len - 1] == '\n')
-		token[--len] = 0;
-	/* the file is written before the brain listens: wait until it serves */
-	skiff_rpc_sync_free(connect_admin(20000));
-	return token;
+	return join_token();
 }
 
 /* JOIN as name with key (NULL: a fresh one) */

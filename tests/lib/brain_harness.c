@@ -26,27 +26,54 @@ atomic_int brain_pid;
 
 const char *brain_extra_args[8];
 
-void start_brain(const char *grace)
+pid_t spawn_logged(const char *const *argv, const char *log, bool append)
 {
-	const char *bin = getenv("SKIFF_BIN");
-	_cleanup_free_ char *path = xasprintf("%s/skiff-orchestrator", bin ? bin : "build/bin");
-	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
-	_cleanup_free_ char *data = xasprintf("%s/data", tmpdir);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int fd = open(log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		const char *argv[32] = { path,	      "--data-dir",   data,  "--listen",
-					 listen_addr, "--node-grace", grace, "--heartbeat",
-					 "200ms",     "--log-level",  "info" };
-		for (int i = 0, n = 11; brain_extra_args[i] && n < 31; i++)
-			argv[n++] = brain_extra_args[i];
-		execv(path, (char **)argv);
+		execv(argv[0], (char **)argv);
 		_exit(127);
 	}
-	atomic_store(&brain_pid, pid);
+	return pid;
+}
+
+char *skiff_bin_path(const char *name)
+{
+	const char *bin = getenv("SKIFF_BIN");
+	return xasprintf("%s/%s", bin ? bin : "build/bin", name);
+}
+
+void start_brain(const char *grace)
+{
+	_cleanup_free_ char *path = skiff_bin_path("skiff-orchestrator");
+	_cleanup_free_ char *log = xasprintf("%s/brain.log", tmpdir);
+	_cleanup_free_ char *data = xasprintf("%s/data", tmpdir);
+	const char *argv[32] = { path,	      "--data-dir",   data,  "--listen",
+				 listen_addr, "--node-grace", grace, "--heartbeat",
+				 "200ms",     "--log-level",  "info" };
+	for (int i = 0, n = 11; brain_extra_args[i] && n < 31; i++)
+		argv[n++] = brain_extra_args[i];
+	atomic_store(&brain_pid, spawn_logged(argv, log, true));
+}
+
+char *join_token(void)
+{
+	_cleanup_free_ char *path = xasprintf("%s/data/join-token", tmpdir);
+	char *token = NULL;
+	size_t len;
+	int64_t deadline = skiff_mono_ms() + 20000;
+	while (skiff_read_file(path, 4096, &token, &len) < 0) {
+		ck_assert_msg(skiff_mono_ms() < deadline, "no join-token");
+		usleep(50000);
+	}
+	while (len && token[len - 1] == '\n')
+		token[--len] = 0;
+	/* the file is written before the brain listens: wait until it serves */
+	skiff_rpc_sync_free(connect_admin(20000));
+	return token;
 }
 
 int stop_brain(int sig)

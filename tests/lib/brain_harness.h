@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,14 @@ void harness_teardown(void);
  * tmpdir/data, --node-grace grace and heartbeats every 200 ms, logging to
  * tmpdir/brain.log. */
 void start_brain(const char *grace);
+/* The brain's join token (tmpdir/data/join-token, waited for up to 20 s),
+ * once the brain serves; free() it. */
+char *join_token(void);
+/* Fork and exec argv[0] with stdout and stderr to log (appended or
+ * truncated); returns the child's pid. */
+pid_t spawn_logged(const char *const *argv, const char *log, bool append);
+/* $SKIFF_BIN/NAME (default build/bin/NAME); free() it. */
+char *skiff_bin_path(const char *name);
 /* Send sig and reap it; returns its wait status, -1 when none ran. */
 int stop_brain(int sig);
 /* The last 3000 bytes of the brain's log, on stderr. */
