@@ -41,5 +41,6 @@ make_oci() {
 		"$h" "$size" "$name" "${name##*:}" >"$out/index.json"
 	echo '{"imageLayoutVersion":"1.0.0"}' >"$out/oci-layout"
 	tar -C "$out" -cf "$out.tar" oci-layout index.json blobs
+	# shellcheck disable=SC2034 # the result, read by the sourcing script
 	OCI_MANIFEST=sha256:$h
 }
