@@ -215,6 +215,18 @@ static bool container_free(struct agent_container *c)
 	return true;
 }
 
+/* The oldest queued Event: sent, or dropped for a newer one. */
+static void event_drop_first(struct agent *a)
+{
+	struct queued_event *e = a->events;
+	a->events = e->next;
+	if (!a->events)
+		a->events_tail = &a->events;
+	a->n_events--;
+	free(e->data);
+	free(e);
+}
+
 void core_free_all(struct agent *a)
 {
 	while (a->containers)
@@ -222,14 +234,8 @@ void core_free_all(struct agent *a)
 	if (a->assignment)
 		skiff__assignment__free_unpacked(a->assignment, NULL);
 	a->assignment = NULL;
-	while (a->events) {
-		struct queued_event *e = a->events;
-		a->events = e->next;
-		free(e->data);
-		free(e);
-	}
-	a->events_tail = &a->events;
-	a->n_events = 0;
+	while (a->events)
+		event_drop_first(a);
 }
 
 /* ---- status and events -------------------------------------------------- */
@@ -411,17 +417,9 @@ void core_flush(struct agent *a)
 			}
 		}
 	}
-	while (a->events && a->uplink->connected(a)) {
-		struct queued_event *e = a->events;
-		if (!a->uplink->send_event(a, e->data, e->len))
-			break;
-		a->events = e->next;
-		if (!a->events)
-			a->events_tail = &a->events;
-		a->n_events--;
-		free(e->data);
-		free(e);
-	}
+	while (a->events && a->uplink->connected(a) &&
+	       a->uplink->send_event(a, a->events->data, a->events->len))
+		event_drop_first(a);
 }
 
 void core_mark_dirty(struct agent_container *c)
@@ -474,15 +472,8 @@ void core_report_event(struct agent *a, struct agent_pod *pod, const char *type,
 		free(buf);
 		return;
 	}
-	if (a->n_events >= AGENT_MAX_QUEUED_EVENTS) {
-		struct queued_event *old = a->events;
-		a->events = old->next;
-		if (!a->events)
-			a->events_tail = &a->events;
-		free(old->data);
-		free(old);
-		a->n_events--;
-	}
+	if (a->n_events >= AGENT_MAX_QUEUED_EVENTS)
+		event_drop_first(a);
 	struct queued_event *q = xcalloc(1, sizeof(*q));
 	q->data = buf;
 	q->len = len;
