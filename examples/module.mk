@@ -47,7 +47,7 @@ BUSYBOX := /bin/busybox
 
 images: $(IMAGE_STAMP)
 
-$(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh
+$(IMAGE_STAMP): $(EX_BINS) examples/common/mkimage.sh scripts/oci-image.py
 	@[ -x $(BUSYBOX) ] || scripts/deps.sh busybox-static
 	examples/common/mkimage.sh "$(IMAGE_DIR)" "$(IMAGE_NAME)" $(BUSYBOX) $(EX_BINS)
 	@touch $@

@@ -5,7 +5,10 @@
 #
 #   mkimage.sh IMAGE_DIR NAME BUSYBOX PROGRAM...
 # The new rootfs is assembled beside the old one and swapped in, so a reader
-# never sees a half-built image.
+# never sees a half-built image. IMAGE_DIR/NAME.oci.tar is the same root
+# filesystem as an OCI image archive with a config (PATH, WorkingDir /, Cmd
+# /bin/sh), for `skiffctl image load` and registries (scripts/oci-image.py,
+# no network).
 set -eu
 dir=$1 name=$2 busybox=$3
 shift 3
@@ -35,4 +38,8 @@ tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$tmp" -cf "$d
 rm -rf "${dir:?}/${name:?}"
 mv "$tmp" "$dir/$name"
 mv "$dir/.$name.tar.tmp" "$dir/$name.tar"
-echo "image $dir/$name ($(du -sh "$dir/$name.tar" | cut -f1) tar)"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+python3 "$top/scripts/oci-image.py" "$dir/.$name.oci.tar.tmp" --tar --layer "$dir/$name" \
+	--name "$name" --env PATH=/bin --workdir / --cmd '["/bin/sh"]' >/dev/null
+mv "$dir/.$name.oci.tar.tmp" "$dir/$name.oci.tar"
+echo "image $dir/$name ($(du -sh "$dir/$name.tar" | cut -f1) tar, OCI archive $name.oci.tar)"
