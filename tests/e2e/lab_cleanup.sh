@@ -38,7 +38,13 @@ for p in $(grep -laF "$E2E_LAB/" /proc/[0-9]*/cmdline 2>/dev/null); do
 	cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 	[[ $cmd == *skiff-* ]] && pids+=("${p#/proc/}")
 done
-cpids=$(q pods '.[] | .status.containerStatuses[0].pid // empty' -l app=web)
+# each container as PID:START, so a pid recycled by the time of the check
+# (this machine's pid_max may be 32768) is not taken for the container
+cpids=()
+for p in $(q pods '.[] | .status.containerStatuses[0].pid // empty' -l app=web); do
+	s=$(proc_start "$p") && cpids+=("$p:$s")
+done
+[ "${#cpids[@]}" -ge 1 ] || fail "the Running web pods report no container pid"
 [ "${#pids[@]}" -ge 3 ] || fail "expected at least a brain and 2 agents, found ${#pids[@]} processes"
 step "kill -9 of ${#pids[@]} lab processes (brain, agents, shims); the containers are orphans now"
 kill -9 "${pids[@]}" 2>/dev/null || true
@@ -48,8 +54,8 @@ lab down >"$E2E_TMP/down" 2>&1 || fail "skiff-lab down after kill -9 failed: $(c
 step "skiff-lab down after kill -9 took $(($(now_ms) - t)) ms"
 left=$(nothing_left)
 [ -z "$left" ] || fail "left behind after kill -9 and down: $left"
-for p in $cpids; do
-	pid_alive "$p" && fail "container process $p still runs after down"
+for p in "${cpids[@]}"; do
+	same_process "${p%%:*}" "${p#*:}" && fail "container process ${p%%:*} still runs after down"
 done
 lab down >"$E2E_TMP/down" 2>&1 || fail "a second skiff-lab down failed: $(cat "$E2E_TMP/down")"
 left=$(nothing_left)

@@ -38,6 +38,23 @@ pid_alive() {
 	[[ $cmd == *"$2"* ]]
 }
 
+# proc_start PID: the process's start time (clock ticks since boot, field 22
+# of /proc/PID/stat), which tells a process from a later one given its pid
+proc_start() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	# shellcheck disable=SC2086
+	set -- $st
+	echo "${20}"
+}
+
+# same_process PID START: PID still runs (not a zombie) and is the process
+# that started at START (see proc_start), not a recycled pid
+same_process() {
+	pid_alive "$1" && [ "$(proc_start "$1")" = "$2" ]
+}
+
 # poll SECONDS CMD [ARG...]: run CMD (output discarded) every POLL_INTERVAL
 # (0.05 s) until it succeeds: 0, or 1 after SECONDS. Sets WAITED_MS.
 WAITED_MS=0
