@@ -71,15 +71,31 @@ static void send_msg(int fd, int type, int code, int value, const char *text)
 		;
 }
 
-/* Returns bytes read (0 on EOF) or -errno. */
+/* Returns bytes read (0 on EOF) or -errno.
+ *
+ * A peer that exits with a message of ours unread (the child failing while
+ * the parent sends GO) leaves ECONNRESET on this socket, and a SEQPACKET
+ * recv reports that error before the messages still queued: the child's
+ * MSG_ERROR would be lost. The error is cleared once reported, so one more
+ * recv reads what is queued (or 0 at EOF). */
 static int recv_msg(int fd, struct sync_msg *m, bool nonblock)
 {
 	ssize_t n;
+	bool reset = false;
 
 	memset(m, 0, sizeof(*m));
-	do
+	for (;;) {
 		n = recv(fd, m, sizeof(*m), nonblock ? MSG_DONTWAIT : 0);
-	while (n < 0 && errno == EINTR);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == ECONNRESET && !reset) {
+			reset = true;
+			continue;
+		}
+		break;
+	}
 	if (n < 0)
 		return -errno;
 	m->text[sizeof(m->text) - 1] = 0;
