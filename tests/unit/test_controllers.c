@@ -405,21 +405,23 @@ TEST(test_restart_mid_reconcile)
 }
 END_TEST
 
-TEST(test_endpoints)
+/* Apply a service NAME for app=APP with port 80 to TARGET_PORT, or to the
+ * container port called TARGET_NAME when that is given. */
+static void apply_service(struct brain *b, const char *name, const char *app, int target_port,
+			  const char *target_name)
 {
-	struct brain *b = open_brain();
-	add_node(b, "vm1", 8000, 8 * Gi);
-	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), NULL);
 	Skiff__Service svc = SKIFF__SERVICE__INIT;
 	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
 	Skiff__ServiceSpec spec = SKIFF__SERVICE_SPEC__INIT;
 	Skiff__ServicePort port = SKIFF__SERVICE_PORT__INIT;
 	Skiff__ServicePort *ports[] = { &port };
-	Skiff__KeyValue *sel[] = { kv_new("app", "web") };
-	m.name = xstrdup("web");
+	Skiff__KeyValue *sel[] = { kv_new("app", app) };
+	m.name = xstrdup(name);
 	svc.metadata = &m;
 	port.port = 80;
-	port.target_port = 8080;
+	port.target_port = target_port;
+	if (target_name)
+		port.target_port_name = xstrdup(target_name);
 	spec.ports = ports;
 	spec.n_ports = 1;
 	spec.selector = sel;
@@ -427,9 +429,24 @@ TEST(test_endpoints)
 	svc.spec = &spec;
 	const char *result;
 	_cleanup_free_ char *err = NULL;
-	ck_assert_int_eq(
-	    brain_apply(b, SKIFF_KIND_SERVICE, &svc.base, false, false, &result, NULL, &err), 0);
+	ck_assert_msg(
+	    brain_apply(b, SKIFF_KIND_SERVICE, &svc.base, false, false, &result, NULL, &err) == 0,
+	    "apply service %s: %s", name, err);
 	ck_assert_str_eq(result, "created");
+	free(m.name);
+	if (port.target_port_name != protobuf_c_empty_string)
+		free(port.target_port_name);
+	free(port.protocol); /* defaulted to TCP by validation */
+	skiff_obj_free(&sel[0]->base);
+}
+
+TEST(test_endpoints)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 3, "img:1", 100, 64 * Mi), NULL);
+	apply_service(b, "web", "web", 8080, NULL);
+	_cleanup_free_ char *err = NULL;
 	brain_reconcile(b);
 	const Skiff__Service *s = brain_get(b, SKIFF_KIND_SERVICE, "web");
 	ck_assert(!s->status || s->status->n_endpoints == 0);
@@ -480,9 +497,6 @@ TEST(test_endpoints)
 	brain_reconcile(b);
 	s = brain_get(b, SKIFF_KIND_SERVICE, "web");
 	ck_assert_uint_eq(s->status->n_endpoints, 1);
-	free(m.name);
-	free(port.protocol); /* defaulted to TCP by validation */
-	skiff_obj_free(&sel[0]->base);
 	brain_free(b);
 }
 END_TEST
@@ -597,34 +611,6 @@ TEST(test_state_survives_restart)
 }
 END_TEST
 
-/* A service for app=NAME with one port whose targetPort is a name. */
-static void apply_named_port_service(struct brain *b, const char *name, const char *app)
-{
-	Skiff__Service svc = SKIFF__SERVICE__INIT;
-	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
-	Skiff__ServiceSpec spec = SKIFF__SERVICE_SPEC__INIT;
-	Skiff__ServicePort port = SKIFF__SERVICE_PORT__INIT;
-	Skiff__ServicePort *ports[] = { &port };
-	Skiff__KeyValue *sel[] = { kv_new("app", app) };
-	m.name = xstrdup(name);
-	svc.metadata = &m;
-	port.port = 80;
-	port.target_port_name = xstrdup("http");
-	spec.ports = ports;
-	spec.n_ports = 1;
-	spec.selector = sel;
-	spec.n_selector = 1;
-	svc.spec = &spec;
-	const char *result;
-	_cleanup_free_ char *err = NULL;
-	ck_assert_int_eq(
-	    brain_apply(b, SKIFF_KIND_SERVICE, &svc.base, false, false, &result, NULL, &err), 0);
-	free(m.name);
-	free(port.target_port_name);
-	free(port.protocol);
-	skiff_obj_free(&sel[0]->base);
-}
-
 TEST(test_endpoints_named_target_port)
 {
 	struct brain *b = open_brain();
@@ -640,8 +626,8 @@ TEST(test_endpoints_named_target_port)
 	c->ports[0]->container_port = 8443;
 	apply_deployment(b, d, NULL);
 	apply_deployment(b, make_deployment("plain", 1, "img:1", 100, 64 * Mi), NULL);
-	apply_named_port_service(b, "web", "web");
-	apply_named_port_service(b, "plain", "plain");
+	apply_service(b, "web", "web", 0, "http");
+	apply_service(b, "plain", "plain", 0, "http");
 	brain_reconcile(b);
 	report_all_running(b);
 	brain_reconcile(b);
