@@ -332,3 +332,17 @@ pod_tags() {
 	q pods '[.[] | select(.status.phase == "Running") | .spec.containers[0].command[-1]]
 		| unique | join(",")' -l "$1"
 }
+
+# pod_restarted POD UID NODE RESTARTS PID: POD is the same pod (UID), Running
+# on NODE with one restart more than RESTARTS and a pid other than PID (its
+# new pid, as the node sees it, is left in RESTARTED_PID)
+RESTARTED_PID=
+pod_restarted() {
+	local got g_uid g_node g_restarts
+	got=$(q pods '.[] | select(.metadata.name == "'"$1"'" and .status.phase == "Running")
+		| [.metadata.uid, .spec.nodeName, (.status.containerStatuses[0].restartCount // 0),
+		   (.status.containerStatuses[0].pid // 0)] | map(tostring) | join(" ")') || return 1
+	read -r g_uid g_node g_restarts RESTARTED_PID <<<"$got"
+	[ "$g_uid" = "$2" ] && [ "$g_node" = "$3" ] && [ "$g_restarts" = $(($4 + 1)) ] &&
+		[ "$RESTARTED_PID" != "$5" ] && [ "${RESTARTED_PID:-0}" -gt 1 ]
+}

@@ -27,13 +27,7 @@ done <"$E2E_TMP/before"
 read -r pod node pid restarts uid <"$E2E_TMP/before"
 step "kill -9 the main process of $pod on $node (pid $pid, restarts $restarts)"
 restarted() { # the same pod (uid), same node, Running, one more restart, a new live pid
-	local got
-	got=$(q pods '.[] | select(.metadata.name == "'"$pod"'" and .status.phase == "Running")
-		| [.metadata.uid, .spec.nodeName, (.status.containerStatuses[0].restartCount // 0),
-		   (.status.containerStatuses[0].pid // 0)] | map(tostring) | join(" ")') || return 1
-	read -r g_uid g_node g_restarts g_pid <<<"$got"
-	[ "$g_uid" = "$uid" ] && [ "$g_node" = "$node" ] && [ "$g_restarts" = $((restarts + 1)) ] &&
-		[ "$g_pid" != "$pid" ] && [ "$g_pid" -gt 1 ] && pid_alive "$g_pid"
+	pod_restarted "$pod" "$uid" "$node" "$restarts" "$pid" && pid_alive "$RESTARTED_PID"
 }
 kill -9 "$pid"
 wait_until "$pod to restart on $node with restart count $((restarts + 1))" 15 restarted

@@ -69,14 +69,8 @@ wait_until "6 web pods Running" 90 all_running app=web 6
 running_pods app=web >"$E2E_TMP/before"
 read -r pod node pid restarts uid <"$E2E_TMP/before"
 step "kill -9 the main process of $pod in $node (pid $pid in the VM)"
-restarted() {
-	local got
-	got=$(q pods '.[] | select(.metadata.name == "'"$pod"'" and .status.phase == "Running")
-		| [.metadata.uid, .spec.nodeName, (.status.containerStatuses[0].restartCount // 0),
-		   (.status.containerStatuses[0].pid // 0)] | map(tostring) | join(" ")') || return 1
-	read -r g_uid g_node g_restarts g_pid <<<"$got"
-	[ "$g_uid" = "$uid" ] && [ "$g_node" = "$node" ] && [ "$g_restarts" = $((restarts + 1)) ] &&
-		[ "$g_pid" != "$pid" ] && [ "$g_pid" -gt 1 ]
+restarted() { # the pid is the VM's: it cannot be checked from the host
+	pod_restarted "$pod" "$uid" "$node" "$restarts" "$pid"
 }
 vexec "$node" kill -9 "$pid" || fail "kill -9 $pid in $node failed"
 wait_until "$pod to restart in $node with restart count $((restarts + 1))" 30 restarted
