@@ -25,13 +25,25 @@ static const struct verb verbs[] = {
 	  "Example:\n  skiffctl apply -f examples/gateway/gateway.yaml\n"
 	  "  skiffctl get deployment web -o yaml | skiffctl apply -f -\n" },
 	{ "get", cmd_get,
-	  "get KIND [NAME…] [-o wide|json|yaml|name] [-l key=value[,…]] [-w] [--no-headers]",
+	  "get KIND[,KIND…]|all [NAME…] [-o FORMAT] [-l SELECTOR] [--field-selector F]\n"
+	  "           [--sort-by PATH] [--show-labels] [-w] [--no-headers]",
 	  "List objects as a table, or print them as JSON or YAML",
 	  "KIND is nodes (no), pods (po), deployments (deploy), services (svc) or events (ev);\n"
-	  "KIND/NAME works too. -o json|yaml prints what apply reads back; -o name prints\n"
-	  "KIND/NAME lines; -w keeps printing changes as they happen.\n\n"
+	  "several are joined by commas (po,svc), all is pods, services and deployments;\n"
+	  "KIND/NAME works too. FORMAT: wide, json, yaml (what apply reads back), name\n"
+	  "(KIND/NAME lines), jsonpath=TEMPLATE ({.items[*].metadata.name}, {range}…{end},\n"
+	  "filters [?(@.x==\"y\")], {\"\\n\"}), custom-columns=HEADER:PATH[,…].\n"
+	  "-l: key=value, key!=value, key in (a,b), key notin (a,b), key, !key.\n"
+	  "--field-selector: FIELD=VALUE|FIELD!=VALUE[,…] on metadata.name, and for pods\n"
+	  "spec.nodeName, status.phase, status.podIP, spec.restartPolicy (nodes:\n"
+	  "spec.unschedulable; events: involvedObject.kind|name, reason, type, source).\n"
+	  "--sort-by sorts by a path (numbers numerically); --show-labels adds LABELS;\n"
+	  "-w keeps printing changes as they happen.\n\n"
 	  "Example:\n  skiffctl get pods -o wide\n  skiffctl get deploy web -o yaml\n"
-	  "  skiffctl get pods -l app=web -w\n" },
+	  "  skiffctl get pods -l app=web -w\n  skiffctl get all\n"
+	  "  skiffctl get pods -o jsonpath='{.items[*].metadata.name}'\n"
+	  "  skiffctl get pods --field-selector status.phase=Running --sort-by "
+	  ".metadata.name\n" },
 	{ "describe", cmd_describe, "describe KIND NAME",
 	  "Show one object in detail, with its events",
 	  "For a Pending pod the scheduler's reason for every node is shown.\n\n"

@@ -2,6 +2,7 @@
  * -o json|yaml|name printers. */
 #include "output.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,32 @@ void skiff_table_print_last(struct skiff_table *t, FILE *f)
 		return;
 	table_widths(t, true, width);
 	print_row(f, t->cells + (t->nrows - 1) * t->ncols, width, t->ncols);
+}
+
+void skiff_table_add_column(struct skiff_table *t, const char *header, const char *const *cells)
+{
+	size_t nc = t->ncols + 1;
+	assert(nc <= 32);
+	char **c = xcalloc(t->nrows * nc, sizeof(char *));
+	for (size_t r = 0; r < t->nrows; r++) {
+		memcpy(c + r * nc, t->cells + r * t->ncols, t->ncols * sizeof(char *));
+		c[r * nc + t->ncols] = xstrdup(cells[r] ? cells[r] : "");
+	}
+	free(t->cells);
+	t->cells = c;
+	t->headers = xrealloc(t->headers, nc * sizeof(char *));
+	t->headers[t->ncols] = xstrdup(header);
+	t->ncols = nc;
+}
+
+void skiff_table_prefix_column(struct skiff_table *t, size_t col, const char *prefix)
+{
+	for (size_t r = 0; r < t->nrows; r++) {
+		char **cell = &t->cells[r * t->ncols + col];
+		char *x = xasprintf("%s%s", prefix, *cell);
+		free(*cell);
+		*cell = x;
+	}
 }
 
 void skiff_table_free(struct skiff_table *t)
@@ -361,6 +388,20 @@ void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind
 	}
 }
 
+struct skiff_doc_node *skiff_output_doc(Skiff__Object *const *items, size_t n, bool single)
+{
+	if (single && n == 1)
+		return skiff_object_to_doc(items[0]);
+	struct skiff_doc_node *doc = skiff_doc_new(SKIFF_DOC_MAP);
+	skiff_doc_put(doc, "apiVersion", skiff_doc_scalar(SKIFF_API_VERSION, SKIFF_SCALAR_STRING));
+	skiff_doc_put(doc, "kind", skiff_doc_scalar("List", SKIFF_SCALAR_STRING));
+	struct skiff_doc_node *seq = skiff_doc_new(SKIFF_DOC_SEQ);
+	for (size_t i = 0; i < n; i++)
+		skiff_doc_append(seq, skiff_object_to_doc(items[i]));
+	skiff_doc_put(doc, "items", seq);
+	return doc;
+}
+
 int skiff_output_objects(FILE *f, const struct skiff_kind *kind, Skiff__Object *const *items,
 			 size_t n, enum skiff_output fmt, bool single, bool headers, int64_t now_ms)
 {
@@ -375,24 +416,14 @@ int skiff_output_objects(FILE *f, const struct skiff_kind *kind, Skiff__Object *
 		break;
 	case SKIFF_OUTPUT_JSON:
 	case SKIFF_OUTPUT_YAML: {
-		struct skiff_doc_node *doc;
-		if (single && n == 1) {
-			doc = skiff_object_to_doc(items[0]);
-		} else {
-			doc = skiff_doc_new(SKIFF_DOC_MAP);
-			skiff_doc_put(doc, "apiVersion",
-				      skiff_doc_scalar(SKIFF_API_VERSION, SKIFF_SCALAR_STRING));
-			skiff_doc_put(doc, "kind", skiff_doc_scalar("List", SKIFF_SCALAR_STRING));
-			struct skiff_doc_node *seq = skiff_doc_new(SKIFF_DOC_SEQ);
-			for (size_t i = 0; i < n; i++)
-				skiff_doc_append(seq, skiff_object_to_doc(items[i]));
-			skiff_doc_put(doc, "items", seq);
-		}
+		struct skiff_doc_node *doc = skiff_output_doc(items, n, single);
 		int r = fmt == SKIFF_OUTPUT_JSON ? skiff_doc_write_json(f, doc)
 						 : skiff_doc_write_yaml(f, doc, false);
 		skiff_doc_free(doc);
 		return r;
 	}
+	case SKIFF_OUTPUT_JSONPATH: /* printed by get itself */
+	case SKIFF_OUTPUT_COLUMNS:
 	case SKIFF_OUTPUT_TABLE:
 	case SKIFF_OUTPUT_WIDE: {
 		struct skiff_table *t = skiff_output_table_new(kind, fmt == SKIFF_OUTPUT_WIDE);

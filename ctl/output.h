@@ -16,6 +16,8 @@ enum skiff_output {
 	SKIFF_OUTPUT_JSON,
 	SKIFF_OUTPUT_YAML,
 	SKIFF_OUTPUT_NAME,
+	SKIFF_OUTPUT_JSONPATH, /* -o jsonpath=… (skiffctl get) */
+	SKIFF_OUTPUT_COLUMNS,  /* -o custom-columns=… (skiffctl get) */
 };
 
 /* "wide", "json", "yaml", "name" -> format; -EINVAL otherwise. */
@@ -32,6 +34,11 @@ void skiff_table_add(struct skiff_table *t, const char *const *cells);
 void skiff_table_print(struct skiff_table *t, FILE *f, bool headers);
 /* Print only the last row, aligned with everything added before (watch). */
 void skiff_table_print_last(struct skiff_table *t, FILE *f);
+/* One more column at the right: cells[nrows] (copied). At most 32 columns. */
+void skiff_table_add_column(struct skiff_table *t, const char *header, const char *const *cells);
+/* Prefix every cell of column col ("pod/" before the names, as kubectl
+ * shows several kinds). */
+void skiff_table_prefix_column(struct skiff_table *t, size_t col, const char *prefix);
 void skiff_table_free(struct skiff_table *t);
 
 /* Print objects of one kind. single: print one object as itself rather than
@@ -39,6 +46,10 @@ void skiff_table_free(struct skiff_table *t);
 int skiff_output_objects(FILE *f, const struct skiff_kind *kind, Skiff__Object *const *items,
 			 size_t n, enum skiff_output fmt, bool single, bool headers,
 			 int64_t now_ms);
+
+/* What -o json|yaml prints: the object itself (single and n == 1) or a
+ * List of them (caller frees with skiff_doc_free()). */
+struct skiff_doc_node *skiff_output_doc(Skiff__Object *const *items, size_t n, bool single);
 
 /* The table row of one object (columns as for skiff_output_objects). */
 void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind,

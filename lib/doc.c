@@ -464,6 +464,19 @@ static json_t *json_node(const struct skiff_doc_node *n)
 	return json_null();
 }
 
+char *skiff_doc_to_json(const struct skiff_doc_node *node)
+{
+	json_t *j = json_node(node);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+
+	json_decref(j);
+	if (!s)
+		abort(); /* allocation failure */
+	char *copy = xstrdup(s);
+	free(s);
+	return copy;
+}
+
 int skiff_doc_write_json(FILE *f, const struct skiff_doc_node *node)
 {
 	json_t *j = json_node(node);

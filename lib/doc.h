@@ -77,5 +77,8 @@ struct skiff_doc_node *skiff_doc_get(const struct skiff_doc_node *map, const cha
  * JSON. Return 0 or -EIO. */
 int skiff_doc_write_yaml(FILE *f, const struct skiff_doc_node *node, bool doc_start);
 int skiff_doc_write_json(FILE *f, const struct skiff_doc_node *node);
+/* node as one line of JSON (kubectl's jsonpath prints maps and lists so);
+ * caller frees. */
+char *skiff_doc_to_json(const struct skiff_doc_node *node);
 
 #endif

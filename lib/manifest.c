@@ -90,10 +90,15 @@ static Skiff__ObjectMeta *message_meta(const ProtobufCMessage *msg)
 	return *(Skiff__ObjectMeta **)((char *)msg + f->offset);
 }
 
-const char *skiff_object_name(const Skiff__Object *obj)
+Skiff__ObjectMeta *skiff_object_meta(const Skiff__Object *obj)
 {
 	ProtobufCMessage *m = skiff_object_member(obj, NULL);
-	Skiff__ObjectMeta *meta = m ? message_meta(m) : NULL;
+	return m ? message_meta(m) : NULL;
+}
+
+const char *skiff_object_name(const Skiff__Object *obj)
+{
+	Skiff__ObjectMeta *meta = skiff_object_meta(obj);
 	return meta && meta->name ? meta->name : "";
 }
 

@@ -40,6 +40,8 @@ const struct skiff_kind *skiff_kind_all(size_t *ret_n);
 ProtobufCMessage *skiff_object_member(const Skiff__Object *obj, const struct skiff_kind **ret_kind);
 /* A new Object (free with skiff__object__free_unpacked(o, NULL)) that owns msg. */
 Skiff__Object *skiff_object_wrap(const struct skiff_kind *kind, ProtobufCMessage *msg);
+/* The object's metadata (NULL when none; owned by obj). */
+Skiff__ObjectMeta *skiff_object_meta(const Skiff__Object *obj);
 /* The object's metadata.name ("" when none). */
 const char *skiff_object_name(const Skiff__Object *obj);
 
