@@ -20,13 +20,18 @@
 
 /* ---- kinds -------------------------------------------------------------- */
 
+/* The last column: whether the kind's objects live in a namespace (the one
+ * table of that rule: skiff_kind_namespaced(), and the brain's
+ * skiff_kind_is_namespaced() reads it too). */
 static const struct skiff_kind kinds[] = {
-	{ "node", "Node", "nodes", "no", &skiff__node__descriptor, false, "v1" },
-	{ "pod", "Pod", "pods", "po", &skiff__pod__descriptor, true, "v1" },
+	{ "node", "Node", "nodes", "no", &skiff__node__descriptor, false, "v1", false },
+	{ "pod", "Pod", "pods", "po", &skiff__pod__descriptor, true, "v1", true },
 	{ "deployment", "Deployment", "deployments", "deploy", &skiff__deployment__descriptor, true,
-	  "apps/v1" },
-	{ "service", "Service", "services", "svc", &skiff__service__descriptor, true, "v1" },
-	{ "event", "Event", "events", "ev", &skiff__event__descriptor, false, "v1" },
+	  "apps/v1", true },
+	{ "service", "Service", "services", "svc", &skiff__service__descriptor, true, "v1", true },
+	{ "event", "Event", "events", "ev", &skiff__event__descriptor, false, "v1", true },
+	{ "namespace", "Namespace", "namespaces", "ns", &skiff__namespace__descriptor, true, "v1",
+	  false },
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -34,6 +39,14 @@ const struct skiff_kind *skiff_kind_all(size_t *ret_n)
 {
 	*ret_n = N_KINDS;
 	return kinds;
+}
+
+bool skiff_kind_namespaced(const char *name)
+{
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (name && streq(name, kinds[i].name))
+			return kinds[i].namespaced;
+	return false;
 }
 
 const struct skiff_kind *skiff_kind_lookup(const char *word)
@@ -52,7 +65,7 @@ static ProtobufCMessage **object_slot(Skiff__Object *obj, size_t i)
 	ProtobufCMessage **slots[] = {
 		(ProtobufCMessage **)&obj->node,       (ProtobufCMessage **)&obj->pod,
 		(ProtobufCMessage **)&obj->deployment, (ProtobufCMessage **)&obj->service,
-		(ProtobufCMessage **)&obj->event,
+		(ProtobufCMessage **)&obj->event,      (ProtobufCMessage **)&obj->namespace_,
 	};
 	return slots[i];
 }
@@ -133,6 +146,7 @@ static const struct rule rules[] = {
 	{ "skiff.ObjectMeta", "name", NULL, R_PLAIN, F_REQUIRED, NULL },
 	{ "skiff.ObjectMeta", "labels", NULL, R_MAP, 0, NULL },
 	{ "skiff.ObjectMeta", "annotations", NULL, R_MAP, 0, NULL },
+	{ "skiff.ObjectMeta", "namespace", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.ObjectMeta", "uid", NULL, R_PLAIN, F_READONLY, NULL },
 	{ "skiff.ObjectMeta", "revision", NULL, R_PLAIN, F_READONLY, NULL },
 	{ "skiff.ObjectMeta", "generation", NULL, R_PLAIN, F_READONLY, NULL },
@@ -205,6 +219,8 @@ static const struct rule rules[] = {
 	{ "skiff.Node", "status", NULL, R_PLAIN, F_READONLY, NULL },
 	{ "skiff.NodeStatus", "capacity", NULL, R_PLAIN, 0, NULL },
 	{ "skiff.Event", "status", NULL, R_PLAIN, F_READONLY, NULL },
+	{ "skiff.Namespace", "metadata", NULL, R_PLAIN, F_REQUIRED, NULL },
+	{ "skiff.Namespace", "status", NULL, R_PLAIN, F_READONLY, NULL },
 };
 
 /* ---- Kubernetes fields Skiff does not implement ------------------------- */
@@ -223,7 +239,6 @@ static const struct skiff_k8s_field k8s_fields[] = {
 	IGNORE("ObjectMeta", "resourceVersion", NULL, "set by the cluster"),
 	IGNORE("ObjectMeta", "selfLink", NULL, "set by the cluster"),
 	IGNORE("ObjectMeta", "managedFields", NULL, "set by the cluster"),
-	REFUSE("ObjectMeta", "namespace", "namespaces are not implemented yet"),
 	REFUSE("ObjectMeta", "generateName", "give every object its name"),
 	REFUSE("ObjectMeta", "ownerReferences", "the cluster sets a pod's owner"),
 	REFUSE("ObjectMeta", "finalizers", NULL),

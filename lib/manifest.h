@@ -31,7 +31,12 @@ struct skiff_kind {
 	bool applicable;	 /* may appear in manifests */
 	const char *api_version; /* Kubernetes' apiVersion for the kind ("apps/v1");
 				    SKIFF_API_VERSION is accepted for every kind */
+	bool namespaced;	 /* its objects live in a namespace */
 };
+
+/* Whether objects of the kind named name ("pod") live in a namespace (false
+ * for unknown names: cluster-scoped). */
+bool skiff_kind_namespaced(const char *name);
 
 /* "po", "pods", "Pod", "pod" … -> the kind; NULL when unknown. */
 const struct skiff_kind *skiff_kind_lookup(const char *word);

@@ -298,27 +298,6 @@ static int check_labels(Skiff__KeyValue **kv, size_t n, const char *field, char 
 	return 0;
 }
 
-static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_errmsg)
-{
-	Skiff__ObjectMeta *m = ((Skiff__Pod *)msg)->metadata;
-	char buf[80];
-	if (!m || !m->name || !*m->name)
-		FAIL("metadata.name: required field is missing");
-	if (!skiff_name_valid(m->name, max))
-		FAIL("metadata.name: '%s' is not a valid name (lower-case letters, digits and '-', "
-		     "starting and ending with a letter or digit, at most %zu characters)",
-		     shown(m->name, buf, sizeof(buf)), max);
-	CHECK(check_labels(m->labels, m->n_labels, "metadata.labels", ret_errmsg));
-	size_t bytes = 0;
-	for (size_t i = 0; i < m->n_annotations; i++)
-		bytes += strlen(m->annotations[i]->key ? m->annotations[i]->key : "") +
-			 strlen(m->annotations[i]->value ? m->annotations[i]->value : "");
-	if (bytes > SKIFF_VALIDATE_MAX_ANNOTATIONS)
-		FAIL("metadata.annotations: at most %d bytes in all, got %zu",
-		     SKIFF_VALIDATE_MAX_ANNOTATIONS, bytes);
-	return 0;
-}
-
 static int check_name_field(const char *field, const char *name, size_t max, bool required,
 			    char **ret_errmsg)
 {
@@ -332,6 +311,28 @@ static int check_name_field(const char *field, const char *name, size_t max, boo
 		FAIL("%s: '%s' is not a valid name (lower-case letters, digits and '-', starting "
 		     "and ending with a letter or digit, at most %zu characters)",
 		     field, shown(name, buf, sizeof(buf)), max);
+	return 0;
+}
+
+static int check_meta(ProtobufCMessage *msg, size_t max, char **ret_errmsg)
+{
+	Skiff__ObjectMeta *m = ((Skiff__Pod *)msg)->metadata;
+	char buf[80];
+	if (!m || !m->name || !*m->name)
+		FAIL("metadata.name: required field is missing");
+	if (!skiff_name_valid(m->name, max))
+		FAIL("metadata.name: '%s' is not a valid name (lower-case letters, digits and '-', "
+		     "starting and ending with a letter or digit, at most %zu characters)",
+		     shown(m->name, buf, sizeof(buf)), max);
+	CHECK(check_name_field("metadata.namespace", m->namespace_, 63, false, ret_errmsg));
+	CHECK(check_labels(m->labels, m->n_labels, "metadata.labels", ret_errmsg));
+	size_t bytes = 0;
+	for (size_t i = 0; i < m->n_annotations; i++)
+		bytes += strlen(m->annotations[i]->key ? m->annotations[i]->key : "") +
+			 strlen(m->annotations[i]->value ? m->annotations[i]->value : "");
+	if (bytes > SKIFF_VALIDATE_MAX_ANNOTATIONS)
+		FAIL("metadata.annotations: at most %d bytes in all, got %zu",
+		     SKIFF_VALIDATE_MAX_ANNOTATIONS, bytes);
 	return 0;
 }
 
@@ -765,7 +766,8 @@ int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts
 	if (d == &skiff__event__descriptor)
 		FAIL("kind: events are recorded by the cluster, not applied");
 	if (d != &skiff__deployment__descriptor && d != &skiff__service__descriptor &&
-	    d != &skiff__pod__descriptor && d != &skiff__node__descriptor)
+	    d != &skiff__pod__descriptor && d != &skiff__node__descriptor &&
+	    d != &skiff__namespace__descriptor)
 		FAIL("kind: unknown");
 	CHECK(check_utf8(msg, "", ret_errmsg));
 	if (d == &skiff__deployment__descriptor) {

@@ -58,7 +58,7 @@ static int parse_kind(struct skiff_rpc_call *call, const char *kind)
 static bool pki_kind_denied(struct skiff_rpc_call *call, int kind)
 {
 	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
-	if (kind < SKIFF_KIND_TOKEN || kind == SKIFF_KIND_IMAGE ||
+	if (kind < SKIFF_KIND_TOKEN || kind > SKIFF_KIND_CERTIFICATE ||
 	    daemon_peer_role(peer) == AUTHZ_ADMIN)
 		return false;
 	skiff_rpc_call_error(call, -EACCES,
@@ -76,7 +76,8 @@ static void handle_get(struct daemon *d, struct skiff_rpc_call *call, const Skif
 	if (kind >= 0 && pki_kind_denied(call, kind))
 		kind = -1;
 	if (kind >= 0) {
-		const ProtobufCMessage *obj = brain_get(d->brain, kind, g->name);
+		_cleanup_free_ char *key = brain_key(kind, g->namespace_, g->name);
+		const ProtobufCMessage *obj = brain_get(d->brain, kind, key);
 		if (obj && node_role &&
 		    (kind != SKIFF_KIND_POD ||
 		     !streq(skiff_pod_node((const Skiff__Pod *)obj), peer)))
@@ -109,7 +110,8 @@ struct list_ctx {
 	int kind;
 	const Skiff__ListRequest *req;
 	const struct skiff_selector *sel; /* req->selector */
-	const char *after;		  /* paging: only names after this one */
+	const char *after;		  /* paging: only keys after this one */
+	const char *ns_prefix;		  /* "NS/": one namespace's objects only */
 	struct list_item *items;
 	size_t n, cap;
 };
@@ -118,6 +120,8 @@ static int list_one(const struct skiff_store_obj *o, void *userdata)
 {
 	struct list_ctx *c = userdata;
 	if (c->after && strcmp(o->name, c->after) <= 0)
+		return 0;
+	if (c->ns_prefix && strncmp(o->name, c->ns_prefix, strlen(c->ns_prefix)) != 0)
 		return 0;
 	ProtobufCMessage *owned = NULL;
 	const ProtobufCMessage *obj = NULL;
@@ -218,7 +222,7 @@ static int parse_continue(const char *tok, uint64_t *ret_rev, char **ret_last)
 		return -EINVAL;
 	const char *h = end + 1;
 	size_t n = strlen(h);
-	if (n == 0 || n % 2 || n / 2 > 253)
+	if (n == 0 || n % 2 || n / 2 > 317) /* a key: "NAMESPACE/NAME" */
 		return -EINVAL;
 	char *last = xmalloc(n / 2 + 1);
 	for (size_t i = 0; i < n / 2; i++) {
@@ -275,7 +279,15 @@ static void handle_list(struct daemon *d, struct skiff_rpc_call *call, const Ski
 					     sel_err);
 			break;
 		}
-		struct list_ctx c = { .d = d, .kind = kind, .req = l, .sel = &sel, .after = after };
+		_cleanup_free_ char *ns_prefix = skiff_kind_is_namespaced(kind) && *l->namespace_
+						     ? xasprintf("%s/", l->namespace_)
+						     : NULL;
+		struct list_ctx c = { .d = d,
+				      .kind = kind,
+				      .req = l,
+				      .sel = &sel,
+				      .after = after,
+				      .ns_prefix = ns_prefix };
 		int r = skiff_store_foreach_at(st, kind, rev, list_one, &c);
 		if (r == -ESTALE) {
 			skiff_rpc_call_error(
@@ -388,7 +400,7 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 {
 	UNPACK(Skiff__DeleteRequest, skiff__delete_request, dr);
 	int kind = parse_kind(call, dr->kind);
-	if (kind >= SKIFF_KIND_TOKEN) {
+	if (kind >= SKIFF_KIND_TOKEN && kind <= SKIFF_KIND_IMAGE) {
 		skiff_rpc_call_error(
 		    call, -EINVAL,
 		    kind == SKIFF_KIND_IMAGE
@@ -401,7 +413,8 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 	if (kind >= 0) {
 		ProtobufCMessage *obj = NULL;
 		_cleanup_free_ char *err = NULL;
-		int r = brain_remove(d->brain, kind, dr->name, &obj, &err);
+		_cleanup_free_ char *key = brain_key(kind, dr->namespace_, dr->name);
+		int r = brain_remove(d->brain, kind, key, &obj, &err);
 		if (r < 0)
 			skiff_rpc_call_error(call, r, "%s", err);
 		else {
@@ -412,7 +425,7 @@ static void handle_delete(struct daemon *d, struct skiff_rpc_call *call, const S
 				images_node_deleted(d, dr->name);
 			}
 			daemon_defer_reply(d, call, &o->base);
-			log_info("delete %s/%s", dr->kind, dr->name);
+			log_info("delete %s/%s", dr->kind, key);
 		}
 	}
 	protobuf_c_message_free_unpacked(&dr->base, NULL);
@@ -423,14 +436,15 @@ static void handle_scale(struct daemon *d, struct skiff_rpc_call *call, const Sk
 	UNPACK(Skiff__ScaleRequest, skiff__scale_request, s);
 	Skiff__Deployment *dep = NULL;
 	_cleanup_free_ char *err = NULL;
-	int r = brain_scale(d->brain, s->name, s->replicas, &dep, &err);
+	_cleanup_free_ char *key = brain_key(SKIFF_KIND_DEPLOYMENT, s->namespace_, s->name);
+	int r = brain_scale(d->brain, key, s->replicas, &dep, &err);
 	if (r < 0)
 		skiff_rpc_call_error(call, r, "%s", err);
 	else {
 		Skiff__Object *o = xmalloc(sizeof(*o));
 		skiff_obj_wrap(o, SKIFF_KIND_DEPLOYMENT, &dep->base);
 		daemon_defer_reply(d, call, &o->base);
-		log_info("scale deployment/%s to %d", s->name, s->replicas);
+		log_info("scale deployment/%s to %d", key, s->replicas);
 	}
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 }
@@ -469,7 +483,9 @@ static void handle_rollout(struct daemon *d, struct skiff_rpc_call *call, const 
 		}
 		Skiff__Deployment *dep = NULL;
 		_cleanup_free_ char *err = NULL, *msg = NULL;
-		int r = brain_rollout_undo(d->brain, ro->name, ro->to_revision, &dep, &msg, &err);
+		_cleanup_free_ char *key =
+		    brain_key(SKIFF_KIND_DEPLOYMENT, ro->namespace_, ro->name);
+		int r = brain_rollout_undo(d->brain, key, ro->to_revision, &dep, &msg, &err);
 		if (r < 0) {
 			skiff_rpc_call_error(call, r, "%s", err);
 			break;

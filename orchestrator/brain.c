@@ -1,7 +1,8 @@
 /* brain.c — the brain's state and its object layer: open/close, clocks,
  * node sessions, the store's decode hooks, reads (brain_get/brain_copy),
  * writes that mark agents dirty (brain_put/brain_delete) and events. Every
- * other brain file builds on this one; this one calls none of them.
+ * other brain file builds on this one; this one calls none of them
+ * but brain_namespaces_init() (namespaces.c: "default" exists from the start).
  *
  * Stored objects other than pods are kept unpacked, read-only, each in ONE
  * malloc()ed block (objcopy.c). Pods are kept packed plus a struct
@@ -156,6 +157,11 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 	skiff_store_foreach(b->store, SKIFF_KIND_EVENT, init_event_fifo, b);
 	skiff_store_foreach(b->store, SKIFF_KIND_NODE, init_node_rt, b);
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, init_terminating, b);
+	r = brain_namespaces_init(b);
+	if (r < 0) {
+		brain_free(b);
+		return r;
+	}
 	*ret = b;
 	return 0;
 }
@@ -205,6 +211,28 @@ void brain_mark_node_dirty(struct brain *b, const char *node)
 }
 
 /* ---- objects ------------------------------------------------------------ */
+
+char *brain_key(int kind, const char *ns, const char *name)
+{
+	return skiff_store_key(kind, ns, name);
+}
+
+char *brain_key_of(int kind, const char *name)
+{
+	return strchr(name, '/') ? xstrdup(name) : skiff_store_key(kind, NULL, name);
+}
+
+char *brain_obj_key(int kind, const ProtobufCMessage *msg)
+{
+	const Skiff__ObjectMeta *m = SKIFF_META(msg);
+	return skiff_store_key(kind, m ? m->namespace_ : NULL, m && m->name ? m->name : "");
+}
+
+const char *brain_obj_namespace(const ProtobufCMessage *msg)
+{
+	const Skiff__ObjectMeta *m = SKIFF_META(msg);
+	return m && m->namespace_ && *m->namespace_ ? m->namespace_ : SKIFF_DEFAULT_NAMESPACE;
+}
 
 const struct brain_pod *brain_pod_get(struct brain *b, const char *name)
 {
@@ -303,14 +331,17 @@ static void mark_dirty_for(struct brain *b, int kind, const char *name)
 int brain_put(struct brain *b, int kind, ProtobufCMessage *msg)
 {
 	Skiff__ObjectMeta *m = skiff_meta_ensure(msg);
-	mark_dirty_for(b, kind, m->name);
+	if (skiff_kind_is_namespaced(kind) && (!m->namespace_ || !*m->namespace_))
+		skiff_set_str(&m->namespace_, SKIFF_DEFAULT_NAMESPACE);
+	_cleanup_free_ char *key = brain_obj_key(kind, msg);
+	mark_dirty_for(b, kind, key);
 	m->revision = skiff_store_next_revision(b->store);
 	size_t len;
 	_cleanup_free_ uint8_t *buf = skiff_obj_pack(msg, &len);
-	int r = skiff_store_put(b->store, kind, m->name, buf, len, NULL);
+	int r = skiff_store_put(b->store, kind, key, buf, len, NULL);
 	if (r < 0)
 		return r;
-	mark_dirty_for(b, kind, m->name);
+	mark_dirty_for(b, kind, key);
 	return 0;
 }
 
@@ -334,9 +365,14 @@ void brain_event(struct brain *b, const char *kind, const char *name, const char
 	     p < parts + ARRAY_SIZE(parts); p++)
 		for (const char *c = *p; *c; c++)
 			h = (h ^ (uint8_t)*c) * 16777619u;
+	/* an event lives in its object's namespace (a cluster-scoped object's
+	 * in "default", as Kubernetes' node events) */
+	char ns[64];
+	name = skiff_key_split(name, ns);
 	_cleanup_free_ char *ename = xasprintf("%.200s.%08x", name, h);
+	_cleanup_free_ char *ekey = skiff_store_key(SKIFF_KIND_EVENT, ns, ename);
 	int64_t now = brain_now_ms(b);
-	Skiff__Event *ev = brain_copy(b, SKIFF_KIND_EVENT, ename);
+	Skiff__Event *ev = brain_copy(b, SKIFF_KIND_EVENT, ekey);
 	if (ev) {
 		ev->count++;
 		ev->last_ms = now;
@@ -345,6 +381,7 @@ void brain_event(struct brain *b, const char *kind, const char *name, const char
 		skiff__event__init(ev);
 		Skiff__ObjectMeta *m = skiff_meta_ensure(&ev->base);
 		skiff_set_str(&m->name, ename);
+		skiff_set_str(&m->namespace_, *ns ? ns : SKIFF_DEFAULT_NAMESPACE);
 		m->created_ms = now;
 		skiff_set_str(&ev->object_kind, kind);
 		skiff_set_str(&ev->object_name, name);
@@ -363,7 +400,7 @@ void brain_event(struct brain *b, const char *kind, const char *name, const char
 			free(old);
 		}
 		b->event_fifo[(b->event_head + b->event_count++) % SKIFF_MAX_EVENTS] =
-		    xstrdup(ename);
+		    xstrdup(ekey);
 	}
 	if (streq(type, "Warning"))
 		log_info("event %s/%s %s: %s", kind, name, reason, msg);

@@ -50,7 +50,8 @@ struct brain_node {
  * bytes: brain_get()/brain_copy(). */
 struct brain_pod {
 	const char *node;	   /* spec.node_name; "" while unbound */
-	const char *owner;	   /* deployment; "" for a bare pod */
+	const char *ns;		   /* metadata.namespace ("default" when empty) */
+	const char *owner;	   /* its deployment's key "NS/NAME"; "" for a bare pod */
 	const char *template_hash; /* "" for a bare pod */
 	const char *phase;	   /* status.phase, "Pending" when empty */
 	const char *labels;	   /* metadata.labels, see brain_pod_labels_match() */
@@ -139,15 +140,29 @@ uint64_t brain_str_hash(const char *s);
  * one per stored pod), freed with brain_pod_summary_free(). */
 struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p);
 void brain_pod_summary_free(struct brain_pod *s);
-/* The names of the stored pods of owner (a deployment) and bound to node
- * (NULL: any), in store order; NULL when none (free each and the array). */
+/* The keys of the stored pods of owner (a deployment's key) and bound to
+ * node (NULL: any), in store order; NULL when none (free each and the
+ * array). */
 char **brain_pod_names(struct brain *b, const char *owner, const char *node, size_t *ret_n);
+/* Names and keys. The store key of a namespaced kind's object is
+ * "NAMESPACE/NAME" (store.h); brain_get(), brain_copy(), brain_pod_get()
+ * and brain_delete() take keys (a namespaced kind's bare NAME is
+ * "default/NAME", as in the store). brain_put() keys an object by its metadata (an empty
+ * namespace of a namespaced kind is set to "default"). */
+char *brain_key(int kind, const char *ns, const char *name);
+/* The key a brain_get() of name reads: name with '/' is a key already. */
+char *brain_key_of(int kind, const char *name);
+char *brain_obj_key(int kind, const ProtobufCMessage *msg);
+/* metadata.namespace, "default" when empty. */
+const char *brain_obj_namespace(const ProtobufCMessage *msg);
 /* A private mutable copy (skiff_obj_free()), NULL when missing. */
 void *brain_copy(struct brain *b, int kind, const char *name);
 /* Store msg (stamps metadata.revision). */
 int brain_put(struct brain *b, int kind, ProtobufCMessage *msg);
 int brain_delete(struct brain *b, int kind, const char *name);
-/* Record an event about an object (deduplicated: count and last time). */
+/* Record an event about an object (deduplicated: count and last time); name
+ * is its key: the event goes into the object's namespace ("default" for a
+ * cluster-scoped object) and names it without the namespace. */
 void brain_event(struct brain *b, const char *kind, const char *name, const char *type,
 		 const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -183,6 +198,21 @@ int brain_node_action(struct brain *b, const char *name, const char *action, Ski
 		      char ***ret_evicted, size_t *ret_n, char **ret_errmsg);
 int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 		       Skiff__Deployment **ret, char **ret_msg, char **ret_errmsg);
+
+/* ---- namespaces (namespaces.c) ------------------------------------------ */
+
+/* Create "default" when the store lacks it (brain_open()). */
+int brain_namespaces_init(struct brain *b);
+/* A namespaced object may be written into m->namespace_ ("" is set to
+ * "default"): -ENOENT when that namespace does not exist, -EPERM while it
+ * is terminating (with *ret_errmsg as Kubernetes words it). */
+int brain_namespace_writable(struct brain *b, Skiff__ObjectMeta *m, char **ret_errmsg);
+/* DELETE of a namespace (takes ns, a copy): "default" is refused; else it
+ * becomes Terminating and the namespace controller empties and removes it. */
+int brain_namespace_remove(struct brain *b, Skiff__Namespace *ns, ProtobufCMessage **ret_obj,
+			   char **ret_errmsg);
+/* The namespace controller: returns the number of writes. */
+int brain_namespaces_reconcile(struct brain *b);
 
 /* ---- agents (nodes.c) ---------------------------------------------------- */
 

@@ -97,13 +97,18 @@ static int create_pod(struct brain *b, const Skiff__Deployment *d, const char *h
 	Skiff__ObjectMeta *m = skiff_meta_ensure(&p->base);
 	char suffix[8], uid[33];
 	uint8_t r[16];
-	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *name = NULL, *key = NULL;
+	const char *ns =
+	    brain_obj_namespace(&d->base); /* a deployment's pods are in its namespace */
 	do { /* 27^5 names: collisions happen with thousands of replicas */
 		free(name);
+		free(key);
 		skiff_random_suffix(suffix, 5);
 		name = xasprintf("%s-%s-%s", d->metadata->name, hash, suffix);
-	} while (brain_pod_get(b, name));
+		key = brain_key(SKIFF_KIND_POD, ns, name);
+	} while (brain_pod_get(b, key));
 	skiff_set_str(&m->name, name);
+	skiff_set_str(&m->namespace_, ns);
 	if (skiff_random_bytes(r, sizeof(r)) < 0)
 		memset(r, 0, sizeof(r));
 	skiff_hex(r, sizeof(r), uid);

@@ -1,5 +1,5 @@
 /* endpoints.c — the endpoints controller: each Service's status lists the
- * pods matching its selector that are Running, ready and have an IP, as
+ * pods of its namespace matching its selector that are Running, ready and have an IP, as
  * IP:targetPort per service port (sorted by pod name). Services go to every
  * agent in its Assignment, so a change here is pushed to all nodes. */
 #include <arpa/inet.h>
@@ -14,6 +14,7 @@
 
 struct ep_ctx {
 	const Skiff__Service *svc;
+	const char *ns; /* the service's namespace: it selects pods of that one only */
 	Skiff__Endpoint **eps;
 	size_t n, cap;
 };
@@ -23,7 +24,7 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 	struct ep_ctx *c = userdata;
 	const struct brain_pod *sum = o->decoded;
 	const Skiff__ServiceSpec *spec = c->svc->spec;
-	if (!sum || !sum->ready || !sum->has_ip ||
+	if (!sum || !sum->ready || !sum->has_ip || !streq(sum->ns, c->ns) ||
 	    sum->terminating || /* terminating pods get no traffic */
 	    !brain_pod_labels_match(sum, spec->selector, spec->n_selector))
 		return 0;
@@ -66,7 +67,8 @@ static int match_pod(const struct skiff_store_obj *o, void *userdata)
 		}
 		Skiff__Endpoint *e = xmalloc(sizeof(*e));
 		skiff__endpoint__init(e);
-		skiff_set_str(&e->pod, o->name);
+		char ns[64];
+		skiff_set_str(&e->pod, skiff_key_split(o->name, ns)); /* the pod's name */
 		skiff_set_str(&e->node, node);
 		skiff_set_str(&e->ip, ip);
 		e->port = port;
@@ -121,7 +123,7 @@ int brain_endpoints_reconcile(struct brain *b)
 	for (size_t i = 0; i < svcs.n; i++) {
 		const Skiff__Service *svc = brain_get(b, SKIFF_KIND_SERVICE, svcs.v[i]);
 		if (svc && svc->spec) {
-			struct ep_ctx c = { .svc = svc };
+			struct ep_ctx c = { .svc = svc, .ns = brain_obj_namespace(&svc->base) };
 			skiff_store_foreach(b->store, SKIFF_KIND_POD, match_pod, &c);
 			if (c.n)
 				qsort(c.eps, c.n, sizeof(*c.eps), cmp_ep);

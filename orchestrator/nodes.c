@@ -100,7 +100,7 @@ static void collect_gone(struct brain *b, const char *name, struct gone_ctx *g)
 	if (!p || !p->metadata)
 		return;
 	for (size_t i = 0; i < g->req->n_pods; i++)
-		if (streq(g->req->pods[i]->name, name) &&
+		if (streq(g->req->pods[i]->name, p->metadata->name) &&
 		    streq(g->req->pods[i]->uid, p->metadata->uid))
 			return; /* still running there: it gets stopped */
 	g->names = xrealloc(g->names, (g->n + 1) * sizeof(*g->names));
@@ -205,10 +205,11 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 	/* adopt the status of pods still bound here */
 	for (size_t i = 0; i < req->n_pods; i++) {
 		const Skiff__RunningPod *rp = req->pods[i];
-		const struct brain_pod *sum = brain_pod_get(b, rp->name);
+		_cleanup_free_ char *key = brain_key(SKIFF_KIND_POD, rp->namespace_, rp->name);
+		const struct brain_pod *sum = brain_pod_get(b, key);
 		if (!sum || !rp->status || !streq(sum->node, name))
 			continue;
-		Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, rp->name);
+		Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, key);
 		if (!np || !np->metadata || !streq(np->metadata->uid, rp->uid)) {
 			skiff_obj_free((ProtobufCMessage *)np);
 			continue;
@@ -304,7 +305,8 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 	if (r < 0)
 		return r;
 	/* a private copy: a busy round handles thousands of reports */
-	_cleanup_(skiff_obj_freep) ProtobufCMessage *cur = brain_copy(b, SKIFF_KIND_POD, rep->pod);
+	_cleanup_free_ char *key = brain_key(SKIFF_KIND_POD, rep->namespace_, rep->pod);
+	_cleanup_(skiff_obj_freep) ProtobufCMessage *cur = brain_copy(b, SKIFF_KIND_POD, key);
 	const Skiff__Pod *p = (const Skiff__Pod *)cur;
 	if (!p || !streq(skiff_pod_node(p), rep->node) ||
 	    (*rep->uid && !streq(p->metadata->uid, rep->uid))) {
@@ -315,9 +317,9 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 		/* terminating: gone once the agent says so or the container ended */
 		const char *ph = rep->status ? rep->status->phase : "";
 		if (rep->stopped || streq(ph, "Succeeded") || streq(ph, "Failed")) {
-			brain_event(b, "pod", rep->pod, "Normal", "Killed", "pod %s stopped on %s",
+			brain_event(b, "pod", key, "Normal", "Killed", "pod %s stopped on %s",
 				    rep->pod, rep->node);
-			r = brain_pod_finalize(b, rep->pod);
+			r = brain_pod_finalize(b, key);
 			if (r < 0)
 				*ret_errmsg = xasprintf("store: %s", strerror(-r));
 			return r;
@@ -334,26 +336,25 @@ int brain_pod_status(struct brain *b, const Skiff__PodStatusReport *rep, char **
 		const Skiff__ContainerStatus *ocs = find_cs(old, cs->name);
 		int old_restarts = ocs ? ocs->restart_count : 0;
 		if (cs->restart_count > old_restarts)
-			brain_event(b, "pod", rep->pod, "Warning", "Restarted",
+			brain_event(b, "pod", key, "Warning", "Restarted",
 				    "container %s restarted (%d restarts; last exit code %d%s%s)",
 				    cs->name, cs->restart_count, cs->last_exit_code,
 				    *cs->last_reason ? ", " : "", cs->last_reason);
 		if (*cs->reason && (!ocs || !streq(ocs->reason, cs->reason)) &&
 		    !streq(cs->reason, "Completed"))
-			brain_event(b, "pod", rep->pod, "Warning", cs->reason,
-				    "container %s: %s%s%s", cs->name, cs->reason,
-				    *cs->message ? ": " : "", cs->message);
+			brain_event(b, "pod", key, "Warning", cs->reason, "container %s: %s%s%s",
+				    cs->name, cs->reason, *cs->message ? ": " : "", cs->message);
 	}
 	if (!streq(old_phase, new_phase)) {
 		if (streq(new_phase, "Running"))
-			brain_event(b, "pod", rep->pod, "Normal", "Started", "pod %s runs on %s",
+			brain_event(b, "pod", key, "Normal", "Started", "pod %s runs on %s",
 				    rep->pod, rep->node);
 		else if (streq(new_phase, "Failed"))
-			brain_event(b, "pod", rep->pod, "Warning", "Failed",
-				    "pod %s failed on %s%s%s", rep->pod, rep->node,
-				    *rep->status->reason ? ": " : "", rep->status->reason);
+			brain_event(b, "pod", key, "Warning", "Failed", "pod %s failed on %s%s%s",
+				    rep->pod, rep->node, *rep->status->reason ? ": " : "",
+				    rep->status->reason);
 	}
-	Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, rep->pod);
+	Skiff__Pod *np = brain_copy(b, SKIFF_KIND_POD, key);
 	Skiff__PodStatus *st = (Skiff__PodStatus *)skiff_msg_copy(&rep->status->base);
 	if (old) {
 		st->scheduled_ms = old->scheduled_ms;
@@ -387,8 +388,15 @@ int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev
 		return -EINVAL;
 	}
 	const char *kind = *ev->object_kind ? ev->object_kind : "pod";
+	/* a pod's event names the pod's namespace (an agent before namespaces:
+	 * none, "default") */
+	_cleanup_free_ char *key =
+	    streq(kind, "pod")
+		? brain_key(SKIFF_KIND_POD, ev->metadata ? ev->metadata->namespace_ : NULL,
+			    ev->object_name)
+		: xstrdup(ev->object_name);
 	if (streq(kind, "pod")) {
-		const struct brain_pod *p = brain_pod_get(b, ev->object_name);
+		const struct brain_pod *p = brain_pod_get(b, key);
 		if (p && !streq(p->node, node)) {
 			*ret_errmsg =
 			    xasprintf("pod %s is not assigned to node %s", ev->object_name, node);
@@ -398,8 +406,8 @@ int brain_event_report(struct brain *b, const char *node, const Skiff__Event *ev
 		*ret_errmsg = xasprintf("node %s may only report about its pods and itself", node);
 		return -EPERM;
 	}
-	brain_event(b, kind, ev->object_name, streq(ev->type, "Warning") ? "Warning" : "Normal",
-		    ev->reason, "%s", ev->message);
+	brain_event(b, kind, key, streq(ev->type, "Warning") ? "Warning" : "Normal", ev->reason,
+		    "%s", ev->message);
 	return 0;
 }
 

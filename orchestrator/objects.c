@@ -44,6 +44,8 @@ const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 		return &skiff__certificate__descriptor;
 	case SKIFF_KIND_IMAGE:
 		return &skiff__image__descriptor;
+	case SKIFF_KIND_NAMESPACE:
+		return &skiff__namespace__descriptor;
 	}
 	return NULL;
 }
@@ -105,6 +107,7 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 		[SKIFF_KIND_CSR] = (ProtobufCMessage *)o->certificate_request,
 		[SKIFF_KIND_CERTIFICATE] = (ProtobufCMessage *)o->certificate,
 		[SKIFF_KIND_IMAGE] = (ProtobufCMessage *)o->image,
+		[SKIFF_KIND_NAMESPACE] = (ProtobufCMessage *)o->namespace_,
 	};
 	int kind = -1;
 	for (int k = 0; k < SKIFF_KIND_MAX; k++)
@@ -150,6 +153,9 @@ void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg)
 		break;
 	case SKIFF_KIND_IMAGE:
 		o->image = (Skiff__Image *)msg;
+		break;
+	case SKIFF_KIND_NAMESPACE:
+		o->namespace_ = (Skiff__Namespace *)msg;
 		break;
 	}
 }
@@ -292,7 +298,7 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg,
 		    xstrdup("kind: images are loaded with skiffctl image load, not applied");
 		return -EINVAL;
 	}
-	if (kind >= SKIFF_KIND_TOKEN) {
+	if (kind == SKIFF_KIND_TOKEN || kind == SKIFF_KIND_CSR || kind == SKIFF_KIND_CERTIFICATE) {
 		*ret_errmsg =
 		    xasprintf("kind: %s objects are managed with skiffctl token and skiffctl "
 			      "certificate, not applied",

@@ -86,7 +86,15 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 	if (r < 0)
 		return r;
 	Skiff__ObjectMeta *m = SKIFF_META(msg);
-	const ProtobufCMessage *cur = brain_get(b, kind, m->name);
+	if (skiff_kind_is_namespaced(kind)) {
+		r = brain_namespace_writable(b, m, ret_errmsg);
+		if (r < 0)
+			return r;
+	} else if (m->namespace_ && *m->namespace_) {
+		skiff_set_str(&m->namespace_, ""); /* cluster-scoped: as Kubernetes, ignored */
+	}
+	_cleanup_free_ char *key = brain_obj_key(kind, msg);
+	const ProtobufCMessage *cur = brain_get(b, kind, key);
 	if (cur && create_only) {
 		*ret_errmsg = xasprintf("%s '%s' already exists", skiff_kind_name(kind), m->name);
 		return -EEXIST;
@@ -123,12 +131,21 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 			skiff_set_str(&p->template_hash, "");
 			break;
 		}
+		case SKIFF_KIND_NAMESPACE: {
+			Skiff__Namespace *ns = (Skiff__Namespace *)obj;
+			skiff_obj_free((ProtobufCMessage *)ns->status);
+			ns->status = xmalloc(sizeof(*ns->status));
+			skiff__namespace_status__init(ns->status);
+			skiff_set_str(&ns->status->phase, "Active");
+			break;
+		}
 		}
 		*ret_result = "created";
 	} else {
 		const Skiff__ObjectMeta *cm = SKIFF_META(cur);
-		ProtobufCMessage *cur_spec = *spec_of((ProtobufCMessage *)cur);
-		bool spec_same = msg_equal(cur_spec, *spec_of(msg));
+		/* a namespace has no spec (its second member is its status) */
+		bool spec_same = kind == SKIFF_KIND_NAMESPACE ||
+				 msg_equal(*spec_of((ProtobufCMessage *)cur), *spec_of(msg));
 		if (kind == SKIFF_KIND_NODE) {
 			/* only spec.unschedulable is taken from the request */
 			Skiff__Node *in = (Skiff__Node *)msg, *cn = (Skiff__Node *)cur;
@@ -186,15 +203,19 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 		 char **ret_errmsg)
 {
 	ProtobufCMessage *copy = brain_copy(b, kind, name);
+	char ns[64];
 	if (!copy) {
-		*ret_errmsg =
-		    xasprintf("%s '%s' not found", skiff_kind_name(kind), name ? name : "");
+		*ret_errmsg = xasprintf("%s '%s' not found", skiff_kind_name(kind),
+					name ? skiff_key_split(name, ns) : "");
 		return -ENOENT;
 	}
+	if (kind == SKIFF_KIND_NAMESPACE)
+		return brain_namespace_remove(b, (Skiff__Namespace *)copy, ret_obj, ret_errmsg);
 	if (kind == SKIFF_KIND_DEPLOYMENT) {
 		/* Cascade: the deployment's pods go with it. */
 		size_t n;
-		char **names = brain_pod_names(b, name, NULL, &n);
+		_cleanup_free_ char *key = brain_obj_key(kind, copy);
+		char **names = brain_pod_names(b, key, NULL, &n);
 		for (size_t i = 0; i < n; i++) {
 			(void)brain_pod_terminate(b, names[i]);
 			free(names[i]);
@@ -232,8 +253,10 @@ int brain_scale(struct brain *b, const char *name, int replicas, Skiff__Deployme
 		return -EINVAL;
 	}
 	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
+	char ns[64];
 	if (!d) {
-		*ret_errmsg = xasprintf("deployment '%s' not found", name ? name : "");
+		*ret_errmsg =
+		    xasprintf("deployment '%s' not found", name ? skiff_key_split(name, ns) : "");
 		return -ENOENT;
 	}
 	if (d->spec->replicas != replicas) {
@@ -294,10 +317,14 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 		       Skiff__Deployment **ret, char **ret_msg, char **ret_errmsg)
 {
 	Skiff__Deployment *d = brain_copy(b, SKIFF_KIND_DEPLOYMENT, name);
+	char ns[64];
 	if (!d) {
-		*ret_errmsg = xasprintf("deployment '%s' not found", name ? name : "");
+		*ret_errmsg =
+		    xasprintf("deployment '%s' not found", name ? skiff_key_split(name, ns) : "");
 		return -ENOENT;
 	}
+	name = d->metadata->name; /* messages name it without its namespace */
+	_cleanup_free_ char *key = brain_obj_key(SKIFF_KIND_DEPLOYMENT, &d->base);
 	Skiff__DeploymentStatus *st = skiff_deployment_status_ensure(d);
 	Skiff__DeploymentRevision *target = NULL;
 	for (size_t i = 0; i < st->n_history; i++) {
@@ -327,7 +354,7 @@ int brain_rollout_undo(struct brain *b, const char *name, int64_t to_revision,
 	int r = put_or_free(b, SKIFF_KIND_DEPLOYMENT, &d->base, ret_errmsg);
 	if (r < 0)
 		return r;
-	brain_event(b, "deployment", name, "Normal", "RolledBack", "rolled back to revision %lld",
+	brain_event(b, "deployment", key, "Normal", "RolledBack", "rolled back to revision %lld",
 		    (long long)rev);
 	*ret_msg =
 	    xasprintf("deployment.apps/%s rolled back to revision %lld", name, (long long)rev);

@@ -86,7 +86,13 @@ struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p)
 {
 	struct brain_pod *s = xcalloc(1, sizeof(*s));
 	s->node = skiff_intern(skiff_pod_node(p));
-	s->owner = skiff_intern(p->owner);
+	const char *ns = p->metadata && p->metadata->namespace_ && *p->metadata->namespace_
+			     ? p->metadata->namespace_
+			     : SKIFF_DEFAULT_NAMESPACE;
+	s->ns = skiff_intern(ns);
+	_cleanup_free_ char *owner =
+	    p->owner && *p->owner ? skiff_store_key(SKIFF_KIND_DEPLOYMENT, ns, p->owner) : NULL;
+	s->owner = skiff_intern(owner);
 	s->template_hash = skiff_intern(p->template_hash);
 	s->phase = skiff_intern(skiff_pod_phase(p));
 	_cleanup_free_ char *labels = labels_string(p->metadata);
@@ -113,6 +119,7 @@ void brain_pod_summary_free(struct brain_pod *s)
 {
 	skiff_intern_release(s->node);
 	skiff_intern_release(s->owner);
+	skiff_intern_release(s->ns);
 	skiff_intern_release(s->template_hash);
 	skiff_intern_release(s->phase);
 	skiff_intern_release(s->labels);

@@ -1,5 +1,5 @@
 /* reconcile.c — the control loops' driver: the node lifecycle tick, then
- * the controllers (deployments, scheduler, endpoints) in rounds until a
+ * the controllers (namespaces, deployments, scheduler, endpoints) in rounds until a
  * change settles. The top of the brain's files. */
 #include "brain.h"
 
@@ -16,6 +16,8 @@ int brain_reconcile(struct brain *b)
 	 * endpoints); a few rounds settle one change. */
 	for (int round = 0; round < 3; round++) {
 		uint64_t before = skiff_store_revision(b->store);
+		r = brain_namespaces_reconcile(b);
+		n += r > 0 ? r : 0;
 		r = brain_deployments_reconcile(b);
 		n += r > 0 ? r : 0;
 		r = brain_schedule(b);

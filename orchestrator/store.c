@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "map.h"
+#include "manifest.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,7 +22,7 @@
 #define REC_MAX	     (64u << 20)
 #define SNAP_MAGIC   "SKIFSNP1"
 #define SNAP_END     "SKIFEND1"
-#define NAME_MAX_LEN 253u
+#define NAME_MAX_LEN 317u /* "NAMESPACE/NAME": 63 + 1 + 253 */
 /* WAL buffer capacity kept between syncs (a bigger one is freed) */
 #define PENDING_KEEP_BYTES (1u << 20)
 
@@ -35,7 +36,52 @@ static const char *const kind_names[SKIFF_KIND_MAX] = {
 	[SKIFF_KIND_CSR] = "certificaterequest",
 	[SKIFF_KIND_CERTIFICATE] = "certificate",
 	[SKIFF_KIND_IMAGE] = "image",
+	[SKIFF_KIND_NAMESPACE] = "namespace",
 };
+
+bool skiff_kind_is_namespaced(int kind)
+{
+	/* the rule is lib/manifest.c's kind table; kinds it lacks (the PKI's,
+	 * images) are cluster-scoped */
+	static signed char cache[SKIFF_KIND_MAX];
+	if (kind < 0 || kind >= SKIFF_KIND_MAX)
+		return false;
+	if (!cache[kind])
+		cache[kind] = skiff_kind_namespaced(kind_names[kind]) ? 1 : -1;
+	return cache[kind] > 0;
+}
+
+char *skiff_store_key(int kind, const char *ns, const char *name)
+{
+	if (!skiff_kind_is_namespaced(kind))
+		return xstrdup(name);
+	return xasprintf("%s/%s", ns && *ns ? ns : SKIFF_DEFAULT_NAMESPACE, name);
+}
+
+/* name as a key: a namespaced kind's name without '/' is in "default"
+ * (records and callers from before namespaces); else name itself. */
+#define KEY_BUF (sizeof(SKIFF_DEFAULT_NAMESPACE) + NAME_MAX_LEN + 1)
+static const char *store_key(int kind, const char *name, char buf[KEY_BUF])
+{
+	if (!name || !skiff_kind_is_namespaced(kind) || strchr(name, '/'))
+		return name;
+	snprintf(buf, KEY_BUF, "%s/%.*s", SKIFF_DEFAULT_NAMESPACE, (int)NAME_MAX_LEN, name);
+	return buf;
+}
+
+const char *skiff_key_split(const char *key, char ns_buf[64])
+{
+	const char *slash = strchr(key, '/');
+	ns_buf[0] = 0;
+	if (!slash)
+		return key;
+	size_t n = (size_t)(slash - key);
+	if (n > 63)
+		n = 63;
+	memcpy(ns_buf, key, n);
+	ns_buf[n] = 0;
+	return slash + 1;
+}
 
 const char *skiff_kind_name(int kind)
 {
@@ -506,7 +552,10 @@ static void store_apply(struct skiff_store *s, const struct rec *r)
 {
 	struct blob *old = NULL;
 	struct blob *val = r->op == SKIFF_STORE_PUT ? blob_new(r->data, r->len) : NULL;
-	(void)table_apply(s, r->kind, r->op, r->name, val, r->revision, &old, NULL);
+	/* a record of the version before namespaces: the object is in "default" */
+	char key[KEY_BUF];
+	(void)table_apply(s, r->kind, r->op, store_key(r->kind, r->name, key), val, r->revision,
+			  &old, NULL);
 	blob_unref(old);
 	s->revision = r->revision;
 }
@@ -692,6 +741,8 @@ int skiff_store_get(struct skiff_store *s, int kind, const char *name, struct sk
 {
 	if (kind < 0 || kind >= SKIFF_KIND_MAX || !s->tables[kind].nbuckets || !name)
 		return -ENOENT;
+	char buf[KEY_BUF];
+	name = store_key(kind, name, buf);
 	struct table *t = &s->tables[kind];
 	struct entry *e = *table_slot(t, name, hash_name(name));
 	if (!e)
@@ -837,6 +888,8 @@ static int store_change(struct skiff_store *s, int op, int kind, const char *nam
 {
 	if (s->broken)
 		return -EIO;
+	char buf[KEY_BUF];
+	name = store_key(kind, name, buf);
 	if (kind < 0 || kind >= SKIFF_KIND_MAX || !name || !*name || strlen(name) > NAME_MAX_LEN ||
 	    len > REC_MAX - 512)
 		return -EINVAL;

@@ -49,6 +49,8 @@ enum skiff_kind_id {
 	SKIFF_KIND_CERTIFICATE,
 	/* the cluster's image store (images.c); changed only by MSG_IMAGE_* */
 	SKIFF_KIND_IMAGE = 8,
+	/* namespaces: scopes for the names of namespaced kinds (ops.c) */
+	SKIFF_KIND_NAMESPACE = 9,
 	SKIFF_KIND_MAX,
 };
 
@@ -61,6 +63,23 @@ enum skiff_store_op {
 const char *skiff_kind_name(int kind);
 /* Kind from its name; -EINVAL when unknown. */
 int skiff_kind_parse(const char *s);
+
+/* Namespaces. A namespaced kind's objects are stored under the key
+ * "NAMESPACE/NAME", a cluster-scoped kind's under "NAME". A namespaced
+ * kind's key without '/' means "default/NAME", in every call (get, put,
+ * delete) and in the records on disk: a store written before namespaces
+ * existed loads with its objects in "default". */
+#define SKIFF_DEFAULT_NAMESPACE "default"
+/* Whether objects of kind live in a namespace (the rule is one column of
+ * lib/manifest.c's kind table, skiff_kind_namespaced(): a new namespaced
+ * kind sets it in its row). */
+bool skiff_kind_is_namespaced(int kind);
+/* The store key of kind's object ns/name (ns NULL or "": "default"; ignored
+ * for cluster-scoped kinds), malloc()ed. */
+char *skiff_store_key(int kind, const char *ns, const char *name);
+/* Split a key into namespace and name: *ret_ns (NUL-terminated into
+ * ns_buf[64]) is "" for cluster-scoped keys; returns the name part. */
+const char *skiff_key_split(const char *key, char ns_buf[64]);
 
 struct skiff_store;
 

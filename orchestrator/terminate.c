@@ -36,13 +36,15 @@ int brain_pod_terminate(struct brain *b, const char *name)
 		return r;
 	int64_t *deadline = xmalloc(sizeof(*deadline));
 	*deadline = brain_now_mono(b) + grace + SKIFF_TERMINATION_MARGIN_MS;
-	free(skiff_map_put(b->terminating, name, deadline));
+	_cleanup_free_ char *key = brain_key_of(SKIFF_KIND_POD, name);
+	free(skiff_map_put(b->terminating, key, deadline));
 	return 1;
 }
 
 int brain_pod_finalize(struct brain *b, const char *name)
 {
-	free(skiff_map_remove(b->terminating, name));
+	_cleanup_free_ char *key = brain_key_of(SKIFF_KIND_POD, name);
+	free(skiff_map_remove(b->terminating, key));
 	b->resync = true;
 	return brain_delete(b, SKIFF_KIND_POD, name);
 }

@@ -24,6 +24,7 @@ struct watcher {
 	size_t nsel;
 	struct skiff_selector selector; /* WatchRequest.selector */
 	char *node;
+	char *ns;	   /* namespaced kinds: only this namespace's (NULL: all) */
 	uint64_t revision; /* sent up to here */
 	bool dead;
 };
@@ -35,6 +36,7 @@ static void watcher_free(struct watcher *w)
 	free(w->sel);
 	skiff_selector_clear(&w->selector);
 	free(w->node);
+	free(w->ns);
 	free(w);
 }
 
@@ -59,11 +61,15 @@ static bool matches(struct watcher *w, int kind, const ProtobufCMessage *obj)
 {
 	if (w->kind >= 0 && kind != w->kind)
 		return false;
-	if (w->kind < 0 && kind >= SKIFF_KIND_TOKEN)
-		return false; /* PKI records only to who asks for them by kind */
+	if (w->kind < 0 && kind >= SKIFF_KIND_TOKEN && kind <= SKIFF_KIND_IMAGE)
+		return false; /* PKI records and images only to who asks for them by kind */
 	if (!obj)
 		return false;
 	const Skiff__ObjectMeta *m = SKIFF_META(obj);
+	if (w->ns && skiff_kind_is_namespaced(kind) &&
+	    !streq(w->ns,
+		   m && m->namespace_ && *m->namespace_ ? m->namespace_ : SKIFF_DEFAULT_NAMESPACE))
+		return false;
 	if (w->nsel && (!m || !skiff_selector_match(w->sel, w->nsel, m->labels, m->n_labels)))
 		return false;
 	if (w->selector.n && (!m || !skiff_selector_matches(&w->selector, m->labels, m->n_labels)))
@@ -180,6 +186,8 @@ int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,
 	}
 	if (*req->node_name)
 		w->node = xstrdup(req->node_name);
+	if (*req->namespace_)
+		w->ns = xstrdup(req->namespace_);
 	/* Watchers see durable changes only. */
 	uint64_t synced = skiff_store_synced_revision(d->brain->store);
 	if (req->from_revision == 0) {

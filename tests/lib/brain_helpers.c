@@ -138,7 +138,12 @@ static int collect_pods_cb(const struct skiff_store_obj *o, void *userdata)
 	l->ready[l->n] = skiff_pod_ready(p);
 	l->terminating[l->n] = p->metadata->deleted_ms > 0;
 	ck_assert_str_eq(sum->node, skiff_pod_node(p));
-	ck_assert_str_eq(sum->owner, p->owner);
+	/* the summary's owner is the deployment's key, in the pod's namespace */
+	_cleanup_free_ char *owner_key =
+	    *p->owner ? brain_key(SKIFF_KIND_DEPLOYMENT, p->metadata->namespace_, p->owner)
+		      : xstrdup("");
+	ck_assert_str_eq(sum->owner, owner_key);
+	ck_assert_str_eq(sum->ns, p->metadata->namespace_);
 	ck_assert_str_eq(sum->template_hash, p->template_hash);
 	ck_assert_str_eq(sum->phase, skiff_pod_phase(p));
 	ck_assert_int_eq(sum->created_ms, p->metadata->created_ms);
@@ -189,7 +194,9 @@ int report_running(struct brain *b, const char *node, uint64_t epoch, const char
 	st.pod_ip = (char *)ip;
 	rep.node = (char *)node;
 	rep.epoch = epoch;
-	rep.pod = (char *)pod;
+	char ns[64]; /* pod: a key (or a name in "default"): the agent names both */
+	rep.pod = (char *)skiff_key_split(pod, ns);
+	rep.namespace_ = ns;
 	if (uid)
 		rep.uid = (char *)uid;
 	rep.status = &st;
@@ -237,7 +244,9 @@ size_t report_all_stopped(struct brain *b)
 		Skiff__PodStatusReport rep = SKIFF__POD_STATUS_REPORT__INIT;
 		rep.node = l->nodes[i];
 		rep.epoch = node->status->epoch;
-		rep.pod = l->names[i];
+		char ns[64];
+		rep.pod = (char *)skiff_key_split(l->names[i], ns);
+		rep.namespace_ = ns;
 		rep.uid = p->metadata->uid;
 		rep.stopped = true;
 		_cleanup_free_ char *err = NULL;

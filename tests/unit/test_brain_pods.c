@@ -134,8 +134,8 @@ TEST(test_shared_strings_go_with_the_pods)
 	ck_assert_uint_eq(l->n, 200);
 	ck_assert_uint_eq(count_on(l, "vm1"), 100);
 	free_pods(l);
-	/* two nodes, one owner, one hash, one phase, one label set */
-	ck_assert_uint_le(skiff_intern_count() - before, 6);
+	/* two nodes, one owner, one namespace, one hash, one phase, one label set */
+	ck_assert_uint_le(skiff_intern_count() - before, 7);
 
 	/* the pods go: so do their strings */
 	_cleanup_free_ char *err = NULL;
@@ -167,7 +167,8 @@ TEST(test_restart_reads_the_same_pods)
 		const struct brain_pod *s = brain_pod_get(b, l2->names[i]);
 		ck_assert(s->ready && s->has_ip);
 		ck_assert_str_eq(s->node, "vm1");
-		ck_assert_str_eq(s->owner, "web");
+		ck_assert_str_eq(s->owner, "default/web"); /* the deployment's key */
+		ck_assert_str_eq(s->ns, "default");
 	}
 	ck_assert_int_eq(skiff_store_snapshot(b->store), 0);
 	brain_free(b);

@@ -90,8 +90,10 @@ static bool assignment_has(struct brain *b, const char *node, const char *pod)
 {
 	Skiff__Assignment *a = brain_assignment(b, node);
 	bool found = false;
-	for (size_t i = 0; i < a->n_pods; i++)
-		found |= streq(a->pods[i]->metadata->name, pod);
+	for (size_t i = 0; i < a->n_pods; i++) {
+		_cleanup_free_ char *key = brain_obj_key(SKIFF_KIND_POD, &a->pods[i]->base);
+		found |= streq(key, pod);
+	}
 	brain_assignment_free(a);
 	return found;
 }
@@ -107,7 +109,9 @@ static void pod_report(struct brain *b, const char *name, const char *phase, boo
 	st.phase = (char *)phase;
 	rep.node = node;
 	rep.epoch = n->status->epoch;
-	rep.pod = (char *)name;
+	char ns[64];
+	rep.pod = (char *)skiff_key_split(name, ns);
+	rep.namespace_ = ns;
 	rep.uid = uid;
 	rep.status = &st;
 	rep.stopped = stopped;

@@ -370,10 +370,10 @@ TEST(test_error_messages)
 		  "x.yaml:1:13: apiVersion: expected \"v1\" or \"skiff/v1\" for kind Pod, got "
 		  "\"apps/v1\"" },
 		{ "apiVersion: skiff/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
-		  "x.yaml:2:7: kind: expected Pod, Deployment or Service, got \"Deploymnet\" (did you "
+		  "x.yaml:2:7: kind: expected Pod, Deployment, Service or Namespace, got \"Deploymnet\" (did you "
 		  "mean \"Deployment\"?)" },
 		{ "apiVersion: skiff/v1\nmetadata: {name: a}\n",
-		  "x.yaml:1:1: kind: required field is missing (Pod, Deployment or Service)" },
+		  "x.yaml:1:1: kind: required field is missing (Pod, Deployment, Service or Namespace)" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
 		  "spec: {containers: [{name: a, image: i, command: [/x]}], restartPolicy: Sometimes}\n",
 		  "x.yaml:4:73: spec.restartPolicy: must be one of Always,OnFailure,Never, got "
@@ -842,7 +842,7 @@ TEST(test_kubernetes_fields_refused_and_ignored)
 	ck_assert(has_error(&m, "s.yaml:7:22: spec.ports[0].nodePort is not supported by Skiff "
 				"(only ClusterIP services exist)"));
 	ck_assert(has_error(&m, "s.yaml:10:7: kind: Ingress is not supported by Skiff (expected "
-				"Pod, Deployment or Service)"));
+				"Pod, Deployment, Service or Namespace)"));
 	skiff_manifest_clear(&m);
 
 	/* accepted and ignored, each with a warning; null is not set at all */

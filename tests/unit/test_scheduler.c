@@ -23,7 +23,9 @@ static int find_event(const struct skiff_store_obj *o, void *ud)
 {
 	struct want_event *w = ud;
 	const Skiff__Event *e = o->decoded;
-	if (streq(e->object_name, w->pod) && streq(e->reason, "FailedScheduling") &&
+	char ns[64]; /* w->pod is a key; the event names the pod in its namespace */
+	if (streq(e->object_name, skiff_key_split(w->pod, ns)) &&
+	    streq(e->metadata->namespace_, ns) && streq(e->reason, "FailedScheduling") &&
 	    streq(e->type, "Warning") && strstr(e->message, "vm2 cordoned"))
 		w->found = true;
 	return 0;
@@ -64,7 +66,7 @@ TEST(test_reasons_per_node_and_retry)
 	l = list_pods(b);
 	const char *web = NULL;
 	for (size_t i = 0; i < l->n; i++)
-		if (skiff_startswith(l->names[i], "web-")) {
+		if (skiff_startswith(l->names[i], "default/web-")) {
 			web = l->names[i];
 			ck_assert_str_eq(l->nodes[i], "");
 		}
@@ -210,7 +212,9 @@ static void report_many_running(struct brain *b)
 		st.start_ms = 1795818671845;
 		rep.node = node;
 		rep.epoch = n->status->epoch;
-		rep.pod = acc.v[i];
+		char ns[64];
+		rep.pod = (char *)skiff_key_split(acc.v[i], ns);
+		rep.namespace_ = ns;
 		rep.uid = uid;
 		rep.status = &st;
 		_cleanup_free_ char *err = NULL;

@@ -448,7 +448,7 @@ static int cmp_seen(const void *a, const void *b)
 static void assert_at(struct skiff_store *s, uint64_t rev, const char *want)
 {
 	struct at_ctx c = { 0 };
-	ck_assert_int_eq(skiff_store_foreach_at(s, 1, rev, at_fn, &c), 0);
+	ck_assert_int_eq(skiff_store_foreach_at(s, SKIFF_KIND_NODE, rev, at_fn, &c), 0);
 	qsort(c.seen, c.n, sizeof(c.seen[0]), cmp_seen);
 	char got[512] = "";
 	for (int i = 0; i < c.n; i++) {
@@ -461,40 +461,109 @@ static void assert_at(struct skiff_store *s, uint64_t rev, const char *want)
 TEST(test_read_at_past_revision)
 {
 	struct skiff_store *s = open_store(NULL);
-	put_str(s, 1, "a", "1");
-	put_str(s, 1, "b", "1");
-	put_str(s, 1, "c", "1");
+	put_str(s, SKIFF_KIND_NODE, "a", "1");
+	put_str(s, SKIFF_KIND_NODE, "b", "1");
+	put_str(s, SKIFF_KIND_NODE, "c", "1");
 	put_str(s, 2, "x", "other kind");
 	uint64_t r0 = skiff_store_revision(s), from = 0;
 	/* no history yet: only the current revision is readable */
 	ck_assert_int_eq(skiff_store_history_from(s, &from), -ENOENT);
 	struct at_ctx c = { 0 };
-	ck_assert_int_eq(skiff_store_foreach_at(s, 1, r0 - 1, at_fn, &c), -ESTALE);
+	ck_assert_int_eq(skiff_store_foreach_at(s, SKIFF_KIND_NODE, r0 - 1, at_fn, &c), -ESTALE);
 	skiff_store_history_keep(s, skiff_mono_ms() + 60000);
 	ck_assert_int_eq(skiff_store_history_from(s, &from), 0);
 	ck_assert_uint_eq(from, r0);
-	put_str(s, 1, "a", "2");				  /* changed */
-	ck_assert_int_eq(skiff_store_delete(s, 1, "b", NULL), 0); /* deleted */
-	put_str(s, 1, "d", "1");				  /* created */
-	put_str(s, 1, "c", "2");
-	ck_assert_int_eq(skiff_store_delete(s, 1, "c", NULL), 0);
-	put_str(s, 1, "c", "3"); /* changed, deleted, re-created */
+	put_str(s, SKIFF_KIND_NODE, "a", "2");					/* changed */
+	ck_assert_int_eq(skiff_store_delete(s, SKIFF_KIND_NODE, "b", NULL), 0); /* deleted */
+	put_str(s, SKIFF_KIND_NODE, "d", "1");					/* created */
+	put_str(s, SKIFF_KIND_NODE, "c", "2");
+	ck_assert_int_eq(skiff_store_delete(s, SKIFF_KIND_NODE, "c", NULL), 0);
+	put_str(s, SKIFF_KIND_NODE, "c", "3"); /* changed, deleted, re-created */
 	uint64_t r1 = skiff_store_revision(s);
-	put_str(s, 1, "a", "3");
+	put_str(s, SKIFF_KIND_NODE, "a", "3");
 	assert_at(s, r0, "a=1 b=1 c=1 ");
 	assert_at(s, r0 + 1, "a=2 b=1 c=1 ");
 	assert_at(s, r1, "a=2 c=3 d=1 ");
 	assert_at(s, skiff_store_revision(s), "a=3 c=3 d=1 ");
-	ck_assert_int_eq(skiff_store_foreach_at(s, 1, r0 - 1, at_fn, &c), -ESTALE);
+	ck_assert_int_eq(skiff_store_foreach_at(s, SKIFF_KIND_NODE, r0 - 1, at_fn, &c), -ESTALE);
 	/* expired: dropped at the next change */
 	skiff_store_free(s);
 	s = open_store(NULL);
 	r0 = skiff_store_revision(s);
 	skiff_store_history_keep(s, skiff_mono_ms() - 1);
-	put_str(s, 1, "a", "4");
+	put_str(s, SKIFF_KIND_NODE, "a", "4");
 	ck_assert_int_eq(skiff_store_history_from(s, &from), -ENOENT);
-	ck_assert_int_eq(skiff_store_foreach_at(s, 1, r0, at_fn, &c), -ESTALE);
+	ck_assert_int_eq(skiff_store_foreach_at(s, SKIFF_KIND_NODE, r0, at_fn, &c), -ESTALE);
 	skiff_store_free(s);
+}
+END_TEST
+
+/* One WAL record as the store wrote it before namespaces (and still does):
+ * magic | body length | CRC32C(body) | revision, op, kind, name length,
+ * name, data (little-endian). */
+static size_t old_record(uint8_t *out, uint64_t rev, int op, int kind, const char *name,
+			 const char *data)
+{
+	size_t nlen = strlen(name), dlen = strlen(data), body = 12 + nlen + dlen;
+	uint8_t *b = out + 12;
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(rev >> (8 * i));
+	b[8] = (uint8_t)op;
+	b[9] = (uint8_t)kind;
+	b[10] = (uint8_t)nlen;
+	b[11] = (uint8_t)(nlen >> 8);
+	memcpy(b + 12, name, nlen);
+	memcpy(b + 12 + nlen, data, dlen);
+	uint32_t h[3] = { 0x46524b53u, (uint32_t)body, skiff_crc32c(0, b, body) };
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 4; i++)
+			out[4 * k + i] = (uint8_t)(h[k] >> (8 * i));
+	return 12 + body;
+}
+
+TEST(test_store_before_namespaces_loads_into_default)
+{
+	/* a WAL of the version before namespaces: pods, deployments and
+	 * services keyed by their bare name, a node (cluster-scoped) */
+	uint8_t wal[1024];
+	size_t n = 0;
+	n += old_record(wal + n, 1, SKIFF_STORE_PUT, SKIFF_KIND_POD, "web", "pod-web");
+	n += old_record(wal + n, 2, SKIFF_STORE_PUT, SKIFF_KIND_DEPLOYMENT, "api", "dep-api");
+	n += old_record(wal + n, 3, SKIFF_STORE_PUT, SKIFF_KIND_NODE, "vm1", "node-vm1");
+	n += old_record(wal + n, 4, SKIFF_STORE_PUT, SKIFF_KIND_POD, "gone", "x");
+	n += old_record(wal + n, 5, SKIFF_STORE_DELETE, SKIFF_KIND_POD, "gone", "");
+	_cleanup_free_ char *p = xasprintf("%s/wal", tmpdir);
+	ck_assert_int_eq(skiff_write_file_atomic(p, wal, n, 0644), 0);
+	struct skiff_store *s = open_store(NULL);
+	ck_assert_uint_eq(skiff_store_revision(s), 5);
+	/* namespaced kinds are in "default"; the node keeps its name */
+	assert_val(s, SKIFF_KIND_POD, "default/web", "pod-web");
+	assert_val(s, SKIFF_KIND_DEPLOYMENT, "default/api", "dep-api");
+	assert_val(s, SKIFF_KIND_NODE, "vm1", "node-vm1");
+	assert_val(s, SKIFF_KIND_POD, "default/gone", NULL);
+	assert_val(s, SKIFF_KIND_POD, "other/web", NULL);
+	struct skiff_store_obj o;
+	ck_assert_int_eq(skiff_store_get(s, SKIFF_KIND_POD, "web", &o),
+			 0); /* a bare name: default */
+	ck_assert_str_eq(o.name, "default/web");
+	/* the same name in another namespace is another object */
+	put_str(s, SKIFF_KIND_POD, "team-a/web", "pod-web-a");
+	ck_assert_uint_eq(skiff_store_count(s, SKIFF_KIND_POD), 2);
+	/* a snapshot keeps the keys; they load the same */
+	ck_assert_int_eq(skiff_store_snapshot(s), 0);
+	skiff_store_free(s);
+	s = open_store(NULL);
+	assert_val(s, SKIFF_KIND_POD, "default/web", "pod-web");
+	assert_val(s, SKIFF_KIND_POD, "team-a/web", "pod-web-a");
+	assert_val(s, SKIFF_KIND_NODE, "vm1", "node-vm1");
+	skiff_store_free(s);
+	/* the rule is one column of the kind table */
+	ck_assert(skiff_kind_is_namespaced(SKIFF_KIND_POD));
+	ck_assert(skiff_kind_is_namespaced(SKIFF_KIND_EVENT));
+	ck_assert(!skiff_kind_is_namespaced(SKIFF_KIND_NODE));
+	ck_assert(!skiff_kind_is_namespaced(SKIFF_KIND_NAMESPACE));
+	ck_assert(!skiff_kind_is_namespaced(SKIFF_KIND_CERTIFICATE));
+	ck_assert(!skiff_kind_is_namespaced(SKIFF_KIND_IMAGE));
 }
 END_TEST
 
