@@ -155,7 +155,9 @@ int cmd_rollout(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return ctl_usage_error("rollout", "expected status, undo or history");
+		return ctl_usage_error("rollout",
+				       "expected status, undo, history, restart, pause or "
+				       "resume");
 	const char *sub = argv[optind++];
 	const struct skiff_kind *kind;
 	const char *name;
@@ -167,6 +169,8 @@ int cmd_rollout(int argc, char **argv)
 
 	if (streq(sub, "status"))
 		return rollout_status(name, timeout_ms);
+	if (streq(sub, "restart") || streq(sub, "pause") || streq(sub, "resume"))
+		return ctl_rollout_change(sub, name);
 	if (streq(sub, "history")) {
 		Skiff__Object *obj = NULL;
 		if (ctl_get_object(kind, name, &obj))
@@ -197,7 +201,9 @@ int cmd_rollout(int argc, char **argv)
 		skiff__rollout_response__free_unpacked(resp, NULL);
 		return 0;
 	}
-	return ctl_usage_error("rollout", "unknown rollout command \"%s\" (status, undo, history)",
+	return ctl_usage_error("rollout",
+			       "unknown rollout command \"%s\" (status, undo, history, restart, "
+			       "pause, resume)",
 			       sub);
 }
 

@@ -76,6 +76,12 @@ int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
  * *ret is owned by the caller. CTL_FAIL (printed) when there is none. */
 int ctl_pick_pod(const char *deployment, char **ret);
 
+/* Send obj through MSG_APPLY (create_only: refuse an existing one);
+ * *ret_result: the brain's result word (free()). CTL_FAIL printed. */
+int ctl_apply_object(Skiff__Object *obj, bool create_only, bool dry_run, char **ret_result);
+/* rollout restart|pause|resume of a deployment. */
+int ctl_rollout_change(const char *action, const char *name);
+
 /* verbs */
 int cmd_apply(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
@@ -91,6 +97,9 @@ int cmd_token(int argc, char **argv);	    /* create, list, delete */
 int cmd_certificate(int argc, char **argv); /* list, approve, deny, revoke */
 int cmd_config(int argc, char **argv);	    /* new-admin */
 int cmd_image(int argc, char **argv);	    /* load, ls, rm */
+int cmd_label(int argc, char **argv);	    /* label, annotate */
+int cmd_set(int argc, char **argv);	    /* set image */
+int cmd_run(int argc, char **argv);
 
 /* Print the help of a verb (NULL: the overview) to stdout. */
 void ctl_help(const char *verb);

@@ -56,12 +56,47 @@ static const struct verb verbs[] = {
 	  "Set the number of replicas of a deployment",
 	  "Example:\n  skiffctl scale deployment/users --replicas 5\n" },
 	{ "rollout", cmd_rollout,
-	  "rollout status|undo|history deployment NAME [--timeout D] [--to-revision N]",
-	  "Follow, undo or list a deployment's rollouts",
+	  "rollout status|undo|history|restart|pause|resume deployment NAME [--timeout D]\n"
+	  "           [--to-revision N]",
+	  "Follow, undo, list, restart, pause or resume a deployment's rollouts",
 	  "status prints progress until the rollout is done (exit 0) or has failed or timed\n"
-	  "out (exit 1). undo goes back to the previous revision (or --to-revision N).\n\n"
+	  "out (exit 1). undo goes back to the previous revision (or --to-revision N).\n"
+	  "restart replaces every pod by a rolling update (the template gets the annotation\n"
+	  "kubectl.kubernetes.io/restartedAt, as kubectl does). pause stops template\n"
+	  "changes from rolling out (scaling still works); resume rolls them out.\n\n"
 	  "Example:\n  skiffctl rollout status deployment/web --timeout 2m\n"
 	  "  skiffctl rollout undo deployment/web\n" },
+	{ "label", cmd_label,
+	  "label (KIND NAME…|KIND/NAME…|KIND -l SEL|KIND --all) KEY=VALUE… KEY-… [--overwrite]\n"
+	  "           [--dry-run]",
+	  "Add, change or remove labels of objects",
+	  "KEY=VALUE sets a label, KEY- removes it. Changing a label that has another value\n"
+	  "needs --overwrite. -l picks the objects by a label selector, --all takes every\n"
+	  "object of the kind. Prints KIND/NAME labeled (or not labeled: nothing changed).\n\n"
+	  "Example:\n  skiffctl label pods web-5d8f9-x2k1q tier=front\n"
+	  "  skiffctl label deploy -l app=web --overwrite tier=back\n"
+	  "  skiffctl label node vm2 disk-\n" },
+	{ "annotate", cmd_label,
+	  "annotate (KIND NAME…|KIND/NAME…|KIND -l SEL|KIND --all) KEY=VALUE… KEY-…\n"
+	  "           [--overwrite] [--dry-run]",
+	  "Add, change or remove annotations of objects",
+	  "As label, for metadata.annotations.\n\n"
+	  "Example:\n  skiffctl annotate deploy/web owner=team-a\n" },
+	{ "set", cmd_set,
+	  "set image (KIND/NAME…|KIND -l SEL|KIND --all) CONTAINER=IMAGE… [--dry-run]",
+	  "Change the image of containers",
+	  "CONTAINER=IMAGE sets one container's image, *=IMAGE every container's. For a\n"
+	  "deployment the change rolls out as any template change does.\n\n"
+	  "Example:\n  skiffctl set image deployment/web web=skiff-demo:2\n" },
+	{ "run", cmd_run,
+	  "run NAME --image=IMAGE [--labels K=V,…] [--env K=V]… [--port N]\n"
+	  "           [--restart Always|OnFailure|Never] [--dry-run] [-o name|json|yaml]\n"
+	  "           [--command] [-- ARGS…]",
+	  "Create one pod",
+	  "Makes pod NAME with one container NAME of IMAGE, labelled run=NAME unless\n"
+	  "--labels is given. The words after -- are the container's args, or with\n"
+	  "--command its command. A pod of that name must not exist yet.\n\n"
+	  "Example:\n  skiffctl run tools --image=skiff-demo:1 --command -- sleep 3600\n" },
 	{ "logs", cmd_logs, "logs [-f] [--tail N] [-c CONTAINER] [--previous] POD|deployment/NAME",
 	  "Print a container's output",
 	  "For deployment/NAME one of its pods is chosen (a running one).\n\n"
@@ -163,7 +198,7 @@ void ctl_help(const char *name)
 	printf("skiffctl drives a Skiff cluster.\n\nUsage:\n  skiffctl [--config FILE] VERB "
 	       "[ARGS…]\n\nVerbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
-		printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
 	printf("\nKinds: nodes (no), pods (po), deployments (deploy), services (svc), events "
 	       "(ev).\n"
 	       "Config: --config FILE, then $SKIFF_CONFIG, then ~/.skiff/config (the brain "

@@ -306,7 +306,6 @@ static const struct skiff_k8s_field k8s_fields[] = {
 	REFUSE("Volume", "csi", NULL),
 	REFUSE("Volume", "nfs", NULL),
 	IGNORE("HostPathVolumeSource", "type", "Directory", "the path must exist on the node"),
-	REFUSE("DeploymentSpec", "paused", NULL),
 	IGNORE("ServiceSpec", "type", "ClusterIP",
 	       "services are found through the environment and /etc/skiff/endpoints"),
 	REFUSE("ServiceSpec", "type", "only ClusterIP services exist"),

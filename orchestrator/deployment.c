@@ -83,11 +83,12 @@ static int cmp_delete_order(const void *a, const void *b)
 	return strcmp(y->name, x->name);
 }
 
-static int create_pod(struct brain *b, const Skiff__Deployment *d, const char *hash)
+static int create_pod(struct brain *b, const Skiff__Deployment *d, const Skiff__PodTemplate *tmpl,
+		      const char *hash)
 {
 	Skiff__Pod *p = xmalloc(sizeof(*p));
 	skiff__pod__init(p);
-	Skiff__PodTemplate *t = (Skiff__PodTemplate *)skiff_msg_copy(&d->spec->template_->base);
+	Skiff__PodTemplate *t = (Skiff__PodTemplate *)skiff_msg_copy(&tmpl->base);
 	/* the template's metadata (labels) becomes the pod's */
 	p->metadata = t->metadata;
 	t->metadata = NULL;
@@ -179,6 +180,16 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 		return 0;
 	char hash[11];
 	skiff_template_hash(d->spec->template_, hash);
+	const Skiff__PodTemplate *tmpl = d->spec->template_;
+	/* paused: the revision rolled out so far stays the one pods are made of */
+	if (d->spec->paused && d->status && *d->status->template_hash &&
+	    !streq(d->status->template_hash, hash))
+		for (size_t i = 0; i < d->status->n_history; i++)
+			if (streq(d->status->history[i]->template_hash, d->status->template_hash) &&
+			    d->status->history[i]->template_) {
+				tmpl = d->status->history[i]->template_;
+				snprintf(hash, sizeof(hash), "%s", d->status->template_hash);
+			}
 	int replicas = d->spec->replicas, writes = 0, r;
 	struct owned empty = { 0 };
 	if (!ow)
@@ -252,7 +263,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 				deleted++;
 		if (nold == 0 && terminating_old == 0)
 			for (int i = (int)nnew; i < replicas; i++)
-				if (create_pod(b, d, hash) >= 0)
+				if (create_pod(b, d, tmpl, hash) >= 0)
 					created++;
 	} else {
 		int total = (int)(nnew + nold);
@@ -260,7 +271,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 		int room = replicas + surge - total;
 		int n = want < room ? want : room;
 		for (int i = 0; i < n; i++) {
-			r = create_pod(b, d, hash);
+			r = create_pod(b, d, tmpl, hash);
 			if (r < 0)
 				break;
 			created++;
@@ -324,6 +335,11 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 	}
 	if (terminating + deleted > 0) {
 		char *m2 = xasprintf("%s, %d terminating", msg, terminating + deleted);
+		free(msg);
+		msg = m2;
+	}
+	if (d->spec->paused) {
+		char *m2 = xasprintf("paused (kubectl rollout resume rolls out changes); %s", msg);
 		free(msg);
 		msg = m2;
 	}

@@ -2,7 +2,8 @@
 # ctl_verbs.sh — kubectl's everyday verbs and flags in skiffctl, against a
 # real skiff-orchestrator on 127.0.0.1 (no agents, so pods stay Pending):
 # get of several kinds and `all`, -o jsonpath and custom-columns, --sort-by,
-# --show-labels, --field-selector.
+# --show-labels, --field-selector; label and annotate (--overwrite, KEY-,
+# -l, --all), set image, rollout restart|pause|resume, run.
 # The brain runs with a temporary data dir and is killed by pid at the end.
 set -u
 . "$(dirname "$0")/lib/ctlbrain.sh"
@@ -131,5 +132,91 @@ run 2 get svc --field-selector status.phase=Running
 has err "field label not supported for services: status.phase"
 run 2 get pods --field-selector status.phase
 has err "expected FIELD=VALUE"
+
+# label: add, refuse a change without --overwrite, change, remove; by -l
+run 0 label deploy web tier=front
+has out "^deployment/web labeled$"
+run 1 label deploy web tier=back
+has err "'tier' already has a value (front), and --overwrite is false"
+run 0 label deployment/web tier=back --overwrite
+has out "^deployment/web labeled$"
+run 0 label deployment/web tier=back --overwrite
+has out "^deployment/web not labeled$"
+run 0 get deploy web -o 'jsonpath={.metadata.labels.tier}'
+has out "^back$"
+run 0 label deploy web tier-
+run 0 get deploy -l tier
+has err "^No deployments found.$"
+run 0 label pods -l app=web color=blue
+[ "$(grep -c ' labeled$' "$T/out")" = 2 ] || fail "label -l app=web: $(cat "$T/out")"
+run 0 get pods -l color=blue -o name
+[ "$(wc -l <"$T/out")" = 2 ] || fail "2 pods should have color=blue"
+run 0 label svc --all env=test
+has out "^service/web labeled$"
+run 2 label deploy web
+has err "expected at least one KEY=VALUE or KEY-"
+run 2 label deploy web =x
+has err "expected KEY=VALUE or KEY-"
+run 1 label deploy nope a=b
+has err "not found"
+run 1 label deploy web 'bad key!=x'
+# annotate
+run 0 annotate deploy web owner=team-a
+has out "^deployment/web annotated$"
+run 0 get deploy web -o 'jsonpath={.metadata.annotations.owner}'
+has out "^team-a$"
+run 0 annotate deploy web owner-
+run 0 get deploy web -o 'jsonpath={.metadata.annotations}'
+lacks out "owner"
+
+# set image: the template changes (a new generation), a missing container fails
+gen=$("$CTL" get deploy web -o 'jsonpath={.metadata.generation}')
+run 0 set image deployment/web web=skiff-demo:2
+has out "^deployment/web image updated$"
+run 0 get deploy web -o 'jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}'
+[ "$(cat "$T/out")" = "skiff-demo:2 $((gen + 1))" ] || fail "set image: $(cat "$T/out")"
+run 1 set image deployment/web nope=x:1
+has err 'has no container "nope"'
+run 0 set image deploy/web '*=skiff-demo:1'
+run 0 get deploy web -o 'jsonpath={.spec.template.spec.containers[*].image}'
+has out "^skiff-demo:1$"
+
+# rollout restart: the template annotation kubectl uses; pause/resume
+run 0 rollout restart deployment/web
+has out "^deployment/web restarted$"
+run 0 get deploy web -o 'jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}'
+has out "^20[0-9-]*T[0-9:.]*Z$"
+run 0 rollout pause deployment/web
+has out "^deployment/web paused$"
+run 0 get deploy web -o 'jsonpath={.spec.paused}'
+has out "^true$"
+run 1 rollout pause deployment/web
+has err 'is already paused'
+"$CTL" get deploy web -o yaml | "$CTL" apply -f - >"$T/out" 2>"$T/err" ||
+	fail "a paused deployment's yaml does not apply: $(cat "$T/err")"
+has out "^deployment/web unchanged$"
+run 1 rollout restart deployment/web
+has err "can't restart paused deployment"
+run 0 rollout resume deploy web
+has out "^deployment/web resumed$"
+run 1 rollout resume deploy web
+has err "is not paused"
+
+# run: one pod, labelled run=NAME; a second run of the name is refused
+run 0 run tools --image=skiff-demo:1 --env MODE=x --port 8080 --restart Never --command -- /bin/sleep 3600
+has out "^pod/tools created$"
+run 0 get pod tools -o 'jsonpath={.metadata.labels.run} {.spec.containers[0].command} {.spec.restartPolicy} {.spec.containers[0].env[0].value} {.spec.containers[0].ports[0].containerPort}'
+has out '^tools \["/bin/sleep","3600"\] Never x 8080$'
+run 1 run tools --image=skiff-demo:1 --command -- /bin/true
+has err "already exists"
+run 0 run t2 --image=skiff-demo:1 --labels a=b --dry-run -o yaml --command -- /bin/true
+has out "^  name: t2$"
+has out "^    a: b$"
+run 1 get pod t2
+run 2 run t3
+has err "image is required"
+run 2 run t3 --image=x --restart Sometimes
+has err "--restart takes Always, OnFailure or Never"
+run 0 delete pod tools
 
 echo "ctl_verbs: ok"

@@ -360,6 +360,62 @@ TEST(test_rolling_update_and_undo)
 }
 END_TEST
 
+/* rollout pause: a changed template is not rolled out (scaling still makes
+ * pods of the paused revision); resume rolls it out. */
+TEST(test_rollout_pause_resume)
+{
+	struct brain *b = open_brain();
+	add_node(b, "vm1", 8000, 8 * Gi);
+	apply_deployment(b, make_deployment("web", 2, "img:1", 100, 64 * Mi), NULL);
+	for (int i = 0; i < 3; i++) {
+		brain_reconcile(b);
+		report_all_running(b);
+	}
+	const Skiff__Deployment *d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	char hash1[16];
+	snprintf(hash1, sizeof(hash1), "%s", d->status->template_hash);
+	/* paused, with a new image and one more replica */
+	Skiff__Deployment *p = make_deployment("web", 3, "img:2", 100, 64 * Mi);
+	p->spec->paused = true;
+	apply_deployment(b, p, "configured");
+	for (int i = 0; i < 5; i++) {
+		brain_reconcile(b);
+		report_all_running(b);
+	}
+	struct pod_list *l = list_pods(b);
+	ck_assert_uint_eq(l->n, 3);
+	for (size_t i = 0; i < l->n; i++) {
+		ck_assert_str_eq(l->hash[i], hash1);
+		const Skiff__Pod *pod = brain_get(b, SKIFF_KIND_POD, l->names[i]);
+		ck_assert_str_eq(pod->spec->containers[0]->image, "img:1");
+	}
+	free_pods(l);
+	d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(d->status->revision, 1);
+	ck_assert(strstr(d->status->message, "paused"));
+	/* resume: img:2 rolls out */
+	apply_deployment(b, make_deployment("web", 3, "img:2", 100, 64 * Mi), "configured");
+	for (int i = 0; i < 30; i++) {
+		brain_reconcile(b);
+		report_all_running(b);
+		report_all_stopped(b);
+	}
+	brain_reconcile(b);
+	d = brain_get(b, SKIFF_KIND_DEPLOYMENT, "web");
+	ck_assert_int_eq(d->status->revision, 2);
+	ck_assert_int_eq(d->status->updated_replicas, 3);
+	l = list_pods(b);
+	ck_assert_uint_eq(l->n, 3);
+	for (size_t i = 0; i < l->n; i++)
+		ck_assert_str_eq(((const Skiff__Pod *)brain_get(b, SKIFF_KIND_POD, l->names[i]))
+				     ->spec->containers[0]
+				     ->image,
+				 "img:2");
+	free_pods(l);
+	brain_free(b);
+}
+END_TEST
+
 TEST(test_restart_mid_reconcile)
 {
 	/* Count the I/O points of: apply a 10-replica deployment, reconcile,
