@@ -344,74 +344,177 @@ char *skiff_image_manifest_json(const struct skiff_image *img)
 	return s;
 }
 
-static bool name_char(char c)
+static bool ascii_word(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+static bool lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := [_.] |
+ * "__" | "-"+ */
+static bool path_component_valid(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (!lower_alnum(p[i]))
+			return false;
+		while (i < n && lower_alnum(p[i]))
+			i++;
+		if (i == n)
+			return true;
+		size_t sep = i;
+		if (p[i] == '-')
+			while (i < n && p[i] == '-')
+				i++;
+		else if (p[i] == '_' && i + 1 < n && p[i + 1] == '_')
+			i += 2;
+		else if (p[i] == '.' || p[i] == '_')
+			i++;
+		if (i == sep || i == n)
+			return false;
+	}
+	return n > 0;
+}
+
+/* domain := host [":" port], host := DNS labels of [A-Za-z0-9-] (no '-' at
+ * the ends) joined by '.', or "[" IPv6 "]" */
+static bool domain_valid(const char *p, size_t n)
+{
+	const char *colon = NULL;
+	size_t hn = n;
+	if (n > 0 && p[0] == '[') {
+		const char *close = memchr(p, ']', n);
+		if (!close || close == p + 1)
+			return false;
+		for (const char *q = p + 1; q < close; q++)
+			if (!strchr("0123456789abcdefABCDEF:.", *q))
+				return false;
+		hn = (size_t)(close - p) + 1;
+		if (hn < n && p[hn] != ':')
+			return false;
+	} else {
+		colon = memchr(p, ':', n);
+		hn = colon ? (size_t)(colon - p) : n;
+		size_t start = 0;
+		for (size_t i = 0; i <= hn; i++) {
+			if (i < hn && p[i] != '.') {
+				char c = p[i];
+				if (!lower_alnum(c) && !(c >= 'A' && c <= 'Z') && c != '-')
+					return false;
+				continue;
+			}
+			if (i == start || p[start] == '-' || p[i - 1] == '-')
+				return false;
+			start = i + 1;
+		}
+	}
+	if (hn == n)
+		return true;
+	if (hn + 1 == n)
+		return false; /* "host:" */
+	for (size_t i = hn + 1; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+int skiff_image_reference_check(const char *name, char **ret_errmsg)
+{
+	const char *why = NULL;
+	size_t len = name ? strlen(name) : 0;
+	if (len == 0)
+		why = "it is empty";
+	else if (len > 255)
+		why = "longer than 255 characters";
+	if (why)
+		goto bad;
+	const char *at = strchr(name, '@');
+	size_t end = at ? (size_t)(at - name) : len;
+	if (at && strchr(at + 1, '@')) {
+		why = "more than one '@'";
+		goto bad;
+	}
+	if (at && !skiff_image_digest_valid(at + 1)) {
+		why = "a digest after '@' is sha256: and 64 lower-case hex digits";
+		goto bad;
+	}
+	/* a tag is after the last ':' that follows the last '/' */
+	const char *tail = memrchr(name, '/', end);
+	tail = tail ? tail : name;
+	const char *colon = memrchr(tail, ':', end - (size_t)(tail - name));
+	if (colon) {
+		const char *t = colon + 1;
+		size_t tl = end - (size_t)(t - name);
+		if (tl == 0) {
+			why = "the tag after ':' is empty";
+			goto bad;
+		}
+		bool ok = tl <= 128 && (ascii_word(t[0]));
+		for (size_t i = 1; ok && i < tl; i++)
+			ok = ascii_word(t[i]) || t[i] == '.' || t[i] == '-';
+		if (!ok) {
+			why = "a tag is 1-128 letters, digits, '_', '.' and '-', not starting with "
+			      "'.' or '-'";
+			goto bad;
+		}
+		end = (size_t)(colon - name);
+	}
+	/* [domain "/"] path-component ("/" path-component)* */
+	const char *p = name;
+	for (bool first = true;; first = false) {
+		const char *e = memchr(p, '/', end - (size_t)(p - name));
+		size_t n = e ? (size_t)(e - p) : end - (size_t)(p - name);
+		if (n == 0) {
+			why = end == 0 ? "the name before ':' or '@' is empty"
+				       : "a '/' without a name on both sides";
+			goto bad;
+		}
+		if (!path_component_valid(p, n) && !(first && e && domain_valid(p, n))) {
+			why = first && e ? "the first component is neither a registry host "
+					   "(HOST or HOST:PORT) nor a name of lower-case letters "
+					   "and digits, separated by '.', '_', '__' or '-'"
+					 : "a name is lower-case letters and digits, separated by "
+					   "'.', '_', '__' or '-'";
+			goto bad;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+bad:
+	if (ret_errmsg)
+		*ret_errmsg = xstrdup(why);
+	return -EINVAL;
 }
 
 int skiff_image_name_parse(const char *name, char **ret_repo, char **ret_ref)
 {
-	if (!name || !*name || strlen(name) > 255)
+	if (skiff_image_reference_check(name, NULL) < 0)
 		return -EINVAL;
 	_cleanup_free_ char *s = xstrdup(name);
 	_cleanup_free_ char *ref = NULL;
 	char *at = strchr(s, '@');
 	if (at) {
 		*at = '\0';
-		if (!skiff_image_digest_valid(at + 1))
-			return -EINVAL;
 		ref = xstrdup(at + 1);
 	}
-	/* a tag is after the last ':' that follows the last '/' */
 	char *slash = strrchr(s, '/');
 	char *colon = strrchr(slash ? slash : s, ':');
 	if (colon) {
 		*colon = '\0';
-		const char *t = colon + 1;
-		size_t tl = strlen(t);
-		if (tl == 0 || tl > 128)
-			return -EINVAL;
-		for (const char *p = t; *p; p++)
-			if (!name_char(*p) && !(*p >= 'A' && *p <= 'Z'))
-				return -EINVAL;
 		if (!ref)
-			ref = xstrdup(t);
-	}
-	if (!ref)
-		ref = xstrdup("latest");
-	/* components: the first may be a host with a port and uppercase letters */
-	char *p = s;
-	bool first = true;
-	for (;;) {
-		char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 0)
-			return -EINVAL;
-		bool host = first && end != NULL;
-		bool colon_seen = false;
-		for (size_t i = 0; i < n; i++) {
-			char c = p[i];
-			if (name_char(c))
-				continue;
-			if (host && c == ':' && !colon_seen && i > 0 && i + 1 < n) {
-				colon_seen = true;
-				continue;
-			}
-			if (host && c >= 'A' && c <= 'Z')
-				continue;
-			return -EINVAL;
-		}
-		if (p[0] == '.' || p[0] == '-' || p[n - 1] == '.' || p[n - 1] == '-')
-			return -EINVAL;
-		if (!end)
-			break;
-		p = end + 1;
-		first = false;
+			ref = xstrdup(colon + 1);
 	}
 	if (ret_repo)
 		*ret_repo = TAKE_PTR(s);
 	if (ret_ref)
-		*ret_ref = TAKE_PTR(ref);
+		*ret_ref = ref ? TAKE_PTR(ref) : xstrdup("latest");
 	return 0;
 }
 

@@ -109,9 +109,17 @@ int skiff_image_parse_config(const char *json, size_t len, struct skiff_image_co
 /* Serialise a manifest for img->config_desc and img->layers (malloc'd). */
 char *skiff_image_manifest_json(const struct skiff_image *img);
 
-/* Split "host:5000/team/web:1.4@sha256:…" into its repository (with host) and
- * its tag or digest; a name without either gets tag "latest". Names are
- * lowercase [a-z0-9._/-] components, a host may carry a port. */
+/* Whether name is an image reference by the OCI distribution grammar
+ * (distribution/reference): [HOST[:PORT]/]NAME[/NAME...][:TAG][@DIGEST] with
+ * NAME lower-case letters and digits separated by '.', '_', '__' or '-'s,
+ * TAG [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, DIGEST sha256:<64 hex>, at most
+ * 255 characters. -EINVAL with *ret_errmsg (may be NULL; free()) saying
+ * what is wrong, without the name. */
+int skiff_image_reference_check(const char *name, char **ret_errmsg);
+
+/* Split "host:5000/team/web:1.4@sha256:…" (a valid reference, see above) into
+ * its repository (with host) and its tag or digest; a name without either
+ * gets tag "latest". */
 int skiff_image_name_parse(const char *name, char **ret_repo, char **ret_ref);
 
 /* Kubernetes' default imagePullPolicy for an image name: "Always" for tag

@@ -468,6 +468,17 @@ static int check_probe(const Skiff__Container *c, Skiff__Probe *p, const char *f
 	return 0;
 }
 
+/* Kubernetes' environment variable names: [-._a-zA-Z][-._a-zA-Z0-9]* */
+static bool env_name_valid(const char *s)
+{
+	if (*s >= '0' && *s <= '9')
+		return false;
+	for (; *s; s++)
+		if (!ascii_alnum(*s) && !strchr("-._", *s))
+			return false;
+	return true;
+}
+
 static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *c,
 			   const char *field)
 {
@@ -478,6 +489,11 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 	CHECK(check_name_field(f, c->name, 63, true, ret_errmsg));
 	if (!c->image || !*c->image)
 		FAIL("%s.image: required field is missing", field);
+	_cleanup_free_ char *why = NULL;
+	if (skiff_image_reference_check(c->image, &why) < 0)
+		FAIL("%s.image: '%s' is not a valid image reference ([HOST[:PORT]/]NAME[:TAG]"
+		     "[@sha256:DIGEST]): %s",
+		     field, shown(c->image, buf, sizeof(buf)), why);
 	snprintf(f, sizeof(f), "%s.command", field);
 	CHECK(check_count(c->n_command, SKIFF_VALIDATE_MAX_ARGS, f, "arguments", ret_errmsg));
 	snprintf(f, sizeof(f), "%s.args", field);
@@ -498,8 +514,10 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 		const char *name = c->env[j]->name;
 		if (!name || !*name)
 			FAIL("%s.env[%zu].name: required field is missing", field, j);
-		if (strchr(name, '='))
-			FAIL("%s.env[%zu].name: must not contain '='", field, j);
+		if (!env_name_valid(name))
+			FAIL("%s.env[%zu].name: '%s' is not a valid environment variable name "
+			     "(letters, digits, '_', '-' and '.', not starting with a digit)",
+			     field, j, shown(name, buf, sizeof(buf)));
 	}
 	snprintf(f, sizeof(f), "%s.ports", field);
 	CHECK(check_count(c->n_ports, SKIFF_VALIDATE_MAX_PORTS, f, "ports", ret_errmsg));
@@ -557,6 +575,11 @@ static int check_container(struct vctx *v, Skiff__PodSpec *s, Skiff__Container *
 			     vm->name ? vm->name : "");
 		if (!vm->mount_path || vm->mount_path[0] != '/')
 			FAIL("%s.volumeMounts[%zu].mountPath: must be an absolute path", field, j);
+		for (size_t k = 0; k < j; k++)
+			if (streq(c->volume_mounts[k]->mount_path, vm->mount_path))
+				FAIL("%s.volumeMounts[%zu].mountPath: '%s' is mounted twice in "
+				     "this container",
+				     field, j, shown(vm->mount_path, buf, sizeof(buf)));
 	}
 	return 0;
 }
@@ -754,6 +777,11 @@ static int validate_service(Skiff__Service *svc, char **ret_errmsg)
 		CHECK(check_enum(&p->protocol, "TCP", "TCP|UDP", f, ret_errmsg));
 		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
 		CHECK(check_name_field(f, p->name, 63, false, ret_errmsg));
+		if (!*p->name && s->n_ports > 1)
+			FAIL("%s: required when a service has more than one port", f);
+		for (size_t j = 0; *p->name && j < i; j++)
+			if (streq(s->ports[j]->name, p->name))
+				FAIL("%s: port name '%s' is used twice", f, p->name);
 	}
 	return 0;
 }

@@ -86,6 +86,73 @@ has err "nothing was sent"
 [ -s "$T/out" ] && fail "apply with errors printed results"
 run 1 get deployment other
 
+# #18: what cannot run is refused at apply, each with its field and line
+cat >"$T/norun.yaml" <<'EOF'
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: tagless}
+spec:
+  containers:
+  - {name: c, image: 'web:', command: [/x]}
+---
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: envs}
+spec:
+  containers:
+  - name: c
+    image: skiff-demo:1
+    command: [/x]
+    env:
+    - {name: OK, value: "1"}
+    - {name: 1BAD, value: "2"}
+---
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: mounts}
+spec:
+  volumes: [{name: data}]
+  containers:
+  - name: c
+    image: skiff-demo:1
+    command: [/x]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: cache, mountPath: /cache}
+---
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: twins}
+spec:
+  containers:
+  - {name: c, image: skiff-demo:1, command: [/x]}
+  - {name: c, image: skiff-demo:1, command: [/y]}
+EOF
+run 1 apply -f "$T/norun.yaml"
+has err "norun.yaml:6:22: spec.containers\[0\].image: 'web:' is not a valid image reference (\[HOST\[:PORT\]/\]NAME\[:TAG\]\[@sha256:DIGEST\]): the tag after ':' is empty$"
+has err "norun.yaml:18:14: spec.containers\[0\].env\[1\].name: '1BAD' is not a valid environment variable name"
+has err "norun.yaml:31:14: spec.containers\[0\].volumeMounts\[1\].name: no volume named 'cache' in volumes$"
+has err "norun.yaml:39:12: spec.containers\[1\].name: container name 'c' is used twice$"
+has err "4 errors in the manifests; nothing was sent"
+# skiffctl cannot know an image's entrypoint: the brain judges it (a name
+# of neither its store nor a registry has none), and skiffctl places it
+cat >"$T/nocmd.yaml" <<'EOF'
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: nocmd}
+spec:
+  containers: [{name: c, image: 'flat:1'}]
+---
+apiVersion: skiff/v1
+kind: Pod
+metadata: {name: pulled}
+spec:
+  containers: [{name: c, image: 'registry.local:5000/web:1'}]
+EOF
+run 1 apply --dry-run -f "$T/nocmd.yaml"
+has err "pod/nocmd (.*nocmd.yaml:1): spec.containers\[0\].command: required field is missing (image 'flat:1' names no entrypoint)$"
+has out "^pod/pulled created (dry run)$"
+
 # get: table, -o name, -o yaml round trip into apply
 run 0 get deployments
 has out "^NAME  *READY  *UP-TO-DATE  *AVAILABLE  *AGE$"

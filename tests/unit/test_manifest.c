@@ -266,7 +266,7 @@ TEST(test_service_and_pod)
 			       "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: web}\n"
 			       "spec:\n  selector: {app: web}\n  ports:\n"
 			       "  - {name: http, port: 80, targetPort: 8080}\n"
-			       "  - {port: 53, protocol: UDP}\n"
+			       "  - {name: dns, port: 53, protocol: UDP}\n"
 			       "---\n"
 			       "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: solo}\n"
 			       "spec:\n  containers: [{name: c, image: busy, command: [/x]}]\n"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../orchestrator/objects.h"
+#include "image.h"
 #include "brain_helpers.h"
 #include "manifest.h"
 #include "validate.h"
@@ -75,7 +76,58 @@ static const struct {
 	{ "protocol", POD(C(", ports: [{containerPort: 80, protocol: SCTP}]")),
 	  "spec.containers[0].ports[0].protocol: must be one of TCP,UDP, got 'SCTP'" },
 	{ "env name with =", POD(C(", env: [{name: 'A=B', value: x}]")),
-	  "spec.containers[0].env[0].name: must not contain '='" },
+	  "spec.containers[0].env[0].name: 'A=B' is not a valid environment variable name "
+	  "(letters, digits, '_', '-' and '.', not starting with a digit)" },
+	{ "env name starting with a digit", POD(C(", env: [{name: 1X, value: x}]")),
+	  "spec.containers[0].env[0].name: '1X' is not a valid environment variable name "
+	  "(letters, digits, '_', '-' and '.', not starting with a digit)" },
+	{ "env name with a space", POD(C(", env: [{name: A, value: x}, {name: 'MY VAR'}]")),
+	  "spec.containers[0].env[1].name: 'MY VAR' is not a valid environment variable name "
+	  "(letters, digits, '_', '-' and '.', not starting with a digit)" },
+	{ "env names as Kubernetes takes them", POD(C(", env: [{name: _a.b-C9, value: x}]")),
+	  NULL },
+	{ "image with an empty tag", POD("[{name: c, image: 'web:', command: [/x]}]"),
+	  "spec.containers[0].image: 'web:' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): the tag after ':' is empty" },
+	{ "image with upper-case letters", POD("[{name: c, image: 'Web:1', command: [/x]}]"),
+	  "spec.containers[0].image: 'Web:1' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): a name is lower-case letters and digits, "
+	  "separated by '.', '_', '__' or '-'" },
+	{ "image with a space", POD("[{name: c, image: 'my web', command: [/x]}]"),
+	  "spec.containers[0].image: 'my web' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): a name is lower-case letters and digits, "
+	  "separated by '.', '_', '__' or '-'" },
+	{ "image with a bad digest", POD("[{name: c, image: 'web@sha256:12', command: [/x]}]"),
+	  "spec.containers[0].image: 'web@sha256:12' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): a digest after '@' is sha256: and 64 "
+	  "lower-case hex digits" },
+	{ "image with two tags", POD("[{name: c, image: 'web:1:2', command: [/x]}]"),
+	  "spec.containers[0].image: 'web:1:2' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): a name is lower-case letters and digits, "
+	  "separated by '.', '_', '__' or '-'" },
+	{ "image with a bad tag", POD("[{name: c, image: 'web:-1', command: [/x]}]"),
+	  "spec.containers[0].image: 'web:-1' is not a valid image reference "
+	  "([HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]): a tag is 1-128 letters, digits, '_', '.' "
+	  "and '-', not starting with '.' or '-'" },
+	{ "image with a registry port, path and tag",
+	  POD("[{name: c, image: 'Reg.example:5000/team/my__web-x:V1.2_b', command: [/x]}]"),
+	  NULL },
+	{ "two mounts at one path",
+	  POD_HEAD "spec:\n  volumes: [{name: v}, {name: w}]\n  containers: " C(
+	      ", volumeMounts: [{name: v, mountPath: /d}, {name: w, mountPath: /d}]") "\n",
+	  "spec.containers[0].volumeMounts[1].mountPath: '/d' is mounted twice in this "
+	  "container" },
+	{ "a relative mountPath",
+	  POD_HEAD "spec:\n  volumes: [{name: v}]\n  containers: " C(
+	      ", volumeMounts: [{name: v, mountPath: d}]") "\n",
+	  "spec.containers[0].volumeMounts[0].mountPath: must be an absolute path" },
+	{ "two containers of one name",
+	  POD("[{name: c, image: i, command: [/x]}, {name: c, image: i, command: [/y]}]"),
+	  "spec.containers[1].name: container name 'c' is used twice" },
+	{ "two ports of one name in a pod",
+	  POD("[{name: a, image: i, command: [/x], ports: [{name: web, containerPort: 80}]}, "
+	      "{name: b, image: i, command: [/y], ports: [{name: web, containerPort: 81}]}]"),
+	  "spec.containers[1].ports[0].name: port name 'web' is used twice in the pod" },
 	{ "mount of a missing volume", POD(C(", volumeMounts: [{name: v, mountPath: /v}]")),
 	  "spec.containers[0].volumeMounts[0].name: no volume named 'v' in volumes" },
 	{ "emptyDir medium",
@@ -110,6 +162,14 @@ static const struct {
 	  "spec: {selector: {app: a}, ports: [{port: 80, name: web-}]}\n",
 	  "spec.ports[0].name: 'web-' is not a valid name (lower-case letters, digits "
 	  "and '-', starting and ending with a letter or digit, at most 63 characters)" },
+	{ "service ports of one name",
+	  "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: s}\n"
+	  "spec: {selector: {app: a}, ports: [{port: 80, name: web}, {port: 81, name: web}]}\n",
+	  "spec.ports[1].name: port name 'web' is used twice" },
+	{ "an unnamed port among two",
+	  "apiVersion: skiff/v1\nkind: Service\nmetadata: {name: s}\n"
+	  "spec: {selector: {app: a}, ports: [{port: 80, name: web}, {port: 81}]}\n",
+	  "spec.ports[1].name: required when a service has more than one port" },
 	{ "container port name without a letter",
 	  "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: p}\n"
 	  "spec: {containers: [{name: a, image: i, command: [/x], ports: [{name: '8080', "
@@ -288,6 +348,101 @@ TEST(test_image_entrypoint_hook)
 	ck_assert_str_eq(m.errors[0], "t.yaml:5:16: spec.containers[0].command: required field is "
 				      "missing (image 'entry:1' names no entrypoint)");
 	skiff_manifest_clear(&m);
+}
+END_TEST
+
+/* The brain judges a container without command by its image: one loaded
+ * into its store answers from its config, a registry image is left to the
+ * node that pulls it, any other name has no config to give. */
+TEST(test_command_left_to_the_image)
+{
+	struct brain *b = open_brain();
+	Skiff__Image *img = xmalloc(sizeof(*img));
+	skiff__image__init(img);
+	img->metadata = xmalloc(sizeof(*img->metadata));
+	skiff__object_meta__init(img->metadata);
+	img->metadata->name = xstrdup("web:1");
+	img->entrypoint = xcalloc(1, sizeof(char *));
+	img->entrypoint[0] = xstrdup("/bin/web");
+	img->n_entrypoint = 1;
+	ck_assert_int_eq(brain_put(b, SKIFF_KIND_IMAGE, &img->base), 0);
+	img = xmalloc(sizeof(*img));
+	skiff__image__init(img);
+	img->metadata = xmalloc(sizeof(*img->metadata));
+	skiff__object_meta__init(img->metadata);
+	img->metadata->name = xstrdup("flat:1");
+	ck_assert_int_eq(brain_put(b, SKIFF_KIND_IMAGE, &img->base), 0);
+
+	static const struct {
+		const char *image, *error;
+	} want[] = {
+		{ "web:1", NULL },
+		{ "registry.local:5000/web:1", NULL },
+		{ "localhost/team/web", NULL },
+		{ "flat:1", "spec.containers[0].command: required field is missing (image 'flat:1' "
+			    "names no entrypoint)" },
+		{ "web:2", "spec.containers[0].command: required field is missing (image 'web:2' "
+			   "names no entrypoint)" },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		Skiff__Object *o = good_pod();
+		Skiff__Container *c = o->pod->spec->containers[0];
+		skiff_set_str(&c->image, want[i].image);
+		for (size_t j = 0; j < c->n_command; j++)
+			free(c->command[j]);
+		free(c->command);
+		c->command = NULL;
+		c->n_command = 0;
+		_cleanup_free_ char *err = brain_verdict(b, o);
+		if (want[i].error)
+			ck_assert_msg(err && streq(err, want[i].error), "%s: the brain said '%s'",
+				      want[i].image, err ? err : "(accepted)");
+		else
+			ck_assert_msg(!err, "%s: the brain refused: %s", want[i].image, err);
+		skiff__object__free_unpacked(o, NULL);
+	}
+	brain_free(b);
+}
+END_TEST
+
+TEST(test_image_references)
+{
+	static const char *const good[] = {
+		"busybox",
+		"skiff-demo:1",
+		"library/busybox:1.36",
+		"registry.local:5000/team/web:1.4",
+		"localhost:5000/web",
+		"LOCALHOST/web",
+		"[::1]:5000/web:v1",
+		"a.b-c__d---e/f_g:_x",
+		"web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"web:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	};
+	static const char *const bad[] = {
+		"",	      "web:",	  ":1",
+		"web@",	      "/web",	  "web/",
+		"a//b",	      "a..b",	  "a___b",
+		"-a",	      "a-",	  "a.",
+		"Web",	      "web:-1",	  "web:.1",
+		"web:a b",    "reg:/web", "reg:x1/web",
+		"re_g:1/x",   "[::1/web", "web@sha256:AB",
+		"web@md5:00", "a@b@c",	  "we b",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		_cleanup_free_ char *why = NULL;
+		ck_assert_msg(skiff_image_reference_check(good[i], &why) == 0, "%s: %s", good[i],
+			      why);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		_cleanup_free_ char *why = NULL;
+		ck_assert_msg(skiff_image_reference_check(bad[i], &why) == -EINVAL && why,
+			      "'%s' was taken", bad[i]);
+	}
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	ck_assert_int_eq(skiff_image_reference_check(longname, NULL), -EINVAL);
 }
 END_TEST
 
