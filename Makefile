@@ -1,7 +1,8 @@
 # Skiff — top-level GNU Makefile.
 #
 #   make                 build every binary under build/bin
-#   make check           build and run every test suite (unit, integration, e2e)
+#   make check           the layering rule, then build and run every test suite (unit, integration, e2e)
+#   make layering        only the layering rule (scripts/check-layering.sh)
 #   make demo            bring up a local lab cluster and deploy the examples
 #   make SANITIZE=address,undefined check
 #   make format-check    clang-format conformance
@@ -36,7 +37,7 @@ SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
 # Goals that need no dependencies or configuration.
-NOCONFIG_GOALS := clean format format-check shellcheck deps help
+NOCONFIG_GOALS := clean format format-check shellcheck layering deps help
 GOALS := $(or $(MAKECMDGOALS),all)
 ifneq ($(filter-out $(NOCONFIG_GOALS),$(GOALS)),)
 include $(BUILD)/config.mk
@@ -55,7 +56,7 @@ LDFLAGS += $(SAN_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 .PHONY: all deps check unit integration e2e demo images fuzz bench install \
-	format format-check shellcheck test-bins clean help
+	format format-check shellcheck layering test-bins clean help
 all:
 .DEFAULT_GOAL := all
 
@@ -124,8 +125,13 @@ all: $(BINS)
 -include $(shell find $(BUILD) -path $(BUILD)/lab -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
-check: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
+check: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA) layering
 	@BUILD=$(BUILD) tests/run.sh all
+
+# The one-way include rule (docs/architecture.md, "Layering"): a forbidden
+# #include fails with its FILE:LINE; the script proves first that it can.
+layering:
+	@scripts/check-layering.sh --self-test && scripts/check-layering.sh
 
 # build every test binary and fixture without running anything
 test-bins: all $(UNIT_TESTS) $(INTEGRATION_TESTS) $(CHECK_EXTRA)
