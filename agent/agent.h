@@ -106,6 +106,7 @@ struct agent_pod {
 	struct agent_pod *next;
 	char *uid;
 	char *name;
+	char *ns;	   /* metadata.namespace, "default" when empty */
 	Skiff__Pod *spec;  /* owned copy (unpacked) */
 	char ip[64];	   /* the sandbox's address, kept for the pod's life */
 	bool endpoints_ok; /* its endpoints directory is there (endpoints_write) */
@@ -501,7 +502,8 @@ void core_flush(struct agent *a);
 void core_fill_running(struct agent *a, Skiff__RegisterRequest *req);
 Skiff__PodStatus *core_pod_status(struct agent_pod *pod);
 void core_status_free(Skiff__PodStatus *st);
-struct agent_pod *core_find_pod(struct agent *a, const char *name);
+/* The pod ns/name (ns "" or NULL: "default"), NULL when not here. */
+struct agent_pod *core_find_pod(struct agent *a, const char *ns, const char *name);
 /* The pod's container of that name; NULL or "": its first. NULL: none. */
 struct agent_container *core_container(struct agent_pod *pod, const char *name);
 /* The container's name (the pod's name when the spec gives none). */
@@ -594,8 +596,10 @@ void exec_input(struct agent *a, const Skiff__Frame *request);
 /* endpoints.c */
 char *endpoints_dir(struct agent *a, const char *uid);
 int endpoints_write(struct agent *a, struct agent_pod *pod);
-/* env strings "K=V" for every service (owned array, NULL-terminated) */
-char **endpoints_service_env(struct agent *a);
+/* env strings "K=V" for every service of namespace ns (as Kubernetes: a
+ * pod's environment names its own namespace's services; owned array,
+ * NULL-terminated) */
+char **endpoints_service_env(struct agent *a, const char *ns);
 
 /* routes.c */
 int routes_setup_bridge(struct agent *a);

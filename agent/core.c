@@ -90,10 +90,12 @@ void core_container_id(const struct agent_container *c, int attempt, char *buf, 
 		snprintf(buf, len, "%s-%d", uid, attempt);
 }
 
-struct agent_pod *core_find_pod(struct agent *a, const char *name)
+struct agent_pod *core_find_pod(struct agent *a, const char *ns, const char *name)
 {
+	if (!ns || !*ns)
+		ns = "default";
 	for (struct agent_pod *pod = a->pods; pod; pod = pod->next)
-		if (streq(pod->name, name))
+		if (streq(pod->name, name) && streq(pod->ns, ns))
 			return pod;
 	return NULL;
 }
@@ -149,6 +151,9 @@ struct agent_pod *core_pod_new(struct agent *a, Skiff__Pod *spec)
 	pod->spec = spec;
 	pod->uid = xstrdup(spec->metadata->uid[0] ? spec->metadata->uid : spec->metadata->name);
 	pod->name = xstrdup(spec->metadata->name);
+	pod->ns = xstrdup(spec->metadata->namespace_ && *spec->metadata->namespace_
+			      ? spec->metadata->namespace_
+			      : "default");
 	pod->n_containers = (int)spec->spec->n_containers;
 	pod->containers = xcalloc((size_t)pod->n_containers, sizeof(*pod->containers));
 	pod->next = a->pods;
@@ -183,6 +188,7 @@ static void pod_free(struct agent_pod *pod)
 	free(pod->containers);
 	free(pod->uid);
 	free(pod->name);
+	free(pod->ns);
 	free(pod);
 }
 
@@ -454,6 +460,7 @@ void core_report_event(struct agent *a, struct agent_pod *pod, const char *type,
 	skiff_hex(rnd, sizeof(rnd), hex);
 	snprintf(name, sizeof(name), "%s.%s", pod->name, hex);
 	meta.name = name;
+	meta.namespace_ = pod->ns; /* a pod's event lives in its namespace */
 	meta.created_ms = now_ms(a);
 	ev.metadata = &meta;
 	ev.object_kind = "pod";
@@ -1047,7 +1054,7 @@ static void reconcile(struct agent *a)
 				}
 				continue;
 			}
-			if (core_find_pod(a, want->metadata->name))
+			if (core_find_pod(a, want->metadata->namespace_, want->metadata->name))
 				continue; /* same name, new uid: wait until the old one is gone */
 			Skiff__Pod *copy = pod_copy(want);
 			if (!copy || !(pod = core_pod_new(a, copy)))
@@ -1115,6 +1122,7 @@ void core_fill_running(struct agent *a, Skiff__RegisterRequest *req)
 		Skiff__RunningPod *rp = xmalloc(sizeof(*rp));
 		skiff__running_pod__init(rp);
 		rp->name = pod->name;
+		rp->namespace_ = pod->ns;
 		rp->uid = pod->uid;
 		rp->status = core_pod_status(pod);
 		req->pods[req->n_pods++] = rp;

@@ -72,6 +72,16 @@ static int write_replace(const char *dir, const char *name, const char *data)
 	return r;
 }
 
+/* A pod sees the services of its own namespace (a brain before namespaces
+ * sends none: "default"). */
+static bool svc_for(const Skiff__Service *svc, const char *ns)
+{
+	const char *sns = svc->metadata && svc->metadata->namespace_ && *svc->metadata->namespace_
+			      ? svc->metadata->namespace_
+			      : "default";
+	return svc->metadata && streq(sns, ns && *ns ? ns : "default");
+}
+
 int endpoints_write(struct agent *a, struct agent_pod *pod)
 {
 	_cleanup_free_ char *dir = endpoints_dir(a, pod->uid);
@@ -83,7 +93,7 @@ int endpoints_write(struct agent *a, struct agent_pod *pod)
 
 	for (size_t i = 0; i < a->assignment->n_services; i++) {
 		const Skiff__Service *svc = a->assignment->services[i];
-		if (!svc->metadata || !service_name_ok(svc->metadata->name))
+		if (!svc_for(svc, pod->ns) || !service_name_ok(svc->metadata->name))
 			continue;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, svc->metadata->name);
 		_cleanup_free_ char *want = render(svc), *have = NULL;
@@ -102,7 +112,7 @@ int endpoints_write(struct agent *a, struct agent_pod *pod)
 		bool found = false;
 		for (size_t i = 0; i < a->assignment->n_services && !found; i++) {
 			const Skiff__Service *svc = a->assignment->services[i];
-			found = svc->metadata && streq(svc->metadata->name, de->d_name);
+			found = svc_for(svc, pod->ns) && streq(svc->metadata->name, de->d_name);
 		}
 		if (!found)
 			unlinkat(dirfd(d), de->d_name, 0);
@@ -110,14 +120,14 @@ int endpoints_write(struct agent *a, struct agent_pod *pod)
 	return 0;
 }
 
-char **endpoints_service_env(struct agent *a)
+char **endpoints_service_env(struct agent *a, const char *ns)
 {
 	size_t n = a->assignment ? a->assignment->n_services : 0;
 	char **env = xcalloc(2 * n + 1, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const Skiff__Service *svc = a->assignment->services[i];
-		if (!svc->metadata || !service_name_ok(svc->metadata->name))
+		if (!svc_for(svc, ns) || !service_name_ok(svc->metadata->name))
 			continue;
 		_cleanup_free_ char *up = xstrdup(svc->metadata->name);
 		for (char *c = up; *c; c++) {

@@ -483,7 +483,7 @@ void exec_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 	}
 	struct exec_run *x = NULL;
 	char **argv = NULL;
-	struct agent_pod *pod = core_find_pod(a, req->pod);
+	struct agent_pod *pod = core_find_pod(a, req->namespace_, req->pod);
 	struct agent_container *p = pod ? core_container(pod, req->container) : NULL;
 	if (!p) {
 		if (pod)

@@ -199,7 +199,7 @@ void logs_serve(struct agent *a, struct skiff_rpc_call *call, const Skiff__Frame
 		return;
 	}
 	_cleanup_free_ char *id = NULL, *data = NULL, *dir = NULL;
-	struct agent_pod *pod = core_find_pod(a, req->pod);
+	struct agent_pod *pod = core_find_pod(a, req->namespace_, req->pod);
 	if (!pod) {
 		skiff_rpc_call_error(call, ENOENT, "pod %s does not run on node %s", req->pod,
 				     a->cfg.name);

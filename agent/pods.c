@@ -296,7 +296,7 @@ static int act_start(struct agent_container *p, const char *id, struct core_fail
 		p->pod->endpoints_ok = endpoints_write(a, p->pod) >= 0;
 	_cleanup_free_ char *ns = podnet_path(a, p->pod->uid);
 	_cleanup_free_ char *ep = endpoints_dir(a, p->pod->uid);
-	char **senv = endpoints_service_env(a);
+	char **senv = endpoints_service_env(a, p->pod->ns);
 	struct startspec spec = {
 		.runtime = a->cfg.runtime,
 		.containers_dir = a->containers_dir,

@@ -194,6 +194,7 @@ static bool send_report(struct agent *a, struct agent_pod *pod, bool stopped)
 	rep.node = a->cfg.name;
 	rep.epoch = a->epoch;
 	rep.pod = pod->name;
+	rep.namespace_ = pod->ns;
 	rep.uid = pod->uid;
 	rep.status = core_pod_status(pod);
 	int r = skiff_rpc_request(a->session->conn, SKIFF__MSG_TYPE__MSG_POD_STATUS, &rep.base,

@@ -136,7 +136,8 @@ static void logs_from_agent(struct skiff_rpc_conn *conn, int err, const char *er
 
 int daemon_logs(struct daemon *d, struct skiff_rpc_call *call, const Skiff__LogsRequest *req)
 {
-	const Skiff__Pod *pod = brain_get(d->brain, SKIFF_KIND_POD, req->pod);
+	_cleanup_free_ char *key = brain_key(SKIFF_KIND_POD, req->namespace_, req->pod);
+	const Skiff__Pod *pod = brain_get(d->brain, SKIFF_KIND_POD, key);
 	if (!pod)
 		return skiff_rpc_call_error(call, -ENOENT, "pod '%s' not found", req->pod);
 	const char *node = skiff_pod_node(pod);

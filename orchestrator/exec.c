@@ -67,7 +67,8 @@ int daemon_exec(struct daemon *d, struct skiff_rpc_call *call, const Skiff__Exec
 {
 	if (req->n_command == 0)
 		return skiff_rpc_call_error(call, -EINVAL, "exec: no command given");
-	const Skiff__Pod *pod = brain_get(d->brain, SKIFF_KIND_POD, req->pod);
+	_cleanup_free_ char *key = brain_key(SKIFF_KIND_POD, req->namespace_, req->pod);
+	const Skiff__Pod *pod = brain_get(d->brain, SKIFF_KIND_POD, key);
 	if (!pod)
 		return skiff_rpc_call_error(call, -ENOENT, "pod '%s' not found", req->pod);
 	const char *node = skiff_pod_node(pod);

@@ -229,7 +229,7 @@ TEST(test_service_env_and_endpoints)
 	as.services = &svcp;
 	a.assignment = &as;
 
-	char **env = endpoints_service_env(&a);
+	char **env = endpoints_service_env(&a, "default");
 	ck_assert_str_eq(env[0], "USERS_DB_SERVICE_PORT=5432");
 	ck_assert_str_eq(env[1], "USERS_DB_SERVICE_ENDPOINTS=/etc/skiff/endpoints/users-db");
 	ck_assert_ptr_null(env[2]);
