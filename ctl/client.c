@@ -227,11 +227,25 @@ void ctl_kv_free(Skiff__KeyValue **kv, size_t n)
 	free(kv);
 }
 
+const char *ctl_namespace_flag;
+bool ctl_all_namespaces;
+
+const char *ctl_namespace(void)
+{
+	return ctl_namespace_flag ? ctl_namespace_flag : "default";
+}
+
+const char *ctl_ns_for(const struct skiff_kind *kind)
+{
+	return kind && kind->namespaced ? ctl_namespace() : "";
+}
+
 int ctl_get_object(const struct skiff_kind *kind, const char *name, Skiff__Object **ret)
 {
 	Skiff__GetRequest req = SKIFF__GET_REQUEST__INIT;
 	req.kind = (char *)kind->name;
 	req.name = (char *)name;
+	req.namespace_ = (char *)ctl_ns_for(kind);
 	return ctl_call(SKIFF__MSG_TYPE__MSG_GET, &req.base, &skiff__object__descriptor,
 			(ProtobufCMessage **)ret);
 }
@@ -250,6 +264,8 @@ int ctl_list(const struct skiff_kind *kind, Skiff__KeyValue **sel, size_t n_sel,
 		req.node_name = (char *)node_name;
 	if (object_name)
 		req.object_name = (char *)object_name;
+	/* -A: every namespace (the brain lists them all for "") */
+	req.namespace_ = ctl_all_namespaces ? "" : (char *)ctl_ns_for(kind);
 	req.limit = ctl_list_page_limit;
 	/* Pages (as kubectl does): the brain caps each reply below the frame
 	 * limit and answers every page at the first page's revision; the items

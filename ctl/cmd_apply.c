@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "ctl.h"
 #include "util.h"
+#include "validate.h"
 
 /* skiffctl cannot see which images name an entrypoint (the brain's store,
  * registries): a container without command is left for the brain to judge. */
@@ -47,6 +48,27 @@ static const struct option file_options[] = { { "filename", required_argument, N
 					      { "output", required_argument, NULL, 'o' },
 					      {} };
 
+/* The namespace of a manifest's object: its metadata.namespace wins, -n
+ * fills it in when it has none, and the two in conflict are an error (as
+ * kubectl says it). Cluster-scoped kinds keep theirs (the brain drops it). */
+static int resolve_namespace(struct skiff_manifest_object *mo, const char **ret_ns)
+{
+	ProtobufCMessage *msg = skiff_object_member(mo->object, NULL);
+	Skiff__ObjectMeta *m = msg ? ((Skiff__Pod *)msg)->metadata : NULL;
+	*ret_ns = "";
+	if (!m || !mo->kind->namespaced)
+		return 0;
+	if (!m->namespace_ || !*m->namespace_)
+		skiff_set_str(&m->namespace_, ctl_namespace());
+	else if (ctl_namespace_flag && !streq(m->namespace_, ctl_namespace_flag))
+		return ctl_error("%s: the namespace from the provided object \"%s\" does not match "
+				 "the namespace \"%s\". You must pass '--namespace=%s' to perform "
+				 "this operation.",
+				 mo->source, m->namespace_, ctl_namespace_flag, m->namespace_);
+	*ret_ns = m->namespace_;
+	return 0;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	_cleanup_free_ char **files = NULL;
@@ -81,6 +103,10 @@ int cmd_apply(int argc, char **argv)
 
 	struct skiff_manifest m = { 0 };
 	int r = load_all(files, n_files, &m);
+	for (size_t i = 0; r == 0 && i < m.n; i++) {
+		const char *ns;
+		r = resolve_namespace(&m.objects[i], &ns);
+	}
 	if (r == 0)
 		r = ctl_connect();
 	int ret = r;
@@ -120,6 +146,36 @@ int cmd_apply(int argc, char **argv)
 	return ret;
 }
 
+int cmd_create(int argc, char **argv)
+{
+	if (argc != 3 || !skiff_kind_lookup(argv[1]) ||
+	    !streq(skiff_kind_lookup(argv[1])->name, "namespace"))
+		return ctl_usage_error("create", "expected: create namespace NAME");
+	const char *name = argv[2];
+	if (!skiff_name_valid(name, 63))
+		return ctl_usage_error("create",
+				       "\"%s\" is not a valid namespace name (lower-case letters, "
+				       "digits and '-', at most 63 characters)",
+				       name);
+	Skiff__Namespace ns = SKIFF__NAMESPACE__INIT;
+	Skiff__ObjectMeta m = SKIFF__OBJECT_META__INIT;
+	Skiff__Object obj = SKIFF__OBJECT__INIT;
+	m.name = (char *)name;
+	ns.metadata = &m;
+	obj.namespace_ = &ns;
+	Skiff__ApplyRequest req = SKIFF__APPLY_REQUEST__INIT;
+	req.object = &obj;
+	req.create_only = true; /* as kubectl create: an existing one is an error */
+	Skiff__ApplyResponse *resp = NULL;
+	if (ctl_connect() ||
+	    ctl_call(SKIFF__MSG_TYPE__MSG_APPLY, &req.base, &skiff__apply_response__descriptor,
+		     (ProtobufCMessage **)&resp))
+		return CTL_FAIL;
+	printf("namespace/%s created\n", name);
+	skiff__apply_response__free_unpacked(resp, NULL);
+	return CTL_OK;
+}
+
 int cmd_delete(int argc, char **argv)
 {
 	_cleanup_free_ char **files = NULL;
@@ -146,6 +202,7 @@ int cmd_delete(int argc, char **argv)
 	struct target {
 		const struct skiff_kind *kind;
 		const char *name;
+		char *ns; /* -f: the manifest's (NULL: -n's) */
 	} *targets = NULL;
 	size_t n = 0;
 	struct skiff_manifest m = { 0 };
@@ -160,9 +217,15 @@ int cmd_delete(int argc, char **argv)
 		if (ret)
 			goto out;
 		targets = xcalloc(m.n, sizeof(*targets));
-		for (size_t i = 0; i < m.n; i++)
-			targets[n++] = (struct target){ m.objects[i].kind,
-							skiff_object_name(m.objects[i].object) };
+		for (size_t i = 0; i < m.n; i++) {
+			const char *ns;
+			ret = resolve_namespace(&m.objects[i], &ns);
+			if (ret)
+				goto out;
+			targets[n++] =
+			    (struct target){ m.objects[i].kind,
+					     skiff_object_name(m.objects[i].object), (char *)ns };
+		}
 	} else {
 		const struct skiff_kind *kind;
 		const char *name;
@@ -174,9 +237,9 @@ int cmd_delete(int argc, char **argv)
 		/* "delete pod a b c" */
 		int rest = argc - optind - k;
 		targets = xcalloc((size_t)rest + 1, sizeof(*targets));
-		targets[n++] = (struct target){ kind, name };
+		targets[n++] = (struct target){ kind, name, NULL };
 		for (int i = 0; i < rest; i++)
-			targets[n++] = (struct target){ kind, argv[optind + k + i] };
+			targets[n++] = (struct target){ kind, argv[optind + k + i], NULL };
 	}
 
 	ret = ctl_connect();
@@ -185,6 +248,8 @@ int cmd_delete(int argc, char **argv)
 		_cleanup_free_ char *errmsg = NULL;
 		req.kind = (char *)targets[i].kind->name;
 		req.name = (char *)targets[i].name;
+		req.namespace_ =
+		    targets[i].ns ? targets[i].ns : (char *)ctl_ns_for(targets[i].kind);
 		int k = ctl_call_quiet(SKIFF__MSG_TYPE__MSG_DELETE, &req.base, NULL, NULL, &errmsg);
 		if (k == -ENOENT && ignore)
 			continue;

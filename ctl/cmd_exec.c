@@ -242,6 +242,7 @@ int cmd_exec(int argc, char **argv)
 						 { "timeout", required_argument, NULL, 'T' },
 						 {} };
 	Skiff__ExecRequest req = SKIFF__EXEC_REQUEST__INIT;
+	req.namespace_ = (char *)ctl_namespace();
 	_cleanup_free_ uint8_t *in = NULL;
 	_cleanup_free_ char *pod = NULL;
 	bool want_stdin = false, want_tty = false;

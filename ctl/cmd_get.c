@@ -392,7 +392,7 @@ static void print_table(const struct group *g, bool wide, bool headers, bool sho
 	skiff_table_free(t);
 }
 
-static const char kinds_hint[] = "nodes, pods, deployments, services, events, all";
+static const char kinds_hint[] = "nodes, pods, deployments, services, events, namespaces, all";
 
 /* "po,svc", "all", "deploy" -> groups */
 static int add_kinds(const char *word, struct group **groups, size_t *n_groups)
@@ -478,6 +478,7 @@ static int watch_one(struct group *g, struct get_opts *o, uint64_t revision)
 					       o->fmt == SKIFF_OUTPUT_WIDE, skiff_now_ms());
 	}
 	req.kind = (char *)g->kind->name;
+	req.namespace_ = ctl_all_namespaces ? "" : (char *)ctl_ns_for(g->kind);
 	req.from_revision = revision;
 	req.label_selector = o->sel;
 	req.n_label_selector = o->n_sel;
@@ -539,6 +540,7 @@ int cmd_get(int argc, char **argv)
 						 { "show-labels", no_argument, NULL, 'L' },
 						 {} };
 	struct get_opts o = { .fmt = SKIFF_OUTPUT_TABLE, .headers = true };
+	skiff_output_namespace_column = ctl_all_namespaces; /* -A */
 	struct group *groups = NULL;
 	size_t n_groups = 0;
 	int c, ret = 0;

@@ -562,6 +562,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	pod->metadata->name = xstrdup(name);
+	pod->metadata->namespace_ = xstrdup(ctl_namespace()); /* -n */
 	ct->name = xstrdup(name);
 	if (pod->metadata->n_labels == 0) { /* kubectl's default label */
 		const char *old = NULL;

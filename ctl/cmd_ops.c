@@ -43,6 +43,7 @@ int cmd_scale(int argc, char **argv)
 	Skiff__ScaleRequest req = SKIFF__SCALE_REQUEST__INIT;
 	Skiff__Object *obj = NULL;
 	req.name = (char *)name;
+	req.namespace_ = (char *)ctl_namespace();
 	req.replicas = (int32_t)replicas;
 	if (ctl_call(SKIFF__MSG_TYPE__MSG_SCALE, &req.base, &skiff__object__descriptor,
 		     (ProtobufCMessage **)&obj))
@@ -188,6 +189,7 @@ int cmd_rollout(int argc, char **argv)
 		Skiff__RolloutRequest req = SKIFF__ROLLOUT_REQUEST__INIT;
 		Skiff__RolloutResponse *resp = NULL;
 		req.name = (char *)name;
+		req.namespace_ = (char *)ctl_namespace();
 		req.action = "undo";
 		req.to_revision = to_revision;
 		if (ctl_call(SKIFF__MSG_TYPE__MSG_ROLLOUT, &req.base,
@@ -269,6 +271,7 @@ int cmd_logs(int argc, char **argv)
 						 { "previous", no_argument, NULL, 'p' },
 						 {} };
 	Skiff__LogsRequest req = SKIFF__LOGS_REQUEST__INIT;
+	req.namespace_ = (char *)ctl_namespace();
 	int64_t tail = -1;
 	int c;
 

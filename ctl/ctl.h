@@ -17,6 +17,15 @@
 
 /* Set by main from --config. */
 extern const char *ctl_config_flag;
+/* Set by main from -n/--namespace NS and -A/--all-namespaces (any verb
+ * that takes namespaced objects; NULL: not given). */
+extern const char *ctl_namespace_flag;
+extern bool ctl_all_namespaces;
+/* The namespace requests of namespaced kinds name: -n, else "default". */
+const char *ctl_namespace(void);
+/* The namespace a request names for kind: ctl_namespace() for namespaced
+ * kinds, "" for cluster-scoped ones. */
+const char *ctl_ns_for(const struct skiff_kind *kind);
 /* Items per LIST page asked by ctl_list() (0: as many as fit in a frame). */
 extern uint32_t ctl_list_page_limit;
 
@@ -85,6 +94,7 @@ int ctl_rollout_change(const char *action, const char *name);
 /* verbs */
 int cmd_apply(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_create(int argc, char **argv); /* create namespace NAME */
 int cmd_get(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_scale(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "util.h"
+#include "validate.h"
 
 struct verb {
 	const char *name;
@@ -48,6 +49,13 @@ static const struct verb verbs[] = {
 	  "Show one object in detail, with its events",
 	  "For a Pending pod the scheduler's reason for every node is shown.\n\n"
 	  "Example:\n  skiffctl describe pod web-5d8f9-x2k1q\n  skiffctl describe node vm1\n" },
+	{ "create", cmd_create, "create namespace NAME", "Create a namespace",
+	  "Namespaced objects (pods, deployments, services, events) live in one; a\n"
+	  "request without -n NAMESPACE is about \"default\". Deleting a namespace\n"
+	  "deletes everything in it.\n\n"
+	  "Example:\n  skiffctl create namespace team-a\n"
+	  "  skiffctl -n team-a apply -f web.yaml\n  skiffctl get pods -A\n"
+	  "  skiffctl delete namespace team-a\n" },
 	{ "delete", cmd_delete, "delete (-f FILE|DIR|- | KIND NAME…) [--ignore-not-found]",
 	  "Delete objects by manifest or by name",
 	  "Example:\n  skiffctl delete -f examples/gateway/gateway.yaml\n"
@@ -191,7 +199,10 @@ void ctl_help(const char *name)
 	if (v) {
 		printf("%s.\n\nUsage:\n  skiffctl %s\n\n%s\nGlobal options:\n"
 		       "  --config FILE   the cluster config (default $SKIFF_CONFIG, then "
-		       "~/.skiff/config)\n",
+		       "~/.skiff/config)\n"
+		       "  -n, --namespace NS  the namespace of namespaced objects (default "
+		       "\"default\")\n"
+		       "  -A, --all-namespaces  get: every namespace (a NAMESPACE column first)\n",
 		       v->summary, v->usage, v->details);
 		return;
 	}
@@ -199,12 +210,75 @@ void ctl_help(const char *name)
 	       "[ARGS…]\n\nVerbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
 		printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
-	printf("\nKinds: nodes (no), pods (po), deployments (deploy), services (svc), events "
-	       "(ev).\n"
-	       "Config: --config FILE, then $SKIFF_CONFIG, then ~/.skiff/config (the brain "
-	       "writes\n<data-dir>/admin.conf on first start).\n"
-	       "Exit codes: 0 success, 1 refused or failed, 2 usage error.\n"
-	       "Use 'skiffctl help VERB' or 'skiffctl VERB --help' for more.\n");
+	printf(
+	    "\nKinds: nodes (no), pods (po), deployments (deploy), services (svc), events "
+	    "(ev),\nnamespaces (ns). Pods, deployments, services and events live in a namespace\n"
+	    "(-n NS; default \"default\"; -A: all of them).\n"
+	    "Config: --config FILE, then $SKIFF_CONFIG, then ~/.skiff/config (the brain "
+	    "writes\n<data-dir>/admin.conf on first start).\n"
+	    "Exit codes: 0 success, 1 refused or failed, 2 usage error.\n"
+	    "Use 'skiffctl help VERB' or 'skiffctl VERB --help' for more.\n");
+}
+
+/* The verbs about namespaced objects: they take -n/-A (the others keep
+ * their own -n, as image load's --name, and pki's --namespace). */
+static bool verb_namespaced(const char *name)
+{
+	static const char *const v[] = { "apply",   "get",   "describe", "delete", "scale",
+					 "rollout", "label", "annotate", "set",	   "run",
+					 "logs",    "exec",  "create" };
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (streq(name, v[i]))
+			return true;
+	return false;
+}
+
+/* -n NS, --namespace NS|=NS, -nNS, -A, --all-namespaces at argv[*k]: 1 when
+ * taken (*k moved past its value), 0 when argv[*k] is something else,
+ * CTL_USAGE after printing why. */
+static int namespace_flag(const char *verb, int argc, char **argv, int *k)
+{
+	const char *ns = NULL, *a = argv[*k];
+	if (streq(a, "-n") || streq(a, "--namespace")) {
+		if (*k + 1 >= argc)
+			return -ctl_usage_error(verb, "%s needs a NAMESPACE", a);
+		ns = argv[++*k];
+	} else if (skiff_startswith(a, "--namespace=")) {
+		ns = a + strlen("--namespace=");
+	} else if (skiff_startswith(a, "-n") && a[2]) {
+		ns = a + 2;
+	} else if (streq(a, "-A") || streq(a, "--all-namespaces")) {
+		ctl_all_namespaces = true;
+		return 1;
+	} else {
+		return 0;
+	}
+	if (!skiff_name_valid(ns, 63))
+		return -ctl_usage_error(verb,
+					"namespace \"%s\" is not a valid name (lower-case letters, "
+					"digits and '-', at most 63 characters)",
+					ns);
+	ctl_namespace_flag = ns;
+	return 1;
+}
+
+/* The namespace flags may come anywhere after the verb (before "--"):
+ * taken out before the verb parses. */
+static int take_namespace_flags(int *argc, char **argv)
+{
+	int n = 2, k;
+	for (k = 2; k < *argc && !streq(argv[k], "--"); k++) {
+		int r = namespace_flag(argv[1], *argc, argv, &k);
+		if (r < 0)
+			return -r;
+		if (r == 0)
+			argv[n++] = argv[k];
+	}
+	while (k < *argc)
+		argv[n++] = argv[k++];
+	*argc = n;
+	argv[n] = NULL;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -222,6 +296,13 @@ int main(int argc, char **argv)
 		if (skiff_startswith(argv[k], "--config=")) {
 			ctl_config_flag = argv[k] + strlen("--config=");
 			continue;
+		}
+		if (n == 1) { /* before the verb: kubectl -n NS get pods */
+			int r = namespace_flag(NULL, argc, argv, &k);
+			if (r < 0)
+				return -r;
+			if (r > 0)
+				continue;
 		}
 		argv[n++] = argv[k];
 	}
@@ -265,6 +346,11 @@ int main(int argc, char **argv)
 			ctl_help(v->name);
 			return CTL_OK;
 		}
+	if (verb_namespaced(v->name)) {
+		int r = take_namespace_flags(&argc, argv);
+		if (r)
+			return r;
+	}
 	int r = v->run(argc - 1, argv + 1);
 	ctl_disconnect();
 	fflush(stdout);

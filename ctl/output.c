@@ -60,7 +60,13 @@ struct skiff_table {
 	size_t ncols, nrows;
 	char **headers;
 	char **cells; /* nrows * ncols */
+	/* skiff_output_table_new() with a NAMESPACE column first: the next
+	 * skiff_table_add() puts this there and its cells after it */
+	bool ns_column;
+	const char *row_ns;
 };
+
+bool skiff_output_namespace_column;
 
 struct skiff_table *skiff_table_new(size_t ncols, const char *const *headers)
 {
@@ -75,8 +81,15 @@ struct skiff_table *skiff_table_new(size_t ncols, const char *const *headers)
 void skiff_table_add(struct skiff_table *t, const char *const *cells)
 {
 	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
-	for (size_t i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] ? cells[i] : "");
+	size_t first = 0;
+	if (t->row_ns) {
+		t->cells[t->nrows * t->ncols] = xstrdup(t->row_ns);
+		t->row_ns = NULL;
+		first = 1;
+	}
+	for (size_t i = first; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] =
+		    xstrdup(cells[i - first] ? cells[i - first] : "");
 	t->nrows++;
 }
 
@@ -229,9 +242,12 @@ static const char *const deploy_cols[] = { "NAME", "READY",	 "UP-TO-DATE", "AVAI
 					   "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR" };
 static const char *const svc_cols[] = { "NAME", "SELECTOR", "PORT(S)", "ENDPOINTS", "AGE" };
 static const char *const event_cols[] = { "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE" };
+static const char *const ns_cols[] = { "NAME", "STATUS", "AGE" };
 
-struct skiff_table *skiff_output_table_new(const struct skiff_kind *kind, bool wide)
+static struct skiff_table *kind_table_new(const struct skiff_kind *kind, bool wide)
 {
+	if (streq(kind->name, "namespace"))
+		return skiff_table_new(3, ns_cols);
 	if (streq(kind->name, "node"))
 		return skiff_table_new(wide ? 9 : 5, node_cols);
 	if (streq(kind->name, "pod"))
@@ -241,6 +257,20 @@ struct skiff_table *skiff_output_table_new(const struct skiff_kind *kind, bool w
 	if (streq(kind->name, "service"))
 		return skiff_table_new(5, svc_cols);
 	return skiff_table_new(5, event_cols);
+}
+
+struct skiff_table *skiff_output_table_new(const struct skiff_kind *kind, bool wide)
+{
+	struct skiff_table *t = kind_table_new(kind, wide);
+	if (skiff_output_namespace_column && kind->namespaced) {
+		/* kubectl -A: NAMESPACE first */
+		t->headers = xrealloc(t->headers, (t->ncols + 1) * sizeof(char *));
+		memmove(t->headers + 1, t->headers, t->ncols * sizeof(char *));
+		t->headers[0] = xstrdup("NAMESPACE");
+		t->ncols++;
+		t->ns_column = true;
+	}
+	return t;
 }
 
 static int64_t created(const Skiff__ObjectMeta *m)
@@ -253,6 +283,22 @@ void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind
 {
 	char age[32], a[64], b[64], c[64], d[64];
 	const char *name = skiff_object_name(obj);
+	if (t->ns_column) {
+		const ProtobufCMessage *msg = skiff_object_member(obj, NULL);
+		const Skiff__ObjectMeta *m = msg ? ((const Skiff__Pod *)msg)->metadata : NULL;
+		t->row_ns = m && m->namespace_ && *m->namespace_ ? m->namespace_ : "default";
+	}
+
+	if (obj->namespace_) {
+		const Skiff__Namespace *ns = obj->namespace_;
+		const char *cells[] = {
+			name,
+			ns->status && *ns->status->phase ? ns->status->phase : "Active",
+			skiff_format_age(now_ms, created(ns->metadata), age, sizeof(age)),
+		};
+		skiff_table_add(t, cells);
+		return;
+	}
 
 	if (obj->node) {
 		const Skiff__Node *n = obj->node;

@@ -55,6 +55,8 @@ struct skiff_doc_node *skiff_output_doc(Skiff__Object *const *items, size_t n, b
 void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind,
 			    const Skiff__Object *obj, bool wide, int64_t now_ms);
 struct skiff_table *skiff_output_table_new(const struct skiff_kind *kind, bool wide);
+/* Tables of namespaced kinds get a NAMESPACE column first (get -A). */
+extern bool skiff_output_namespace_column;
 
 /* Pod helpers shared with describe. */
 const char *skiff_pod_status_word(const Skiff__Pod *pod);

@@ -145,14 +145,6 @@ out=$(ctl exec -it "$pod" -- sh -c '[ -t 0 ] || echo "no tty"; cat; exit 4' </de
 step "exec -it without a terminal: kubectl's warning, runs without one"
 
 # --- errors: one line, exit 1 ------------------------------------------------------
-one_line_error() { # WHAT PATTERN CMD...: exit 1 and one line matching PATTERN
-	local what=$1 pat=$2 rc=0
-	shift 2
-	"$@" >/dev/null 2>"$E2E_TMP/err" || rc=$?
-	[ "$rc" = 1 ] || fail "$what: exit $rc, want 1 ($(cat "$E2E_TMP/err"))"
-	[ "$(wc -l <"$E2E_TMP/err")" = 1 ] && grep -q "$pat" "$E2E_TMP/err" ||
-		fail "$what: want one line with '$pat', got '$(cat "$E2E_TMP/err")'"
-}
 one_line_error "exec into a pod that does not exist" "pod 'nosuch' not found" \
 	ctl exec nosuch -- true
 one_line_error "exec into a container that does not exist" "has no container 'nope'" \

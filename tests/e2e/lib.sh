@@ -327,6 +327,16 @@ EOF
 $(ctl apply -f "$f" 2>&1)"
 }
 
+# one_line_error WHAT PATTERN CMD...: CMD exits 1 with one line matching PATTERN
+one_line_error() { # WHAT PATTERN CMD...: exit 1 and one line matching PATTERN
+	local what=$1 pat=$2 rc=0
+	shift 2
+	"$@" >/dev/null 2>"$E2E_TMP/err" || rc=$?
+	[ "$rc" = 1 ] || fail "$what: exit $rc, want 1 ($(cat "$E2E_TMP/err"))"
+	[ "$(wc -l <"$E2E_TMP/err")" = 1 ] && grep -q "$pat" "$E2E_TMP/err" ||
+		fail "$what: want one line with '$pat', got '$(cat "$E2E_TMP/err")'"
+}
+
 # the tags the Running pods of a selector run, sorted and unique, joined by ","
 pod_tags() {
 	q pods '[.[] | select(.status.phase == "Running") | .spec.containers[0].command[-1]]

@@ -301,7 +301,7 @@ static void assign(const struct podspec *pods, int n, bool fenced)
 
 static struct agent_container *ctr(const char *pod)
 {
-	struct agent_pod *p = core_find_pod(&F->a, pod);
+	struct agent_pod *p = core_find_pod(&F->a, NULL, pod);
 	return p ? core_container(p, NULL) : NULL;
 }
 

@@ -238,6 +238,63 @@ TEST(test_other_tables)
 }
 END_TEST
 
+static Skiff__Object *ns_obj(const char *kind, const char *ns, const char *name, int64_t created)
+{
+	Skiff__ObjectMeta *m = xmalloc(sizeof(*m));
+	skiff__object_meta__init(m);
+	m->name = xstrdup(name);
+	if (ns)
+		m->namespace_ = xstrdup(ns);
+	m->created_ms = created;
+	if (streq(kind, "namespace")) {
+		Skiff__Namespace *n = xmalloc(sizeof(*n));
+		skiff__namespace__init(n);
+		n->metadata = m;
+		n->status = xmalloc(sizeof(*n->status));
+		skiff__namespace_status__init(n->status);
+		n->status->phase = xstrdup(streq(name, "old") ? "Terminating" : "Active");
+		return skiff_object_wrap(skiff_kind_lookup(kind), &n->base);
+	}
+	Skiff__Service *s = xmalloc(sizeof(*s));
+	skiff__service__init(s);
+	s->metadata = m;
+	return skiff_object_wrap(skiff_kind_lookup(kind), &s->base);
+}
+
+TEST(test_namespace_tables)
+{
+	int64_t now = 1700000000000;
+	const struct skiff_kind *nsk = skiff_kind_lookup("ns");
+	ck_assert_ptr_nonnull(nsk);
+	ck_assert(!nsk->namespaced);
+	ck_assert(skiff_kind_lookup("svc")->namespaced);
+	Skiff__Object *nss[] = { ns_obj("namespace", NULL, "default", now - 3000),
+				 ns_obj("namespace", NULL, "old", now - 60000) };
+	char *text = render(nsk, nss, 2, SKIFF_OUTPUT_TABLE, now);
+	ck_assert_str_eq(text, "NAME      STATUS        AGE\n"
+			       "default   Active        3s\n"
+			       "old       Terminating   1m\n");
+	free(text);
+	/* get -A: NAMESPACE first for namespaced kinds, never for namespaces */
+	skiff_output_namespace_column = true;
+	text = render(nsk, nss, 1, SKIFF_OUTPUT_TABLE, now);
+	ck_assert(skiff_startswith(text, "NAME "));
+	free(text);
+	Skiff__Object *svcs[] = { ns_obj("service", "team-a", "web", now - 3000),
+				  ns_obj("service", NULL, "web", now - 3000) };
+	text = render(skiff_kind_lookup("svc"), svcs, 2, SKIFF_OUTPUT_TABLE, now);
+	ck_assert_str_eq(text, "NAMESPACE   NAME   SELECTOR   PORT(S)   ENDPOINTS   AGE\n"
+			       "team-a      web    <none>     <none>    <none>      3s\n"
+			       "default     web    <none>     <none>    <none>      3s\n");
+	free(text);
+	skiff_output_namespace_column = false;
+	for (size_t i = 0; i < 2; i++) {
+		skiff__object__free_unpacked(nss[i], NULL);
+		skiff__object__free_unpacked(svcs[i], NULL);
+	}
+}
+END_TEST
+
 TEST(test_output_parse)
 {
 	enum skiff_output o;
