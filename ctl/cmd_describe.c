@@ -235,7 +235,8 @@ static void describe_pod(const Skiff__Pod *p)
 		pod_message(st->message);
 	field(0, "IP", "%s", st && *st->pod_ip ? st->pod_ip : "<none>");
 	if (*p->owner)
-		field(0, "Controlled By", "Deployment/%s", p->owner);
+		field(0, "Controlled By", "%s/%s", *p->owner_kind ? p->owner_kind : "Deployment",
+		      p->owner);
 	containers(0, p->spec, st);
 	if (p->spec) {
 		field(0, "Restart Policy", "%s", p->spec->restart_policy);
@@ -393,7 +394,7 @@ int cmd_describe(int argc, char **argv)
 		describe_service(obj->service);
 	else if (obj->node)
 		describe_node(obj->node);
-	else if (obj->event)
+	else /* events, daemon sets, jobs, cron jobs: the object as YAML */
 		skiff_output_objects(stdout, kind, &obj, 1, SKIFF_OUTPUT_YAML, true, true, 0);
 	if (!obj->event)
 		events(kind, name);

@@ -243,6 +243,14 @@ static const char *const deploy_cols[] = { "NAME", "READY",	 "UP-TO-DATE", "AVAI
 static const char *const svc_cols[] = { "NAME", "SELECTOR", "PORT(S)", "ENDPOINTS", "AGE" };
 static const char *const event_cols[] = { "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE" };
 static const char *const ns_cols[] = { "NAME", "STATUS", "AGE" };
+static const char *const ds_cols[] = { "NAME",	     "DESIRED",	  "CURRENT",	   "READY",
+				       "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE",
+				       "CONTAINERS", "IMAGES",	  "SELECTOR" };
+static const char *const job_cols[] = { "NAME", "STATUS",     "COMPLETIONS", "DURATION",
+					"AGE",	"CONTAINERS", "IMAGES",	     "SELECTOR" };
+static const char *const cronjob_cols[] = { "NAME",    "SCHEDULE",   "TIMEZONE",
+					    "SUSPEND", "ACTIVE",     "LAST SCHEDULE",
+					    "AGE",     "CONTAINERS", "IMAGES" };
 
 static struct skiff_table *kind_table_new(const struct skiff_kind *kind, bool wide)
 {
@@ -256,6 +264,12 @@ static struct skiff_table *kind_table_new(const struct skiff_kind *kind, bool wi
 		return skiff_table_new(wide ? 8 : 5, deploy_cols);
 	if (streq(kind->name, "service"))
 		return skiff_table_new(5, svc_cols);
+	if (streq(kind->name, "daemonset"))
+		return skiff_table_new(wide ? 11 : 8, ds_cols);
+	if (streq(kind->name, "job"))
+		return skiff_table_new(wide ? 8 : 5, job_cols);
+	if (streq(kind->name, "cronjob"))
+		return skiff_table_new(wide ? 9 : 7, cronjob_cols);
 	return skiff_table_new(5, event_cols);
 }
 
@@ -276,6 +290,35 @@ struct skiff_table *skiff_output_table_new(const struct skiff_kind *kind, bool w
 static int64_t created(const Skiff__ObjectMeta *m)
 {
 	return m ? m->created_ms : 0;
+}
+
+/* A template's container names and images, comma-separated (free both). */
+static void template_columns(const Skiff__PodTemplate *t, char **ret_containers, char **ret_images)
+{
+	char *containers = xstrdup(""), *images = xstrdup("");
+	const Skiff__PodSpec *ps = t ? t->spec : NULL;
+	for (size_t i = 0; ps && i < ps->n_containers; i++) {
+		char *x = xasprintf("%s%s%s", containers, i ? "," : "", ps->containers[i]->name);
+		free(containers);
+		containers = x;
+		x = xasprintf("%s%s%s", images, i ? "," : "", ps->containers[i]->image);
+		free(images);
+		images = x;
+	}
+	*ret_containers = containers;
+	*ret_images = images;
+}
+
+/* A job's STATUS column, as kubectl 1.28+: Complete, Failed, Suspended, Running. */
+static const char *job_status_word(const Skiff__Job *j)
+{
+	for (size_t i = 0; j->status && i < j->status->n_conditions; i++)
+		if (streq(j->status->conditions[i]->type, "Complete") ||
+		    streq(j->status->conditions[i]->type, "Failed"))
+			return j->status->conditions[i]->type;
+	if (j->spec && j->spec->suspend)
+		return "Suspended";
+	return "Running";
 }
 
 void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind,
@@ -353,18 +396,8 @@ void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind
 		snprintf(a, sizeof(a), "%d/%d", st ? st->ready_replicas : 0, want);
 		snprintf(b, sizeof(b), "%d", st ? st->updated_replicas : 0);
 		snprintf(c, sizeof(c), "%d", st ? st->available_replicas : 0);
-		_cleanup_free_ char *containers = xstrdup(""), *images = xstrdup("");
-		const Skiff__PodSpec *ps =
-		    dp->spec && dp->spec->template_ ? dp->spec->template_->spec : NULL;
-		for (size_t i = 0; ps && i < ps->n_containers; i++) {
-			char *x =
-			    xasprintf("%s%s%s", containers, i ? "," : "", ps->containers[i]->name);
-			free(containers);
-			containers = x;
-			x = xasprintf("%s%s%s", images, i ? "," : "", ps->containers[i]->image);
-			free(images);
-			images = x;
-		}
+		_cleanup_free_ char *containers = NULL, *images = NULL;
+		template_columns(dp->spec ? dp->spec->template_ : NULL, &containers, &images);
 		_cleanup_free_ char *sel =
 		    dp->spec ? kv_join(dp->spec->selector, dp->spec->n_selector) : xstrdup("");
 		const char *cells[] = {
@@ -414,6 +447,86 @@ void skiff_output_table_row(struct skiff_table *t, const struct skiff_kind *kind
 			*ports ? ports : "<none>",
 			*eps ? eps : "<none>",
 			skiff_format_age(now_ms, created(s->metadata), age, sizeof(age)),
+		};
+		skiff_table_add(t, cells);
+	} else if (obj->daemon_set) {
+		const Skiff__DaemonSet *ds = obj->daemon_set;
+		const Skiff__DaemonSetStatus *st = ds->status;
+		char e[32];
+		snprintf(a, sizeof(a), "%d", st ? st->desired_number_scheduled : 0);
+		snprintf(b, sizeof(b), "%d", st ? st->current_number_scheduled : 0);
+		snprintf(c, sizeof(c), "%d", st ? st->number_ready : 0);
+		snprintf(d, sizeof(d), "%d", st ? st->updated_number_scheduled : 0);
+		snprintf(e, sizeof(e), "%d", st ? st->number_available : 0);
+		const Skiff__PodTemplate *tp = ds->spec ? ds->spec->template_ : NULL;
+		_cleanup_free_ char *containers = NULL, *images = NULL;
+		template_columns(tp, &containers, &images);
+		_cleanup_free_ char *nsel =
+		    tp && tp->spec ? kv_join(tp->spec->node_selector, tp->spec->n_node_selector)
+				   : xstrdup("");
+		_cleanup_free_ char *sel =
+		    ds->spec ? kv_join(ds->spec->selector, ds->spec->n_selector) : xstrdup("");
+		const char *cells[] = {
+			name,
+			a,
+			b,
+			c,
+			d,
+			e,
+			*nsel ? nsel : "<none>",
+			skiff_format_age(now_ms, created(ds->metadata), age, sizeof(age)),
+			containers,
+			images,
+			sel,
+		};
+		skiff_table_add(t, cells);
+	} else if (obj->job) {
+		const Skiff__Job *j = obj->job;
+		const Skiff__JobStatus *st = j->status;
+		snprintf(a, sizeof(a), "%d/%d", st ? st->succeeded : 0,
+			 j->spec ? j->spec->completions : 0);
+		char dur[32];
+		if (st && st->start_ms)
+			skiff_format_age(st->completion_ms ? st->completion_ms : now_ms,
+					 st->start_ms, dur, sizeof(dur));
+		else
+			snprintf(dur, sizeof(dur), "<none>");
+		_cleanup_free_ char *containers = NULL, *images = NULL;
+		template_columns(j->spec ? j->spec->template_ : NULL, &containers, &images);
+		_cleanup_free_ char *sel = xasprintf("job-name=%s", name);
+		const char *cells[] = {
+			name,
+			job_status_word(j),
+			a,
+			dur,
+			skiff_format_age(now_ms, created(j->metadata), age, sizeof(age)),
+			containers,
+			images,
+			sel,
+		};
+		skiff_table_add(t, cells);
+	} else if (obj->cron_job) {
+		const Skiff__CronJob *cj = obj->cron_job;
+		const Skiff__CronJobStatus *st = cj->status;
+		snprintf(a, sizeof(a), "%zu", st ? st->n_active : 0);
+		char last[32];
+		if (st && st->last_schedule_ms)
+			skiff_format_age(now_ms, st->last_schedule_ms, last, sizeof(last));
+		else
+			snprintf(last, sizeof(last), "<none>");
+		const Skiff__JobTemplate *jt = cj->spec ? cj->spec->job_template : NULL;
+		_cleanup_free_ char *containers = NULL, *images = NULL;
+		template_columns(jt && jt->spec ? jt->spec->template_ : NULL, &containers, &images);
+		const char *cells[] = {
+			name,
+			cj->spec ? cj->spec->schedule : "",
+			cj->spec && *cj->spec->time_zone ? cj->spec->time_zone : "<none>",
+			cj->spec && cj->spec->suspend ? "True" : "False",
+			a,
+			last,
+			skiff_format_age(now_ms, created(cj->metadata), age, sizeof(age)),
+			containers,
+			images,
 		};
 		skiff_table_add(t, cells);
 	} else if (obj->event) {

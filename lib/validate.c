@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "cron.h"
 #include "image.h"
 #include "util.h"
 
@@ -648,34 +649,48 @@ static int check_pod_spec(struct vctx *v, Skiff__PodSpec *s, const char *f)
 
 /* The selector and the template's labels default to each other (or to
  * app=<name>) and must agree. */
-static int check_selector(Skiff__Deployment *d, char **ret_errmsg)
+static int check_selector(const char *name, Skiff__KeyValue ***sel, size_t *nsel,
+			  Skiff__PodTemplate *t, char **ret_errmsg)
 {
-	Skiff__DeploymentSpec *s = d->spec;
-	if (!s->template_->metadata) {
-		s->template_->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
-		skiff__object_meta__init(s->template_->metadata);
+	if (!t->metadata) {
+		t->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
+		skiff__object_meta__init(t->metadata);
 	}
-	Skiff__ObjectMeta *tm = s->template_->metadata;
-	if (s->n_selector == 0 && tm->n_labels == 0) {
+	Skiff__ObjectMeta *tm = t->metadata;
+	if (*nsel == 0 && tm->n_labels == 0) {
 		Skiff__KeyValue app = SKIFF__KEY_VALUE__INIT, *p = &app;
 		app.key = "app";
-		app.value = d->metadata->name;
-		s->selector = skiff_kv_copy(&p, 1);
-		s->n_selector = 1;
+		app.value = (char *)name;
+		*sel = skiff_kv_copy(&p, 1);
+		*nsel = 1;
 		tm->labels = skiff_kv_copy(&p, 1);
 		tm->n_labels = 1;
-	} else if (s->n_selector == 0) {
-		s->selector = skiff_kv_copy(tm->labels, tm->n_labels);
-		s->n_selector = tm->n_labels;
+	} else if (*nsel == 0) {
+		*sel = skiff_kv_copy(tm->labels, tm->n_labels);
+		*nsel = tm->n_labels;
 	} else if (tm->n_labels == 0) {
-		tm->labels = skiff_kv_copy(s->selector, s->n_selector);
-		tm->n_labels = s->n_selector;
+		tm->labels = skiff_kv_copy(*sel, *nsel);
+		tm->n_labels = *nsel;
 	}
 	CHECK(check_labels(tm->labels, tm->n_labels, "spec.template.metadata.labels", ret_errmsg));
-	CHECK(check_labels(s->selector, s->n_selector, "spec.selector.matchLabels", ret_errmsg));
-	if (!skiff_selector_match(s->selector, s->n_selector, tm->labels, tm->n_labels))
+	CHECK(check_labels(*sel, *nsel, "spec.selector.matchLabels", ret_errmsg));
+	if (!skiff_selector_match(*sel, *nsel, tm->labels, tm->n_labels))
 		FAIL("spec.selector.matchLabels: does not match spec.template.metadata.labels "
 		     "(every selector label must be a template label)");
+	return 0;
+}
+
+/* Deployments and daemon sets keep their pods running: Kubernetes allows
+ * only restartPolicy Always in their templates; jobs the other two. */
+static int check_template_restart(const Skiff__PodSpec *s, const char *f, bool runs_to_end,
+				  const char *kind, char **ret_errmsg)
+{
+	bool always = streq(s->restart_policy, "Always");
+	if (runs_to_end == always)
+		FAIL("%s.restartPolicy: must be %s for a %s, got '%s'", f,
+		     runs_to_end ? "OnFailure or Never" : "Always", kind, s->restart_policy);
+	if (*s->node_name)
+		FAIL("%s.nodeName: must be empty (the cluster sets it)", f);
 	return 0;
 }
 
@@ -728,10 +743,11 @@ static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 		     s->replicas);
 	if (!s->template_ || !s->template_->spec)
 		FAIL("spec.template.spec: required field is missing");
-	CHECK(check_selector(d, ret_errmsg));
+	CHECK(check_selector(d->metadata->name, &s->selector, &s->n_selector, s->template_,
+			     ret_errmsg));
 	CHECK(check_pod_spec(v, s->template_->spec, "spec.template.spec"));
-	if (*s->template_->spec->node_name)
-		FAIL("spec.template.spec.nodeName: must be empty (the scheduler sets it)");
+	CHECK(check_template_restart(s->template_->spec, "spec.template.spec", false, "Deployment",
+				     ret_errmsg));
 	CHECK(validate_strategy(s, ret_errmsg));
 	if (s->revision_history_limit < 0)
 		FAIL("spec.revisionHistoryLimit: must be >= 0, got %d", s->revision_history_limit);
@@ -742,6 +758,133 @@ static int validate_deployment(struct vctx *v, Skiff__Deployment *d)
 	if (s->progress_deadline_ms <= 0)
 		s->progress_deadline_ms = 600000;
 	return 0;
+}
+
+static int validate_daemonset(struct vctx *v, Skiff__DaemonSet *ds)
+{
+	char **ret_errmsg = v->ret_errmsg;
+	Skiff__DaemonSetSpec *s = ds->spec;
+	char buf[80];
+	if (!s)
+		FAIL("spec: required field is missing");
+	if (!s->template_ || !s->template_->spec)
+		FAIL("spec.template.spec: required field is missing");
+	CHECK(check_selector(ds->metadata->name, &s->selector, &s->n_selector, s->template_,
+			     ret_errmsg));
+	CHECK(check_pod_spec(v, s->template_->spec, "spec.template.spec"));
+	CHECK(check_template_restart(s->template_->spec, "spec.template.spec", false, "DaemonSet",
+				     ret_errmsg));
+	if (!s->update_strategy) {
+		s->update_strategy = xmalloc(sizeof(*s->update_strategy));
+		skiff__deployment_strategy__init(s->update_strategy);
+	}
+	Skiff__DeploymentStrategy *st = s->update_strategy;
+	CHECK(check_enum(&st->type, "RollingUpdate", "RollingUpdate|OnDelete",
+			 "spec.updateStrategy.type", ret_errmsg));
+	if (streq(st->type, "OnDelete")) {
+		if (st->rolling_update)
+			FAIL("spec.updateStrategy.rollingUpdate: only allowed with type "
+			     "RollingUpdate");
+	} else {
+		if (!st->rolling_update) {
+			st->rolling_update = xmalloc(sizeof(Skiff__RollingUpdateStrategy));
+			skiff__rolling_update_strategy__init(st->rolling_update);
+		}
+		Skiff__RollingUpdateStrategy *ru = st->rolling_update;
+		if (!*ru->max_unavailable)
+			skiff_set_str(&ru->max_unavailable, "1");
+		if (!*ru->max_surge)
+			skiff_set_str(&ru->max_surge, "0");
+		int n;
+		if (skiff_int_or_percent(ru->max_unavailable, 100, false, &n) < 0 || n < 1)
+			FAIL("spec.updateStrategy.rollingUpdate.maxUnavailable: must be an integer "
+			     "or a percentage above 0 (like 1 or 10%%), got '%s'",
+			     shown(ru->max_unavailable, buf, sizeof(buf)));
+		if (skiff_int_or_percent(ru->max_surge, 100, true, &n) < 0 || n != 0)
+			FAIL("spec.updateStrategy.rollingUpdate.maxSurge: only 0 is supported (a "
+			     "node's old pod stops before its new one starts), got '%s'",
+			     shown(ru->max_surge, buf, sizeof(buf)));
+	}
+	if (s->min_ready_ms < 0)
+		FAIL("spec.minReadySeconds: must be >= 0");
+	if (s->revision_history_limit < 0)
+		FAIL("spec.revisionHistoryLimit: must be >= 0, got %d", s->revision_history_limit);
+	return 0;
+}
+
+/* A Job's spec, or a CronJob's spec.jobTemplate.spec (f: its path). */
+static int check_job_spec(struct vctx *v, Skiff__JobSpec *s, const char *f)
+{
+	char **ret_errmsg = v->ret_errmsg;
+	char field[128];
+	if (!s)
+		FAIL("%s: required field is missing", f);
+	if (s->completions < 0 || s->completions > SKIFF_VALIDATE_MAX_REPLICAS)
+		FAIL("%s.completions: must be 0-%d, got %d", f, SKIFF_VALIDATE_MAX_REPLICAS,
+		     s->completions);
+	if (s->parallelism < 0 || s->parallelism > SKIFF_VALIDATE_MAX_REPLICAS)
+		FAIL("%s.parallelism: must be 0-%d, got %d", f, SKIFF_VALIDATE_MAX_REPLICAS,
+		     s->parallelism);
+	if (s->backoff_limit < 0)
+		FAIL("%s.backoffLimit: must be >= 0, got %d", f, s->backoff_limit);
+	if (s->active_deadline_seconds < 0)
+		FAIL("%s.activeDeadlineSeconds: must be >= 0, got %lld", f,
+		     (long long)s->active_deadline_seconds);
+	int64_t ttl;
+	char buf[80];
+	if (*s->ttl_seconds_after_finished &&
+	    (skiff_parse_int64(s->ttl_seconds_after_finished, &ttl) < 0 || ttl < 0 ||
+	     ttl > INT32_MAX))
+		FAIL("%s.ttlSecondsAfterFinished: must be a number of seconds >= 0, got '%s'", f,
+		     shown(s->ttl_seconds_after_finished, buf, sizeof(buf)));
+	if (!s->template_ || !s->template_->spec)
+		FAIL("%s.template.spec: required field is missing", f);
+	if (!s->template_->metadata) {
+		s->template_->metadata = xmalloc(sizeof(Skiff__ObjectMeta));
+		skiff__object_meta__init(s->template_->metadata);
+	}
+	snprintf(field, sizeof(field), "%s.template.metadata.labels", f);
+	CHECK(check_labels(s->template_->metadata->labels, s->template_->metadata->n_labels, field,
+			   ret_errmsg));
+	snprintf(field, sizeof(field), "%s.template.spec", f);
+	if (!s->template_->spec->restart_policy || !*s->template_->spec->restart_policy)
+		FAIL("%s.restartPolicy: required for a Job (OnFailure or Never)", field);
+	CHECK(check_pod_spec(v, s->template_->spec, field));
+	return check_template_restart(s->template_->spec, field, true, "Job", ret_errmsg);
+}
+
+static int validate_cronjob(struct vctx *v, Skiff__CronJob *cj)
+{
+	char **ret_errmsg = v->ret_errmsg;
+	Skiff__CronJobSpec *s = cj->spec;
+	char buf[80];
+	if (!s)
+		FAIL("spec: required field is missing");
+	struct skiff_cron c;
+	_cleanup_free_ char *err = NULL;
+	if (skiff_cron_parse(s->schedule, &c, &err) < 0)
+		FAIL("spec.schedule: %s", err);
+	if (*s->time_zone && !streq(s->time_zone, "UTC") && !streq(s->time_zone, "Etc/UTC"))
+		FAIL("spec.timeZone: only UTC is supported, got '%s'",
+		     shown(s->time_zone, buf, sizeof(buf)));
+	CHECK(check_enum(&s->concurrency_policy, "Allow", "Allow|Forbid|Replace",
+			 "spec.concurrencyPolicy", ret_errmsg));
+	if (s->starting_deadline_seconds < 0)
+		FAIL("spec.startingDeadlineSeconds: must be >= 0, got %lld",
+		     (long long)s->starting_deadline_seconds);
+	if (s->successful_jobs_history_limit < 0)
+		FAIL("spec.successfulJobsHistoryLimit: must be >= 0, got %d",
+		     s->successful_jobs_history_limit);
+	if (s->failed_jobs_history_limit < 0)
+		FAIL("spec.failedJobsHistoryLimit: must be >= 0, got %d",
+		     s->failed_jobs_history_limit);
+	if (!s->job_template)
+		FAIL("spec.jobTemplate: required field is missing");
+	if (s->job_template->metadata)
+		CHECK(check_labels(s->job_template->metadata->labels,
+				   s->job_template->metadata->n_labels,
+				   "spec.jobTemplate.metadata.labels", ret_errmsg));
+	return check_job_spec(v, s->job_template->spec, "spec.jobTemplate.spec");
 }
 
 static int validate_service(Skiff__Service *svc, char **ret_errmsg)
@@ -795,13 +938,27 @@ int skiff_validate(ProtobufCMessage *msg, const struct skiff_validate_opts *opts
 		FAIL("kind: events are recorded by the cluster, not applied");
 	if (d != &skiff__deployment__descriptor && d != &skiff__service__descriptor &&
 	    d != &skiff__pod__descriptor && d != &skiff__node__descriptor &&
-	    d != &skiff__namespace__descriptor)
+	    d != &skiff__namespace__descriptor && d != &skiff__daemon_set__descriptor &&
+	    d != &skiff__job__descriptor && d != &skiff__cron_job__descriptor)
 		FAIL("kind: unknown");
 	CHECK(check_utf8(msg, "", ret_errmsg));
 	if (d == &skiff__deployment__descriptor) {
 		/* its pods are NAME-<10 hex>-<5 chars>: at most 63, a valid hostname */
 		CHECK(check_meta(msg, 46, ret_errmsg));
 		return validate_deployment(&v, (Skiff__Deployment *)msg);
+	}
+	/* their pods are NAME-<5 chars>; a cron job's jobs NAME-<minutes, 8 digits> */
+	if (d == &skiff__daemon_set__descriptor) {
+		CHECK(check_meta(msg, 57, ret_errmsg));
+		return validate_daemonset(&v, (Skiff__DaemonSet *)msg);
+	}
+	if (d == &skiff__job__descriptor) {
+		CHECK(check_meta(msg, 57, ret_errmsg));
+		return check_job_spec(&v, ((Skiff__Job *)msg)->spec, "spec");
+	}
+	if (d == &skiff__cron_job__descriptor) {
+		CHECK(check_meta(msg, 48, ret_errmsg));
+		return validate_cronjob(&v, (Skiff__CronJob *)msg);
 	}
 	if (d == &skiff__service__descriptor) {
 		CHECK(check_meta(msg, 63, ret_errmsg));

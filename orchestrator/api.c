@@ -49,7 +49,9 @@ static int parse_kind(struct skiff_rpc_call *call, const char *kind)
 	int k = skiff_kind_parse(kind);
 	if (k < 0)
 		skiff_rpc_call_error(
-		    call, -EINVAL, "kind: '%s' is not one of node, pod, deployment, service, event",
+		    call, -EINVAL,
+		    "kind: '%s' is not one of node, pod, deployment, daemonset, job, "
+		    "cronjob, service, event",
 		    kind ? kind : "");
 	return k;
 }
@@ -58,8 +60,7 @@ static int parse_kind(struct skiff_rpc_call *call, const char *kind)
 static bool pki_kind_denied(struct skiff_rpc_call *call, int kind)
 {
 	const struct skiff_rpc_peer *peer = skiff_rpc_call_peer(call);
-	if (kind < SKIFF_KIND_TOKEN || kind > SKIFF_KIND_CERTIFICATE ||
-	    daemon_peer_role(peer) == AUTHZ_ADMIN)
+	if (!skiff_kind_is_pki(kind) || daemon_peer_role(peer) == AUTHZ_ADMIN)
 		return false;
 	skiff_rpc_call_error(call, -EACCES,
 			     "permission denied: %s objects need role admin (you "

@@ -283,7 +283,7 @@ void *brain_copy(struct brain *b, int kind, const char *name)
 }
 
 struct pod_names {
-	const char *owner, *node;
+	const char *owner_kind, *owner, *node;
 	char **names;
 	size_t n, cap;
 };
@@ -292,7 +292,9 @@ static int collect_pod_name(const struct skiff_store_obj *o, void *userdata)
 {
 	struct pod_names *c = userdata;
 	const struct brain_pod *p = o->decoded;
-	if (!p || (c->owner && !streq(p->owner, c->owner)) || (c->node && !streq(p->node, c->node)))
+	if (!p || (c->owner && !streq(p->owner, c->owner)) ||
+	    (c->node && !streq(p->node, c->node)) ||
+	    (c->owner_kind && !streq(p->owner_kind, c->owner_kind)))
 		return 0;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
@@ -302,9 +304,28 @@ static int collect_pod_name(const struct skiff_store_obj *o, void *userdata)
 	return 0;
 }
 
-char **brain_pod_names(struct brain *b, const char *owner, const char *node, size_t *ret_n)
+static int collect_name(const struct skiff_store_obj *o, void *userdata)
 {
-	struct pod_names c = { .owner = owner, .node = node };
+	struct brain_names *c = userdata;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = xrealloc(c->v, c->cap * sizeof(char *));
+	}
+	c->v[c->n++] = xstrdup(o->name);
+	return 0;
+}
+
+struct brain_names brain_names(struct brain *b, int kind)
+{
+	struct brain_names c = { 0 };
+	skiff_store_foreach(b->store, kind, collect_name, &c);
+	return c;
+}
+
+char **brain_pod_names(struct brain *b, const char *owner_kind, const char *owner, const char *node,
+		       size_t *ret_n)
+{
+	struct pod_names c = { .owner_kind = owner_kind, .owner = owner, .node = node };
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, collect_pod_name, &c);
 	*ret_n = c.n;
 	return c.names;

@@ -52,6 +52,7 @@ struct brain_pod {
 	const char *node;	   /* spec.node_name; "" while unbound */
 	const char *ns;		   /* metadata.namespace ("default" when empty) */
 	const char *owner;	   /* its deployment's key "NS/NAME"; "" for a bare pod */
+	const char *owner_kind;	   /* "" (a deployment), "DaemonSet", "Job" */
 	const char *template_hash; /* "" for a bare pod */
 	const char *phase;	   /* status.phase, "Pending" when empty */
 	const char *labels;	   /* metadata.labels, see brain_pod_labels_match() */
@@ -97,6 +98,7 @@ struct brain {
 	uint64_t sched_revision; /* store revision the last pass saw */
 	uint64_t ctl_revision;
 	bool resync;	   /* run every controller on the next round */
+	int64_t wake_ms;   /* brain_wake_at(): the earliest asked for (unix ms; 0: none) */
 	char **event_fifo; /* names of events, oldest first (cap) */
 	size_t event_head, event_count;
 	/* Called for each dirty node with a session by brain_push_assignments.
@@ -140,10 +142,17 @@ uint64_t brain_str_hash(const char *s);
  * one per stored pod), freed with brain_pod_summary_free(). */
 struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p);
 void brain_pod_summary_free(struct brain_pod *s);
-/* The keys of the stored pods of owner (a deployment's key) and bound to
- * node (NULL: any), in store order; NULL when none (free each and the
- * array). */
-char **brain_pod_names(struct brain *b, const char *owner, const char *node, size_t *ret_n);
+/* The keys of the stored pods of owner (NULL: any; the key of a controller
+ * of owner_kind, "" for a deployment) and bound to node (NULL: any), in
+ * store order; NULL when none (free each and the array). */
+char **brain_pod_names(struct brain *b, const char *owner_kind, const char *owner, const char *node,
+		       size_t *ret_n);
+/* The keys of every stored object of kind (free each, and v). */
+struct brain_names {
+	char **v;
+	size_t n, cap;
+};
+struct brain_names brain_names(struct brain *b, int kind);
 /* Names and keys. The store key of a namespaced kind's object is
  * "NAMESPACE/NAME" (store.h); brain_get(), brain_copy(), brain_pod_get()
  * and brain_delete() take keys (a namespaced kind's bare NAME is
@@ -243,6 +252,32 @@ void brain_push_assignments(struct brain *b);
 void brain_mark_node_dirty(struct brain *b, const char *node);
 
 /* ---- control loops (deployment.c, scheduler.c, endpoints.c, reconcile.c) -- */
+
+/* A new pod of a controller from template t (workload.c), in namespace
+ * ns: named "<prefix>-<5 random characters>", owner_kind ("" for a deployment) and
+ * owner set, labels the template's plus extra (n_extra pairs), bound to
+ * node when not NULL (daemon sets), Pending. Returns brain_put()'s result. */
+int brain_pod_create(struct brain *b, const Skiff__PodTemplate *t, const char *ns,
+		     const char *prefix, const char *owner_kind, const char *owner,
+		     const char *hash, Skiff__KeyValue *const *extra, size_t n_extra,
+		     const char *node);
+/* Delete the pods of owner_kind whose owner (of store kind) is gone (a
+ * deletion cut short); returns how many. */
+int brain_orphans_terminate(struct brain *b, const char *owner_kind, int kind);
+/* Ask for a controller pass at unix time ms at the latest (the controllers'
+ * timers: job backoff and deadlines, cron schedules, TTLs). */
+void brain_wake_at(struct brain *b, int64_t ms);
+/* A node's Ready condition is True. */
+bool brain_node_is_ready(const Skiff__Node *n);
+/* DaemonSet, Job and CronJob controllers (daemonset.c, job.c, cronjob.c):
+ * the number of writes. */
+int brain_daemonsets_reconcile(struct brain *b);
+int brain_jobs_reconcile(struct brain *b);
+int brain_cronjobs_reconcile(struct brain *b);
+/* A job has its Complete or Failed condition (*ret_failed: Failed). */
+bool brain_job_finished(const Skiff__Job *j, bool *ret_failed);
+/* Delete a job (its key) with its pods. */
+int brain_job_remove(struct brain *b, const char *name);
 
 /* Deployment controller: returns the number of writes. */
 int brain_deployments_reconcile(struct brain *b);

@@ -4,12 +4,17 @@
  * "new" pods carry the hash of the current template, "old" ones another.
  * It creates pods up to replicas (+maxSurge while rolling), deletes old pods
  * as far as maxUnavailable allows, deletes the newest pods on scale-down,
- * replaces pods that finished (Succeeded/Failed), deletes orphans, and
+ * replaces Failed pods, deletes orphans, and
  * writes status (counts, template hash, revision history for rollout undo).
  * Deletions are graceful (brain_pod_terminate()): a Terminating pod is not a
  * replica any more, as in Kubernetes: it is replaced at once, never deleted
  * twice, counts neither as available nor against maxSurge (replicas +
  * maxSurge bounds the live pods); Recreate waits until the old pods are gone.
+ * A Succeeded pod stays and still counts as a replica: it is not recreated
+ * (a deployment's pods restart their containers, restartPolicy Always, as
+ * Kubernetes requires and apply checks, so only a deployment stored before
+ * that rule had pods that could complete). Pods of other controllers
+ * (owner_kind DaemonSet, Job) are not this controller's.
  * It keeps no memory between passes: a brain restarted mid-action sees the
  * store and carries on, so pods are neither lost nor doubled.
  *
@@ -41,7 +46,7 @@ static int group_pod(const struct skiff_store_obj *o, void *userdata)
 {
 	struct skiff_map *by_owner = userdata;
 	const struct brain_pod *p = o->decoded;
-	if (!p || !*p->owner)
+	if (!p || !*p->owner || *p->owner_kind)
 		return 0;
 	struct owned *ow = skiff_map_get(by_owner, p->owner);
 	if (!ow) {
@@ -58,7 +63,7 @@ static int group_pod(const struct skiff_store_obj *o, void *userdata)
 	op->created_ms = p->created_ms;
 	op->ready = p->ready;
 	op->bound = *p->node != 0;
-	op->finished = streq(p->phase, "Succeeded") || streq(p->phase, "Failed");
+	op->finished = streq(p->phase, "Failed");
 	op->terminating = p->terminating;
 	return 0;
 }
@@ -86,43 +91,9 @@ static int cmp_delete_order(const void *a, const void *b)
 static int create_pod(struct brain *b, const Skiff__Deployment *d, const Skiff__PodTemplate *tmpl,
 		      const char *hash)
 {
-	Skiff__Pod *p = xmalloc(sizeof(*p));
-	skiff__pod__init(p);
-	Skiff__PodTemplate *t = (Skiff__PodTemplate *)skiff_msg_copy(&tmpl->base);
-	/* the template's metadata (labels) becomes the pod's */
-	p->metadata = t->metadata;
-	t->metadata = NULL;
-	p->spec = t->spec;
-	t->spec = NULL;
-	skiff_obj_free(&t->base);
-	Skiff__ObjectMeta *m = skiff_meta_ensure(&p->base);
-	char suffix[8], uid[33];
-	uint8_t r[16];
-	_cleanup_free_ char *name = NULL, *key = NULL;
-	const char *ns =
-	    brain_obj_namespace(&d->base); /* a deployment's pods are in its namespace */
-	do { /* 27^5 names: collisions happen with thousands of replicas */
-		free(name);
-		free(key);
-		skiff_random_suffix(suffix, 5);
-		name = xasprintf("%s-%s-%s", d->metadata->name, hash, suffix);
-		key = brain_key(SKIFF_KIND_POD, ns, name);
-	} while (brain_pod_get(b, key));
-	skiff_set_str(&m->name, name);
-	skiff_set_str(&m->namespace_, ns);
-	if (skiff_random_bytes(r, sizeof(r)) < 0)
-		memset(r, 0, sizeof(r));
-	skiff_hex(r, sizeof(r), uid);
-	skiff_set_str(&m->uid, uid);
-	m->created_ms = brain_now_ms(b);
-	m->generation = 1;
-	skiff_pod_spec_ensure(p);
-	skiff_set_str(&skiff_pod_status_ensure(p)->phase, "Pending");
-	skiff_set_str(&p->owner, d->metadata->name);
-	skiff_set_str(&p->template_hash, hash);
-	int ret = brain_put(b, SKIFF_KIND_POD, &p->base);
-	skiff_obj_free(&p->base);
-	return ret;
+	_cleanup_free_ char *prefix = xasprintf("%s-%s", d->metadata->name, hash);
+	return brain_pod_create(b, tmpl, brain_obj_namespace(&d->base), prefix, "",
+				d->metadata->name, hash, NULL, 0, NULL);
 }
 
 static bool status_equal(const Skiff__DeploymentStatus *a, const Skiff__DeploymentStatus *b)
@@ -195,7 +166,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 	if (!ow)
 		ow = &empty;
 
-	/* finished pods are replaced; terminating ones only wait */
+	/* Failed pods are replaced; terminating ones only wait */
 	size_t live = 0;
 	int terminating = 0, terminating_old = 0;
 	for (size_t i = 0; i < ow->n; i++) {
@@ -207,7 +178,7 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 		}
 		if (ow->pods[i].finished) {
 			brain_event(b, "deployment", name, "Normal", "ReplacingPod",
-				    "pod %s finished; replacing it", ow->pods[i].name);
+				    "pod %s failed; replacing it", ow->pods[i].name);
 			if (brain_pod_terminate(b, ow->pods[i].name) >= 0)
 				writes++;
 			free(ow->pods[i].name);
@@ -356,28 +327,11 @@ static int reconcile_one(struct brain *b, const char *name, struct owned *ow)
 	return writes;
 }
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int collect_name(const struct skiff_store_obj *o, void *userdata)
-{
-	struct names *c = userdata;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = xrealloc(c->v, c->cap * sizeof(char *));
-	}
-	c->v[c->n++] = xstrdup(o->name);
-	return 0;
-}
-
 int brain_deployments_reconcile(struct brain *b)
 {
 	struct skiff_map *by_owner = skiff_map_new();
 	skiff_store_foreach(b->store, SKIFF_KIND_POD, group_pod, by_owner);
-	struct names deps = { 0 };
-	skiff_store_foreach(b->store, SKIFF_KIND_DEPLOYMENT, collect_name, &deps);
+	struct brain_names deps = brain_names(b, SKIFF_KIND_DEPLOYMENT);
 	int writes = 0;
 	for (size_t i = 0; i < deps.n; i++) {
 		struct owned *ow = skiff_map_remove(by_owner, deps.v[i]);

@@ -31,7 +31,7 @@ static Skiff__NodeCondition *ready_condition(Skiff__Node *n)
 	return c;
 }
 
-static bool is_ready(const Skiff__Node *n)
+bool brain_node_is_ready(const Skiff__Node *n)
 {
 	if (!n || !n->status)
 		return false;
@@ -119,7 +119,7 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 	const char *name = in->metadata->name;
 	Skiff__Node *n = brain_copy(b, SKIFF_KIND_NODE, name);
 	bool fresh = !n;
-	bool was_ready = is_ready(n);
+	bool was_ready = brain_node_is_ready(n);
 	if (!n) {
 		n = xmalloc(sizeof(*n));
 		skiff__node__init(n);
@@ -438,7 +438,7 @@ int brain_nodes_tick(struct brain *b)
 		if (now <= rt->deadline_mono)
 			continue;
 		const Skiff__Node *n = brain_get(b, SKIFF_KIND_NODE, k);
-		if (!n || !is_ready(n))
+		if (!n || !brain_node_is_ready(n))
 			continue;
 		lost = xrealloc(lost, (nlost + 1) * sizeof(char *));
 		lost[nlost++] = xstrdup(k);

@@ -22,6 +22,9 @@ _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__CertificateRequ
 	       "layout");
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Certificate, metadata), "layout");
 _Static_assert(offsetof(Skiff__Pod, metadata) == offsetof(Skiff__Image, metadata), "layout");
+_Static_assert(offsetof(Skiff__Pod, spec) == offsetof(Skiff__DaemonSet, spec), "layout");
+_Static_assert(offsetof(Skiff__Pod, spec) == offsetof(Skiff__Job, spec), "layout");
+_Static_assert(offsetof(Skiff__Pod, spec) == offsetof(Skiff__CronJob, spec), "layout");
 
 const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 {
@@ -46,6 +49,12 @@ const ProtobufCMessageDescriptor *skiff_obj_descriptor(int kind)
 		return &skiff__image__descriptor;
 	case SKIFF_KIND_NAMESPACE:
 		return &skiff__namespace__descriptor;
+	case SKIFF_KIND_DAEMONSET:
+		return &skiff__daemon_set__descriptor;
+	case SKIFF_KIND_JOB:
+		return &skiff__job__descriptor;
+	case SKIFF_KIND_CRONJOB:
+		return &skiff__cron_job__descriptor;
 	}
 	return NULL;
 }
@@ -108,6 +117,9 @@ int skiff_obj_from_wrapper(const Skiff__Object *o, int *ret_kind, ProtobufCMessa
 		[SKIFF_KIND_CERTIFICATE] = (ProtobufCMessage *)o->certificate,
 		[SKIFF_KIND_IMAGE] = (ProtobufCMessage *)o->image,
 		[SKIFF_KIND_NAMESPACE] = (ProtobufCMessage *)o->namespace_,
+		[SKIFF_KIND_DAEMONSET] = (ProtobufCMessage *)o->daemon_set,
+		[SKIFF_KIND_JOB] = (ProtobufCMessage *)o->job,
+		[SKIFF_KIND_CRONJOB] = (ProtobufCMessage *)o->cron_job,
 	};
 	int kind = -1;
 	for (int k = 0; k < SKIFF_KIND_MAX; k++)
@@ -156,6 +168,15 @@ void skiff_obj_wrap(Skiff__Object *o, int kind, ProtobufCMessage *msg)
 		break;
 	case SKIFF_KIND_NAMESPACE:
 		o->namespace_ = (Skiff__Namespace *)msg;
+		break;
+	case SKIFF_KIND_DAEMONSET:
+		o->daemon_set = (Skiff__DaemonSet *)msg;
+		break;
+	case SKIFF_KIND_JOB:
+		o->job = (Skiff__Job *)msg;
+		break;
+	case SKIFF_KIND_CRONJOB:
+		o->cron_job = (Skiff__CronJob *)msg;
 		break;
 	}
 }
@@ -298,7 +319,7 @@ int skiff_obj_validate(int kind, ProtobufCMessage *msg,
 		    xstrdup("kind: images are loaded with skiffctl image load, not applied");
 		return -EINVAL;
 	}
-	if (kind == SKIFF_KIND_TOKEN || kind == SKIFF_KIND_CSR || kind == SKIFF_KIND_CERTIFICATE) {
+	if (skiff_kind_is_pki(kind)) {
 		*ret_errmsg =
 		    xasprintf("kind: %s objects are managed with skiffctl token and skiffctl "
 			      "certificate, not applied",

@@ -122,12 +122,24 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 			s->status = NULL;
 			break;
 		}
+		case SKIFF_KIND_DAEMONSET:
+		case SKIFF_KIND_JOB:
+		case SKIFF_KIND_CRONJOB: {
+			/* status is field 3 of each (objects.c checks the layout) */
+			Skiff__Job *j = (Skiff__Job *)obj;
+			skiff_obj_free((ProtobufCMessage *)j->status);
+			j->status = NULL;
+			if (kind == SKIFF_KIND_JOB)
+				skiff_set_str(&j->owner, "");
+			break;
+		}
 		case SKIFF_KIND_POD: {
 			Skiff__Pod *p = (Skiff__Pod *)obj;
 			skiff_obj_free((ProtobufCMessage *)p->status);
 			p->status = NULL;
 			skiff_set_str(&skiff_pod_status_ensure(p)->phase, "Pending");
 			skiff_set_str(&p->owner, "");
+			skiff_set_str(&p->owner_kind, "");
 			skiff_set_str(&p->template_hash, "");
 			break;
 		}
@@ -211,11 +223,29 @@ int brain_remove(struct brain *b, int kind, const char *name, ProtobufCMessage *
 	}
 	if (kind == SKIFF_KIND_NAMESPACE)
 		return brain_namespace_remove(b, (Skiff__Namespace *)copy, ret_obj, ret_errmsg);
-	if (kind == SKIFF_KIND_DEPLOYMENT) {
-		/* Cascade: the deployment's pods go with it. */
+	_cleanup_free_ char *key = brain_obj_key(kind, copy);
+	if (kind == SKIFF_KIND_CRONJOB) {
+		/* Cascade: its jobs, and their pods, go with it. */
+		const char *cns = brain_obj_namespace(copy);
+		const char *cname = SKIFF_META(copy)->name;
+		struct brain_names jobs = brain_names(b, SKIFF_KIND_JOB);
+		for (size_t i = 0; i < jobs.n; i++) {
+			const Skiff__Job *j = brain_get(b, SKIFF_KIND_JOB, jobs.v[i]);
+			if (j && streq(j->owner, cname) &&
+			    streq(brain_obj_namespace(&j->base), cns))
+				(void)brain_job_remove(b, jobs.v[i]);
+			free(jobs.v[i]);
+		}
+		free(jobs.v);
+	}
+	const char *owner_kind = kind == SKIFF_KIND_DEPLOYMENT	? ""
+				 : kind == SKIFF_KIND_DAEMONSET ? "DaemonSet"
+				 : kind == SKIFF_KIND_JOB	? "Job"
+								: NULL;
+	if (owner_kind) {
+		/* Cascade: the controller's pods go with it. */
 		size_t n;
-		_cleanup_free_ char *key = brain_obj_key(kind, copy);
-		char **names = brain_pod_names(b, key, NULL, &n);
+		char **names = brain_pod_names(b, owner_kind, key, NULL, &n);
 		for (size_t i = 0; i < n; i++) {
 			(void)brain_pod_terminate(b, names[i]);
 			free(names[i]);

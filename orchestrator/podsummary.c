@@ -93,6 +93,7 @@ struct brain_pod *brain_pod_summary_new(const Skiff__Pod *p)
 	_cleanup_free_ char *owner =
 	    p->owner && *p->owner ? skiff_store_key(SKIFF_KIND_DEPLOYMENT, ns, p->owner) : NULL;
 	s->owner = skiff_intern(owner);
+	s->owner_kind = skiff_intern(p->owner_kind);
 	s->template_hash = skiff_intern(p->template_hash);
 	s->phase = skiff_intern(skiff_pod_phase(p));
 	_cleanup_free_ char *labels = labels_string(p->metadata);
@@ -120,6 +121,7 @@ void brain_pod_summary_free(struct brain_pod *s)
 	skiff_intern_release(s->node);
 	skiff_intern_release(s->owner);
 	skiff_intern_release(s->ns);
+	skiff_intern_release(s->owner_kind);
 	skiff_intern_release(s->template_hash);
 	skiff_intern_release(s->phase);
 	skiff_intern_release(s->labels);

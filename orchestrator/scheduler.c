@@ -45,18 +45,6 @@ struct sched {
 	size_t npending, cap;
 };
 
-static bool node_ready(const Skiff__Node *n)
-{
-	if (!n->status)
-		return false;
-	for (size_t i = 0; i < n->status->n_conditions; i++) {
-		const Skiff__NodeCondition *c = n->status->conditions[i];
-		if (streq(c->type, "Ready"))
-			return streq(c->status, "True");
-	}
-	return false;
-}
-
 static int collect_node(const struct skiff_store_obj *o, void *userdata)
 {
 	struct sched *s = userdata;
@@ -68,7 +56,7 @@ static int collect_node(const struct skiff_store_obj *o, void *userdata)
 	sn->node = n;
 	sn->name = o->name;
 	sn->address = n->status ? n->status->address : "";
-	sn->ready = node_ready(n);
+	sn->ready = brain_node_is_ready(n);
 	sn->schedulable = !(n->spec && n->spec->unschedulable);
 	const Skiff__ResourceList *a = n->status ? n->status->allocatable : NULL;
 	if (!a && n->status)

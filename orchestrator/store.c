@@ -37,6 +37,9 @@ static const char *const kind_names[SKIFF_KIND_MAX] = {
 	[SKIFF_KIND_CERTIFICATE] = "certificate",
 	[SKIFF_KIND_IMAGE] = "image",
 	[SKIFF_KIND_NAMESPACE] = "namespace",
+	[SKIFF_KIND_DAEMONSET] = "daemonset",
+	[SKIFF_KIND_JOB] = "job",
+	[SKIFF_KIND_CRONJOB] = "cronjob",
 };
 
 bool skiff_kind_is_namespaced(int kind)
@@ -93,9 +96,14 @@ const char *skiff_kind_name(int kind)
 int skiff_kind_parse(const char *s)
 {
 	for (int i = 0; i < SKIFF_KIND_MAX; i++)
-		if (s && streq(s, kind_names[i]))
+		if (s && kind_names[i] && streq(s, kind_names[i]))
 			return i;
 	return -EINVAL;
+}
+
+bool skiff_kind_is_pki(int kind)
+{
+	return kind == SKIFF_KIND_TOKEN || kind == SKIFF_KIND_CSR || kind == SKIFF_KIND_CERTIFICATE;
 }
 
 /* ---- CRC32C ------------------------------------------------------------ */

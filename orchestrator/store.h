@@ -51,6 +51,10 @@ enum skiff_kind_id {
 	SKIFF_KIND_IMAGE = 8,
 	/* namespaces: scopes for the names of namespaced kinds (ops.c) */
 	SKIFF_KIND_NAMESPACE = 9,
+	/* workloads besides deployments (#18; 9-11 are reserved for others) */
+	SKIFF_KIND_DAEMONSET = 12,
+	SKIFF_KIND_JOB = 13,
+	SKIFF_KIND_CRONJOB = 14,
 	SKIFF_KIND_MAX,
 };
 
@@ -63,6 +67,9 @@ enum skiff_store_op {
 const char *skiff_kind_name(int kind);
 /* Kind from its name; -EINVAL when unknown. */
 int skiff_kind_parse(const char *s);
+/* The PKI records (token, certificaterequest, certificate): admins only,
+ * never applied. */
+bool skiff_kind_is_pki(int kind);
 
 /* Namespaces. A namespaced kind's objects are stored under the key
  * "NAMESPACE/NAME", a cluster-scoped kind's under "NAME". A namespaced

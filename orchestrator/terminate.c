@@ -95,7 +95,7 @@ int brain_terminating_tick(struct brain *b)
 
 char **brain_evict_node_pods(struct brain *b, const char *node, bool graceful, size_t *ret_n)
 {
-	char **names = brain_pod_names(b, NULL, node, ret_n);
+	char **names = brain_pod_names(b, NULL, NULL, node, ret_n);
 	for (size_t i = 0; i < *ret_n; i++)
 		if (graceful)
 			(void)brain_pod_terminate(b, names[i]);

@@ -161,10 +161,11 @@ int daemon_watch_start(struct daemon *d, struct skiff_rpc_call *call,
 	if (*req->kind) {
 		kind = skiff_kind_parse(req->kind);
 		if (kind < 0)
-			return skiff_rpc_call_error(call, -EINVAL,
-						    "kind: '%s' is not one of node, pod, "
-						    "deployment, service, event",
-						    req->kind);
+			return skiff_rpc_call_error(
+			    call, -EINVAL,
+			    "kind: '%s' is not one of node, pod, "
+			    "deployment, daemonset, job, cronjob, service, event",
+			    req->kind);
 	}
 	struct skiff_selector selector;
 	_cleanup_free_ char *sel_err = NULL;

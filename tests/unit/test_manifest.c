@@ -40,7 +40,7 @@ static const char full_deployment[] = "apiVersion: skiff/v1\n"
 				      "      labels:\n"
 				      "        app: web\n"
 				      "    spec:\n"
-				      "      restartPolicy: OnFailure\n"
+				      "      restartPolicy: Always\n"
 				      "      hostname: web-host\n"
 				      "      terminationGracePeriodSeconds: 500ms\n"
 				      "      nodeSelector:\n"
@@ -162,7 +162,7 @@ TEST(test_every_deployment_field)
 	ck_assert_str_eq(
 	    kv(s->template_->metadata->labels, s->template_->metadata->n_labels, "app"), "web");
 	Skiff__PodSpec *ps = s->template_->spec;
-	ck_assert_str_eq(ps->restart_policy, "OnFailure");
+	ck_assert_str_eq(ps->restart_policy, "Always"); /* a deployment's only one */
 	ck_assert_str_eq(ps->hostname, "web-host");
 	ck_assert_int_eq(ps->termination_grace_ms, 500);
 	ck_assert_str_eq(kv(ps->node_selector, ps->n_node_selector, "disk"), "ssd");
@@ -370,10 +370,10 @@ TEST(test_error_messages)
 		  "x.yaml:1:13: apiVersion: expected \"v1\" or \"skiff/v1\" for kind Pod, got "
 		  "\"apps/v1\"" },
 		{ "apiVersion: skiff/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
-		  "x.yaml:2:7: kind: expected Pod, Deployment, Service or Namespace, got \"Deploymnet\" (did you "
+		  "x.yaml:2:7: kind: expected Pod, Deployment, Service, Namespace, DaemonSet, Job or CronJob, got \"Deploymnet\" (did you "
 		  "mean \"Deployment\"?)" },
 		{ "apiVersion: skiff/v1\nmetadata: {name: a}\n",
-		  "x.yaml:1:1: kind: required field is missing (Pod, Deployment, Service or Namespace)" },
+		  "x.yaml:1:1: kind: required field is missing (Pod, Deployment, Service, Namespace, DaemonSet, Job or CronJob)" },
 		{ "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: a}\n"
 		  "spec: {containers: [{name: a, image: i, command: [/x]}], restartPolicy: Sometimes}\n",
 		  "x.yaml:4:73: spec.restartPolicy: must be one of Always,OnFailure,Never, got "
@@ -842,7 +842,7 @@ TEST(test_kubernetes_fields_refused_and_ignored)
 	ck_assert(has_error(&m, "s.yaml:7:22: spec.ports[0].nodePort is not supported by Skiff "
 				"(only ClusterIP services exist)"));
 	ck_assert(has_error(&m, "s.yaml:10:7: kind: Ingress is not supported by Skiff (expected "
-				"Pod, Deployment, Service or Namespace)"));
+				"Pod, Deployment, Service, Namespace, DaemonSet, Job or CronJob)"));
 	skiff_manifest_clear(&m);
 
 	/* accepted and ignored, each with a warning; null is not set at all */
