@@ -120,7 +120,8 @@ static int reconcile_one(struct brain *b, const char *name)
 
 	struct jobs_of jobs = { .owner = cj->metadata->name, .ns = brain_obj_namespace(&cj->base) };
 	skiff_store_foreach(b->store, SKIFF_KIND_JOB, collect_job, &jobs);
-	qsort(jobs.v, jobs.n, sizeof(*jobs.v), cmp_oldest);
+	if (jobs.n) /* qsort's base may not be NULL, even for no items */
+		qsort(jobs.v, jobs.n, sizeof(*jobs.v), cmp_oldest);
 	size_t nactive = 0;
 	for (size_t i = 0; i < jobs.n; i++)
 		nactive += !jobs.v[i].finished;

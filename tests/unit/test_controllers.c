@@ -494,6 +494,8 @@ static void apply_service(struct brain *b, const char *name, const char *app, in
 	    "apply service %s: %s", name, err);
 	ck_assert_str_eq(result, "created");
 	free(m.name);
+	if (m.namespace_ != protobuf_c_empty_string)
+		free(m.namespace_); /* defaulted to default by the brain */
 	if (port.target_port_name != protobuf_c_empty_string)
 		free(port.target_port_name);
 	free(port.protocol); /* defaulted to TCP by validation */

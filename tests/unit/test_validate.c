@@ -366,12 +366,14 @@ TEST(test_command_left_to_the_image)
 	img->entrypoint[0] = xstrdup("/bin/web");
 	img->n_entrypoint = 1;
 	ck_assert_int_eq(brain_put(b, SKIFF_KIND_IMAGE, &img->base), 0);
+	skiff_obj_free(&img->base); /* brain_put keeps a copy */
 	img = xmalloc(sizeof(*img));
 	skiff__image__init(img);
 	img->metadata = xmalloc(sizeof(*img->metadata));
 	skiff__object_meta__init(img->metadata);
 	img->metadata->name = xstrdup("flat:1");
 	ck_assert_int_eq(brain_put(b, SKIFF_KIND_IMAGE, &img->base), 0);
+	skiff_obj_free(&img->base); /* brain_put keeps a copy */
 
 	static const struct {
 		const char *image, *error;
