@@ -494,6 +494,7 @@ TEST(test_cronjob_concurrency_policies)
 {
 	const char *policies[] = { "Allow", "Forbid", "Replace" };
 	for (int p = 0; p < 3; p++) {
+		brain_test_teardown(); /* a fresh brain dir per policy */
 		brain_test_setup();
 		struct brain *b = open_brain();
 		to_minute_boundary();
