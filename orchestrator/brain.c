@@ -65,6 +65,19 @@ int64_t brain_now_ms(struct brain *b)
 	return b->clock_ms();
 }
 
+void brain_meta_born(struct brain *b, Skiff__ObjectMeta *m)
+{
+	uint8_t r[16];
+	char uid[33];
+	if (skiff_random_bytes(r, sizeof(r)) < 0)
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (uint8_t)random();
+	skiff_hex(r, sizeof(r), uid);
+	skiff_set_str(&m->uid, uid);
+	m->created_ms = brain_now_ms(b);
+	m->generation = 1;
+}
+
 static int parse_cidr(const char *s, uint32_t *ret_base, int *ret_prefix)
 {
 	_cleanup_free_ char *copy = xstrdup(s);

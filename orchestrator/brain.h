@@ -117,6 +117,8 @@ int brain_open(const char *data_dir, const struct brain_config *cfg, struct brai
 void brain_free(struct brain *b);
 int64_t brain_now_mono(struct brain *b);
 int64_t brain_now_ms(struct brain *b);
+/* Stamp m as a new object's: a random uid, created now, generation 1. */
+void brain_meta_born(struct brain *b, Skiff__ObjectMeta *m);
 
 /* ---- objects (brain.c, podsummary.c) -------------------------------------- */
 

@@ -73,14 +73,7 @@ static int create_job(struct brain *b, const Skiff__CronJob *cj, int64_t schedul
 	Skiff__ObjectMeta *m = skiff_meta_ensure(&j->base);
 	skiff_set_str(&m->name, name);
 	skiff_set_str(&m->namespace_, ns);
-	char uid[33];
-	uint8_t r[16];
-	if (skiff_random_bytes(r, sizeof(r)) < 0)
-		memset(r, 0, sizeof(r));
-	skiff_hex(r, sizeof(r), uid);
-	skiff_set_str(&m->uid, uid);
-	m->created_ms = brain_now_ms(b);
-	m->generation = 1;
+	brain_meta_born(b, m);
 	j->spec = (Skiff__JobSpec *)skiff_msg_copy(&t->spec->base);
 	skiff_set_str(&j->owner, cj->metadata->name);
 	int ret = brain_put(b, SKIFF_KIND_JOB, &j->base);

@@ -20,14 +20,7 @@ static Skiff__Namespace *namespace_new(struct brain *b, const char *name)
 	skiff__namespace__init(ns);
 	Skiff__ObjectMeta *m = skiff_meta_ensure(&ns->base);
 	skiff_set_str(&m->name, name);
-	uint8_t r[16];
-	char uid[33];
-	if (skiff_random_bytes(r, sizeof(r)) < 0)
-		memset(r, 0, sizeof(r));
-	skiff_hex(r, sizeof(r), uid);
-	skiff_set_str(&m->uid, uid);
-	m->created_ms = brain_now_ms(b);
-	m->generation = 1;
+	brain_meta_born(b, m);
 	ns->status = xmalloc(sizeof(*ns->status));
 	skiff__namespace_status__init(ns->status);
 	skiff_set_str(&ns->status->phase, "Active");

@@ -125,14 +125,7 @@ int brain_node_register(struct brain *b, const Skiff__RegisterRequest *req, void
 		skiff__node__init(n);
 		Skiff__ObjectMeta *m = skiff_meta_ensure(&n->base);
 		skiff_set_str(&m->name, name);
-		char uid[33];
-		uint8_t r[16];
-		if (skiff_random_bytes(r, sizeof(r)) < 0)
-			memset(r, 0, sizeof(r));
-		skiff_hex(r, sizeof(r), uid);
-		skiff_set_str(&m->uid, uid);
-		m->created_ms = brain_now_ms(b);
-		m->generation = 1;
+		brain_meta_born(b, m);
 	}
 	Skiff__NodeSpec *spec = skiff_node_spec_ensure(n);
 	if (!*spec->pod_cidr) {

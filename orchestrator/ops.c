@@ -34,15 +34,6 @@ static ProtobufCMessage **spec_of(ProtobufCMessage *msg)
 	return (ProtobufCMessage **)&((Skiff__Pod *)msg)->spec;
 }
 
-static void new_uid(char out[33])
-{
-	uint8_t r[16];
-	if (skiff_random_bytes(r, sizeof(r)) < 0)
-		for (size_t i = 0; i < sizeof(r); i++)
-			r[i] = (uint8_t)random();
-	skiff_hex(r, sizeof(r), out);
-}
-
 /* Store obj; on failure free it and say so (the store's error). */
 static int put_or_free(struct brain *b, int kind, ProtobufCMessage *obj, char **ret_errmsg)
 {
@@ -103,11 +94,7 @@ int brain_apply(struct brain *b, int kind, ProtobufCMessage *msg, bool create_on
 	if (!cur) {
 		obj = skiff_obj_copy(kind, msg);
 		Skiff__ObjectMeta *om = skiff_meta_ensure(obj);
-		char uid[33];
-		new_uid(uid);
-		skiff_set_str(&om->uid, uid);
-		om->created_ms = brain_now_ms(b);
-		om->generation = 1;
+		brain_meta_born(b, om);
 		om->deleted_ms = 0;
 		switch (kind) {
 		case SKIFF_KIND_DEPLOYMENT: {

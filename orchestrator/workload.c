@@ -29,8 +29,7 @@ int brain_pod_create(struct brain *b, const Skiff__PodTemplate *t, const char *n
 		m->labels = xrealloc(m->labels, (m->n_labels + 1) * sizeof(*m->labels));
 		m->labels[m->n_labels++] = (Skiff__KeyValue *)skiff_msg_copy(&extra[i]->base);
 	}
-	char suffix[8], uid[33];
-	uint8_t r[16];
+	char suffix[8];
 	_cleanup_free_ char *name = NULL, *key = NULL;
 	do { /* 27^5 names: collisions happen with thousands of replicas */
 		free(name);
@@ -41,12 +40,7 @@ int brain_pod_create(struct brain *b, const Skiff__PodTemplate *t, const char *n
 	} while (brain_pod_get(b, key));
 	skiff_set_str(&m->name, name);
 	skiff_set_str(&m->namespace_, ns); /* a controller's pods are in its namespace */
-	if (skiff_random_bytes(r, sizeof(r)) < 0)
-		memset(r, 0, sizeof(r));
-	skiff_hex(r, sizeof(r), uid);
-	skiff_set_str(&m->uid, uid);
-	m->created_ms = brain_now_ms(b);
-	m->generation = 1;
+	brain_meta_born(b, m);
 	Skiff__PodSpec *spec = skiff_pod_spec_ensure(p);
 	Skiff__PodStatus *st = skiff_pod_status_ensure(p);
 	skiff_set_str(&st->phase, "Pending");
